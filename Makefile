@@ -1,0 +1,32 @@
+# yibao — the two commands of the README, and the benchmarks.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_CASES ?= 200000
+BENCH_CASES ?= 1000000
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
+	touch $(STAMP)
+
+## demo: generate a synthetic region, load it into a workspace, print its summary
+demo: $(STAMP)
+	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
+	$(BIN)/yibao load demo-region --workspace yibao-data
+	$(BIN)/yibao summary --workspace yibao-data
+
+## test: the whole test suite (DuckDB and Spark parity included)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: generator and loader at 1 M cases; writes docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --cases $(BENCH_CASES)
+
+clean:
+	rm -rf demo-region yibao-data bench/out

@@ -1,0 +1,188 @@
+"""The ``yibao`` command (interfaces layer). Messages for users are in Chinese.
+
+Bad input never shows a Python traceback: it ends with one line on stderr naming the file and
+the problem, and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from yibao.contract.reasons import FatalLoadError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="yibao 医保基金经办与监管引擎")
+contract_app = typer.Typer(no_args_is_help=True, help="数据合同（contract）")
+app.add_typer(contract_app, name="contract")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line, no traceback."""
+
+
+def default_standards() -> Path | None:
+    """``YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1`` next to the working directory."""
+    env = os.environ.get("YIBAO_STANDARDS")
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        cand = base.parent / "shared" / "standards" / "chs-drg-1.1"
+        if cand.is_dir():
+            return cand
+    return None
+
+
+class RateProgress:
+    """A rich progress bar per table with rows and rows/s (on stderr; quiet when not a terminal)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<14}"), BarColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rows]:>12,} 行"), TextColumn("{task.fields[rate]:>12} 行/秒"),
+            TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal,
+        )
+        self.tasks: dict[str, tuple[int, float]] = {}
+
+    def __enter__(self) -> "RateProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, name: str, rows: int, done: bool = False) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = (self.progress.add_task(name, total=None, rows=0, rate="-"), time.perf_counter())
+        task, t0 = self.tasks[name]
+        dt = max(time.perf_counter() - t0, 1e-9)
+        self.progress.update(task, rows=rows, rate=f"{rows / dt:,.0f}" if rows else "-",
+                             total=1 if done else None, completed=1 if done else 0)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    _print_error(message)
+    raise typer.Exit(code)
+
+
+@app.command()
+def synth(
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    seed: int = typer.Option(1, "--seed", help="随机种子（相同种子输出逐字节相同）"),
+    cases: int = typer.Option(200_000, "--cases", help="结算清单总数（住院+门诊+购药）"),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（缺省自动查找）"),
+    anomaly_rate: float = typer.Option(0.02, "--anomaly-rate", help="注入异常的病例比例"),
+    first_year: int = typer.Option(2023, "--first-year"),
+    years: int = typer.Option(3, "--years"),
+    fmt: str = typer.Option("csv", "--format", help="csv 或 parquet"),
+) -> None:
+    """生成合成统筹区数据（合同格式 + labels.csv）。"""
+    from yibao.synth import generate
+
+    std = standards or default_standards()
+    if standards is not None and not standards.is_dir():
+        _fail(f"{standards}: 标准目录不存在")
+    with RateProgress("synth") as bar:
+        summary = generate(out_dir, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
+                           first_year=first_year, years=years, fmt=fmt,
+                           progress=lambda table, rows: bar.update(table, rows))
+    rows = summary.get("rows", {})
+    for name, n in rows.items():
+        out.print(f"{name:<13} {n:>12,} 行")
+    out.print(f"已写入 {out_dir}（种子 {seed}，代码来源：{'CHS-DRG 标准目录 ' + str(std) if std else '内置代码集'}）")
+
+
+@app.command()
+def load(
+    directory: Path = typer.Argument(..., help="统筹区数据目录"),
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+) -> None:
+    """校验并装载数据目录到工作区；问题行进入隔离表。"""
+    from yibao.engine.loading import load_region
+
+    with RateProgress("load") as bar:
+        report = load_region(directory, workspace,
+                             progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"))
+    total_read = sum(t.read for t in report.tables)
+    for t in report.tables:
+        print(t.line())
+    print(f"{'total':<13} read {total_read:>10,}  accepted {sum(t.accepted for t in report.tables):>10,}  "
+          f"quarantined {sum(t.quarantined for t in report.tables):>8,}")
+    for t in report.tables:
+        if t.reasons:
+            print(f"  {t.table} 隔离原因：" + "，".join(f"{k} {v:,}" for k, v in t.reasons.items()))
+        if t.ignored_columns:
+            print(f"  {t.table} 忽略的非合同列：{', '.join(t.ignored_columns)}")
+    if report.skipped:
+        print(f"  未识别的文件（未装载）：{', '.join(report.skipped)}")
+    rate = total_read / report.seconds if report.seconds else 0
+    print(f"装载批次 {report.load_id} 完成：{report.seconds:.1f} 秒，{rate:,.0f} 行/秒，工作区 {report.workspace}")
+
+
+@app.command()
+def summary(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+) -> None:
+    """统筹区概况：按年度、险种、就诊类型汇总。"""
+    from yibao.profile.report import print_summary
+
+    print_summary(workspace, engine, out)
+
+
+@contract_app.command("docs")
+def contract_docs(out_file: Path = typer.Option(Path("docs/contract.md"), "--out")) -> None:
+    """由唯一的表结构定义生成数据合同文档。"""
+    from yibao.contract.docs import render
+
+    out_file.write_text(render(), encoding="utf-8")
+    out.print(f"已写入 {out_file}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except FatalLoadError as exc:
+        _print_error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except UserError as exc:
+        _print_error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        _print_error("已中断：工作区保持中断前的状态")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except FileNotFoundError as exc:
+        _print_error(f"{exc.filename or ''}: 文件或目录不存在" if exc.filename else str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # usage errors (click exceptions carry show() and exit_code)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if type(exc).__module__.startswith("duckdb") and "lock" in str(exc).lower():
+            _print_error("工作区正被另一个进程使用（数据库文件已加锁），请稍后再试")
+            sys.exit(EXIT_BAD_INPUT)
+        raise
+
+
+def _print_error(message: str) -> None:
+    print("错误：" + " ".join(message.split()), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
