@@ -75,81 +75,98 @@ def _value_msg(c: Column, code: str, extra: str = "") -> str:
     return f"{lit(_label(c) + '「')} || {_v(c)} || {lit('」：' + tail)}"
 
 
-def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, list[str]]:
-    """(typed SQL expression, list of issue SQL expressions that are NULL when fine)."""
-    v = _v(c)
-    issues: list[str] = []
-    if c.required or c.name in key:
-        code = "MISSING_KEY" if c.name in key else "MISSING_REQUIRED"
-        issues.append(f"CASE WHEN {v} IS NULL THEN {_issue(code, lit(_label(c) + '为空：' + REASONS[code]))} END")
+def _list_pattern(element: str) -> str:
+    """A whole-cell regex for ``|``-separated elements (blank elements and spaces allowed)."""
+    e = element.lstrip("^").rstrip("$")
+    return rf"\s*({e})?\s*(\|\s*({e})?\s*)*"
 
-    def when(cond: str, code: str, extra: str = "") -> None:
-        issues.append(f"CASE WHEN {v} IS NOT NULL AND ({cond}) THEN {_issue(code, _value_msg(c, code, extra))} END")
+
+def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, str, str]:
+    """(ok, typed, issue) SQL for one column.
+
+    ``ok`` is a cheap predicate, true when the cell is acceptable (blank included when the
+    column is optional); ``typed`` converts an acceptable cell; ``issue`` names the first failed
+    check as ``{code, msg}`` and is evaluated only for rows where ``ok`` is false.
+    """
+    v = _v(c)
+    checks: list[tuple[str, str, str]] = []  # (condition, code, extra text), first match wins
 
     kind = c.kind
     if kind in ("id", "text"):
+        valid = f"regexp_full_match({v}, {lit(c.pattern)})" if c.pattern else "TRUE"
         typed = v
-        if c.pattern:
-            when(f"NOT regexp_full_match({v}, {lit(c.pattern)})", "BAD_FORMAT")
+        checks.append(("TRUE", "BAD_FORMAT", ""))
     elif kind == "enum":
+        valid = f"{v} IN ({', '.join(lit(x) for x in c.values)})"
         typed = v
-        allowed = ", ".join(lit(x) for x in c.values)
-        when(f"{v} NOT IN ({allowed})", "BAD_ENUM", f"（允许：{'、'.join(c.values)}）")
+        checks.append(("TRUE", "BAD_ENUM", f"（允许：{'、'.join(c.values)}）"))
     elif kind == "date":
-        ok = f"(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND try_strptime({v}, '%Y-%m-%d') IS NOT NULL)"
-        typed = f"CASE WHEN {ok} THEN CAST({v} AS DATE) END"
-        when(f"NOT {ok}", "BAD_DATE")
+        valid = f"(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL)"
+        typed = f"CAST({v} AS DATE)"
+        checks.append(("TRUE", "BAD_DATE", ""))
     elif kind in ("money", "quantity", "ratio"):
         places = {"money": 2, "quantity": 4, "ratio": 4}[kind]
         prec = {"money": MONEY_PRECISION, "quantity": QUANTITY_PRECISION, "ratio": RATIO_PRECISION}[kind]
-        numeric = f"regexp_full_match({v}, '-?[0-9]+(\\.[0-9]+)?')"
-        too_big = f"length(split_part(ltrim({v}, '-'), '.', 1)) > {prec - places}"
-        negative = f"(starts_with({v}, '-') AND regexp_full_match({v}, '-[0-9.]*[1-9][0-9.]*'))"
-        scale_ok = f"regexp_full_match({v}, '-?[0-9]+(\\.[0-9]{{1,{places}}}0*)?')"
-        over_one = f"TRY_CAST({v} AS DECIMAL(38,10)) > 1" if kind == "ratio" else "FALSE"
-        if kind == "money":
-            when(f"NOT {numeric}", "MONEY_NOT_NUMERIC")
-            when(f"{numeric} AND {negative}", "MONEY_NEGATIVE")
-            when(f"{numeric} AND NOT {negative} AND NOT {scale_ok}", "MONEY_TOO_MANY_DECIMALS")
-            when(f"{numeric} AND NOT {negative} AND {scale_ok} AND {too_big}", "BAD_RANGE")
+        digits = prec - places
+        if kind == "ratio":
+            valid = f"regexp_full_match({v}, '(0(\\.[0-9]{{1,{places}}}0*)?|1(\\.0+)?)')"
         else:
-            when(f"NOT {numeric}", "BAD_TYPE", "（应为数字）")
-            when(f"{numeric} AND {negative}", "BAD_RANGE", "（不能为负数）")
-            when(f"{numeric} AND NOT {negative} AND NOT {scale_ok}", "BAD_FORMAT", f"（小数最多 {places} 位）")
-            when(f"{numeric} AND NOT {negative} AND {scale_ok} AND ({too_big} OR {over_one})", "BAD_RANGE")
-        ok = f"({numeric} AND NOT {negative} AND {scale_ok} AND NOT {too_big} AND NOT ({over_one}))"
-        typed = f"CASE WHEN {ok} THEN CAST({v} AS {c.duckdb_type}) END"
+            valid = f"regexp_full_match({v}, '[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}}0*)?')"
+        typed = f"CAST({v} AS {c.duckdb_type})"
+        numeric = f"regexp_full_match({v}, '-?[0-9]+(\\.[0-9]+)?')"
+        negative = f"regexp_full_match({v}, '-[0-9.]*[1-9][0-9.]*')"
+        scale_bad = f"NOT regexp_full_match({v}, '-?[0-9]+(\\.[0-9]{{1,{places}}}0*)?')"
+        if kind == "money":
+            checks += [(f"NOT {numeric}", "MONEY_NOT_NUMERIC", ""), (negative, "MONEY_NEGATIVE", ""),
+                       (scale_bad, "MONEY_TOO_MANY_DECIMALS", ""), ("TRUE", "BAD_RANGE", "")]
+        else:
+            upper = "（应在 0 与 1 之间）" if kind == "ratio" else ""
+            checks += [(f"NOT {numeric}", "BAD_TYPE", "（应为数字）"), (negative, "BAD_RANGE", "（不能为负数）"),
+                       (scale_bad, "BAD_FORMAT", f"（小数最多 {places} 位）"), ("TRUE", "BAD_RANGE", upper)]
     elif kind == "int":
-        is_int = f"regexp_full_match({v}, '-?[0-9]{{1,10}}')"
         lo = -(2**31) if c.lo is None else c.lo
         hi = 2**31 - 1 if c.hi is None else c.hi
-        in_range = f"CAST({v} AS BIGINT) BETWEEN {lo} AND {hi}"
-        when(f"NOT {is_int}", "BAD_TYPE", "（应为整数）")
+        is_int = f"regexp_full_match({v}, '-?[0-9]{{1,10}}')"
+        valid = f"({is_int} AND TRY_CAST({v} AS BIGINT) BETWEEN {lo} AND {hi})"
+        typed = f"CAST({v} AS INTEGER)"
         rng = f"（允许 {lo}–{hi}）" if c.lo is not None or c.hi is not None else ""
-        when(f"{is_int} AND NOT ({in_range})", "BAD_RANGE", rng)
-        typed = f"CASE WHEN {is_int} AND {in_range} THEN CAST({v} AS INTEGER) END"
+        checks += [(f"NOT {is_int}", "BAD_TYPE", "（应为整数）"), ("TRUE", "BAD_RANGE", rng)]
     elif kind == "flag":
-        when(f"{v} NOT IN ('0', '1')", "BAD_ENUM", "（允许：1、0）")
-        typed = f"CASE WHEN {v} = '1' THEN TRUE WHEN {v} = '0' THEN FALSE END"
+        valid = f"{v} IN ('0', '1')"
+        typed = f"{v} = '1'"
+        checks.append(("TRUE", "BAD_ENUM", "（允许：1、0）"))
     elif kind in ("icd10", "icd9"):
         pattern = ICD10_PATTERN if kind == "icd10" else ICD9_PATTERN
-        code = "BAD_ICD10" if kind == "icd10" else "BAD_ICD9"
+        valid = f"regexp_full_match({v}, {lit(pattern)})"
         typed = v
-        when(f"NOT regexp_full_match({v}, {lit(pattern)})", code)
+        checks.append(("TRUE", "BAD_ICD10" if kind == "icd10" else "BAD_ICD9", ""))
     elif c.is_list:
         pattern, code = {
             "icd10_list": (ICD10_PATTERN, "BAD_ICD10"),
             "icd9_list": (ICD9_PATTERN, "BAD_ICD9"),
             "prefix_list": (ICD10_PREFIX_PATTERN, "BAD_ICD10"),
         }[kind]
-        elems = f"list_filter(list_transform(string_split(coalesce({v}, ''), '|'), lambda x: trim(x)), lambda x: x <> '')"
+        valid = f"regexp_full_match({v}, {lit(_list_pattern(pattern))})"
+        elems = f"list_filter(list_transform(string_split({v}, '|'), lambda x: trim(x)), lambda x: x <> '')"
+        typed = elems
         bad = f"list_filter({elems}, lambda x: NOT regexp_full_match(x, {lit(pattern)}))"
         msg = f"{lit(_label(c) + '「')} || array_to_string({bad}, '|') || {lit('」：' + REASONS[code])}"
-        issues.append(f"CASE WHEN {v} IS NOT NULL AND len({bad}) > 0 THEN {_issue(code, msg)} END")
-        typed = f"CASE WHEN len({bad}) = 0 THEN {elems} END"
+        checks.append(("TRUE", code, "\x00" + msg))  # a ready-made message expression
     else:  # pragma: no cover - schema.KINDS is closed
         raise AssertionError(kind)
-    return typed, issues
+
+    required = c.required or c.name in key
+    ok = f"({v} IS NOT NULL AND {valid})" if required else f"({v} IS NULL OR {valid})"
+    typed = f"CASE WHEN {v} IS NOT NULL AND {valid} THEN {typed} END" if c.is_list else typed
+    whens = []
+    if required:
+        code = "MISSING_KEY" if c.name in key else "MISSING_REQUIRED"
+        whens.append(f"WHEN {v} IS NULL THEN {_issue(code, lit(_label(c) + '为空：' + REASONS[code]))}")
+    for cond, code, extra in checks:
+        msg = extra[1:] if extra.startswith("\x00") else _value_msg(c, code, extra)
+        whens.append(f"WHEN {cond} THEN {_issue(code, msg)}")
+    issue = f"CASE {' '.join(whens)} END"
+    return ok, typed, issue
 
 
 def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
@@ -159,65 +176,79 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     ``refs`` maps a referenced table name to an SQL relation holding its known keys (existing
     workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
     table is not in ``refs`` is not checked.
+
+    The common path is cheap: each cell is tested with one predicate and typed; the issue
+    list (with its messages) is built only for rows that fail, and duplicate keys, unknown
+    references and cross-column checks are collected into a small side table.
     """
     t = raw.schema
     src = f"_raw_{t.name}"
     con.register(src, raw.data)
     acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
 
-    vcols = ", ".join(
-        f"{q(c.name)} AS {q('raw:' + c.name)}, NULLIF(trim({q(c.name)}), '') AS {_v(c)}" for c in t.columns
-    )
-    typed_cols, issue_exprs = [], []
+    vcols = ", ".join(f"NULLIF(trim({q(c.name)}), '') AS {_v(c)}" for c in t.columns)
+    oks, typed_cols, issues = [], [], []
     for c in t.columns:
-        typed, issues = column_checks(c, t.key)
-        typed_cols.append(f"{typed} AS {q(c.name)}")
-        issue_exprs.extend(issues)
-    raw_cols = ", ".join(q("raw:" + c.name) for c in t.columns)
-    issue_list = f"list_filter([{', '.join(issue_exprs)}], lambda x: x IS NOT NULL)"
+        ok, typed, issue = column_checks(c, t.key)
+        oks.append(f"{ok} AS {q('ok:' + c.name)}")
+        typed_cols.append(f"CASE WHEN {q('ok:' + c.name)} THEN {typed} END AS {q(c.name)}")
+        issues.append(f"CASE WHEN NOT {q('ok:' + c.name)} THEN {issue} END")
+    all_ok = " AND ".join(q("ok:" + c.name) for c in t.columns)
+    vnames = ", ".join(_v(c) for c in t.columns)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _chk AS
-        SELECT {ROW}, {raw_cols}, {', '.join(typed_cols)}, {issue_list} AS _issues
-        FROM (SELECT {ROW}, {vcols} FROM {src})
+        WITH v AS (SELECT {ROW}, {vcols} FROM {src}),
+             o AS MATERIALIZED (SELECT {ROW}, {vnames}, {', '.join(oks)} FROM v)
+        SELECT {ROW}, {', '.join(typed_cols)},
+               CASE WHEN NOT ({all_ok}) THEN list_filter([{', '.join(issues)}], lambda x: x IS NOT NULL) END AS _issues
+        FROM o
     """)
 
-    # cross-column checks run on rows whose own columns typed cleanly
-    extra: list[str] = []
+    # Checks on rows whose cells are all acceptable: cross-column rules, duplicate keys, references.
+    clean = "_issues IS NULL"
+    parts = []
     for rc in t.row_checks:
         msg = f"{lit(REASONS[rc.reason] + '：')} || {rc.detail_sql}"
-        extra.append(f"CASE WHEN len(_issues) = 0 AND coalesce({rc.violation_sql}, FALSE) THEN {_issue(rc.reason, msg)} END")
+        parts.append(f"SELECT {ROW}, {_issue(rc.reason, msg)} AS issue FROM _chk "
+                     f"WHERE {clean} AND coalesce({rc.violation_sql}, FALSE)")
     keys = ", ".join(q(k) for k in t.key)
     key_text = " || ',' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in t.key)
-    part = f"PARTITION BY {keys}, len(_issues) = 0"
     dup_msg = (f"{lit(REASONS['DUPLICATE_KEY'] + '：' + ','.join(t.key) + '=「')} || {key_text} || "
-               f"{lit('」，首次出现于第 ')} || min({ROW}) OVER ({part}) || {lit(' 行')}")
-    extra.append(
-        f"CASE WHEN len(_issues) = 0 AND row_number() OVER ({part} ORDER BY {ROW}) > 1 "
-        f"THEN {_issue('DUPLICATE_KEY', dup_msg)} END"
-    )
+               f"{lit('」，首次出现于第 ')} || first_row || {lit(' 行')}")
+    parts.append(f"""
+        SELECT {ROW}, {_issue('DUPLICATE_KEY', dup_msg)} AS issue FROM (
+            SELECT {ROW}, {keys}, row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) AS n,
+                   min({ROW}) OVER (PARTITION BY {keys}) AS first_row
+            FROM _chk
+            WHERE {clean} AND ({keys}) IN (SELECT ({keys}) FROM _chk WHERE {clean} GROUP BY ALL HAVING count(*) > 1)
+        ) WHERE n > 1""")
     for fk in t.foreign_keys:
         if fk.ref_table not in refs:
             continue
         col = t.column(fk.columns[0])
-        cond = f"{q(col.name)} IS NOT NULL AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {refs[fk.ref_table]})"
         msg = f"{lit(_label(col) + '「')} || {q(col.name)} || {lit('」：' + REASONS[fk.reason])}"
-        extra.append(f"CASE WHEN {cond} THEN {_issue(fk.reason, msg)} END")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _chk2 AS
-        SELECT * EXCLUDE (_issues), list_concat(_issues, list_filter([{', '.join(extra)}], lambda x: x IS NOT NULL)) AS _issues
-        FROM _chk
-    """)
+        parts.append(
+            f"SELECT {ROW}, {_issue(fk.reason, msg)} AS issue FROM _chk WHERE {clean} AND {q(col.name)} IS NOT NULL "
+            f"AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {refs[fk.ref_table]})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _extra AS {' UNION ALL '.join(parts)}")
+
     names = ", ".join(q(c.name) for c in t.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM _chk2 WHERE len(_issues) = 0 ORDER BY {ROW}")
-    original = "to_json({" + ", ".join(f"{lit(c.name)}: {q('raw:' + c.name)}" for c in t.columns) + "})"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM _chk
+                    WHERE {clean} AND {ROW} NOT IN (SELECT {ROW} FROM _extra)""")
+    original = "to_json({" + ", ".join(f"{lit(c.name)}: r.{q(c.name)}" for c in t.columns) + "})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {qua} AS
+        WITH bad AS (
+            SELECT {ROW}, _issues FROM _chk WHERE NOT {clean}
+            UNION ALL
+            SELECT {ROW}, list(issue ORDER BY issue.code) FROM _extra GROUP BY {ROW}
+        )
         SELECT CAST({load_id} AS BIGINT) AS load_id, {lit(t.name)} AS table_name, {lit(str(raw.path))} AS source_file,
-               {lit(raw.sha256)} AS source_sha256, {ROW} AS source_row,
-               _issues[1].code AS reason_code, list_transform(_issues, lambda x: x.code) AS reason_codes,
-               array_to_string(list_transform(_issues, lambda x: x.msg), '；') AS message, {original} AS original
-        FROM _chk2 WHERE len(_issues) > 0
-        ORDER BY {ROW}
+               {lit(raw.sha256)} AS source_sha256, b.{ROW} AS source_row,
+               b._issues[1].code AS reason_code, list_transform(b._issues, lambda x: x.code) AS reason_codes,
+               array_to_string(list_transform(b._issues, lambda x: x.msg), '；') AS message, {original} AS original
+        FROM bad AS b JOIN {src} AS r ON r.{ROW} = b.{ROW}
+        ORDER BY b.{ROW}
     """)
     if raw.shape_errors:
         shape = pa.table({
@@ -236,10 +267,10 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
             FROM _shape
         """)
         con.unregister("_shape")
-    con.execute("DROP TABLE _chk; DROP TABLE _chk2")
+    con.execute("DROP TABLE _chk; DROP TABLE _extra")
+    accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchall()[0][0]
+    quarantined = con.execute(f"SELECT count(*) FROM {qua}").fetchall()[0][0]
     con.unregister(src)
-    accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchone()[0]
-    quarantined = con.execute(f"SELECT count(*) FROM {qua}").fetchone()[0]
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
     return Validated(t.name, acc, qua, raw.read, accepted, quarantined)

@@ -128,7 +128,7 @@ def _load_table(con, raw: RawTable, load_id: int, staged: set[str]) -> TableRepo
     v = validate(con, raw, refs, load_id)
     match = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in t.key)
     replaced = con.execute(
-        f"SELECT count(*) FROM main.{t.name} AS t JOIN {v.accepted_relation} AS s ON {match}").fetchone()[0]
+        f"SELECT count(*) FROM main.{t.name} AS t JOIN {v.accepted_relation} AS s ON {match}").fetchall()[0][0]
     if replaced:
         con.execute(f"DELETE FROM main.{t.name} AS t USING {v.accepted_relation} AS s WHERE {match}")
     names = ", ".join(q(c) for c in t.column_names)

@@ -84,7 +84,7 @@ class Workspace:
         self.con.execute("COMMIT")
 
     def next_id(self, table: str, column: str) -> int:
-        return self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchone()[0]
+        return self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchall()[0][0]
 
     def log_event(self, action: str, detail: dict, who: str | None = None) -> None:
         """Append to the audit log (操作日志): who did what, when."""
@@ -95,7 +95,7 @@ class Workspace:
         )
 
     def counts(self) -> dict[str, int]:
-        return {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in TABLES}
+        return {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in TABLES}
 
     def close(self) -> None:
         self.con.close()
