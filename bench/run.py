@@ -24,11 +24,11 @@ BEGIN, END = "<!-- bench:foundation:begin -->", "<!-- bench:foundation:end -->"
 
 
 def phase_synth(out: Path, cases: int) -> dict:
-    from yibao.cli import default_standards
+    from yibao.contract.standards import find_standards
     from yibao.synth import generate
 
     t0 = time.perf_counter()
-    summary = generate(out, 1, cases, standards_dir=default_standards())
+    summary = generate(out, 1, cases, standards_dir=find_standards())
     secs = time.perf_counter() - t0
     rows = summary["rows"]
     return {"seconds": secs, "rows": rows, "rows_total": sum(rows.values()),

@@ -14,9 +14,9 @@ sys.path.insert(0, str(TESTS))
 
 def standards_dir() -> Path | None:
     """The CHS-DRG tables: ``YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1`` beside the repo."""
-    env = os.environ.get("YIBAO_STANDARDS")
-    cand = Path(env) if env else REPO.parent / "shared" / "standards" / "chs-drg-1.1"
-    return cand if cand.is_dir() else None
+    from yibao.contract.standards import find_standards
+
+    return find_standards()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the problem, and a non-zero exit status.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ contract_app = typer.Typer(no_args_is_help=True, help="数据合同（contract�
 app.add_typer(contract_app, name="contract")
 
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -32,18 +31,6 @@ EXIT_INTERRUPTED = 130
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, no traceback."""
-
-
-def default_standards() -> Path | None:
-    """``YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1`` next to the working directory."""
-    env = os.environ.get("YIBAO_STANDARDS")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        cand = base.parent / "shared" / "standards" / "chs-drg-1.1"
-        if cand.is_dir():
-            return cand
-    return None
 
 
 class RateProgress:
@@ -93,9 +80,11 @@ def synth(
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.synth import generate
 
-    std = standards or default_standards()
-    if standards is not None and not standards.is_dir():
-        _fail(f"{standards}: 标准目录不存在")
+    from yibao.contract.standards import find_standards
+
+    std = find_standards(standards)
+    if standards is not None and std is None:
+        _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
     with RateProgress("synth") as bar:
         summary = generate(out_dir, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt,

@@ -15,7 +15,6 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path

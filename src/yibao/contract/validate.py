@@ -169,23 +169,12 @@ def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, str, str]:
     return ok, typed, issue
 
 
-def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
-             load_id: int = 0, prefix: str = "stage") -> Validated:
-    """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
+def cell_check_sql(t: Table, src: str) -> str:
+    """Per-row SQL over the text table ``src``: ``_row``, every column typed, ``_issues``.
 
-    ``refs`` maps a referenced table name to an SQL relation holding its known keys (existing
-    workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
-    table is not in ``refs`` is not checked.
-
-    The common path is cheap: each cell is tested with one predicate and typed; the issue
-    list (with its messages) is built only for rows that fail, and duplicate keys, unknown
-    references and cross-column checks are collected into a small side table.
+    ``_issues`` is NULL when every cell is acceptable, else the list of ``{code, msg}``. The
+    common path is cheap: one predicate per cell; messages are built only for failing rows.
     """
-    t = raw.schema
-    src = f"_raw_{t.name}"
-    con.register(src, raw.data)
-    acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
-
     vcols = ", ".join(f"NULLIF(trim({q(c.name)}), '') AS {_v(c)}" for c in t.columns)
     oks, typed_cols, issues = [], [], []
     for c in t.columns:
@@ -195,51 +184,76 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         issues.append(f"CASE WHEN NOT {q('ok:' + c.name)} THEN {issue} END")
     all_ok = " AND ".join(q("ok:" + c.name) for c in t.columns)
     vnames = ", ".join(_v(c) for c in t.columns)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _chk AS
+    return f"""
         WITH v AS (SELECT {ROW}, {vcols} FROM {src}),
              o AS MATERIALIZED (SELECT {ROW}, {vnames}, {', '.join(oks)} FROM v)
         SELECT {ROW}, {', '.join(typed_cols)},
                CASE WHEN NOT ({all_ok}) THEN list_filter([{', '.join(issues)}], lambda x: x IS NOT NULL) END AS _issues
-        FROM o
-    """)
+        FROM o"""
 
-    # Checks on rows whose cells are all acceptable: cross-column rules, duplicate keys, references.
-    clean = "_issues IS NULL"
+
+CLEAN = "_issues IS NULL"
+
+
+def row_rule_sql(t: Table, chk: str) -> str | None:
+    """Cross-column checks on clean rows of ``chk``: ``_row, code, msg`` (None if the table has none)."""
     parts = []
     for rc in t.row_checks:
-        msg = f"{lit(REASONS[rc.reason] + '：')} || {rc.detail_sql}"
-        parts.append(f"SELECT {ROW}, {_issue(rc.reason, msg)} AS issue FROM _chk "
-                     f"WHERE {clean} AND coalesce({rc.violation_sql}, FALSE)")
+        parts.append(f"SELECT {ROW}, {lit(rc.reason)} AS code, {lit(REASONS[rc.reason] + '：')} || {rc.detail_sql} AS msg "
+                     f"FROM {chk} WHERE {CLEAN} AND coalesce({rc.violation_sql}, FALSE)")
+    return " UNION ALL ".join(parts) or None
+
+
+def duplicate_key_sql(t: Table, chk: str) -> str:
+    """Clean rows of ``chk`` whose key appeared on an earlier row: ``_row, code, msg``."""
     keys = ", ".join(q(k) for k in t.key)
     key_text = " || ',' || ".join(f"CAST({q(k)} AS VARCHAR)" for k in t.key)
-    dup_msg = (f"{lit(REASONS['DUPLICATE_KEY'] + '：' + ','.join(t.key) + '=「')} || {key_text} || "
-               f"{lit('」，首次出现于第 ')} || first_row || {lit(' 行')}")
-    parts.append(f"""
-        SELECT {ROW}, {_issue('DUPLICATE_KEY', dup_msg)} AS issue FROM (
+    msg = (f"{lit(REASONS['DUPLICATE_KEY'] + '：' + ','.join(t.key) + '=「')} || {key_text} || "
+           f"{lit('」，首次出现于第 ')} || first_row || {lit(' 行')}")
+    return f"""
+        SELECT {ROW}, 'DUPLICATE_KEY' AS code, {msg} AS msg FROM (
             SELECT {ROW}, {keys}, row_number() OVER (PARTITION BY {keys} ORDER BY {ROW}) AS n,
                    min({ROW}) OVER (PARTITION BY {keys}) AS first_row
-            FROM _chk
-            WHERE {clean} AND ({keys}) IN (SELECT ({keys}) FROM _chk WHERE {clean} GROUP BY ALL HAVING count(*) > 1)
-        ) WHERE n > 1""")
-    for fk in t.foreign_keys:
-        if fk.ref_table not in refs:
-            continue
-        col = t.column(fk.columns[0])
-        msg = f"{lit(_label(col) + '「')} || {q(col.name)} || {lit('」：' + REASONS[fk.reason])}"
-        parts.append(
-            f"SELECT {ROW}, {_issue(fk.reason, msg)} AS issue FROM _chk WHERE {clean} AND {q(col.name)} IS NOT NULL "
-            f"AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {refs[fk.ref_table]})")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _extra AS {' UNION ALL '.join(parts)}")
+            FROM {chk}
+            WHERE {CLEAN} AND ({keys}) IN (SELECT ({keys}) FROM {chk} WHERE {CLEAN} GROUP BY ALL HAVING count(*) > 1)
+        ) WHERE n > 1"""
+
+
+def reference_sql(t: Table, chk: str, fk, ref: str) -> str:
+    """Clean rows of ``chk`` whose reference is not among the keys in relation ``ref``."""
+    col = t.column(fk.columns[0])
+    msg = f"{lit(_label(col) + '「')} || {q(col.name)} || {lit('」：' + REASONS[fk.reason])}"
+    return (f"SELECT {ROW}, {lit(fk.reason)} AS code, {msg} AS msg FROM {chk} WHERE {CLEAN} AND {q(col.name)} IS NOT NULL "
+            f"AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {ref})")
+
+
+def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
+             load_id: int = 0, prefix: str = "stage") -> Validated:
+    """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
+
+    ``refs`` maps a referenced table name to an SQL relation holding its known keys (existing
+    workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
+    table is not in ``refs`` is not checked. Cross-column rules, duplicate keys and references
+    are checked on rows whose cells are all acceptable, into a small side table ``_extra``.
+    """
+    t = raw.schema
+    src = f"_raw_{t.name}"
+    con.register(src, raw.data)
+    acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src)}")
+    parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
+    parts += [reference_sql(t, "_chk", fk, refs[fk.ref_table]) for fk in t.foreign_keys if fk.ref_table in refs]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _extra AS
+                    SELECT {ROW}, {{'code': code, 'msg': msg}} AS issue FROM ({' UNION ALL '.join(parts)})""")
 
     names = ", ".join(q(c.name) for c in t.columns)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM _chk
-                    WHERE {clean} AND {ROW} NOT IN (SELECT {ROW} FROM _extra)""")
+                    WHERE {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM _extra)""")
     original = "to_json({" + ", ".join(f"{lit(c.name)}: r.{q(c.name)}" for c in t.columns) + "})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {qua} AS
         WITH bad AS (
-            SELECT {ROW}, _issues FROM _chk WHERE NOT {clean}
+            SELECT {ROW}, _issues FROM _chk WHERE NOT {CLEAN}
             UNION ALL
             SELECT {ROW}, list(issue ORDER BY issue.code) FROM _extra GROUP BY {ROW}
         )

@@ -1,0 +1,1 @@
+"""Engine parity suite (see conftest.py)."""
