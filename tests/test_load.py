@@ -190,3 +190,15 @@ def test_cli_prints_read_accepted_quarantined_per_table(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("cases "))
     assert line.split() == ["cases", "read", "18", "accepted", "3", "quarantined", "15"]
+
+
+def test_quarantine_export_for_sending_back(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    load_region(BROKEN / "rows", ws)
+    out = tmp_path / "q.csv"
+    r = run_cli("quarantine", "--workspace", ws, "--table", "cases", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "MONEY_TOO_MANY_DECIMALS" in r.stdout and "金额小数超过两位" in r.stdout
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert len(rows) == 15 and rows[0].keys() >= {"行号", "原因代码", "原因说明", "原始内容"}
+    assert json.loads(next(x for x in rows if x["原因代码"] == "BAD_TYPE")["原始内容"])["age_years"] == "三十"

@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.reasons import REASONS, FatalLoadError
+from yibao.contract.schema import TABLES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="yibao 医保基金经办与监管引擎")
@@ -131,6 +132,42 @@ def summary(
     from yibao.profile.report import print_summary
 
     print_summary(workspace, engine, out)
+
+
+@app.command()
+def quarantine(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    table: Optional[str] = typer.Option(None, "--table", help="只导出该表的隔离行"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开）"),
+) -> None:
+    """隔离行：按表和原因统计；--out 导出明细（含原始文本），便于退回机构更正。"""
+    from yibao.engine.workspace import Workspace
+
+    if table is not None and table not in TABLES:
+        _fail(f"{table}: 不是数据合同中的表（可选：{', '.join(TABLES)}）")
+    ws = Workspace(workspace, read_only=True)
+    try:
+        where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
+        counts = ws.con.execute(f"SELECT table_name, reason_code, count(*) FROM quarantine {where} "
+                                "GROUP BY ALL ORDER BY 1, 3 DESC, 2", params).fetchall()
+        for t, code, n in counts:
+            print(f"{t:<13} {code:<28} {n:>10,}  {REASONS.get(code, '')}")
+        if not counts:
+            print("没有隔离行")
+        if out_file is not None:
+            rel = ws.con.execute(
+                f"""SELECT load_id AS 装载批次, table_name AS 表, source_file AS 来源文件, source_row AS 行号,
+                           reason_code AS 原因代码, message AS 原因说明, original AS 原始内容
+                    FROM quarantine {where} ORDER BY load_id, table_name, source_file, source_row""", params)
+            import csv
+
+            with out_file.open("w", encoding="utf-8-sig", newline="") as f:
+                w = csv.writer(f)
+                w.writerow([d[0] for d in rel.description])
+                w.writerows(rel.fetchall())
+            print(f"已导出 {out_file}")
+    finally:
+        ws.close()
 
 
 @contract_app.command("docs")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 import duckdb
 import pyarrow as pa
