@@ -1,6 +1,6 @@
 """Engine timings behind docs/adr/0001-engines.md (not collected by pytest).
 
-    .venv/bin/python tests/parity/bench_engines.py [rows]   # default 2 000 000 case rows
+    .venv/bin/python bench/bench_engines.py [rows]   # default 2 000 000 case rows
 
 Builds a ``cases`` table with the full contract schema from numpy (≈ rows/5 persons, 500
 institutions) and times the region-profile pipeline on DuckDB, on Spark local[2] through
