@@ -30,7 +30,7 @@ def phase_synth(out: Path, cases: int) -> dict:
     t0 = time.perf_counter()
     summary = generate(out, 1, cases, standards_dir=find_standards())
     secs = time.perf_counter() - t0
-    rows = summary["rows"]
+    rows = summary["tables"]
     return {"seconds": secs, "rows": rows, "rows_total": sum(rows.values()),
             "bytes": sum(p.stat().st_size for p in out.iterdir())}
 
@@ -92,7 +92,7 @@ def render(cases: int, synth: dict, load: dict) -> str:
         "",
         f"- Date: {dt.date.today().isoformat()}; commit {commit()}",
         f"- Machine: {machine()}",
-        "- Command: `make bench` (`python bench/run.py --cases {cases}`); each phase in its own process.",
+        f"- Command: `make bench` (`python bench/run.py --cases {cases}`); each phase in its own process.",
         "",
         "| phase | rows | seconds | rows/s | peak RSS |",
         "|---|---:|---:|---:|---:|",

@@ -90,9 +90,9 @@ def synth(
         summary = generate(out_dir, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt,
                            progress=lambda table, rows: bar.update(table, rows))
-    rows = summary.get("rows", {})
-    for name, n in rows.items():
+    for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
+    out.print("注入异常：" + "，".join(f"{k} {v:,}" for k, v in summary["labels"].items()))
     out.print(f"已写入 {out_dir}（种子 {seed}，代码来源：{'CHS-DRG 标准目录 ' + str(std) if std else '内置代码集'}）")
 
 
