@@ -135,6 +135,26 @@ def summary(
 
 
 @app.command()
+def budget(
+    policy: Path = typer.Option(..., "--policy", help="政策文件（TOML）：基金收支数据与比例"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录：totals.csv 与测算说明"),
+) -> None:
+    """总额控制：按险种测算当年付费总额（公式、保底、封顶），并说明每一步。"""
+    from yibao.budget.policy import SCHEME_ZH, load_policy
+    from yibao.budget.report import write_totals
+    from yibao.budget.totals import BINDING_ZH, compute_totals
+    from yibao.engine.money import fmt
+
+    pol = load_policy(policy)  # a bad policy stops here: nothing is written
+    totals = compute_totals(pol)
+    write_totals(pol, totals, out_dir)
+    for t in totals:
+        print(f"{SCHEME_ZH[t.scheme]:<6} 当年付费总额 {fmt(t.final_total):>18}  {BINDING_ZH[t.binding]}"
+              + (f"；缺口 {fmt(t.shortfall)}" if t.shortfall else ""))
+    print(f"已写入 {out_dir / 'totals.csv'} 与 {out_dir / 'totals_explained.md'}")
+
+
+@app.command()
 def quarantine(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     table: Optional[str] = typer.Option(None, "--table", help="只导出该表的隔离行"),

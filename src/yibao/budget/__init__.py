@@ -1,0 +1,1 @@
+"""Global budget control (总额控制): the year's payment total, its split, the monthly cycle, the clearing."""

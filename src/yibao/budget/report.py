@@ -1,0 +1,42 @@
+"""Writing the budget outputs atomically: all files appear together, or none does."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from yibao.budget.policy import BudgetPolicy
+from yibao.budget.totals import TOTALS_COLUMNS, SchemeTotal, explain
+
+
+def totals_csv(totals: list[SchemeTotal]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TOTALS_COLUMNS)
+    w.writerows(t.row() for t in totals)
+    return buf.getvalue()
+
+
+def write_files(out_dir: Path, files: dict[str, str]) -> None:
+    """Write each file to a temporary name in ``out_dir`` and rename when all are written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps = []
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            temps.append((tmp, out_dir / name))
+        for tmp, final in temps:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def write_totals(policy: BudgetPolicy, totals: list[SchemeTotal], out_dir: Path) -> None:
+    write_files(out_dir, {"totals.csv": totals_csv(totals), "totals_explained.md": explain(policy, totals)})
