@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
+	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --out demo-budget
 
 ## test: the whole test suite (DuckDB and Spark parity included)
 test: $(STAMP)
@@ -29,4 +30,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --cases $(BENCH_CASES)
 
 clean:
-	rm -rf demo-region yibao-data bench/out
+	rm -rf demo-region demo-budget yibao-data bench/out

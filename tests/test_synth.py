@@ -502,3 +502,20 @@ def test_inpatient_costs_are_right_skewed_and_surgery_with_implants_costs_most(c
         surgical = con.execute("""SELECT avg(total_cost) FROM k WHERE st = 'ip' AND level = 3 AND kind = 'hospital'
                                   AND list_contains(procedures, ?)""", [proc]).fetchone()[0]
         assert surgical > 1.6 * medical, proc
+
+
+def test_budget_policy_fits_the_region(tmp_path):
+    """The generated budget_policy.toml parses and its bookings equal the cases' fund_paid sums."""
+    import duckdb
+
+    from yibao.budget.policy import load_policy
+    from yibao.budget.totals import compute_totals
+
+    generate(tmp_path, seed=5, cases=8000)
+    pol = load_policy(tmp_path / "budget_policy.toml")
+    assert pol.year == 2025 and set(pol.funds) == {"employee", "resident"}
+    booked = dict(duckdb.sql(
+        f"SELECT scheme, CAST(sum(CAST(fund_paid AS DECIMAL(18,2))) AS VARCHAR) FROM read_csv('{tmp_path}/cases.csv', "
+        "all_varchar=true) WHERE setting='inpatient' AND settle_date LIKE '2025-%' GROUP BY 1").fetchall())
+    assert {s: str(f["booked_total"]) for s, f in pol.funds.items()} == booked
+    assert all(t.final_total > 0 for t in compute_totals(pol))

@@ -20,14 +20,34 @@ import pyarrow.compute as pc
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.synth import anomalies as an
 from yibao.synth import names, refdata
-from yibao.synth.cases import (INPATIENT, OUTPATIENT, PHARMACY, PersonPool, World, concat, conflicts,
-                               group_slices, sample_specs, take)
+from yibao.synth.cases import (
+    INPATIENT,
+    OUTPATIENT,
+    PHARMACY,
+    PersonPool,
+    World,
+    concat,
+    conflicts,
+    group_slices,
+    sample_specs,
+    take,
+)
+from yibao.synth.fund import budget_policy_text
 from yibao.synth.lines import ItemArrays, build_pairs, expand, settle
 from yibao.synth.params import SynthParams
-from yibao.synth.population import (ROLES, age_years, days, make_institutions, make_insured, make_staff,
-                                    pick_staff)
+from yibao.synth.population import (
+    ROLES,
+    age_years,
+    days,
+    make_institutions,
+    make_insured,
+    make_staff,
+    pick_staff,
+)
 from yibao.synth.sanctions import make_sanctions
 from yibao.synth.writer import NULL, write_table
+
+POLICY_FILE = "budget_policy.toml"  # beside the tables: the fund figures that fit this region
 
 
 def _list_array(mat: np.ndarray, vocab: list[str]) -> pa.Array:
@@ -207,10 +227,12 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     for name, cols in tables.items():
         rows[name] = write_table(out_dir, name, cols, fmt, progress)
     labels = {pat: int((S["pattern"] == i).sum()) for i, pat in enumerate(LABEL_PATTERNS)}
+    policy = budget_policy_text(out_dir, fmt, first_year + years - 1)
+    (Path(out_dir) / POLICY_FILE).write_text(policy, encoding="utf-8")
     return {"out_dir": str(out_dir), "format": fmt, "seed": seed, "years": [first_year, first_year + years - 1],
             "standards": str(standards_dir) if standards_dir else None, "tables": rows, "labels": labels,
             "insured": int(ins.n), "institutions": int(inst.n), "staff": int(staff.n),
-            "seconds": round(time.perf_counter() - t0, 2)}
+            "budget_policy": str(Path(out_dir) / POLICY_FILE), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _dx3_ids(vocab: list[str]) -> np.ndarray:

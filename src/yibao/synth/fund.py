@@ -1,0 +1,82 @@
+"""A budget policy file (总额控制政策文件) that fits the generated region: ``budget_policy.toml``.
+
+The fund figures of a real region come from its fund accounts; a synthetic region has none, so
+they are derived from what its institutions booked, with shares typical of a prefecture city:
+
+- ``booked_total`` (当年记账总额): Σ fund_paid of the year's inpatient settlements (by settle_date);
+  ``prior_year_total``: the same for the year before (as if last year's total equalled its bookings).
+- ``outpatient_pooling`` (普通门诊统筹): Σ fund_paid of the year's outpatient settlements.
+- The other deductions as shares of the inpatient bookings (out-of-area care, special outpatient
+  diseases, …); the personal-account transfer as a share of employee contributions.
+- ``contributions`` solved so that the formula total lands a little below the floor for employees
+  and a little above for residents, so the demo shows both rules at work.
+
+All figures are exact fen, rounded half up.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+
+# Shares of the year's inpatient bookings (typical prefecture-city fund statements; example values).
+DEDUCTION_SHARES = {
+    "out_of_area_realtime": Decimal("0.09"),   # 异地联网即时结算
+    "out_of_area_manual": Decimal("0.01"),     # 异地就医零星报销
+    "special_outpatient": Decimal("0.07"),     # 特殊病种门诊
+    "marriage_checkup": Decimal("0.001"),      # 婚检
+    "outpatient_special_items": Decimal("0.04"),  # 门诊特定项目
+    "bed_day": Decimal("0.02"),                # 按床日结算
+    "other_policy": Decimal("0.01"),           # 其他政策性支出
+}
+PERSONAL_ACCOUNT_SHARE = Decimal("0.30")  # employee contributions transferred to personal accounts
+RISK = Decimal("0.03")
+FORMULA_VS_FLOOR = {"employee": Decimal("0.99"), "resident": Decimal("1.02")}
+
+
+def _fen(d: Decimal) -> Decimal:
+    return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
+    src = str(Path(out_dir) / f"cases.{'csv' if fmt == 'csv' else 'parquet'}")
+    reader = f"read_csv('{src}', all_varchar=true)" if fmt == "csv" else f"read_parquet('{src}')"
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"""
+            SELECT scheme, setting, CAST(left(CAST(settle_date AS VARCHAR), 4) AS INTEGER) AS y,
+                   CAST(sum(CAST(fund_paid AS DECIMAL(18,2))) AS VARCHAR)
+            FROM {reader} GROUP BY ALL""").fetchall()
+    finally:
+        con.close()
+    booked = {(s, st, y): Decimal(v) for s, st, y, v in rows}
+    out = [f"# 合成统筹区的总额控制政策文件（由 yibao synth 生成，基金数据按机构记账额推算，仅供演示）",
+           f"year = {year}", ""]
+    for scheme in ("employee", "resident"):
+        inpatient = booked.get((scheme, "inpatient", year), Decimal(0))
+        prior = booked.get((scheme, "inpatient", year - 1), Decimal(0))
+        outpatient = booked.get((scheme, "outpatient", year), Decimal(0))
+        deductions = {k: _fen(inpatient * s) for k, s in DEDUCTION_SHARES.items()}
+        fixed = outpatient + sum(deductions.values())
+        target = _fen(prior * Decimal("1.05") * FORMULA_VS_FLOOR[scheme])
+        account_share = PERSONAL_ACCOUNT_SHARE if scheme == "employee" else Decimal(0)
+        contributions = _fen((target + fixed) / (1 - RISK - account_share))
+        figures = {
+            "contributions": contributions,
+            "personal_account": _fen(contributions * account_share),
+            "outpatient_pooling": outpatient,
+            **deductions,
+            "risk_reserve_rate": RISK,
+            "prior_year_total": prior,
+            "booked_total": inpatient,
+            "current_surplus": _fen(contributions * Decimal("0.01")),
+            "accumulated_surplus": _fen(contributions * Decimal("0.25")),
+            "floor_rate": Decimal("1.05"),
+            "ceiling_rate": Decimal("1.05"),
+        }
+        out.append(f"[fund.{scheme}]  # {'职工' if scheme == 'employee' else '城乡居民'}")
+        out += [f'{k} = "{v}"' for k, v in figures.items()]
+        out.append("")
+    return "\n".join(out)
