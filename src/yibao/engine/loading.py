@@ -99,6 +99,7 @@ def load_region(directory: Path, workspace: Path, progress: Progress | None = No
                 if name not in raws:
                     continue
                 reports.append(_load_table(con, raws[name], load_id, staged))
+                raws[name].data = None  # the text is in the quarantine or typed in the workspace now
                 staged.add(name)
                 if progress:
                     progress(name, "done", reports[-1].read)
@@ -142,5 +143,14 @@ def _load_table(con, raw: RawTable, load_id: int, staged: set[str]) -> TableRepo
         [load_id, t.name, str(raw.path), raw.sha256, raw.encoding, v.read, v.accepted, v.quarantined,
          v.accepted - replaced, replaced, raw.ignored_columns, raw.missing_optional],
     )
+    # keep only what later tables need: the keys they reference
+    referenced = sorted({fk.ref_columns[0] for other in TABLES.values() for fk in other.foreign_keys
+                         if fk.ref_table == t.name})
+    if referenced:
+        cols = ", ".join(q(c) for c in referenced)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {v.accepted_relation} AS SELECT {cols} FROM {v.accepted_relation}")
+    else:
+        con.execute(f"DROP TABLE {v.accepted_relation}")
+    con.execute(f"DROP TABLE {v.quarantine_relation}")
     return TableReport(t.name, str(raw.path), raw.encoding, v.read, v.accepted, v.quarantined,
                        v.accepted - replaced, replaced, raw.ignored_columns, reasons)
