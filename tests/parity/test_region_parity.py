@@ -61,3 +61,10 @@ def test_profile_totals_add_up_to_the_cases(workspace: Path, reference: dict[str
     assert sum(region.column("fund_paid").to_pylist()) == fund
     month = reference["institution_month"]
     assert sum(month.column("total_cost").to_pylist()) == cost
+
+
+@pytest.mark.spark
+def test_summary_on_spark_reads_the_workspace_and_agrees(spark, workspace: Path, reference: dict[str, pa.Table]) -> None:
+    """`yibao summary --engine spark`: the workspace tables go to Spark and come back identical."""
+    got = run_profile(workspace, "spark")
+    assert all(got[name].equals(table) for name, table in reference.items())

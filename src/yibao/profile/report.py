@@ -12,7 +12,7 @@ from rich.table import Table as RichTable
 
 from yibao.contract.schema import TABLES
 from yibao.engine.money import div
-from yibao.engine.runner import runner_for
+from yibao.engine.runner import query_arrow, runner_for
 from yibao.engine.workspace import Workspace
 from yibao.profile.pipelines import PROFILE
 
@@ -30,7 +30,7 @@ def run_profile(workspace: Path, engine: str = "duckdb") -> dict[str, pa.Table]:
             db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
             runner = runner_for("duckdb", con=ws.con)
             return runner.run_pipeline(PROFILE, {n: f'"{db}".main.{n}' for n in ("cases", "institutions")})
-        sources = {n: ws.con.execute(f"SELECT * FROM main.{n}").fetch_arrow_table().cast(TABLES[n].arrow_schema())
+        sources = {n: query_arrow(ws.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema())
                    for n in ("cases", "institutions")}
     finally:
         ws.close()
