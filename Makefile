@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
-	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --out demo-budget
+	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --workspace yibao-data --out demo-budget
 
 ## test: the whole test suite (DuckDB and Spark parity included)
 test: $(STAMP)

@@ -136,22 +136,44 @@ def summary(
 
 @app.command()
 def budget(
-    policy: Path = typer.Option(..., "--policy", help="政策文件（TOML）：基金收支数据与比例"),
-    out_dir: Path = typer.Option(..., "--out", help="输出目录：totals.csv 与测算说明"),
+    policy: Path = typer.Option(..., "--policy", help="政策文件（TOML）：基金收支数据、分解、月度拨付与清算参数"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w",
+                                             help="工作区：给出时按其结算清单完成年度分解、月度拨付、年终清算与结算单"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark（汇总结算清单）"),
 ) -> None:
-    """总额控制：按险种测算当年付费总额（公式、保底、封顶），并说明每一步。"""
+    """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
     from yibao.budget.policy import SCHEME_ZH, load_policy
     from yibao.budget.report import write_totals
+    from yibao.budget.split import BudgetError
     from yibao.budget.totals import BINDING_ZH, compute_totals
     from yibao.engine.money import fmt
 
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
     totals = compute_totals(pol)
+    result = None
+    if workspace is not None:
+        from yibao.budget.year import run_year
+
+        try:
+            result = run_year(workspace, pol, totals, engine=engine)
+        except BudgetError as exc:
+            _fail(f"{policy}: {exc}")
     write_totals(pol, totals, out_dir)
     for t in totals:
         print(f"{SCHEME_ZH[t.scheme]:<6} 当年付费总额 {fmt(t.final_total):>18}  {BINDING_ZH[t.binding]}"
               + (f"；缺口 {fmt(t.shortfall)}" if t.shortfall else ""))
     print(f"已写入 {out_dir / 'totals.csv'} 与 {out_dir / 'totals_explained.md'}")
+    if result is not None:
+        from yibao.budget.statements import write_statements
+        from yibao.budget.year import write_year
+
+        write_year(result, out_dir)
+        written = write_statements(result, out_dir)
+        for r in result.rows("pots"):
+            print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
+                  f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")
+        print(f"已写入 {result.year} 年度分解、月度拨付与年终清算（{out_dir}），结算单 {len(written) - 2} 份及全市汇总、公开表")
 
 
 @app.command()

@@ -52,7 +52,7 @@ def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
     finally:
         con.close()
     booked = {(s, st, y): Decimal(v) for s, st, y, v in rows}
-    out = [f"# 合成统筹区的总额控制政策文件（由 yibao synth 生成，基金数据按机构记账额推算，仅供演示）",
+    out = ["# 合成统筹区的总额控制政策文件（由 yibao synth 生成，基金数据按机构记账额推算，仅供演示）",
            f"year = {year}", ""]
     for scheme in ("employee", "resident"):
         inpatient = booked.get((scheme, "inpatient", year), Decimal(0))
