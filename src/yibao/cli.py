@@ -221,6 +221,57 @@ def contract_docs(out_file: Path = typer.Option(Path("docs/contract.md"), "--out
     out.print(f"已写入 {out_file}")
 
 
+dip_app = typer.Typer(no_args_is_help=True, help="按病种分值付费（DIP）：病种目录库与病例赋分")
+app.add_typer(dip_app, name="dip")
+
+
+@dip_app.command("build")
+def dip_build(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML，缺省用内置默认值）"),
+    out_dir: Path = typer.Option(..., "--out", help="目录库输出目录"),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（用其 valid_procedures.csv 区分手术）"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+) -> None:
+    """由历史住院病例生成 DIP 病种目录库（核心病种、综合病种、分值），存为 CSV、Parquet 与 Excel。"""
+    from yibao.dip.build import build
+    from yibao.dip.policy import load_policy
+
+    pol = load_policy(policy)
+    cat = build(workspace, pol, out_dir, standards=standards, engine=engine)
+    th, m = cat.threshold, cat.manifest
+    print(f"病种目录库 {cat.version}：年度 {m['parameters']['years']}，核心病种 {m['groups']['core']} 个，"
+          f"综合病种 {m['groups']['comprehensive']} 个")
+    print(f"核心病种病例数临界值 {th['core_min_cases']}，核心病种覆盖病例 {th['core_cases']}/{th['total_cases']}"
+          f"（{th['core_share']}）；全部病例平均费用 {m['reference_cost']} 元")
+    print(f"不能入组的历史病例：{m['history_cases']['ungroupable'] or '无'}")
+    print(f"已写入 {out_dir}（catalogue.csv / .parquet / .xlsx、manifest.json）")
+
+
+@dip_app.command("score")
+def dip_score(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    catalogue: Path = typer.Option(..., "--catalogue", help="病种目录库目录（yibao dip build 的输出）"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：偏差倍数、特例单议比例、系数"),
+    review: Optional[Path] = typer.Option(None, "--review", help="特例单议结果（上次输出的 review_queue.csv，已填 final_score）"),
+    year: Optional[int] = typer.Option(None, "--year", help="只输出该结算年度的病例"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+) -> None:
+    """住院病例入组与赋分：核心病种→综合病种→不能入组；偏差病例、机构系数、特例单议。"""
+    from yibao.dip.build import score
+    from yibao.dip.policy import load_policy
+
+    pol = load_policy(policy)
+    s = score(workspace, catalogue, pol, out_dir, review=review, engine=engine, year=year)
+    print(f"目录库 {s['catalogue_version']}：住院病例 {s['cases']}，状态 {s['status']}，病种类型 {s['group_kind']}")
+    print(f"偏差 {s['deviation']}；特例单议待审 {s['review_queue']}（超 {pol.extreme_ratio.normalize()} 倍 {s['extreme_flagged']}）；"
+          f"总分值 {s['points_total']}")
+    if s["ungroupable"]:
+        print("不能入组：" + "，".join(f"{v['zh']} {v['count']}" for v in s["ungroupable"].values()))
+    print(f"已写入 {out_dir}（scored_cases.csv / .parquet、review_queue.csv、summary.json）")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -1,0 +1,554 @@
+"""DIP pipelines (按病种分值付费): the catalogue from history, and the grouping and scoring of cases.
+
+Two registered pipelines, so the parity suite runs both on DuckDB and Spark:
+
+``dip_catalogue`` (目录库)
+    ``dip_case_keys`` (rowwise) → ``dip_combo_counts`` (partitioned by ``dx_cat``) →
+    ``dip_threshold`` (global, one row) → ``dip_core_keys`` (global, the core combinations) →
+    ``dip_group_year`` (partitioned by ``dx_cat``: every group lies inside one ICD-10 category) →
+    ``dip_catalogue`` (global over the group × year aggregate).
+``dip_scoring`` (病例入组与赋分)
+    ``dip_case_keys`` → ``dip_case_score`` (rowwise, catalogue broadcast) →
+    ``dip_case_points`` (partitioned by ``institution_id``: the special-case review cap).
+
+Parameters travel as small broadcast tables built by :func:`param_tables` from a
+:class:`~yibao.dip.policy.DipPolicy`, so the SQL text never changes with the policy.
+
+Group keys (``group_id``):
+
+- core group (核心病种): ``<dx_sub>|<combo>``, ``dx_sub`` the principal diagnosis's first five
+  characters (``K80.1``), ``combo`` the sorted distinct surgical/therapeutic procedure codes
+  joined by ``+`` or ``-`` when there are none: ``K80.1|51.2300``, ``K80.1|-``;
+- comprehensive group (综合病种): ``<dx_cat>#<tier>``, ``dx_cat`` the first three characters and
+  tier ``conservative`` / ``diagnostic`` / ``therapeutic`` / ``surgical`` (the highest class
+  among the case's procedures): ``K80#surgical``.
+
+Money is DECIMAL(18,2), scores and points DECIMAL(18,4); every division goes through
+:func:`yibao.engine.sqlmoney.div_round` (exact, 四舍五入 ROUND_HALF_UP).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+
+from yibao.contract.schema import CASES, ICD9_PATTERN, ICD10_PATTERN, INSTITUTIONS
+from yibao.engine.registry import register
+from yibao.engine.runner import LocalRunner, Pipeline, Step
+from yibao.engine.sqlmoney import div_round
+
+MONEY = pa.decimal128(18, 2)
+SCORE = pa.decimal128(18, 4)
+PARAM = pa.decimal128(9, 4)
+OVERRIDES_FILE = Path(__file__).with_name("procedure_overrides.csv")
+TIERS = ("conservative", "diagnostic", "therapeutic", "surgical")
+TIER_ZH = {"conservative": "保守治疗", "diagnostic": "诊断性操作", "therapeutic": "治疗性操作", "surgical": "手术"}
+KIND_ZH = {"core": "核心病种", "comprehensive": "综合病种"}
+REASONS_ZH = {
+    "NO_PRINCIPAL_DX": "无主要诊断",
+    "BAD_PRINCIPAL_DX": "主要诊断编码不符合 ICD-10 医保版格式",
+    "BAD_PROCEDURE": "手术操作编码不符合 ICD-9-CM-3 医保版格式",
+    "ZERO_COST": "医疗费用总额为零或缺失",
+    "NO_GROUP": "目录中既无对应核心病种，也无对应综合病种",
+}
+
+# --- parameter tables -----------------------------------------------------------------------
+
+PARAMS_SCHEMA = pa.schema([
+    ("core_share", PARAM), ("core_min_cases", pa.int64()), ("trim_lower", PARAM), ("trim_upper", PARAM),
+    ("score_base", PARAM), ("high_ratio", PARAM), ("low_ratio", PARAM), ("extreme_ratio", PARAM),
+    ("review_share", PARAM),
+])
+YEARS_SCHEMA = pa.schema([("year", pa.int32()), ("weight", PARAM)])
+RULES_SCHEMA = pa.schema([("prefix", pa.string()), ("proc_class", pa.string())])
+VALID_SCHEMA = pa.schema([("code", pa.string())])
+PRIMARY_SCHEMA = pa.schema([("group_id", pa.string())])
+COEF_SCHEMA = pa.schema([("scope", pa.string()), ("key", pa.string()), ("coefficient", PARAM)])
+REVIEW_SCHEMA = pa.schema([("case_id", pa.string()), ("final_score", SCORE)])
+
+
+def read_overrides(path: Path = OVERRIDES_FILE) -> pa.Table:
+    """The package's procedure classification overrides (prefix → class)."""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    for r in rows:
+        if r["proc_class"] not in ("surgical", "therapeutic", "diagnostic"):
+            raise ValueError(f"{path}: prefix {r['prefix']}: unknown proc_class {r['proc_class']!r}")
+    rows.sort(key=lambda r: r["prefix"])
+    return pa.table({"prefix": [r["prefix"] for r in rows], "proc_class": [r["proc_class"] for r in rows]},
+                    schema=RULES_SCHEMA)
+
+
+def read_valid_procedures(standards: Path | None) -> pa.Table:
+    """Operating-room procedure codes (``valid_procedures.csv`` of a CHS-DRG standards dir), or none."""
+    codes: list[str] = []
+    if standards is not None:
+        with (Path(standards) / "valid_procedures.csv").open(encoding="utf-8", newline="") as f:
+            codes = sorted({r["code"].strip() for r in csv.DictReader(f) if r["code"].strip()})
+    return pa.table({"code": codes}, schema=VALID_SCHEMA)
+
+
+def param_tables(policy, years: list[int]) -> dict[str, pa.Table]:
+    """Broadcast tables for the SQL steps from a :class:`DipPolicy` and the catalogue's years."""
+    p = policy
+    params = pa.table({
+        "core_share": [p.core_share], "core_min_cases": [p.core_min_cases or None],
+        "trim_lower": [p.trim_lower], "trim_upper": [p.trim_upper], "score_base": [p.score_base],
+        "high_ratio": [p.high_ratio], "low_ratio": [p.low_ratio], "extreme_ratio": [p.extreme_ratio],
+        "review_share": [p.review_share],
+    }, schema=PARAMS_SCHEMA)
+    pairs = list(zip(years, p.year_weights))
+    yrs = pa.table({"year": [y for y, _ in pairs], "weight": [w for _, w in pairs]}, schema=YEARS_SCHEMA)
+    coef = [("level", k, v) for k, v in sorted(p.level_coefficient.items())]
+    coef += [("institution", k, v) for k, v in sorted(p.institution_coefficient.items())]
+    coefs = pa.table({"scope": [c[0] for c in coef], "key": [c[1] for c in coef], "coefficient": [c[2] for c in coef]},
+                     schema=COEF_SCHEMA)
+    prim = pa.table({"group_id": list(p.primary_care_groups)}, schema=PRIMARY_SCHEMA)
+    return {"dip_params": params, "dip_years": yrs, "dip_coefficients": coefs, "dip_primary": prim}
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+CASE_KEYS = Step(
+    name="dip_case_keys",
+    main="cases",
+    mode="rowwise",
+    broadcast=("dip_proc_rules", "dip_proc_valid"),
+    sql=f"""
+WITH c AS (
+    SELECT case_id, institution_id, discharge_date, total_cost, procedures,
+           upper(trim(coalesce(principal_dx, ''))) AS dx
+    FROM cases WHERE setting = 'inpatient'
+),
+p AS (
+    SELECT case_id, trim(code) AS code
+    FROM (SELECT case_id, unnest(procedures) AS code FROM c)
+    WHERE code IS NOT NULL AND trim(code) <> ''
+),
+pc AS (
+    SELECT p.case_id, p.code,
+           regexp_full_match(p.code, '{ICD9_PATTERN}') AS ok,
+           (SELECT arg_max(r.proc_class, length(r.prefix)) FROM dip_proc_rules r
+             WHERE starts_with(p.code, r.prefix)) AS override,
+           p.code IN (SELECT code FROM dip_proc_valid) AS valid,
+           TRY_CAST(substr(p.code, 1, 2) AS INTEGER) AS chapter
+    FROM p
+),
+cls AS (
+    SELECT case_id, code, ok,
+           CASE WHEN override IS NOT NULL THEN override
+                WHEN chapter BETWEEN 87 AND 91 THEN 'diagnostic'
+                WHEN chapter = 92 THEN CASE WHEN substr(code, 1, 4) IN ('92.0', '92.1') THEN 'diagnostic'
+                                            ELSE 'therapeutic' END
+                WHEN chapter >= 93 THEN 'therapeutic'
+                WHEN valid THEN 'surgical'
+                WHEN chapter = 0 THEN 'therapeutic'
+                WHEN (SELECT count(*) FROM dip_proc_valid) > 0 THEN 'therapeutic'
+                ELSE 'surgical' END AS proc_class
+    FROM pc
+),
+agg AS (  -- one row per case: grouping by the unique case_id keeps the step rowwise
+    SELECT case_id,
+           bool_or(NOT ok) AS bad,
+           coalesce(array_to_string(list_sort(list_distinct(
+               list(code) FILTER (WHERE ok AND proc_class <> 'diagnostic'))), '+'), '') AS combo,
+           bool_or(ok AND proc_class = 'surgical') AS has_surg,
+           bool_or(ok AND proc_class = 'therapeutic') AS has_ther,
+           bool_or(ok AND proc_class = 'diagnostic') AS has_diag
+    FROM cls GROUP BY case_id
+),
+k AS (
+    SELECT c.*, a.combo, a.has_surg, a.has_ther, a.has_diag,
+           CASE WHEN c.dx = '' THEN 'NO_PRINCIPAL_DX'
+                WHEN NOT regexp_full_match(c.dx, '{ICD10_PATTERN}') THEN 'BAD_PRINCIPAL_DX'
+                WHEN coalesce(a.bad, false) THEN 'BAD_PROCEDURE'
+                WHEN c.total_cost IS NULL OR c.total_cost <= 0 THEN 'ZERO_COST' END AS reason
+    FROM c LEFT JOIN agg a USING (case_id)
+)
+SELECT case_id, institution_id,
+       CAST(year(discharge_date) AS INTEGER) AS year,
+       CASE WHEN reason IS NULL THEN substr(dx, 1, 5) END AS dx_sub,
+       CASE WHEN reason IS NULL THEN substr(dx, 1, 3) END AS dx_cat,
+       CASE WHEN reason IS NULL THEN coalesce(nullif(combo, ''), '-') END AS combo,
+       CASE WHEN reason IS NOT NULL THEN NULL
+            WHEN coalesce(has_surg, false) THEN 'surgical'
+            WHEN coalesce(has_ther, false) THEN 'therapeutic'
+            WHEN coalesce(has_diag, false) THEN 'diagnostic'
+            ELSE 'conservative' END AS tier,
+       CAST(total_cost AS DECIMAL(18,2)) AS total_cost,
+       CASE WHEN reason IS NULL THEN 'ok' ELSE 'ungroupable' END AS status,
+       reason
+FROM k
+""",
+    schema=pa.schema([
+        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
+        ("dx_sub", pa.string()), ("dx_cat", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
+        ("total_cost", MONEY), ("status", pa.string()), ("reason", pa.string()),
+    ]),
+    order_by=("case_id",),
+    doc="住院病例的分组键：主要诊断亚目、手术操作组合（诊断性操作不参与）、操作层级；不能入组的原因",
+)
+
+COMBO_COUNTS = Step(
+    name="dip_combo_counts",
+    main="dip_case_keys",
+    mode="partitioned",
+    partition_by=("dx_cat",),
+    broadcast=("dip_years",),
+    sql="""
+SELECT dx_cat, dx_sub, combo, CAST(count(*) AS BIGINT) AS cases
+FROM dip_case_keys
+WHERE status = 'ok' AND year IN (SELECT year FROM dip_years)
+GROUP BY dx_cat, dx_sub, combo
+""",
+    schema=pa.schema([("dx_cat", pa.string()), ("dx_sub", pa.string()), ("combo", pa.string()),
+                      ("cases", pa.int64())]),
+    order_by=("dx_sub", "combo"),
+    doc="诊断亚目×操作组合的病例数（目录年度内）",
+)
+
+THRESHOLD = Step(
+    name="dip_threshold",
+    main="dip_combo_counts",
+    mode="global",
+    broadcast=("dip_params",),
+    sql=f"""
+WITH tot AS (SELECT CAST(coalesce(sum(cases), 0) AS BIGINT) AS n, CAST(count(*) AS BIGINT) AS combos
+             FROM dip_combo_counts),
+lv AS (SELECT cases AS k, CAST(sum(sum(cases)) OVER (ORDER BY cases DESC) AS BIGINT) AS cum
+       FROM dip_combo_counts GROUP BY cases),
+auto AS (SELECT max(lv.k) AS k FROM lv, tot, dip_params p
+         WHERE CAST(lv.cum AS DECIMAL(38, 0)) >= p.core_share * CAST(tot.n AS DECIMAL(28, 0))),
+t AS (SELECT CAST(coalesce(p.core_min_cases, auto.k, 1) AS BIGINT) AS core_min_cases,
+             p.core_min_cases IS NULL AS by_share, tot.n AS total_cases, tot.combos
+      FROM tot, auto, dip_params p),
+core AS (SELECT CAST(coalesce(sum(cases), 0) AS BIGINT) AS core_cases, CAST(count(*) AS BIGINT) AS core_groups
+         FROM dip_combo_counts, t WHERE cases >= t.core_min_cases)
+SELECT t.core_min_cases, t.by_share, t.total_cases, t.combos, core.core_groups, core.core_cases,
+       {div_round('core.core_cases', 't.total_cases', scale=4)} AS core_share
+FROM t, core
+""",
+    schema=pa.schema([("core_min_cases", pa.int64()), ("by_share", pa.bool_()), ("total_cases", pa.int64()),
+                      ("combos", pa.int64()), ("core_groups", pa.int64()), ("core_cases", pa.int64()),
+                      ("core_share", SCORE)]),
+    order_by=(),
+    doc="核心病种的病例数临界值：核心病种仍覆盖 ≥ core_share 病例的最大病例数（或政策给定的固定值）",
+)
+
+CORE_KEYS = Step(
+    name="dip_core_keys",
+    main="dip_combo_counts",
+    mode="global",
+    broadcast=("dip_threshold",),
+    sql="""
+SELECT c.dx_cat, c.dx_sub, c.combo, c.cases
+FROM dip_combo_counts c, dip_threshold t
+WHERE c.cases >= t.core_min_cases
+""",
+    schema=pa.schema([("dx_cat", pa.string()), ("dx_sub", pa.string()), ("combo", pa.string()),
+                      ("cases", pa.int64())]),
+    order_by=("dx_sub", "combo"),
+    doc="核心病种（诊断亚目×操作组合）",
+)
+
+GROUP_YEAR = Step(
+    name="dip_group_year",
+    main="dip_case_keys",
+    mode="partitioned",
+    partition_by=("dx_cat",),
+    broadcast=("dip_core_keys", "dip_years", "dip_params"),
+    sql="""
+WITH k AS (
+    SELECT k.dx_cat, k.year, k.case_id, k.total_cost,
+           CASE WHEN g.dx_sub IS NOT NULL THEN 'core' ELSE 'comprehensive' END AS kind,
+           CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub || '|' || k.combo ELSE k.dx_cat || '#' || k.tier END AS group_id,
+           CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub END AS dx_sub,
+           CASE WHEN g.dx_sub IS NOT NULL THEN k.combo END AS combo,
+           CASE WHEN g.dx_sub IS NULL THEN k.tier END AS tier
+    FROM dip_case_keys k
+    LEFT JOIN dip_core_keys g ON g.dx_sub = k.dx_sub AND g.combo = k.combo
+    WHERE k.status = 'ok' AND k.year IN (SELECT year FROM dip_years)
+),
+r AS (
+    SELECT *, row_number() OVER (PARTITION BY group_id ORDER BY total_cost, case_id) AS pos,
+           count(*) OVER (PARTITION BY group_id) AS n
+    FROM k
+),
+t AS (
+    SELECT r.*, (pos > floor(n * p.trim_lower) AND pos <= n - floor(n * (1 - p.trim_upper))) AS kept
+    FROM r, dip_params p
+)
+SELECT dx_cat, group_id, kind, dx_sub, combo, tier, year,
+       CAST(count(*) AS BIGINT) AS cases,
+       CAST(count(*) FILTER (WHERE kept) AS BIGINT) AS cases_kept,
+       CAST(sum(total_cost) AS DECIMAL(18,2)) AS cost_all,
+       CAST(coalesce(sum(total_cost) FILTER (WHERE kept), 0) AS DECIMAL(18,2)) AS cost_kept
+FROM t
+GROUP BY dx_cat, group_id, kind, dx_sub, combo, tier, year
+""",
+    schema=pa.schema([("dx_cat", pa.string()), ("group_id", pa.string()), ("kind", pa.string()),
+                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string()), ("year", pa.int32()),
+                      ("cases", pa.int64()), ("cases_kept", pa.int64()), ("cost_all", MONEY), ("cost_kept", MONEY)]),
+    order_by=("group_id", "year"),
+    doc="病种×年度：病例数、剔除离群病例后的病例数与费用（剔除按病种内费用排位，跨年度合并排位）",
+)
+
+_YEAR_MEAN = div_round("cost_kept", "cases_kept", num_scale=2, scale=2)
+_REF_YEAR_MEAN = div_round("sum(cost_all)", "sum(cases)", num_scale=2, scale=2)
+CATALOGUE = Step(
+    name="dip_catalogue",
+    main="dip_group_year",
+    mode="global",
+    broadcast=("dip_years", "dip_params", "dip_primary"),
+    sql=f"""
+WITH ym AS (
+    SELECT g.group_id, g.year, w.weight, {_YEAR_MEAN} AS mean
+    FROM dip_group_year g JOIN dip_years w USING (year) WHERE g.cases_kept > 0
+),
+gw AS (
+    SELECT group_id, CAST(sum(weight * mean) AS DECIMAL(38, 6)) AS wsum, CAST(sum(weight) AS DECIMAL(38, 4)) AS w
+    FROM ym GROUP BY group_id
+),
+ry AS (
+    SELECT g.year, min(w.weight) AS weight, {_REF_YEAR_MEAN} AS mean
+    FROM dip_group_year g JOIN dip_years w USING (year) GROUP BY g.year
+),
+ref AS (
+    SELECT {div_round("sum(weight * mean)", "sum(weight)", num_scale=6, den_scale=4, scale=2)} AS ref_cost FROM ry
+),
+g AS (
+    SELECT group_id, min(kind) AS kind, min(dx_cat) AS dx_cat, min(dx_sub) AS dx_sub, min(combo) AS combo,
+           min(tier) AS tier, CAST(sum(cases) AS BIGINT) AS cases, CAST(sum(cases_kept) AS BIGINT) AS cases_kept
+    FROM dip_group_year GROUP BY group_id
+),
+avgc AS (
+    SELECT group_id, {div_round("wsum", "w", num_scale=6, den_scale=4, scale=2)} AS avg_cost FROM gw
+)
+SELECT g.group_id, g.kind, g.dx_cat, g.dx_sub, g.combo, g.tier, g.cases, g.cases_kept, a.avg_cost,
+       {div_round("a.avg_cost * p.score_base", "ref.ref_cost", num_scale=6, den_scale=2, scale=4)} AS score,
+       g.group_id IN (SELECT group_id FROM dip_primary) AS primary_care,
+       ref.ref_cost AS reference_cost
+FROM g JOIN avgc a USING (group_id), ref, dip_params p
+""",
+    schema=pa.schema([("group_id", pa.string()), ("kind", pa.string()), ("dx_cat", pa.string()),
+                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
+                      ("cases", pa.int64()), ("cases_kept", pa.int64()), ("avg_cost", MONEY), ("score", SCORE),
+                      ("primary_care", pa.bool_()), ("reference_cost", MONEY)]),
+    order_by=("group_id",),
+    doc="病种目录库：病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000 = 病种分值",
+)
+
+_RATIO = div_round("m.total_cost", "m.avg_cost", num_scale=2, den_scale=2, scale=4)
+_HIGH = div_round("m.score * (m.total_cost - (p.high_ratio - 1) * m.avg_cost)", "m.avg_cost",
+                  num_scale=10, den_scale=2, scale=4)
+_LOW = div_round("m.score * m.total_cost", "m.avg_cost", num_scale=6, den_scale=2, scale=4)
+CASE_SCORE = Step(
+    name="dip_case_score",
+    main="dip_case_keys",
+    mode="rowwise",
+    broadcast=("dip_catalogue", "dip_params", "institutions", "dip_coefficients", "dip_review"),
+    sql=f"""
+WITH m AS (
+    SELECT k.case_id, k.institution_id, k.year, k.total_cost, k.status AS key_status, k.reason AS key_reason,
+           coalesce(c1.group_id, c2.group_id) AS group_id,
+           coalesce(c1.kind, c2.kind) AS group_kind,
+           coalesce(c1.avg_cost, c2.avg_cost) AS avg_cost,
+           coalesce(c1.score, c2.score) AS score,
+           coalesce(c1.primary_care, c2.primary_care, false) AS primary_care,
+           CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS inst_coefficient,
+           r.final_score
+    FROM dip_case_keys k
+    LEFT JOIN dip_catalogue c1 ON k.status = 'ok' AND c1.kind = 'core' AND c1.dx_sub = k.dx_sub AND c1.combo = k.combo
+    LEFT JOIN dip_catalogue c2 ON k.status = 'ok' AND c2.kind = 'comprehensive' AND c2.dx_cat = k.dx_cat
+                               AND c2.tier = k.tier
+    LEFT JOIN institutions i ON i.institution_id = k.institution_id
+    LEFT JOIN dip_coefficients ci ON ci.scope = 'institution' AND ci.key = k.institution_id
+    LEFT JOIN dip_coefficients cl ON cl.scope = 'level' AND cl.key = CAST(i.level AS VARCHAR)
+    LEFT JOIN dip_review r ON r.case_id = k.case_id
+),
+s AS (
+    SELECT m.*,
+           CASE WHEN m.key_status <> 'ok' THEN m.key_reason WHEN m.group_id IS NULL THEN 'NO_GROUP' END AS reason,
+           CASE WHEN m.group_id IS NULL THEN NULL
+                WHEN m.total_cost > p.extreme_ratio * m.avg_cost THEN 'extreme'
+                WHEN m.total_cost > p.high_ratio * m.avg_cost THEN 'high'
+                WHEN m.total_cost < p.low_ratio * m.avg_cost THEN 'low'
+                ELSE 'normal' END AS deviation,
+           CASE WHEN m.group_id IS NULL THEN NULL ELSE {_RATIO} END AS ratio,
+           CASE WHEN m.group_id IS NULL THEN NULL
+                WHEN m.total_cost > p.high_ratio * m.avg_cost THEN {_HIGH}
+                WHEN m.total_cost < p.low_ratio * m.avg_cost THEN {_LOW}
+                ELSE m.score END AS case_score,
+           CASE WHEN m.group_id IS NULL THEN NULL
+                WHEN m.primary_care THEN CAST(1 AS DECIMAL(9, 4)) ELSE m.inst_coefficient END AS coefficient
+    FROM m, dip_params p
+)
+SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score,
+       ratio, deviation, case_score, coefficient,
+       {div_round("case_score * coefficient", "1", num_scale=8, scale=4)} AS formula_points,
+       final_score,
+       CASE WHEN reason IS NULL THEN 'grouped' ELSE 'ungroupable' END AS status,
+       reason
+FROM s
+""",
+    schema=pa.schema([
+        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
+        ("group_id", pa.string()), ("group_kind", pa.string()), ("primary_care", pa.bool_()),
+        ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
+        ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("final_score", SCORE),
+        ("status", pa.string()), ("reason", pa.string()),
+    ]),
+    order_by=("case_id",),
+    doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）",
+)
+
+CASE_POINTS = Step(
+    name="dip_case_points",
+    main="dip_case_score",
+    mode="partitioned",
+    partition_by=("institution_id",),
+    broadcast=("dip_params",),
+    sql="""
+WITH s AS (
+    SELECT d.*,
+           count(*) FILTER (WHERE status = 'grouped') OVER (PARTITION BY institution_id) AS inst_cases,
+           row_number() OVER (PARTITION BY institution_id
+                              ORDER BY (deviation = 'extreme') DESC NULLS LAST, ratio DESC NULLS LAST,
+                                       total_cost DESC, case_id) AS rnk
+    FROM dip_case_score d
+),
+q AS (
+    SELECT s.*, CAST(floor(s.inst_cases * p.review_share) AS BIGINT) AS review_cap,
+           coalesce(s.deviation = 'extreme', false) AND s.rnk <= floor(s.inst_cases * p.review_share) AS in_review
+    FROM s, dip_params p
+)
+SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score, ratio,
+       deviation, case_score, coefficient, formula_points,
+       CASE WHEN status = 'ungroupable' THEN NULL
+            WHEN in_review AND final_score IS NOT NULL THEN final_score
+            ELSE formula_points END AS points,
+       CASE WHEN deviation = 'extreme' THEN rnk END AS review_rank,
+       review_cap,
+       CASE WHEN status = 'ungroupable' THEN 'ungroupable'
+            WHEN in_review AND final_score IS NOT NULL THEN 'reviewed'
+            WHEN in_review THEN 'review'
+            ELSE 'scored' END AS status,
+       reason
+FROM q
+""",
+    schema=pa.schema([
+        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
+        ("group_id", pa.string()), ("group_kind", pa.string()), ("primary_care", pa.bool_()),
+        ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
+        ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("points", SCORE),
+        ("review_rank", pa.int64()), ("review_cap", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
+    ]),
+    order_by=("case_id",),
+    doc="特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",
+)
+
+DIP_CATALOGUE = Pipeline(
+    name="dip_catalogue",
+    steps=(CASE_KEYS, COMBO_COUNTS, THRESHOLD, CORE_KEYS, GROUP_YEAR, CATALOGUE),
+    doc="DIP 目录库：由历史住院病例生成核心病种、综合病种及其分值",
+)
+DIP_SCORING = Pipeline(
+    name="dip_scoring",
+    steps=(CASE_KEYS, CASE_SCORE, CASE_POINTS),
+    doc="DIP 病例入组与赋分：偏差病例、机构系数、特例单议",
+)
+
+
+# --- the example region (fixtures) ------------------------------------------------------------
+
+def toy_cases(rows: list[tuple]) -> pa.Table:
+    """Cases from ``(case_id, institution_id, principal_dx, procedures, total_cost, settle_year[, setting])``."""
+    schema = CASES.arrow_schema()
+    recs = []
+    for r in rows:
+        cid, inst, dx, procs, cost, yr = r[:6]
+        setting = r[6] if len(r) > 6 else "inpatient"
+        d = date(yr, 6, 15)
+        recs.append({
+            "case_id": cid, "person_id": "P" + cid, "institution_id": inst, "scheme": "employee", "sex": "1",
+            "age_years": 50, "setting": setting, "admit_date": d, "discharge_date": d, "principal_dx": dx,
+            "procedures": procs, "total_cost": None if cost is None else Decimal(cost),
+            "fund_paid": Decimal("0.00"), "self_pay": Decimal("0.00"), "out_of_pocket_excluded": Decimal("0.00"),
+            "settle_date": d,
+        })
+    return pa.table({f.name: pa.array([r.get(f.name) for r in recs], f.type) for f in schema}, schema=schema)
+
+
+def toy_institutions() -> pa.Table:
+    inst = [("H3", 3), ("H2", 2), ("P1", 1)]
+    return pa.table({
+        "institution_id": [i for i, _ in inst], "name": ["三级医院", "二级医院", "卫生院"],
+        "kind": ["hospital", "hospital", "primary"], "level": [lv for _, lv in inst],
+        "category": ["general"] * 3, "region_code": ["440200"] * 3,
+        "agreement_start": [date(2015, 1, 1)] * 3, "agreement_end": [None] * 3,
+    }, schema=INSTITUTIONS.arrow_schema())
+
+
+def example_region() -> pa.Table:
+    """A small region over 2023–2025: gallstones with/without surgery, pneumonia, and bad rows."""
+    rows: list[tuple] = []
+    n = 0
+    for yr in (2023, 2024, 2025):
+        for i in range(8):
+            inst = ("H3", "H2", "P1")[i % 3]
+            n += 1
+            rows.append((f"E{n:04d}", inst, "K80.100x001", ["51.2300", "88.7601"], f"{12000 + 500 * i + 300 * (yr - 2023)}.00", yr))
+            n += 1
+            rows.append((f"E{n:04d}", inst, "J18.900", [], f"{4000 + 200 * i}.50", yr))
+            n += 1
+            rows.append((f"E{n:04d}", inst, "K80.100", [], f"{3000 + 100 * i}.00", yr))
+        n += 1
+        rows.append((f"E{n:04d}", "H3", "K80.200", ["99.2500"], "9000.00", yr))
+        n += 1
+        rows.append((f"E{n:04d}", "H2", "J18.000", ["45.1300x004"], "5200.00", yr))
+    rows += [
+        ("E9001", "H3", "K80.100", ["51.2300"], "90000.00", 2025),    # extreme
+        ("E9002", "H2", "J18.900", [], "900.00", 2025),              # low
+        ("E9003", "H3", None, [], "1000.00", 2025),                  # no dx
+        ("E9004", "H3", "K8O.1", [], "1000.00", 2025),               # malformed dx
+        ("E9005", "P1", "J18.900", ["5I.23"], "1000.00", 2025),      # malformed procedure
+        ("E9006", "P1", "J18.900", [], "0.00", 2025),                # zero cost
+        ("E9007", "H3", "J18.900", [], "500.00", 2025, "outpatient"),  # not inpatient: not in DIP
+    ]
+    return toy_cases(rows)
+
+
+def example_params() -> dict[str, pa.Table]:
+    from yibao.dip.policy import load_policy
+
+    pol = load_policy()
+    tables = param_tables(pol, [2023, 2024, 2025])
+    tables["dip_primary"] = pa.table({"group_id": ["J18.9|-"]}, schema=PRIMARY_SCHEMA)
+    tables["dip_coefficients"] = pa.table({"scope": ["level", "level", "institution"], "key": ["3", "2", "P1"],
+                                           "coefficient": [Decimal("1.1"), Decimal("0.9"), Decimal("0.8")]},
+                                          schema=COEF_SCHEMA)
+    return tables
+
+
+def catalogue_fixture() -> dict[str, pa.Table]:
+    return {"cases": example_region(), "dip_proc_rules": read_overrides(), "dip_proc_valid": read_valid_procedures(None),
+            **example_params()}
+
+
+def scoring_fixture() -> dict[str, pa.Table]:
+    src = catalogue_fixture()
+    runner = LocalRunner()
+    try:
+        cat = runner.run_pipeline(DIP_CATALOGUE, src)["dip_catalogue"]
+    finally:
+        runner.close()
+    review = pa.table({"case_id": ["E9001"], "final_score": [Decimal("2500.0000")]}, schema=REVIEW_SCHEMA)
+    return {**src, "dip_catalogue": cat, "institutions": toy_institutions(), "dip_review": review}
+
+
+register(DIP_CATALOGUE, fixture=catalogue_fixture)
+register(DIP_SCORING, fixture=scoring_fixture)
