@@ -272,6 +272,57 @@ def dip_score(
     print(f"已写入 {out_dir}（scored_cases.csv / .parquet、review_queue.csv、summary.json）")
 
 
+@dip_app.command("hospital")
+def dip_hospital(
+    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
+    institution: str = typer.Option(..., "--institution", help="机构编码"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    year: Optional[int] = typer.Option(None, "--year", help="只看该出院年度的病例"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="工作区（提供机构等级，用于同级机构对比）"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：说明中的偏差倍数"),
+    point_value: Optional[str] = typer.Option(None, "--point-value", help="点值（元/点，精确小数），给出时另列金额"),
+) -> None:
+    """一家机构的病种分值：病例明细与点数计算说明、病种汇总、与同级机构和全区域对比（Excel 与 CSV）。"""
+    from decimal import Decimal, InvalidOperation
+
+    from yibao.dip.hospital import HospitalError, hospital_view
+    from yibao.dip.policy import load_policy
+
+    pv = None
+    if point_value is not None:
+        try:
+            pv = Decimal(point_value.strip())
+        except InvalidOperation:
+            raise HospitalError("--point-value", f"不是数字：{point_value!r}") from None
+        if not pv.is_finite() or pv <= 0:
+            raise HospitalError("--point-value", f"应为大于 0 的数：{point_value!r}")
+    pol = load_policy(policy)
+    v = hospital_view(scored, institution, out_dir, pol, year=year, workspace=workspace, point_value=pv)
+    me = v.summary["institution"]
+    reg = v.summary["region"]
+    print(f"机构 {institution}：病例 {me['cases']}（入组 {me['grouped']}），总点数 {me['points']}，CMI {me['cmi']}"
+          f"（全区域 {reg['cmi']}），每点费用 {me['cost_per_point']} 元（全区域 {reg['cost_per_point']} 元）")
+    print(f"已写入 {', '.join(p.name for p in v.files)} 于 {out_dir}")
+
+
+@dip_app.command("indicators")
+def dip_indicators(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（住院与门诊结算、机构等级）"),
+    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：[indicators] 监管阈值"),
+) -> None:
+    """违规行为监管辅助指标（每机构每年度）：高套病种、分解住院、低标入院、转嫁费用、推诿病人，与同级机构中位数比较。"""
+    from yibao.dip.indicators import indicators
+    from yibao.dip.policy import load_policy
+
+    pol = load_policy(policy)
+    rows = indicators(workspace, scored, pol, out_dir)
+    flagged = sum(1 for r in rows if r["flag"])
+    print(f"监管指标 {len(rows)} 行（{len({(r['institution_id'], r['year']) for r in rows})} 个机构年度），预警 {flagged} 项")
+    print(f"已写入 {out_dir / 'indicators.csv'}")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

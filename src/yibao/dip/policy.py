@@ -24,6 +24,13 @@ from yibao.contract.reasons import FatalLoadError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 Q4 = Decimal("0.0001")
+# [indicators] keys: (upper bound, decimal places); all ≥ 0
+INDICATOR_LIMITS = {
+    "high_score_min": (Decimal(1_000_000), 4), "upcoding_multiple": (Decimal(100), 4), "readmit_days": (Decimal(365), 0),
+    "readmit_multiple": (Decimal(100), 4), "low_score_max": (Decimal(1_000_000), 4), "short_stay_days": (Decimal(365), 0),
+    "low_admission_multiple": (Decimal(100), 4), "shift_days": (Decimal(365), 0), "shift_multiple": (Decimal(100), 4),
+    "refuse_drop": (Decimal(1), 4), "min_peers": (Decimal(1000), 0),
+}
 
 
 class DipPolicyError(FatalLoadError):
@@ -47,6 +54,7 @@ class DipPolicy:
     review_share: Decimal
     level_coefficient: dict[str, Decimal] = field(default_factory=dict)
     institution_coefficient: dict[str, Decimal] = field(default_factory=dict)
+    indicators: dict[str, Decimal] = field(default_factory=dict)  # [indicators]: supervision thresholds
 
     def catalogue_params(self) -> dict:
         """The parameters that make a catalogue (part of its version)."""
@@ -111,7 +119,7 @@ def load_policy(path: Path | None = None) -> DipPolicy:
                 user = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
             raise DipPolicyError(where, f"不是有效的 TOML：{exc}") from None
-        user = {k: v for k, v in user.items() if k in ("catalogue", "scoring")}  # other sections belong to others
+        user = {k: v for k, v in user.items() if k in ("catalogue", "scoring", "indicators")}  # other sections belong to others
         raw = _merge(raw, user, where)
     c, s = raw["catalogue"], raw["scoring"]
     years = c["years"]
@@ -148,6 +156,8 @@ def load_policy(path: Path | None = None) -> DipPolicy:
             raise DipPolicyError(where, f"scoring.{section} 应为表")
         return {str(k): _dec(where, f"scoring.{section}.{k}", v, Decimal(0), Decimal(10)) for k, v in table.items()}
 
+    ind = {k: _dec(where, f"indicators.{k}", v, Decimal(0), INDICATOR_LIMITS[k][0], places=INDICATOR_LIMITS[k][1])
+           for k, v in raw.get("indicators", {}).items()}
     return DipPolicy(
         path=where, years=tuple(years), year_weights=w,
         core_share=_dec(where, "catalogue.core_share", c["core_share"], Decimal(0), Decimal(1)),
@@ -157,6 +167,7 @@ def load_policy(path: Path | None = None) -> DipPolicy:
         high_ratio=high, low_ratio=low, extreme_ratio=extreme,
         review_share=_dec(where, "scoring.review_share", s["review_share"], Decimal(0), Decimal(1)),
         level_coefficient=coefs("level_coefficient"), institution_coefficient=coefs("institution_coefficient"),
+        indicators=ind,
     )
 
 
