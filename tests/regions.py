@@ -83,3 +83,13 @@ def write_region(directory: Path, tables: dict[str, list[list[str]]] | None = No
     for name, rows in (tables or ROWS).items():
         write_csv(directory / f"{name}.csv", TABLES[name].column_names, rows)
     return directory
+
+
+def generated_workspace(base: Path, seed: int, cases: int) -> Path:
+    """A synthetic region generated into ``base/region`` and loaded into ``base/ws``; returns the workspace."""
+    from yibao.engine.loading import load_region
+    from yibao.synth import generate
+
+    generate(base / "region", seed=seed, cases=cases)
+    load_region(base / "region", base / "ws")
+    return base / "ws"

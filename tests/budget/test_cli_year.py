@@ -7,14 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from conftest import run_cli
-
-from yibao.engine.loading import load_region
-from yibao.synth import generate
+from regions import generated_workspace
 
 
 def test_generated_region_year_closes_exactly(tmp_path: Path) -> None:
-    generate(tmp_path / "region", seed=3, cases=6000)
-    load_region(tmp_path / "region", tmp_path / "ws")
+    generated_workspace(tmp_path, seed=3, cases=6000)
     out = tmp_path / "out"
     r = run_cli("budget", "--policy", tmp_path / "region" / "budget_policy.toml", "--out", out,
                 "--workspace", tmp_path / "ws")

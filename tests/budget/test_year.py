@@ -291,13 +291,9 @@ def test_missing_history_year_is_left_out_and_weights_renormalised(tmp_path: Pat
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from yibao.engine.loading import load_region
-    from yibao.synth import generate
+    from regions import generated_workspace
 
-    base = tmp_path_factory.mktemp("budget_region")
-    generate(base / "region", seed=3, cases=3000)
-    load_region(base / "region", base / "ws")
-    return base / "ws"
+    return generated_workspace(tmp_path_factory.mktemp("budget_region"), seed=3, cases=3000)
 
 
 def region_policy(tmp_path: Path) -> Path:

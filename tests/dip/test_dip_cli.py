@@ -7,14 +7,11 @@ import json
 from pathlib import Path
 
 from conftest import run_cli
-
-from yibao.engine.loading import load_region
-from yibao.synth import generate
+from regions import generated_workspace
 
 
 def test_build_and_score_a_generated_region(tmp_path: Path) -> None:
-    generate(tmp_path / "region", seed=5, cases=6000)
-    load_region(tmp_path / "region", tmp_path / "ws")
+    generated_workspace(tmp_path, seed=5, cases=6000)
     r = run_cli("dip", "build", "--workspace", tmp_path / "ws", "--out", tmp_path / "cat")
     assert r.returncode == 0, r.stderr
     m = json.loads((tmp_path / "cat" / "manifest.json").read_text(encoding="utf-8"))

@@ -158,12 +158,9 @@ def test_bad_indicator_policy(tmp_path: Path) -> None:
 
 def test_cli_on_a_generated_region(tmp_path: Path) -> None:
     from conftest import run_cli
+    from regions import generated_workspace
 
-    from yibao.engine.loading import load_region
-    from yibao.synth import generate
-
-    generate(tmp_path / "region", seed=7, cases=3000)
-    load_region(tmp_path / "region", tmp_path / "ws")
+    generated_workspace(tmp_path, seed=7, cases=3000)
     assert run_cli("dip", "build", "-w", tmp_path / "ws", "--out", tmp_path / "cat").returncode == 0
     assert run_cli("dip", "score", "-w", tmp_path / "ws", "--catalogue", tmp_path / "cat",
                    "--out", tmp_path / "s").returncode == 0

@@ -6,21 +6,17 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from regions import generated_workspace
 
-from yibao.engine.loading import load_region
 from yibao.profile.pipelines import PROFILE
 from yibao.profile.report import run_profile
-from yibao.synth import generate
 
 from .test_runner_parity import csv_bytes, parquet_bytes
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("region")
-    generate(base / "region", seed=7, cases=4000)
-    load_region(base / "region", base / "ws")
-    return base / "ws"
+    return generated_workspace(tmp_path_factory.mktemp("region"), seed=7, cases=4000)
 
 
 @pytest.fixture(scope="module")

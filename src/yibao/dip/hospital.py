@@ -186,7 +186,8 @@ def hospital_view(scored_dir: Path, institution: str, out_dir: Path, policy: Dip
     return HospitalView(institution, lv, summary, case_rows, group_rows, files)
 
 
-def _fmt(v: object) -> str:
+def cell_text(v: object) -> str:
+    """A cell as users read it: blank for NULL, 是/否 for booleans, decimals as stored."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -198,22 +199,22 @@ def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list
             point_value: Decimal | None):
     peer_head = f"同级其他机构（{lv} 级）" if summary["peers"] is not None else "同级其他机构（未提供工作区）"
     s_headers = ["指标", f"本机构 {institution}", peer_head, "全区域"]
-    s_rows = [[zh, _fmt(summary["institution"][k]),
-               "" if summary["peers"] is None else _fmt(summary["peers"][k]), _fmt(summary["region"][k])]
+    s_rows = [[zh, cell_text(summary["institution"][k]),
+               "" if summary["peers"] is None else cell_text(summary["peers"][k]), cell_text(summary["region"][k])]
               for k, zh in SUMMARY_ROWS]
     d_headers = DETAIL_HEADERS + (["金额（元）"] if point_value is not None else [])
     d_rows = []
     for r in cases:
         row = [r["case_id"], r["year"], r["group_id"] or "", KIND_ZH.get(r["group_kind"], "") if r["group_kind"] else "",
-               _fmt(r["primary_care"]) if r["group_id"] else "", _fmt(r["score"]), r["total_cost"],
-               r["avg_cost"], _fmt(r["ratio"]), DEVIATION_ZH.get(r["deviation"], "") if r["deviation"] else "",
-               _fmt(r["case_score"]), _fmt(r["coefficient"]), _fmt(r["points"]), STATUS_ZH.get(r["status"], r["status"]),
+               cell_text(r["primary_care"]) if r["group_id"] else "", cell_text(r["score"]), r["total_cost"],
+               r["avg_cost"], cell_text(r["ratio"]), DEVIATION_ZH.get(r["deviation"], "") if r["deviation"] else "",
+               cell_text(r["case_score"]), cell_text(r["coefficient"]), cell_text(r["points"]), STATUS_ZH.get(r["status"], r["status"]),
                REASONS_ZH.get(r["reason"], r["reason"] or ""), r["explanation"]]
         if point_value is not None:
             row.append(r["amount"])
         d_rows.append(row)
-    g_rows = [[g["group_id"], KIND_ZH.get(g["group_kind"], g["group_kind"]), _fmt(g["score"]), g["cases"], g["high"],
-               g["low"], g["extreme"], _fmt(g["points"]), g["mean_cost"], g["avg_cost"]] for g in groups]
+    g_rows = [[g["group_id"], KIND_ZH.get(g["group_kind"], g["group_kind"]), cell_text(g["score"]), g["cases"], g["high"],
+               g["low"], g["extreme"], cell_text(g["points"]), g["mean_cost"], g["avg_cost"]] for g in groups]
     return (s_headers, s_rows), (d_headers, d_rows), (GROUP_HEADERS, g_rows)
 
 
@@ -222,7 +223,7 @@ def _csv(headers: list[str], rows: list[list]) -> bytes:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(headers)
     for r in rows:
-        w.writerow([v if isinstance(v, str) else _fmt(v) for v in r])
+        w.writerow([v if isinstance(v, str) else cell_text(v) for v in r])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

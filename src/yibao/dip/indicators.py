@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from yibao.dip.hospital import cell_text
 from yibao.dip.policy import DipPolicy
 from yibao.engine.sqlmoney import div_round
 
@@ -181,13 +182,6 @@ def indicator_table(scored: pa.Table, cases: pa.Table, levels: pa.Table, policy:
     return rows
 
 
-def _text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "是" if v else "否"
-    return str(v)
-
 
 def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
     ind = {k: format(v.normalize(), "f") if isinstance(v, Decimal) else v for k, v in policy.indicators.items()}
@@ -196,11 +190,11 @@ def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
     w.writerow(HEADERS)
     for r in rows:
         name, direction, _, how = INDICATORS[r["indicator"]]
-        w.writerow([r["institution_id"], _text(r["level"]), r["year"], r["indicator"], name.format(**ind),
-                    _text(r["value"]), r["peers"], _text(r["median"]), _text(r["band"]),
+        w.writerow([r["institution_id"], cell_text(r["level"]), r["year"], r["indicator"], name.format(**ind),
+                    cell_text(r["value"]), r["peers"], cell_text(r["median"]), cell_text(r["band"]),
                     "高于界值预警" if direction == "above" else "低于界值预警",
                     "同级机构不足 {}".format(ind["min_peers"]) if r["value"] is not None and r["flag"] is None
-                    else _text(r["flag"]), how.format(**ind)])
+                    else cell_text(r["flag"]), how.format(**ind)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
