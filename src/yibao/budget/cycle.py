@@ -116,7 +116,9 @@ def run_cycle(pot: str, quotas: Sequence[tuple[Institution, Decimal]], year: int
     lines: list[CycleLine] = []
     for inst, q in sorted(quotas, key=lambda x: x[0].institution_id):
         deposit = round_money(q * cp.deposit_rate)
-        reserve = round_money(q * cp.clearing_rate)
+        # both parts are rounded half-up on their own; the reserve never takes more than the deposit left,
+        # so the monthly budget is never negative (deposit_rate + clearing_rate = 1 with an odd fen)
+        reserve = min(round_money(q * cp.clearing_rate), q - deposit)
         budget = q - deposit - reserve
         weights, how = _month_weights(inst, year, pot, cp, months, region_last)
         planned = allocate(budget, weights) if any(weights) else [ZERO] * 12

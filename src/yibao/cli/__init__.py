@@ -1,0 +1,21 @@
+"""The ``yibao`` command (interfaces layer). Messages for users are in Chinese.
+
+Bad input never shows a Python traceback: it ends with one line on stderr naming the file and
+the problem, and a non-zero exit status.
+
+Each module of this package registers the commands of one area on the shared Typer ``app``
+(``core``: synth, load, summary, budget, quarantine, contract; ``dip``; ``drg``; ``staff``;
+``review``; …). They are imported here in name order, ``core`` first, so that the commands
+exist before ``main`` runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from yibao.cli._common import app, main  # noqa: F401  (the entry point is yibao.cli:main)
+
+for _m in sorted((m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")),
+                 key=lambda n: (n != "core", n)):
+    importlib.import_module(f"{__name__}.{_m}")
