@@ -37,8 +37,8 @@ from fractions import Fraction
 
 from yibao.budget.cycle import CycleLine
 from yibao.budget.policy import ClearingPolicy
-from yibao.budget.split import allocate_exact, decimal_view, fen_half_up
-from yibao.engine.money import ZERO, fmt, round_money
+from yibao.engine.money import ZERO, allocate_exact, decimal_view, fen_half_up, fmt, round_money
+from yibao.settle.bands import deposit_share, share
 
 
 @dataclass
@@ -75,31 +75,6 @@ class ClearingRow:
     note: str
 
 
-def fund_share(overrun: Decimal, quota: Decimal, cp: ClearingPolicy) -> tuple[Decimal, str]:
-    """The fund's share of an overrun by the bands, half up to the fen, with how it was reached."""
-    if overrun <= 0:
-        return ZERO, ""
-    if cp.band_mode == "whole":
-        rate = Fraction(overrun) / Fraction(quota) if quota else None
-        band = next(b for b in cp.over_bands if b.upto is None or (rate is not None and rate <= Fraction(b.upto)))
-        return round_money(overrun * band.fund_share), f"超支 {fmt(overrun)} × {band.fund_share}"
-    total, parts, lower = Fraction(0), [], Decimal(0)
-    for b in cp.over_bands:
-        lo = quota * lower
-        hi = None if b.upto is None else quota * b.upto
-        portion = max(min(overrun, hi) - lo, ZERO) if hi is not None else max(overrun - lo, ZERO)
-        if portion > 0:
-            total += Fraction(portion) * Fraction(b.fund_share)
-            parts.append(f"{fmt(portion)} × {b.fund_share}")
-        if b.upto is not None:
-            lower = b.upto
-    return fen_half_up(total), " + ".join(parts)
-
-
-def deposit_share(score: Decimal, cp: ClearingPolicy) -> Decimal:
-    return next(b.share for b in cp.deposit_return if score >= b.min_score)
-
-
 def clear_pot(pot: str, amount: Decimal, lines: Sequence[CycleLine], year: int, cp: ClearingPolicy,
               history: Mapping[tuple, tuple[int, int, Decimal]]) -> list[ClearingRow]:
     """Clear one pot's institutions (``history`` as in :func:`yibao.budget.split.split_pot`)."""
@@ -109,28 +84,17 @@ def clear_pot(pot: str, amount: Decimal, lines: Sequence[CycleLine], year: int, 
     for line in lines:
         q, b = line.adjusted_quota, line.booked
         paid, deferred = line.paid, line.deferred
-        notes = []
-        saving = kept = over = share = ZERO
-        over_rate = None
-        if b <= q:
-            saving = q - b
-            kept = min(round_money(saving * cp.saving_keep_rate), round_money(q * cp.saving_keep_cap))
-            base = b + kept
-            notes.append(f"结余 {fmt(saving)}，留用 min({fmt(saving)} × {cp.saving_keep_rate}, "
-                         f"{fmt(q)} × {cp.saving_keep_cap}) = {fmt(kept)}")
-        else:
-            over = b - q
-            over_rate = decimal_view(Fraction(over) / Fraction(q), 4) if q else None
-            share, how = fund_share(over, q, cp)
-            base = q + share
-            notes.append(f"超支 {fmt(over)}，基金分担 {how} = {fmt(share)}，机构承担 {fmt(over - share)}")
+        sh = share(q, b, cp)
+        saving, kept, over, over_rate, fshare, base = (sh.saving, sh.saving_kept, sh.overrun, sh.overrun_rate,
+                                                       sh.overrun_fund_share, sh.base)
+        notes = [sh.note]
         v_now = history.get((line.institution_id, year, scheme, setting), (0, 0, ZERO))[0]
         v_last = history.get((line.institution_id, year - 1, scheme, setting), (0, 0, ZERO))[0]
         growth = Fraction(v_now - v_last, v_last) if v_last else None
         comp = ZERO
         thr = Fraction(cp.compensation_growth_threshold)
-        if over > 0 and growth is not None and growth > thr and over - share > 0:
-            reasonable = min(over - share, fen_half_up(Fraction(q) * (growth - thr)))
+        if over > 0 and growth is not None and growth > thr and over - fshare > 0:
+            reasonable = min(over - fshare, fen_half_up(Fraction(q) * (growth - thr)))
             comp = round_money(reasonable * cp.compensation_rate)
             notes.append(f"人次增长 {decimal_view(growth, 4)} 超过 {cp.compensation_growth_threshold}，"
                          f"合理超支 {fmt(reasonable)} × {cp.compensation_rate} = {fmt(comp)}")
@@ -142,7 +106,7 @@ def clear_pot(pot: str, amount: Decimal, lines: Sequence[CycleLine], year: int, 
         outstanding = line.turnover_advance - line.turnover_recovered
         rows.append(ClearingRow(
             pot, line.institution_id, q, b, paid, deferred, line.deposit, line.reserve, saving, kept, over, over_rate,
-            share, over - share, v_last, v_now, decimal_view(growth, 4) if growth is not None else None, comp,
+            fshare, over - fshare, v_last, v_now, decimal_view(growth, 4) if growth is not None else None, comp,
             score, "考核得分" if line.institution_id in cp.scores else "默认得分", dshare, returned, deducted,
             line.turnover_advance, line.turnover_recovered, outstanding, base - deducted,
             paid + line.turnover_advance - line.turnover_recovered, ZERO, "；".join(notes)))

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from yibao.contract.reasons import FatalLoadError
+from yibao.settle.bands import DepositBand, OverBand
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SCHEMES = ("employee", "resident")
@@ -195,18 +196,6 @@ CATEGORIES = ("general", "tcm", "specialist", "maternal_child", "other")
 SETTINGS = ("inpatient", "outpatient")
 SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 GROUP_COLUMNS = ("kind", "level", "category")
-
-
-@dataclass(frozen=True)
-class OverBand:
-    upto: Decimal | None  # overrun / quota upper bound of the band; None = open
-    fund_share: Decimal
-
-
-@dataclass(frozen=True)
-class DepositBand:
-    min_score: Decimal
-    share: Decimal
 
 
 @dataclass(frozen=True)

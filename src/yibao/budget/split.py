@@ -29,12 +29,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
-from math import gcd, lcm
 
 from yibao.budget.policy import SCHEME_ZH, SETTING_ZH, SplitPolicy
-from yibao.engine.money import FEN, ZERO, allocate, round_to
+from yibao.engine.money import FEN, ZERO, allocate, allocate_exact, decimal_view, fen_half_up, round_to  # noqa: F401 (re-exported)
 
 KIND_ZH = {"hospital": "医院", "primary": "基层", "pharmacy": "药店"}
 LEVEL_ZH = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
@@ -77,35 +76,6 @@ class Institution:
 def pot_zh(pot: str) -> str:
     scheme, setting = pot.split(".")
     return f"{SCHEME_ZH[scheme]}{SETTING_ZH[setting]}"
-
-
-def allocate_exact(total: Decimal, weights: Sequence[Fraction | int]) -> list[Decimal]:
-    """:func:`allocate` over exact rational weights (scaled to integers, no rounding of the weights)."""
-    fr = [Fraction(w) for w in weights]
-    den = lcm(*(f.denominator for f in fr)) if fr else 1
-    ints = [int(f * den) for f in fr]
-    g = 0
-    for i in ints:
-        g = gcd(g, i)
-    if g > 1:
-        ints = [i // g for i in ints]
-    digits = max((len(str(i)) for i in ints), default=1) + len(str(int(abs(total) * 100))) + 10
-    with localcontext(Context(prec=max(digits, 60))):
-        return allocate(total, ints)
-
-
-def fen_half_up(x: Fraction) -> Decimal:
-    """A rational amount of yuan rounded half up (四舍五入) to the fen."""
-    n = x * 100
-    sign = -1 if n < 0 else 1
-    fen = (abs(n.numerator) * 2 + n.denominator) // (2 * n.denominator)
-    return (Decimal(sign * fen) / 100).quantize(FEN)
-
-
-def decimal_view(x: Fraction, places: int) -> Decimal:
-    """A rational shown with ``places`` decimals, half up (display only; never summed)."""
-    with localcontext(Context(prec=60)):
-        return round_to(Decimal(x.numerator) / Decimal(x.denominator), places)
 
 
 @dataclass

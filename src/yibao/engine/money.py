@@ -17,6 +17,8 @@ are in :mod:`yibao.engine.sqlmoney`.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
+from math import gcd, lcm
 from typing import Iterable, Sequence
 
 ROUNDING = ROUND_HALF_UP
@@ -134,3 +136,34 @@ def total(amounts: Iterable[Decimal]) -> Decimal:
 def fmt(amount: Decimal) -> str:
     """Format yuan with exactly two decimals and no exponent (``1234.50``)."""
     return f"{round_money(amount):.2f}"
+
+
+# --- exact rational amounts (fractions.Fraction), for shares that must not be rounded twice ------------
+
+def allocate_exact(total: Decimal, weights: Sequence[Fraction | int]) -> list[Decimal]:
+    """:func:`allocate` over exact rational weights (scaled to integers, no rounding of the weights)."""
+    fr = [Fraction(w) for w in weights]
+    den = lcm(*(f.denominator for f in fr)) if fr else 1
+    ints = [int(f * den) for f in fr]
+    g = 0
+    for i in ints:
+        g = gcd(g, i)
+    if g > 1:
+        ints = [i // g for i in ints]
+    digits = max((len(str(i)) for i in ints), default=1) + len(str(int(abs(total) * 100))) + 10
+    with localcontext(Context(prec=max(digits, 60))):
+        return allocate(total, ints)
+
+
+def fen_half_up(x: Fraction) -> Decimal:
+    """A rational amount of yuan rounded half up (四舍五入) to the fen."""
+    n = x * 100
+    sign = -1 if n < 0 else 1
+    fen = (abs(n.numerator) * 2 + n.denominator) // (2 * n.denominator)
+    return (Decimal(sign * fen) / 100).quantize(FEN)
+
+
+def decimal_view(x: Fraction, places: int) -> Decimal:
+    """A rational shown with ``places`` decimals, half up (display only; never summed)."""
+    with localcontext(Context(prec=60)):
+        return round_to(Decimal(x.numerator) / Decimal(x.denominator), places)
