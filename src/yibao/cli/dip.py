@@ -112,3 +112,88 @@ def dip_indicators(
     print(f"已写入 {out_dir / 'indicators.csv'}")
 
 
+
+
+def _read_deductions(path: Path, year: int) -> dict:
+    """DEDUCTIONS as CSV (institution_id,year,source,amount,findings): the year's amounts summed per institution."""
+    import csv
+    from decimal import Decimal, InvalidOperation
+
+    from yibao.contract.reasons import FatalLoadError
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FatalLoadError(str(path), f"无法读取扣款文件：{exc}") from None
+    out: dict[str, Decimal] = {}
+    for n, r in enumerate(rows, 2):
+        try:
+            y, inst, amt = int(r["year"]), r["institution_id"].strip(), Decimal(r["amount"].strip())
+        except (KeyError, ValueError, InvalidOperation, AttributeError):
+            raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
+        if amt < 0 or amt != amt.quantize(Decimal("0.01")):
+            raise FatalLoadError(str(path), f"第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
+        if y == year and amt:
+            out[inst] = out.get(inst, Decimal("0.00")) + amt
+    return out
+
+
+@dip_app.command("settle")
+def dip_settle(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出，含 scored_cases.parquet）"),
+    budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing] 结余留用与超支分担）"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：[settlement] [bed_day] [per_capita]"),
+    deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
+) -> None:
+    """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
+    import pyarrow.parquet as pq
+
+    from yibao.budget.policy import load_policy as load_budget_policy
+    from yibao.budget.year import pot_amounts
+    from yibao.contract.reasons import FatalLoadError
+    from yibao.dip.policy import load_policy
+    from yibao.dip.settlement import Budgets, run_settlement, split_deductions, write_year
+
+    bp = load_budget_policy(budget_policy)
+    pol = load_policy(policy)
+    pots = pot_amounts(bp)
+    schemes = sorted(bp.funds)
+    budgets = Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
+                      {s: bp.funds[s]["bed_day"] for s in schemes})
+    path = scored / "scored_cases.parquet"
+    if not path.exists():
+        raise FatalLoadError(str(path), "缺少病例赋分结果，请先运行 yibao dip score")
+    table = pq.read_table(path)
+    if "settle_year" not in table.column_names:
+        raise FatalLoadError(str(path), "赋分结果缺少结算字段（scheme、settle_year…），请用当前版本重新运行 yibao dip score")
+    cp = bp.sections.clearing
+    ded = {}
+    if deductions is not None:
+        from yibao.dip.settlement import DIP_SETTLE_UNITS, settle_sources
+        from yibao.engine.runner import LocalRunner
+
+        units = LocalRunner().run_pipeline(DIP_SETTLE_UNITS, {"dip_case_points": table,
+                                                              **settle_sources(bp.year, pol.settlement)})
+        ded = split_deductions(_read_deductions(deductions, bp.year), units["dip_settle_units"], bp.year)
+    y = run_settlement(workspace, table, bp.year, budgets, pol, cp, cp.scores, cp.default_score, ded, engine)
+    files = write_year(y, out_dir, statements=statements)
+    for scheme, s in y.dip.items():
+        zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
+        bpv = next((v["value"] for v in y.point_values if v["scheme"] == scheme and v["kind"] == "budget"), None)
+        print(f"{zh}：住院统筹预算 {s.budget}，年度点数 {s.units}，预算点值 {bpv if bpv is not None else '—'}，"
+              f"结算点值 {s.value_shown}（{'基金口径' if s.convention == 'fund' else '总费用口径'}），"
+              f"机构 {len(s.clearing)} 家，年度应付 {s.entitled}，已预付 {sum(p.paid for p in s.prepayments)}，"
+              f"清算拨付 {sum(c.final_transfer for c in s.clearing)}，基金结余 {s.balance}")
+        c = y.capita.get(scheme)
+        if c is not None:
+            print(f"{zh}：按人头 {len(c.clearing)} 家基层机构，归属 {c.units / 12} 人，门诊统筹预算 {c.budget}，年度应付 {c.entitled}")
+    beds = [b for b in y.bed_day]
+    print(f"按床日：{sum(b.cases for b in beds)} 例，{sum(b.bed_days for b in beds)} 床日，应付 "
+          f"{sum((b.payable for b in beds), 0)}；未入组（不计点数）病例 {sum(r['cases'] for r in y.unscored)}")
+    print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day .csv、summary.json"
+          + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")

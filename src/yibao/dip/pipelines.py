@@ -121,7 +121,8 @@ CASE_KEYS = Step(
     sql=f"""
 WITH c AS (
     SELECT case_id, institution_id, discharge_date, total_cost, procedures,
-           upper(trim(coalesce(principal_dx, ''))) AS dx
+           upper(trim(coalesce(principal_dx, ''))) AS dx,
+           scheme, settle_date, fund_paid, admit_date
     FROM cases WHERE setting = 'inpatient'
 ),
 p AS (
@@ -181,13 +182,21 @@ SELECT case_id, institution_id,
             ELSE 'conservative' END AS tier,
        CAST(total_cost AS DECIMAL(18,2)) AS total_cost,
        CASE WHEN reason IS NULL THEN 'ok' ELSE 'ungroupable' END AS status,
-       reason
+       reason,
+       scheme,
+       CAST(year(settle_date) AS INTEGER) AS settle_year,
+       CAST(month(settle_date) AS INTEGER) AS settle_month,
+       CAST(fund_paid AS DECIMAL(18,2)) AS fund_paid,
+       CAST(date_diff('day', admit_date, discharge_date) AS INTEGER) AS los_days,
+       nullif(dx, '') AS principal_dx
 FROM k
 """,
     schema=pa.schema([
         ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
         ("dx_sub", pa.string()), ("dx_cat", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
         ("total_cost", MONEY), ("status", pa.string()), ("reason", pa.string()),
+        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
+        ("los_days", pa.int32()), ("principal_dx", pa.string()),
     ]),
     order_by=("case_id",),
     doc="住院病例的分组键：主要诊断亚目、手术操作组合（诊断性操作不参与）、操作层级；不能入组的原因",
@@ -360,7 +369,8 @@ WITH m AS (
            coalesce(c1.score, c2.score) AS score,
            coalesce(c1.primary_care, c2.primary_care, false) AS primary_care,
            CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS inst_coefficient,
-           r.final_score
+           r.final_score,
+           k.scheme, k.settle_year, k.settle_month, k.fund_paid, k.los_days, k.principal_dx
     FROM dip_case_keys k
     LEFT JOIN dip_catalogue c1 ON k.status = 'ok' AND c1.kind = 'core' AND c1.dx_sub = k.dx_sub AND c1.combo = k.combo
     LEFT JOIN dip_catalogue c2 ON k.status = 'ok' AND c2.kind = 'comprehensive' AND c2.dx_cat = k.dx_cat
@@ -392,7 +402,8 @@ SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_
        {div_round("case_score * coefficient", "1", num_scale=8, scale=4)} AS formula_points,
        final_score,
        CASE WHEN reason IS NULL THEN 'grouped' ELSE 'ungroupable' END AS status,
-       reason
+       reason,
+       scheme, settle_year, settle_month, fund_paid, los_days, principal_dx
 FROM s
 """,
     schema=pa.schema([
@@ -401,6 +412,8 @@ FROM s
         ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
         ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("final_score", SCORE),
         ("status", pa.string()), ("reason", pa.string()),
+        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
+        ("los_days", pa.int32()), ("principal_dx", pa.string()),
     ]),
     order_by=("case_id",),
     doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）",
@@ -437,7 +450,8 @@ SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_
             WHEN in_review AND final_score IS NOT NULL THEN 'reviewed'
             WHEN in_review THEN 'review'
             ELSE 'scored' END AS status,
-       reason
+       reason,
+       scheme, settle_year, settle_month, fund_paid, los_days, principal_dx
 FROM q
 """,
     schema=pa.schema([
@@ -446,6 +460,8 @@ FROM q
         ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
         ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("points", SCORE),
         ("review_rank", pa.int64()), ("review_cap", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
+        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
+        ("los_days", pa.int32()), ("principal_dx", pa.string()),
     ]),
     order_by=("case_id",),
     doc="特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",
@@ -552,3 +568,10 @@ def scoring_fixture() -> dict[str, pa.Table]:
 
 register(DIP_CATALOGUE, fixture=catalogue_fixture)
 register(DIP_SCORING, fixture=scoring_fixture)
+
+
+# --- settlement aggregates (yibao.dip.settlement) ----------------------------------------------------
+from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, example_settle_sources  # noqa: E402
+
+register(DIP_SETTLE_UNITS, fixture=example_settle_sources)
+register(DIP_PER_CAPITA, fixture=example_settle_sources)

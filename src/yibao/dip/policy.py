@@ -23,6 +23,9 @@ from pathlib import Path
 from yibao.contract.reasons import FatalLoadError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+SECTIONS = ("catalogue", "scoring", "indicators", "settlement", "bed_day", "per_capita")
+LEVELS = ("3", "2", "1", "0")
+KINDS = ("hospital", "primary", "pharmacy")
 Q4 = Decimal("0.0001")
 # [indicators] keys: (upper bound, decimal places); all ≥ 0
 INDICATOR_LIMITS = {
@@ -55,6 +58,7 @@ class DipPolicy:
     level_coefficient: dict[str, Decimal] = field(default_factory=dict)
     institution_coefficient: dict[str, Decimal] = field(default_factory=dict)
     indicators: dict[str, Decimal] = field(default_factory=dict)  # [indicators]: supervision thresholds
+    settlement: "SettlementParams | None" = None  # [settlement], [bed_day], [per_capita]
 
     def catalogue_params(self) -> dict:
         """The parameters that make a catalogue (part of its version)."""
@@ -96,7 +100,7 @@ def _merge(base: dict, over: dict, path: str, prefix: str = "") -> dict:
     out = dict(base)
     for k, v in over.items():
         full = f"{prefix}{k}"
-        if k not in base and not prefix.endswith("coefficient."):
+        if k not in base and not prefix.endswith(("coefficient.", "_rate.")):
             raise DipPolicyError(path, f"{full} 不是已知的参数（见 docs/dip.md）")
         if isinstance(v, dict):
             if not isinstance(base.get(k, {}), dict):
@@ -119,7 +123,7 @@ def load_policy(path: Path | None = None) -> DipPolicy:
                 user = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
             raise DipPolicyError(where, f"不是有效的 TOML：{exc}") from None
-        user = {k: v for k, v in user.items() if k in ("catalogue", "scoring", "indicators")}  # other sections belong to others
+        user = {k: v for k, v in user.items() if k in SECTIONS}  # other sections belong to others
         raw = _merge(raw, user, where)
     c, s = raw["catalogue"], raw["scoring"]
     years = c["years"]
@@ -167,8 +171,64 @@ def load_policy(path: Path | None = None) -> DipPolicy:
         high_ratio=high, low_ratio=low, extreme_ratio=extreme,
         review_share=_dec(where, "scoring.review_share", s["review_share"], Decimal(0), Decimal(1)),
         level_coefficient=coefs("level_coefficient"), institution_coefficient=coefs("institution_coefficient"),
-        indicators=ind,
+        indicators=ind, settlement=_settlement(where, raw),
     )
+
+
+@dataclass(frozen=True)
+class SettlementParams:
+    convention: str
+    reimbursement_ratio: Decimal | None
+    deposit_rate: Decimal
+    seasonality: str
+    prepay_cap: str
+    bed_min_days: int
+    bed_prefixes: dict[str, tuple[str, ...]]  # psychiatric / rehabilitation → principal-diagnosis prefixes
+    bed_rates: dict[str, dict[str, Decimal]]  # kind → level → fund money per day
+    capita_kinds: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"convention": self.convention,
+                "reimbursement_ratio": None if self.reimbursement_ratio is None else str(self.reimbursement_ratio),
+                "deposit_rate": str(self.deposit_rate), "seasonality": self.seasonality,
+                "prepay_cap": self.prepay_cap,
+                "bed_day": {"min_days": self.bed_min_days, "prefixes": {k: list(v) for k, v in self.bed_prefixes.items()},
+                            "rates": {k: {lv: str(r) for lv, r in v.items()} for k, v in self.bed_rates.items()}},
+                "per_capita": {"kinds": list(self.capita_kinds)}}
+
+
+def _choice(where: str, key: str, v: object, options: tuple[str, ...]) -> str:
+    if v not in options:
+        raise DipPolicyError(where, f"{key} 应为 {' / '.join(options)} 之一，实际为 {v!r}")
+    return str(v)
+
+
+def _settlement(where: str, raw: dict) -> SettlementParams:
+    st, bd, pc = raw["settlement"], raw["bed_day"], raw["per_capita"]
+    conv = _choice(where, "settlement.convention", st["convention"], ("fund", "total_cost"))
+    rr = st["reimbursement_ratio"]
+    ratio = None if rr in ("", None) else _dec(where, "settlement.reimbursement_ratio", rr, Decimal("0.0001"), Decimal(1), 6)
+    dep = _dec(where, "settlement.deposit_rate", st["deposit_rate"], Decimal(0), Decimal("0.05"))
+    season = _choice(where, "settlement.seasonality", st["seasonality"], ("flat", "last_year"))
+    cap = _choice(where, "settlement.prepay_cap", st["prepay_cap"], ("none", "booked"))
+    md = bd["min_days"]
+    if isinstance(md, bool) or not isinstance(md, int) or not 1 <= md <= 3650:
+        raise DipPolicyError(where, f"bed_day.min_days 应为 1–3650 的整数：{md!r}")
+    prefixes, rates = {}, {}
+    for kind in ("psychiatric", "rehabilitation"):
+        v = bd[kind]
+        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+            raise DipPolicyError(where, f"bed_day.{kind} 应为诊断编码前缀列表，例如 [\"F20\"]")
+        prefixes[kind] = tuple(sorted({x.strip().upper() for x in v}))
+        table = bd[f"{kind}_rate"]
+        if not isinstance(table, dict) or sorted(table) != sorted(LEVELS):
+            raise DipPolicyError(where, f"bed_day.{kind}_rate 应为按机构级别 3/2/1/0 的床日标准")
+        rates[kind] = {lv: _dec(where, f"bed_day.{kind}_rate.{lv}", table[lv], Decimal(0), Decimal(100000), 2)
+                       for lv in LEVELS}
+    kinds = pc["kinds"]
+    if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
+        raise DipPolicyError(where, f"per_capita.kinds 应为 {list(KINDS)} 中的若干项：{kinds!r}")
+    return SettlementParams(conv, ratio, dep, season, cap, md, prefixes, rates, tuple(sorted(set(kinds))))
 
 
 def canonical_json(obj: object) -> str:

@@ -16,7 +16,8 @@ Two conventions (``convention``, a policy switch):
 
 Monthly (month m, with B_m the month's part of B by the seasonality weights): the provisional value
 v_m = B_m ÷ U_m (or B_m ÷ r ÷ U_m); each institution's gross prepayment is its share of B_m (or of
-B_m ÷ r, less its patients' payments) by its month units; the quality deposit (质量保证金)
+B_m ÷ r, less its patients' payments) by its month units — with ``prepay_cap = booked`` at most the fund it
+booked that month; the quality deposit (质量保证金)
 ``round(gross × deposit_rate)`` is withheld and the rest paid.
 
 Year end, per institution: A_i against the fund amount it booked (记账) by the bands of
@@ -68,6 +69,7 @@ class UnitPolicy:
     convention: str = "fund"
     reimbursement_ratio: Decimal | None = None  # None = from the data (Σ fund_paid ÷ Σ total_cost)
     deposit_rate: Decimal = Decimal("0.05")
+    prepay_cap: str = "none"  # "booked": a month's gross prepayment is at most the fund booked that month
     value_places: int = 6  # unit values are shown with this many decimals (display; amounts use exact values)
 
 
@@ -218,9 +220,11 @@ def settle_scheme(scheme: str, budget: Decimal, months: Sequence[UnitMonth], pol
         shares = allocate(money, [_units_weight(r.units) for r in mrows]) if units > 0 else [ZERO] * len(mrows)
         for r, s in zip(mrows, shares):
             gross = s if ratio is None else max(s - r.patient_paid, ZERO)
+            if policy.prepay_cap == "booked":
+                gross = min(gross, max(r.fund_paid, ZERO))
             dep = round_money(gross * policy.deposit_rate)
             prepay.append(Prepayment(r.institution_id, m, r.units, r.cases, s, r.patient_paid, gross, dep, gross - dep))
-        if ratio is None and units > 0:
+        if ratio is None and units > 0 and policy.prepay_cap == "none":
             assert sum(shares, ZERO) == money, "month prepayments must add up to the month's budget"
 
     # --- year end -------------------------------------------------------------------------------
