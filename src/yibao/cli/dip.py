@@ -151,36 +151,12 @@ def dip_settle(
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
 ) -> None:
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
-    import pyarrow.parquet as pq
-
-    from yibao.budget.policy import load_policy as load_budget_policy
-    from yibao.budget.year import pot_amounts
-    from yibao.contract.reasons import FatalLoadError
     from yibao.dip.policy import load_policy
-    from yibao.dip.settlement import Budgets, run_settlement, split_deductions, write_year
+    from yibao.dip.settlement import write_year
 
-    bp = load_budget_policy(budget_policy)
+    bp, budgets = _budget(budget_policy)
     pol = load_policy(policy)
-    pots = pot_amounts(bp)
-    schemes = sorted(bp.funds)
-    budgets = Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
-                      {s: bp.funds[s]["bed_day"] for s in schemes})
-    path = scored / "scored_cases.parquet"
-    if not path.exists():
-        raise FatalLoadError(str(path), "缺少病例赋分结果，请先运行 yibao dip score")
-    table = pq.read_table(path)
-    if "settle_year" not in table.column_names:
-        raise FatalLoadError(str(path), "赋分结果缺少结算字段（scheme、settle_year…），请用当前版本重新运行 yibao dip score")
-    cp = bp.sections.clearing
-    ded = {}
-    if deductions is not None:
-        from yibao.dip.settlement import DIP_SETTLE_UNITS, settle_sources
-        from yibao.engine.runner import LocalRunner
-
-        units = LocalRunner().run_pipeline(DIP_SETTLE_UNITS, {"dip_case_points": table,
-                                                              **settle_sources(bp.year, pol.settlement)})
-        ded = split_deductions(_read_deductions(deductions, bp.year), units["dip_settle_units"], bp.year)
-    y = run_settlement(workspace, table, bp.year, budgets, pol, cp, cp.scores, cp.default_score, ded, engine)
+    y = _settle(workspace, _scored_table(scored), bp, budgets, pol, deductions, engine)
     files = write_year(y, out_dir, statements=statements)
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
@@ -191,9 +167,100 @@ def dip_settle(
               f"清算拨付 {sum(c.final_transfer for c in s.clearing)}，基金结余 {s.balance}")
         c = y.capita.get(scheme)
         if c is not None:
-            print(f"{zh}：按人头 {len(c.clearing)} 家基层机构，归属 {c.units / 12} 人，门诊统筹预算 {c.budget}，年度应付 {c.entitled}")
+            print(f"{zh}：按人头 {len(c.clearing)} 家机构，归属 {c.units / 12} 人，门诊统筹预算 {c.budget}，年度应付 {c.entitled}")
     beds = [b for b in y.bed_day]
     print(f"按床日：{sum(b.cases for b in beds)} 例，{sum(b.bed_days for b in beds)} 床日，应付 "
           f"{sum((b.payable for b in beds), 0)}；未入组（不计点数）病例 {sum(r['cases'] for r in y.unscored)}")
     print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day .csv、summary.json"
           + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")
+
+
+def _budget(budget_policy: Path):
+    """The budget policy and what DIP takes from it (pots per scheme, the bed-day figure)."""
+    from yibao.budget.policy import load_policy as load_budget_policy
+    from yibao.budget.year import pot_amounts
+    from yibao.dip.settlement import Budgets
+
+    bp = load_budget_policy(budget_policy)
+    pots = pot_amounts(bp)
+    schemes = sorted(bp.funds)
+    return bp, Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
+                       {s: bp.funds[s]["bed_day"] for s in schemes})
+
+
+def _scored_table(scored: Path):
+    import pyarrow.parquet as pq
+
+    from yibao.contract.reasons import FatalLoadError
+
+    path = scored / "scored_cases.parquet"
+    if not path.exists():
+        raise FatalLoadError(str(path), "缺少病例赋分结果，请先运行 yibao dip score")
+    table = pq.read_table(path)
+    if "settle_year" not in table.column_names:
+        raise FatalLoadError(str(path), "赋分结果缺少结算字段（scheme、settle_year…），请用当前版本重新运行 yibao dip score")
+    return table
+
+
+def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None):
+    from yibao.dip.settlement import DIP_SETTLE_UNITS, run_settlement, settle_sources, split_deductions
+    from yibao.engine.runner import LocalRunner
+
+    cp = bp.sections.clearing
+    ded = {}
+    if deductions is not None:
+        units = LocalRunner().run_pipeline(DIP_SETTLE_UNITS, {"dip_case_points": table,
+                                                              **settle_sources(bp.year, pol.settlement)})
+        ded = split_deductions(_read_deductions(deductions, bp.year), units["dip_settle_units"], bp.year)
+    return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp, cp.scores,
+                          cp.default_score, ded, engine)
+
+
+@dip_app.command("simulate")
+def dip_simulate(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（只读）"),
+    catalogue: Path = typer.Option(..., "--catalogue", help="基准病种目录库目录（yibao dip build 的输出）"),
+    budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件"),
+    scenario: Path = typer.Option(..., "--scenario", help="情景文件（TOML）：[budget] 预算调整、[dip.*] DIP 参数调整"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录（基准、情景与对比，均写在此目录下）"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="基准 DIP 政策文件（TOML）"),
+    deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV（两边相同）"),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（情景重建目录库时区分手术）"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+) -> None:
+    """政策模拟：同一年度在另一组参数下（预算、核心病种临界值、系数、结算口径…）重新入组、赋分、结算，与基准并列对比；不改动真实结果。"""
+    from yibao.dip.build import build, score
+    from yibao.dip.policy import load_policy
+    from yibao.dip.simulate import compare, load_scenario, write_comparison
+
+    sc = load_scenario(scenario)
+    bp, budgets = _budget(budget_policy)
+    base_pol = load_policy(policy)
+    scen_pol = load_policy(policy, overrides=sc.dip, overrides_from=str(scenario))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    score(workspace, catalogue, base_pol, out_dir / "baseline" / "scored", engine=engine)
+    base = _settle(workspace, _scored_table(out_dir / "baseline" / "scored"), bp, budgets, base_pol, deductions, engine)
+    cat = catalogue
+    if sc.changes_catalogue:
+        cat = out_dir / "scenario" / "catalogue"
+        build(workspace, scen_pol, cat, standards=standards, engine=engine)
+    if sc.changes_scoring:
+        score(workspace, cat, scen_pol, out_dir / "scenario" / "scored", engine=engine)
+        scen_table = _scored_table(out_dir / "scenario" / "scored")
+    else:
+        scen_table = _scored_table(out_dir / "baseline" / "scored")
+    scen = _settle(workspace, scen_table, bp, budgets, scen_pol, deductions, engine, sc.budgets(budgets))
+    from yibao.dip.settlement import write_year
+
+    write_year(base, out_dir / "baseline" / "settlement", statements=False)
+    write_year(scen, out_dir / "scenario" / "settlement", statements=False)
+    rows, totals = compare(base, scen)
+    write_comparison(rows, totals, out_dir, sc)
+    print(f"情景：{sc.name}" + ("（重建目录库）" if sc.changes_catalogue else "") + ("（重新赋分）" if sc.changes_scoring else ""))
+    for t in totals:
+        print(f"{t['scheme']}：结算点值 {t['base_value']} → {t['scen_value']}；年度应付 {t['base_entitled']} → "
+              f"{t['scen_entitled']}；基金结余 {t['base_balance']} → {t['scen_balance']}")
+    moved = sorted(rows, key=lambda r: (-abs(r["diff"]), r["institution_id"]))[:3]
+    if moved:
+        print("变化最大的机构：" + "；".join(f"{r['institution_id']} {r['diff']:+}" for r in moved))
+    print(f"已写入 {out_dir}（comparison.csv / comparison_totals.csv / comparison.xlsx，baseline/ 与 scenario/）")

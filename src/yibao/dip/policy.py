@@ -111,8 +111,8 @@ def _merge(base: dict, over: dict, path: str, prefix: str = "") -> dict:
     return out
 
 
-def load_policy(path: Path | None = None) -> DipPolicy:
-    """Defaults, overridden by ``path`` when given; checked key by key."""
+def load_policy(path: Path | None = None, overrides: dict | None = None, overrides_from: str = "") -> DipPolicy:
+    """Defaults, overridden by ``path`` when given, then by ``overrides`` (a scenario's sections); checked key by key."""
     with DEFAULTS_FILE.open("rb") as f:
         raw = tomllib.load(f)
     where = str(DEFAULTS_FILE)
@@ -125,6 +125,9 @@ def load_policy(path: Path | None = None) -> DipPolicy:
             raise DipPolicyError(where, f"不是有效的 TOML：{exc}") from None
         user = {k: v for k, v in user.items() if k in SECTIONS}  # other sections belong to others
         raw = _merge(raw, user, where)
+    if overrides:
+        where = overrides_from or where
+        raw = _merge(raw, {k: v for k, v in overrides.items() if k in SECTIONS}, where)
     c, s = raw["catalogue"], raw["scoring"]
     years = c["years"]
     if not isinstance(years, list) or not all(isinstance(y, int) and not isinstance(y, bool) and 1900 < y < 3000
