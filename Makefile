@@ -14,12 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
 	touch $(STAMP)
 
-## demo: generate a synthetic region, load it into a workspace, print its summary
+## demo: generate a synthetic region, load it, its summary, the budget year, and the DIP year
+## (catalogue from 2023–2024, settlement of 2025 with each institution's statement)
 demo: $(STAMP)
 	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
 	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --workspace yibao-data --out demo-budget
+	$(BIN)/yibao dip build --workspace yibao-data --policy examples/dip-demo.toml --out demo-dip/catalogue
+	$(BIN)/yibao dip score --workspace yibao-data --policy examples/dip-demo.toml --catalogue demo-dip/catalogue --out demo-dip/scored
+	$(BIN)/yibao dip settle --workspace yibao-data --policy examples/dip-demo.toml --scored demo-dip/scored \
+		--budget-policy demo-region/budget_policy.toml --out demo-dip/settlement
 
 ## test: the whole test suite (DuckDB and Spark parity included)
 test: $(STAMP)
@@ -30,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --cases $(BENCH_CASES)
 
 clean:
-	rm -rf demo-region demo-budget yibao-data bench/out
+	rm -rf demo-region demo-budget demo-dip yibao-data bench/out
