@@ -40,7 +40,7 @@ from yibao.dip.pipelines import (
 )
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.excel import Sheet, write_workbook
-from yibao.engine.runner import query_arrow, runner_for
+from yibao.engine.runner import query_arrow, run_final, runner_for
 
 CATALOGUE_ZH = {
     "group_id": "病种编码", "kind": "病种类型", "dx_cat": "诊断类目", "dx_sub": "诊断亚目", "combo": "手术操作组合",
@@ -264,7 +264,8 @@ def read_review(path: Path) -> pa.Table:
 
 
 def score_tables(sources: dict, runner, policy: DipPolicy, catalogue: pa.Table, rules: pa.Table,
-                 valid: pa.Table, review: pa.Table | None = None) -> dict[str, pa.Table]:
+                 valid: pa.Table, review: pa.Table | None = None, final: bool = False) -> dict[str, pa.Table]:
+    """The DIP_SCORING pipeline's tables; ``final=True``: only ``dip_case_points``, fused on DuckDB."""
     params = param_tables(policy, [])
     primary = set(policy.primary_care_groups)
     if primary:  # the scoring policy may flag primary-care groups on an existing catalogue too
@@ -275,6 +276,8 @@ def score_tables(sources: dict, runner, policy: DipPolicy, catalogue: pa.Table, 
     src = {**sources, "dip_catalogue": catalogue, "dip_proc_rules": rules, "dip_proc_valid": valid,
            "dip_params": params["dip_params"], "dip_coefficients": params["dip_coefficients"],
            "dip_review": review if review is not None else REVIEW_SCHEMA.empty_table()}
+    if final:
+        return {DIP_SCORING.steps[-1].name: run_final(runner, DIP_SCORING, src)}
     return runner.run_pipeline(DIP_SCORING, src)
 
 
@@ -291,7 +294,7 @@ def score(workspace: Path, cat_dir: Path, policy: DipPolicy, out_dir: Path, revi
             years = pa.compute.year(cases.column("discharge_date"))
             sources["cases"] = cases.filter(pa.compute.equal(years, int(year)))
     try:
-        result = score_tables(sources, runner, policy, cat, rules, valid, rev)["dip_case_points"]
+        result = score_tables(sources, runner, policy, cat, rules, valid, rev, final=True)["dip_case_points"]
     finally:
         if ws is not None:
             ws.close()

@@ -120,28 +120,26 @@ CASE_KEYS = Step(
     broadcast=("dip_proc_rules", "dip_proc_valid"),
     sql=f"""
 WITH c AS (
-    SELECT case_id, institution_id, discharge_date, total_cost, procedures,
+    SELECT case_id, institution_id, discharge_date, total_cost,
+           coalesce(list_filter(list_transform(procedures, lambda x: trim(x)), lambda x: x IS NOT NULL AND x <> ''),
+                    []) AS codes,
            upper(trim(coalesce(principal_dx, ''))) AS dx,
            scheme, settle_date, fund_paid, admit_date
     FROM cases WHERE setting = 'inpatient'
 ),
-p AS (
-    SELECT case_id, trim(code) AS code
-    FROM (SELECT case_id, unnest(procedures) AS code FROM c)
-    WHERE code IS NOT NULL AND trim(code) <> ''
-),
-pc AS (
-    SELECT p.case_id, p.code,
-           regexp_full_match(p.code, '{ICD9_PATTERN}') AS ok,
+pc AS (  -- each distinct procedure code once: well-formed?, local override, in the surgical list?, chapter
+    SELECT code,
+           regexp_full_match(code, '{ICD9_PATTERN}') AS ok,
            (SELECT arg_max(r.proc_class, length(r.prefix)) FROM dip_proc_rules r
              WHERE starts_with(p.code, r.prefix)) AS override,
            p.code IN (SELECT code FROM dip_proc_valid) AS valid,
            TRY_CAST(substr(p.code, 1, 2) AS INTEGER) AS chapter
-    FROM p
+    FROM (SELECT DISTINCT unnest(codes) AS code FROM c) p
 ),
 cls AS (
-    SELECT case_id, code, ok,
-           CASE WHEN override IS NOT NULL THEN override
+    SELECT code,
+           CASE WHEN NOT ok THEN 'bad'
+                WHEN override IS NOT NULL THEN override
                 WHEN chapter BETWEEN 87 AND 91 THEN 'diagnostic'
                 WHEN chapter = 92 THEN CASE WHEN substr(code, 1, 4) IN ('92.0', '92.1') THEN 'diagnostic'
                                             ELSE 'therapeutic' END
@@ -152,23 +150,41 @@ cls AS (
                 ELSE 'surgical' END AS proc_class
     FROM pc
 ),
-agg AS (  -- one row per case: grouping by the unique case_id keeps the step rowwise
-    SELECT case_id,
-           bool_or(NOT ok) AS bad,
+one AS (  -- most stays have at most one code: a plain lookup, no regrouping
+    SELECT c.*, cl.proc_class AS pcls
+    FROM c LEFT JOIN cls cl ON cl.code = c.codes[1]
+    WHERE len(c.codes) <= 1
+),
+mp AS (SELECT case_id, unnest(codes) AS code FROM c WHERE len(codes) >= 2),
+mc AS (
+    SELECT mp.case_id,
+           bool_or(cl.proc_class = 'bad') AS bad,
            coalesce(array_to_string(list_sort(list_distinct(
-               list(code) FILTER (WHERE ok AND proc_class <> 'diagnostic'))), '+'), '') AS combo,
-           bool_or(ok AND proc_class = 'surgical') AS has_surg,
-           bool_or(ok AND proc_class = 'therapeutic') AS has_ther,
-           bool_or(ok AND proc_class = 'diagnostic') AS has_diag
-    FROM cls GROUP BY case_id
+               list(mp.code) FILTER (WHERE cl.proc_class NOT IN ('bad', 'diagnostic')))), '+'), '') AS combo,
+           bool_or(cl.proc_class = 'surgical') AS has_surg,
+           bool_or(cl.proc_class = 'therapeutic') AS has_ther,
+           bool_or(cl.proc_class = 'diagnostic') AS has_diag
+    FROM mp JOIN cls cl USING (code) GROUP BY mp.case_id
+),
+a AS (
+    SELECT one.* EXCLUDE (pcls),
+           coalesce(pcls = 'bad', false) AS bad,
+           CASE WHEN pcls NOT IN ('bad', 'diagnostic') THEN codes[1] ELSE '' END AS combo,
+           coalesce(pcls = 'surgical', false) AS has_surg,
+           coalesce(pcls = 'therapeutic', false) AS has_ther,
+           coalesce(pcls = 'diagnostic', false) AS has_diag
+    FROM one
+    UNION ALL BY NAME
+    SELECT c.*, mc.bad, mc.combo, mc.has_surg, mc.has_ther, mc.has_diag
+    FROM c JOIN mc USING (case_id)
 ),
 k AS (
-    SELECT c.*, a.combo, a.has_surg, a.has_ther, a.has_diag,
-           CASE WHEN c.dx = '' THEN 'NO_PRINCIPAL_DX'
-                WHEN NOT regexp_full_match(c.dx, '{ICD10_PATTERN}') THEN 'BAD_PRINCIPAL_DX'
+    SELECT a.*,
+           CASE WHEN a.dx = '' THEN 'NO_PRINCIPAL_DX'
+                WHEN NOT regexp_full_match(a.dx, '{ICD10_PATTERN}') THEN 'BAD_PRINCIPAL_DX'
                 WHEN coalesce(a.bad, false) THEN 'BAD_PROCEDURE'
-                WHEN c.total_cost IS NULL OR c.total_cost <= 0 THEN 'ZERO_COST' END AS reason
-    FROM c LEFT JOIN agg a USING (case_id)
+                WHEN a.total_cost IS NULL OR a.total_cost <= 0 THEN 'ZERO_COST' END AS reason
+    FROM a
 )
 SELECT case_id, institution_id,
        CAST(year(discharge_date) AS INTEGER) AS year,
@@ -351,16 +367,12 @@ FROM g JOIN avgc a USING (group_id), ref, dip_params p
     doc="病种目录库：病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000 = 病种分值",
 )
 
-_RATIO = div_round("m.total_cost", "m.avg_cost", num_scale=2, den_scale=2, scale=4)
-_HIGH = div_round("m.score * (m.total_cost - (p.high_ratio - 1) * m.avg_cost)", "m.avg_cost",
-                  num_scale=10, den_scale=2, scale=4)
-_LOW = div_round("m.score * m.total_cost", "m.avg_cost", num_scale=6, den_scale=2, scale=4)
 CASE_SCORE = Step(
     name="dip_case_score",
     main="dip_case_keys",
     mode="rowwise",
     broadcast=("dip_catalogue", "dip_params", "institutions", "dip_coefficients", "dip_review"),
-    sql=f"""
+    sql="""
 WITH m AS (
     SELECT k.case_id, k.institution_id, k.year, k.total_cost, k.status AS key_status, k.reason AS key_reason,
            coalesce(c1.group_id, c2.group_id) AS group_id,
@@ -380,26 +392,43 @@ WITH m AS (
     LEFT JOIN dip_coefficients cl ON cl.scope = 'level' AND cl.key = CAST(i.level AS VARCHAR)
     LEFT JOIN dip_review r ON r.case_id = k.case_id
 ),
-s AS (
-    SELECT m.*,
-           CASE WHEN m.key_status <> 'ok' THEN m.key_reason WHEN m.group_id IS NULL THEN 'NO_GROUP' END AS reason,
-           CASE WHEN m.group_id IS NULL THEN NULL
-                WHEN m.total_cost > p.extreme_ratio * m.avg_cost THEN 'extreme'
-                WHEN m.total_cost > p.high_ratio * m.avg_cost THEN 'high'
-                WHEN m.total_cost < p.low_ratio * m.avg_cost THEN 'low'
-                ELSE 'normal' END AS deviation,
-           CASE WHEN m.group_id IS NULL THEN NULL ELSE {_RATIO} END AS ratio,
-           CASE WHEN m.group_id IS NULL THEN NULL
-                WHEN m.total_cost > p.high_ratio * m.avg_cost THEN {_HIGH}
-                WHEN m.total_cost < p.low_ratio * m.avg_cost THEN {_LOW}
-                ELSE m.score END AS case_score,
-           CASE WHEN m.group_id IS NULL THEN NULL
-                WHEN m.primary_care THEN CAST(1 AS DECIMAL(9, 4)) ELSE m.inst_coefficient END AS coefficient
+u AS (  -- exact integer units: fen (分) for money, 1/10 000 for scores, ratios and coefficients
+    SELECT m.*, p.high_ratio, p.low_ratio, p.extreme_ratio,
+           CAST(m.total_cost * 100 AS BIGINT) AS cost_f,
+           nullif(CAST(m.avg_cost * 100 AS BIGINT), 0) AS avg_f,
+           CAST(m.score * 10000 AS BIGINT) AS score_u,
+           CAST(p.high_ratio * 10000 AS BIGINT) AS high_u
     FROM m, dip_params p
+),
+s AS (
+    SELECT u.*,
+           CASE WHEN key_status <> 'ok' THEN key_reason WHEN group_id IS NULL THEN 'NO_GROUP' END AS reason,
+           CASE WHEN group_id IS NULL THEN NULL
+                WHEN total_cost > extreme_ratio * avg_cost THEN 'extreme'
+                WHEN total_cost > high_ratio * avg_cost THEN 'high'
+                WHEN total_cost < low_ratio * avg_cost THEN 'low'
+                ELSE 'normal' END AS deviation,
+           -- every quotient below is ROUND_HALF_UP(n / d) = (2n + d) // 2d on non-negative integers
+           CASE WHEN group_id IS NULL THEN NULL
+                ELSE (2 * cost_f * 10000 + avg_f) // (2 * avg_f) END AS ratio_u,
+           CASE WHEN group_id IS NULL THEN NULL
+                -- score × ((cost / avg − high_ratio) + 1) = score × (cost − (high_ratio − 1) × avg) / avg
+                WHEN total_cost > high_ratio * avg_cost THEN CAST(
+                    (2 * CAST(score_u AS HUGEINT) * (cost_f * 10000 - (high_u - 10000) * avg_f) + avg_f * 10000)
+                    // (2 * CAST(avg_f AS HUGEINT) * 10000) AS BIGINT)
+                -- score × cost / avg
+                WHEN total_cost < low_ratio * avg_cost THEN CAST(
+                    (2 * CAST(score_u AS HUGEINT) * cost_f + avg_f) // (2 * CAST(avg_f AS HUGEINT)) AS BIGINT)
+                ELSE score_u END AS case_score_u,
+           CASE WHEN group_id IS NULL THEN NULL
+                WHEN primary_care THEN CAST(1 AS DECIMAL(9, 4)) ELSE inst_coefficient END AS coefficient
+    FROM u
 )
 SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score,
-       ratio, deviation, case_score, coefficient,
-       {div_round("case_score * coefficient", "1", num_scale=8, scale=4)} AS formula_points,
+       CAST(ratio_u * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS ratio, deviation,
+       CAST(case_score_u * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS case_score, coefficient,
+       CAST(((2 * case_score_u * CAST(coefficient * 10000 AS BIGINT) + 10000) // 20000)
+            * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS formula_points,
        final_score,
        CASE WHEN reason IS NULL THEN 'grouped' ELSE 'ungroupable' END AS status,
        reason,
@@ -426,13 +455,19 @@ CASE_POINTS = Step(
     partition_by=("institution_id",),
     broadcast=("dip_params",),
     sql="""
-WITH s AS (
-    SELECT d.*,
-           count(*) FILTER (WHERE status = 'grouped') OVER (PARTITION BY institution_id) AS inst_cases,
-           row_number() OVER (PARTITION BY institution_id
-                              ORDER BY (deviation = 'extreme') DESC NULLS LAST, ratio DESC NULLS LAST,
-                                       total_cost DESC, case_id) AS rnk
-    FROM dip_case_score d
+WITH n AS (  -- grouped cases per institution (the base of the review cap)
+    SELECT institution_id, count(*) FILTER (WHERE status = 'grouped') AS inst_cases
+    FROM dip_case_score GROUP BY institution_id
+),
+r AS (  -- only extreme cases compete for review places: rank them alone (a narrow window is fast)
+    SELECT case_id,
+           row_number() OVER (PARTITION BY institution_id ORDER BY ratio DESC NULLS LAST, total_cost DESC,
+                                                                    case_id) AS rnk
+    FROM dip_case_score WHERE deviation = 'extreme'
+),
+s AS (
+    SELECT d.*, n.inst_cases, r.rnk
+    FROM dip_case_score d JOIN n USING (institution_id) LEFT JOIN r USING (case_id)
 ),
 q AS (
     SELECT s.*, CAST(floor(s.inst_cases * p.review_share) AS BIGINT) AS review_cap,

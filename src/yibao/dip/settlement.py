@@ -35,7 +35,7 @@ import pyarrow as pa
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
-from yibao.engine.runner import Pipeline, Step
+from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
 from yibao.settle.units import (
     SchemeSettlement,
@@ -401,7 +401,7 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases", "institutions"))
     try:
         src = {**sources, "dip_case_points": scored, **settle_sources(year, policy.settlement)}
-        units = runner.run_pipeline(DIP_SETTLE_UNITS, src)["dip_settle_units"]
+        units = run_final(runner, DIP_SETTLE_UNITS, src)
         cap = runner.run_pipeline(DIP_PER_CAPITA, src)
         institutions = sources["institutions"]
         if isinstance(institutions, str):

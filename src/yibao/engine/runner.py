@@ -163,9 +163,63 @@ class LocalRunner:
     def run_pipeline(self, pipeline: Pipeline, sources: Mapping[str, object]) -> dict[str, pa.Table]:
         return run_steps(self, pipeline, sources)
 
+    def run_final(self, pipeline: Pipeline, sources: Mapping[str, object]) -> pa.Table:
+        """The pipeline's last step only, as one fused DuckDB query (see :func:`fused_sql`).
+
+        Intermediate steps become CTEs cast to their declared schemas, so nothing crosses into Arrow
+        or gets sorted until the end; the result equals ``run_pipeline(...)[last]`` (tested for
+        every registered pipeline).
+        """
+        sql = fused_sql(pipeline)
+        con = self.con.cursor()
+        try:
+            for name in pipeline.sources:
+                src = sources[name]
+                if isinstance(src, str):
+                    con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {src}')
+                else:
+                    con.register(name, src)
+            return conform(query_arrow(con, sql), pipeline.steps[-1])
+        finally:
+            con.close()
+
     def close(self) -> None:
         if self._owns and self.con is not None:
             self.con.close()
+
+
+def duck_type(t: pa.DataType) -> str:
+    """The DuckDB type a step's declared Arrow type is cast to inside a fused query."""
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision}, {t.scale})"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return duck_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {duck_type(f.type)}' for f in t) + ")"
+    simple = {pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+              pa.int16(): "SMALLINT", pa.int8(): "TINYINT", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+              pa.float64(): "DOUBLE", pa.float32(): "FLOAT"}
+    if t in simple:
+        return simple[t]
+    raise ValueError(f"no DuckDB type for {t}")
+
+
+def fused_sql(pipeline: Pipeline) -> str:
+    """One SQL statement for the whole pipeline: each earlier step a CTE, cast to its schema."""
+    ctes = []
+    for step in pipeline.steps[:-1]:
+        cols = ", ".join(f'CAST("{f.name}" AS {duck_type(f.type)}) AS "{f.name}"' for f in step.schema)
+        ctes.append(f'"{step.name}" AS (SELECT {cols} FROM ({step.sql}) AS _step)')
+    last = f"SELECT * FROM ({pipeline.steps[-1].sql}) AS _step"
+    return (f"WITH {', '.join(ctes)} {last}") if ctes else last
+
+
+def run_final(runner: "Runner", pipeline: Pipeline, sources: Mapping[str, object]) -> pa.Table:
+    """The last step's table: fused on DuckDB, step by step on engines without fusion (Spark)."""
+    fused = getattr(runner, "run_final", None)
+    if fused is not None:
+        return fused(pipeline, sources)
+    return runner.run_pipeline(pipeline, sources)[pipeline.steps[-1].name]
 
 
 def run_steps(runner: Runner, pipeline: Pipeline, sources: Mapping[str, object],
