@@ -37,6 +37,7 @@ from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
+from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, sheet_rows, write_csv
 from yibao.settle.units import (
     SchemeSettlement,
     UnitMonth,
@@ -49,7 +50,7 @@ from yibao.settle.units import (
 MONEY = pa.decimal128(18, 2)
 UNITS = pa.decimal128(18, 4)
 SCHEMES = ("employee", "resident")
-SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}
+SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}  # the same words as yibao.settle.report
 
 SETTLE_PARAMS_SCHEMA = pa.schema([("year", pa.int32()), ("bed_min_days", pa.int32())])
 BED_RULES_SCHEMA = pa.schema([("prefix", pa.string()), ("bed_kind", pa.string())])
@@ -418,58 +419,31 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
 # (column, 中文表头)
 POINT_VALUE_COLUMNS = (("scheme", "险种"), ("kind", "点值类型"), ("month", "月份"), ("budget", "预算（元）"),
                        ("points", "点数"), ("value", "点值（元/点）"), ("note", "说明"))
-PREPAY_COLUMNS = (("method", "结算方式"), ("scheme", "险种"), ("institution_id", "机构编码"), ("name", "机构名称"),
-                  ("month", "月份"), ("units", "点数/人数"), ("cases", "病例数"), ("gross", "应预付"),
-                  ("deposit", "预留质量保证金"), ("paid", "实际拨付"))
-CLEARING_COLUMNS = (("method", "结算方式"), ("scheme", "险种"), ("institution_id", "机构编码"), ("name", "机构名称"),
-                    ("level", "机构级别"), ("units", "年度点数/人数"), ("cases", "病例数"), ("total_cost", "医疗总费用"),
-                    ("booked", "统筹基金记账"), ("units_money", "点数×点值"), ("patient_paid", "个人负担"),
-                    ("amount", "按点值应付"), ("saving", "结余"), ("saving_kept", "结余留用"), ("overrun", "超支"),
-                    ("overrun_rate", "超支率"), ("overrun_fund_share", "超支基金分担"),
-                    ("overrun_borne", "超支机构承担"), ("base", "分担后应付"), ("deposit_withheld", "质量保证金"),
-                    ("score", "考核得分"), ("deposit_returned", "返还保证金"), ("deposit_deducted", "扣减保证金"),
-                    ("deductions", "审核扣款"), ("entitlement", "年度应付"), ("prepaid", "已预付"),
-                    ("final_transfer", "清算拨付（负数为退回）"), ("note", "计算说明"))
 BED_COLUMNS = (("scheme", "险种"), ("institution_id", "机构编码"), ("level", "机构级别"), ("bed_kind", "床日类别"),
                ("cases", "病例数"), ("bed_days", "床日数"), ("rate", "床日标准（元/日）"), ("standard", "按标准应付"),
                ("payable", "实际应付（超出床日预算时按比例）"), ("booked", "统筹基金记账"))
 METHOD_ZH = {"dip": "按病种分值", "per_capita": "按人头", "bed_day": "按床日"}
 BED_ZH = {"psychiatric": "精神类长期住院", "rehabilitation": "医疗康复"}
-LEVEL_ZH = {"3": "三级", "2": "二级", "1": "一级", "0": "未定级"}
-
-
-def _cell(v) -> object:
-    if v is None:
-        return ""
-    return v
 
 
 def year_rows(y: DipYear) -> dict[str, list[dict]]:
-    name = {i: r.get("name", "") for i, r in y.institutions.items()}
     level = {i: LEVEL_ZH.get(str(r.get("level")), str(r.get("level"))) for i, r in y.institutions.items()}
     pv = [{**v, "scheme": SCHEME_ZH[v["scheme"]], "kind": {"budget": "预算点值", "provisional": "月度预付点值",
                                                              "settlement": "结算点值"}[v["kind"]]} for v in y.point_values]
     pre, clr = [], []
     for method, runs in (("dip", y.dip), ("per_capita", y.capita)):
-        for scheme, s in runs.items():
-            for p in s.prepayments:
-                pre.append({"method": METHOD_ZH[method], "scheme": SCHEME_ZH[scheme], "institution_id": p.institution_id,
-                            "name": name.get(p.institution_id, ""), "month": p.month, "units": p.units,
-                            "cases": p.cases, "gross": p.gross, "deposit": p.deposit, "paid": p.paid})
-            for c in s.clearing:
-                d = {k: getattr(c, k) for k, _ in CLEARING_COLUMNS if hasattr(c, k)}
-                clr.append({**d, "method": METHOD_ZH[method], "scheme": SCHEME_ZH[scheme],
-                            "name": name.get(c.institution_id, ""), "level": level.get(c.institution_id, "")})
-    beds = [{"scheme": SCHEME_ZH[b.scheme], "institution_id": b.institution_id, "level": LEVEL_ZH.get(b.level, b.level),
-             "bed_kind": BED_ZH[b.bed_kind], "cases": b.cases, "bed_days": b.bed_days, "rate": b.rate,
-             "standard": b.standard, "payable": b.payable, "booked": b.booked} for b in y.bed_day]
+        for s in runs.values():
+            p, c = scheme_rows(s, METHOD_ZH[method], y.institutions)
+            pre += p
+            clr += c
+    beds = [{"scheme": SCHEME_ZH[b.scheme], "institution_id": b.institution_id, "level": level.get(b.institution_id,
+             LEVEL_ZH.get(b.level, b.level)), "bed_kind": BED_ZH[b.bed_kind], "cases": b.cases, "bed_days": b.bed_days,
+             "rate": b.rate, "standard": b.standard, "payable": b.payable, "booked": b.booked} for b in y.bed_day]
     return {"point_values": pv, "prepayments": pre, "clearing": clr, "bed_day": beds}
 
 
 def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
     """CSV files with Chinese headers (UTF-8 with BOM for Excel), summary.json, one Excel statement per institution."""
-    import csv
-    import io
     import json
     from pathlib import Path
 
@@ -480,15 +454,7 @@ def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
     rows = year_rows(y)
     spec = {"point_values": POINT_VALUE_COLUMNS, "prepayments": PREPAY_COLUMNS, "clearing": CLEARING_COLUMNS,
             "bed_day": BED_COLUMNS}
-    files = []
-    for n, cols in spec.items():
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow([zh for _, zh in cols])
-        for r in rows[n]:
-            w.writerow([_cell(r.get(k)) for k, _ in cols])
-        (out_dir / f"{n}.csv").write_bytes(("\ufeff" + buf.getvalue()).encode("utf-8"))
-        files.append(out_dir / f"{n}.csv")
+    files = [write_csv(out_dir / f"{n}.csv", cols, rows[n]) for n, cols in spec.items()]
     summary = summary_of(y)
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
                                           + "\n", encoding="utf-8")
@@ -505,17 +471,11 @@ def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
             vals = [r for r in rows["point_values"] if r["kind"] != "月度预付点值"]
             notes = [f"{nm}（{i}）{y.year} 年度医保结算单：按病种分值（DIP）、按人头、按床日",
                      "金额单位：元；点值与报销比例为精确值的显示（6 位小数），金额按点数分配预算（最大余数法，到分）"]
-            sheets = [
-                Sheet("年终清算", [zh for k, zh in CLEARING_COLUMNS if k not in ("name", "level")],
-                      [[_cell(r.get(k)) for k, _ in CLEARING_COLUMNS if k not in ("name", "level")] for r in clr], notes),
-                Sheet("按月预付", [zh for k, zh in PREPAY_COLUMNS if k != "name"],
-                      [[_cell(r.get(k)) for k, _ in PREPAY_COLUMNS if k != "name"] for r in pre], []),
-                Sheet("点值", [zh for _, zh in POINT_VALUE_COLUMNS],
-                      [[_cell(r.get(k)) for k, _ in POINT_VALUE_COLUMNS] for r in vals], []),
-            ]
+            sheets = [Sheet("年终清算", *sheet_rows(CLEARING_COLUMNS, clr, ("name", "level")), notes),
+                      Sheet("按月预付", *sheet_rows(PREPAY_COLUMNS, pre, ("name",)), []),
+                      Sheet("点值", *sheet_rows(POINT_VALUE_COLUMNS, vals), [])]
             if bed:
-                sheets.append(Sheet("按床日", [zh for _, zh in BED_COLUMNS],
-                                    [[_cell(r.get(k)) for k, _ in BED_COLUMNS] for r in bed], []))
+                sheets.append(Sheet("按床日", *sheet_rows(BED_COLUMNS, bed), []))
             path = sdir / f"{i}.xlsx"
             write_workbook(path, sheets)
             files.append(path)
