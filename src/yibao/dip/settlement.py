@@ -46,6 +46,7 @@ from yibao.settle.units import (
     pro_rata_cap,
     settle_scheme,
 )
+from yibao.settle.units import split_deductions as settle_split
 
 MONEY = pa.decimal128(18, 2)
 UNITS = pa.decimal128(18, 4)
@@ -508,19 +509,9 @@ def summary_of(y: DipYear) -> dict:
 def split_deductions(by_institution: Mapping[str, Decimal], units: pa.Table, year: int) \
         -> dict[tuple[str, str], Decimal]:
     """Institution deductions (DEDUCTIONS) split over its schemes by its DIP booked fund in each (largest remainder)."""
-    from yibao.engine.money import allocate, to_fen
-
     booked: dict[str, dict[str, Decimal]] = {}
     for r in units.to_pylist():
         if r["year"] == year and r["method"] == "dip":
             b = booked.setdefault(r["institution_id"], {})
             b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
-    out = {}
-    for inst, amount in sorted(by_institution.items()):
-        b = booked.get(inst, {})
-        schemes = [s for s in SCHEMES if b.get(s, ZERO) > 0] or ["employee"]
-        weights = [to_fen(b.get(s, ZERO)) for s in schemes] if b else [1]
-        for s, part in zip(schemes, allocate(amount, weights if any(weights) else [1] * len(schemes))):
-            if part:
-                out[(s, inst)] = part
-    return out
+    return settle_split(by_institution, booked, SCHEMES)

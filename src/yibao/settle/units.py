@@ -292,3 +292,20 @@ def pro_rata_cap(amounts: Sequence[Decimal], cap: Decimal) -> tuple[list[Decimal
     if total <= cap:
         return list(amounts), False
     return allocate_exact(cap, [Fraction(a) for a in amounts]), True
+
+
+def split_deductions(by_institution: Mapping[str, Decimal], booked: Mapping[str, Mapping[str, Decimal]],
+                     schemes: Sequence[str] = ("employee", "resident")) -> dict[tuple[str, str], Decimal]:
+    """Institution deductions (扣款) split over its schemes by the fund it booked in each (largest remainder).
+
+    An institution with nothing booked takes the whole deduction on the first scheme.
+    """
+    out: dict[tuple[str, str], Decimal] = {}
+    for inst, amount in sorted(by_institution.items()):
+        b = booked.get(inst, {})
+        mine = [s for s in schemes if b.get(s, ZERO) > 0] or [schemes[0]]
+        weights = [to_fen(b[s]) if s in b and b[s] > 0 else 1 for s in mine]
+        for s, part in zip(mine, allocate(amount, weights)):
+            if part:
+                out[(s, inst)] = part
+    return out
