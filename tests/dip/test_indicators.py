@@ -8,63 +8,17 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 
-from yibao.dip.indicators import CASE_COLUMNS, indicator_table, indicators_csv
+from yibao.dip.indicators import STAYS, VISITS, example_tables, indicator_table, indicators_csv  # noqa: F401
 from yibao.dip.policy import load_policy
 
 D = Decimal
 
-# (case_id, institution, year, score or None (ungroupable), person, dx, admit, days) — inpatient, scored
-STAYS = [
-    # 2025, A (level 3)
-    ("A1", "A", 2025, "2500", "p1", "K80.100", date(2025, 3, 1), 4),
-    ("A2", "A", 2025, "2500", "p1", "K80.200", date(2025, 3, 15), 3),   # 10 days after A1 (same K80): readmission
-    ("A3", "A", 2025, "250", "p2", "J18.900", date(2025, 5, 1), 1),     # low score, 1 day: 低标入院
-    ("A4", "A", 2025, "1000", "p3", "I63.900", date(2025, 6, 1), 9),    # discharged 06-10
-    # 2025, B and C (level 3), D (level 2)
-    ("B1", "B", 2025, "1000", "p4", "I63.900", date(2025, 2, 1), 4),
-    ("B2", "B", 2025, "2200", "p5", "C34.100", date(2025, 2, 1), 4),
-    ("C1", "C", 2025, "1000", "p6", "I63.900", date(2025, 4, 1), 4),
-    ("C2", "C", 2025, "1000", "p7", "I63.900", date(2025, 4, 1), 4),
-    ("C3", "C", 2025, "400", "p8", "J18.900", date(2025, 4, 10), 1),
-    ("D1", "D", 2025, "2500", "p9", "C34.100", date(2025, 4, 1), 5),
-    # 2024
-    ("A5", "A", 2024, "2500", "q1", "C34.100", date(2024, 6, 1), 4),
-    ("A6", "A", 2024, "1000", "q2", "I63.900", date(2024, 6, 1), 4),
-    ("B3", "B", 2024, "1000", "q3", "I63.900", date(2024, 6, 1), 4),
-    ("B4", "B", 2024, "1000", "q4", "I63.900", date(2024, 6, 1), 4),
-    ("C4", "C", 2024, "2500", "q5", "C34.100", date(2024, 6, 1), 4),
-    ("C5", "C", 2024, "2500", "q6", "C34.100", date(2024, 6, 1), 4),
-]
-# outpatient visits: (case_id, institution, person, date, fund_paid)
-VISITS = [
-    ("O1", "A", "p3", date(2025, 5, 28), "300.00"),   # 4 days before A4's admission: counts
-    ("O2", "A", "p3", date(2025, 6, 17), "100.00"),   # 7 days after A4's discharge: counts
-    ("O3", "A", "p3", date(2025, 6, 18), "50.00"),    # 8 days after: not counted
-    ("O4", "B", "p1", date(2025, 3, 1), "999.00"),    # another institution: not counted for A
-    ("O5", "C", "p8", date(2025, 4, 9), "30.00"),     # the day before C3's admission
-]
-LEVELS = {"A": 3, "B": 3, "C": 3, "D": 2}
-
-
-def toy() -> tuple[pa.Table, pa.Table, pa.Table]:
-    scored = pa.table({
-        "case_id": [s[0] for s in STAYS], "institution_id": [s[1] for s in STAYS],
-        "year": pa.array([s[2] for s in STAYS], pa.int32()),
-        "score": pa.array([D(s[3]).quantize(D("0.0001")) for s in STAYS], pa.decimal128(18, 4)),
-        "points": pa.array([D(s[3]).quantize(D("0.0001")) for s in STAYS], pa.decimal128(18, 4)),
-    })
-    rows = [(s[0], s[4], s[1], "inpatient", s[6], s[6] + timedelta(days=s[7]), s[5], D("1000.00")) for s in STAYS]
-    rows += [(v[0], v[2], v[1], "outpatient", v[3], v[3], "I10.x00", D(v[4])) for v in VISITS]
-    cases = pa.table({c: [r[i] for r in rows] for i, c in enumerate(CASE_COLUMNS)})
-    cases = cases.set_column(7, "fund_paid", pa.array([r[7] for r in rows], pa.decimal128(18, 2)))
-    levels = pa.table({"institution_id": list(LEVELS), "level": pa.array(list(LEVELS.values()), pa.int64())})
-    return scored, cases, levels
+toy = example_tables  # the example region lives beside the code: it is also the parity suite's fixture
 
 
 def result(rows: list[dict]) -> dict[tuple, dict]:

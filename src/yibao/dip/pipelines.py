@@ -610,3 +610,6 @@ from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, example_settl
 
 register(DIP_SETTLE_UNITS, fixture=example_settle_sources)
 register(DIP_PER_CAPITA, fixture=example_settle_sources)
+from yibao.dip.indicators import DIP_INDICATORS, indicators_fixture  # noqa: E402
+
+register(DIP_INDICATORS, fixture=indicators_fixture)
