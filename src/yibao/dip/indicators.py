@@ -36,7 +36,6 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
-from yibao.dip.hospital import cell_text
 from yibao.dip.policy import DipPolicy
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step
 from yibao.engine.sqlmoney import div_round
@@ -256,6 +255,8 @@ def indicators_fixture() -> dict[str, pa.Table]:
 
 
 def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
+    from yibao.dip.hospital import cell_text  # (hospital → build → pipelines → this module: import late)
+
     ind = {k: format(v.normalize(), "f") if isinstance(v, Decimal) else v for k, v in policy.indicators.items()}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
