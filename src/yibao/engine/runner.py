@@ -90,14 +90,14 @@ def query_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
 
 
-def conform(result: pa.Table, step: Step) -> pa.Table:
-    """Select, cast and sort a step's raw result to its declared schema and order."""
+def conform(result: pa.Table, step: Step, presorted: bool = False) -> pa.Table:
+    """Select, cast and sort a step's raw result to its declared schema and order (``presorted``: the SQL did)."""
     names = step.schema.names
     missing = [n for n in names if n not in result.column_names]
     if missing:
         raise ValueError(f"step {step.name}: SQL result lacks columns {missing}")
     result = result.select(names).cast(step.schema)
-    if step.order_by and result.num_rows:
+    if step.order_by and result.num_rows and not presorted:
         result = result.sort_by([(c, "ascending") for c in step.order_by])
     return result.combine_chunks()
 
@@ -170,7 +170,10 @@ class LocalRunner:
         or gets sorted until the end; the result equals ``run_pipeline(...)[last]`` (tested for
         every registered pipeline).
         """
+        last = pipeline.steps[-1]
         sql = fused_sql(pipeline)
+        if last.order_by:  # sorted by DuckDB (parallel, spills to disk) rather than copied by Arrow's sort
+            sql = f"SELECT * FROM ({sql}) AS _fused ORDER BY " + ", ".join(f'"{c}" ASC NULLS LAST' for c in last.order_by)
         con = self.con.cursor()
         try:
             for name in pipeline.sources:
@@ -179,7 +182,7 @@ class LocalRunner:
                     con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {src}')
                 else:
                     con.register(name, src)
-            return conform(query_arrow(con, sql), pipeline.steps[-1])
+            return conform(query_arrow(con, sql), last, presorted=True)
         finally:
             con.close()
 
