@@ -1,0 +1,117 @@
+"""Read a ``cases`` file for grouping (病例读取), and write the grouping results.
+
+``yibao group drg`` reads a ``cases`` table in the contract's layout, or the reduced layout of
+the reference sample: only ``case_id`` is required; ``sex, age_years, newborn_age_days,
+newborn_weight_g, principal_dx, secondary_dx, procedures`` are read when present (an absent one
+counts as blank in every row) and ``setting`` is used to skip outpatient rows; other columns are
+ignored. Unlike ``yibao load``, nothing is refused here: a malformed code simply matches no rule
+and the grouping status says why the case was not grouped.
+
+Cells are read as text and typed in DuckDB: codes trimmed, lists split at ``|`` with blanks
+dropped, numbers as DOUBLE (a number that does not parse counts as missing and is reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from yibao.contract.readers import detect_encoding
+from yibao.contract.reasons import FatalLoadError
+from yibao.engine.runner import query_arrow
+
+NUMERIC = ("age_years", "newborn_age_days", "newborn_weight_g")
+TEXT = ("sex", "principal_dx", "setting")
+LISTS = ("secondary_dx", "procedures")
+USED = ("case_id", *TEXT, *NUMERIC, *LISTS)
+
+
+@dataclass
+class CasesFile:
+    table: pa.Table                      # typed: the columns the grouper reads
+    rows: int                            # data rows read
+    outpatient: int                      # rows skipped as outpatient
+    absent: list[str] = field(default_factory=list)   # used columns the file lacks
+    unparsed: dict[str, int] = field(default_factory=dict)  # numeric column → cells that did not parse
+
+
+def read_cases(path: Path | str) -> CasesFile:
+    path = Path(path)
+    if not path.is_file():
+        raise FatalLoadError(str(path), "文件不存在")
+    encoding = detect_encoding(path)
+    try:
+        raw = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in USED},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                 auto_dict_encode=False))
+    except pa.ArrowInvalid as exc:
+        raise FatalLoadError(str(path), f"无法读取 CSV：{' '.join(str(exc).split())[:300]}") from None
+    names = [n.strip().lstrip("\ufeff") for n in raw.column_names]
+    raw = raw.rename_columns(names)
+    if "case_id" not in names:
+        raise FatalLoadError(str(path), f"缺少列 case_id（表头：{','.join(names)}）")
+    absent = [c for c in USED if c not in names and c != "setting"]
+    con = duckdb.connect()
+    try:
+        con.register("raw", raw.select([c for c in USED if c in names]))
+        cols = [f"trim(CAST({c} AS VARCHAR))" if c in names else "NULL" for c in USED]
+        col = dict(zip(USED, cols))
+        num = {c: f"TRY_CAST(nullif({col[c]}, '') AS DOUBLE)" if c in names else "CAST(NULL AS DOUBLE)" for c in NUMERIC}
+        lst = {c: (f"list_filter(list_transform(string_split({col[c]}, '|'), lambda x: trim(x)), lambda x: x <> '')"
+                   if c in names else "CAST([] AS VARCHAR[])") for c in LISTS}
+        typed = query_arrow(con, f"""
+            SELECT {col['case_id']} AS case_id,
+                   {col['setting']} AS setting,
+                   nullif({col['sex']}, '') AS sex,
+                   {num['age_years']} AS age_years,
+                   {num['newborn_age_days']} AS newborn_age_days,
+                   {num['newborn_weight_g']} AS newborn_weight_g,
+                   nullif({col['principal_dx']}, '') AS principal_dx,
+                   {lst['secondary_dx']} AS secondary_dx,
+                   {lst['procedures']} AS procedures
+            FROM raw""")
+        unparsed = {}
+        for c in NUMERIC:
+            if c in names:
+                n = con.execute(f"SELECT count(*) FROM raw WHERE nullif({col[c]}, '') IS NOT NULL "
+                                f"AND {num[c]} IS NULL").fetchall()[0][0]
+                if n:
+                    unparsed[c] = n
+    finally:
+        con.close()
+    typed = typed.cast(pa.schema([
+        ("case_id", pa.string()), ("setting", pa.string()), ("sex", pa.string()), ("age_years", pa.float64()),
+        ("newborn_age_days", pa.float64()), ("newborn_weight_g", pa.float64()), ("principal_dx", pa.string()),
+        ("secondary_dx", pa.list_(pa.string())), ("procedures", pa.list_(pa.string())),
+    ]))
+    setting = typed.column("setting").to_pylist() if "setting" in names else []
+    outpatient = sum(1 for s in setting if s == "outpatient")
+    return CasesFile(typed, raw.num_rows, outpatient, absent, unparsed)
+
+
+CONTRACT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
+
+
+def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] = CONTRACT_COLUMNS) -> None:
+    """The results as CSV (UTF-8, header row, quotes only where needed, blank where not reached);
+    written to a temporary file first, so a failure never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    con = duckdb.connect()
+    try:
+        con.register("result", result.select(list(columns)))
+        target = str(tmp).replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM result) TO '{target}' (FORMAT csv, HEADER true)")
+    finally:
+        con.close()
+    tmp.replace(path)
