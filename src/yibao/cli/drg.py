@@ -18,7 +18,7 @@ STATUS_SHORT_ZH = {
     "unacceptable_principal_dx": "主要诊断不能作主诊断", "sex_conflict": "诊断与性别不符",
     "age_conflict": "诊断与年龄不符", "missing_sex": "缺性别", "invalid_sex": "性别无效",
     "missing_age": "缺年龄", "missing_age_days": "缺天龄", "missing_newborn_weight": "缺新生儿体重",
-    "missing_dx": "缺主要诊断",
+    "missing_dx": "缺主要诊断", "unmappable_dx": "诊断不能转换", "unmappable_procedure": "手术操作不能转换",
 }
 
 
@@ -28,6 +28,7 @@ def group_drg(
     out_csv: Path = typer.Argument(..., help="输出 CSV：case_id,status,mdc,adrg,drg"),
     standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 分组标准目录（缺省自动查找）"),
     explain: Optional[str] = typer.Option(None, "--explain", help="另打印该病例（case_id）的分组过程"),
+    map_codes: bool = typer.Option(False, "--map-codes", help="分组前按标准的编码对照表转换诊断与手术编码（参照分组器缺省不转换）"),
 ) -> None:
     """按 CHS-DRG 分组标准表为病例分组：编码校验 → MDC → ADRG → DRG。"""
     from yibao.drg.cases import read_cases, write_results
@@ -41,7 +42,7 @@ def group_drg(
         err.print(f"提示：{cases_csv} 没有列 {', '.join(cf.absent)}，按空白处理")
     for col, n in cf.unparsed.items():
         err.print(f"提示：{cases_csv} 列 {col} 有 {n} 个值不是数字，按缺失处理")
-    result = group_table(cf.table, std)
+    result = group_table(cf.table, std, map_codes=map_codes)
     write_results(result, out_csv)
     counts = Counter(result.column("status").to_pylist())
     parts = [f"{STATUS_SHORT_ZH.get(s, s)}（{s}）{n:,}" for s, n in
@@ -56,4 +57,4 @@ def group_drg(
         if not rows:
             err.print(f"提示：病例 {explain} 不在 {cases_csv} 中")
         for row in rows:
-            print(group_one(row, std).explain())
+            print(group_one(row, std, map_codes=map_codes).explain())

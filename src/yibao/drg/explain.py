@@ -279,17 +279,27 @@ def complications(std: Standards, case: Case) -> tuple[str, list[Complication]]:
     return "none", found
 
 
-def group_one(case: Mapping[str, Any], standards: Standards) -> GroupResult:
+def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool = False) -> GroupResult:
     """Group one case and explain every decision.
 
     ``case``: a mapping with the contract's ``cases`` columns (``sex``, ``age_years``,
     ``newborn_age_days``, ``newborn_weight_g``, ``principal_dx``, ``secondary_dx``,
     ``procedures``; absent = blank); lists as lists or ``|``-separated text; codes are trimmed,
-    blanks dropped, exactly as ``yibao group drg`` reads a file."""
+    blanks dropped, exactly as ``yibao group drg`` reads a file. ``map_codes``: translate the
+    codes through the standards' code maps first (:mod:`yibao.drg.mapping`)."""
     std = standards
-    c = to_case(case)
-    res = GroupResult(case_id=c.case_id, status="ungroupable", standards_version=std.version)
+    res = GroupResult(case_id=_text(case.get("case_id")), status="ungroupable", standards_version=std.version)
     trail = res.trail
+    if map_codes:
+        from yibao.drg.mapping import map_case
+
+        case, bad_map, codes = map_case(dict(case), std)
+        if bad_map:
+            trail.append(Step("map", bad_map, False, f"{STATUS_ZH[bad_map]}：{'、'.join(codes)}"))
+            res.status = bad_map
+            return res
+        trail.append(Step("map", "codes", True, "编码已按 diagnosis_map.csv / procedure_map.csv 转换"))
+    c = to_case(case)
     bad = precheck(std, c)
     if bad:
         trail.append(Step("precheck", bad, False, STATUS_ZH[bad]))

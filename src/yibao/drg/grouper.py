@@ -40,7 +40,7 @@ import pyarrow as pa
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
                                NULL_SLOT, TABLE_NAMES, field_shift)
 from yibao.drg.conditions import VAR_COLUMN, VARS
-from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step
+from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, run_final
 
 STATUS_ZH: dict[str, str] = {
     "ok": "分组成功",
@@ -55,6 +55,8 @@ STATUS_ZH: dict[str, str] = {
     "sex_conflict": "主要诊断与性别不符（只属于另一性别的 MDC）",
     "age_conflict": "主要诊断与年龄不符（只属于新生儿 MDC）",
     "ungroupable": "无法入组（进入的 MDC 中没有匹配的 ADRG）",
+    "unmappable_dx": "诊断不能转换为分组器支持的编码（--map-codes）",
+    "unmappable_procedure": "手术操作不能转换为分组器支持的编码（--map-codes）",
 }
 PRECHECK_STATUSES = ("missing_sex", "invalid_sex", "missing_age", "missing_age_days", "missing_newborn_weight",
                      "missing_dx")
@@ -116,7 +118,7 @@ c1 AS NOT MATERIALIZED (
                      THEN 'missing_newborn_weight'
                 WHEN pdx IS NULL THEN 'missing_dx' END AS precheck
     FROM (
-        SELECT row_number() OVER () AS rid, case_id, nullif(trim(CAST(sex AS VARCHAR)), '') AS sex_text,
+        SELECT case_id, nullif(trim(CAST(sex AS VARCHAR)), '') AS sex_text,
                age_years, newborn_age_days AS age_days, newborn_weight_g AS weight,
                nullif(principal_dx, '') AS pdx, secondary_dx AS sdx, procedures AS procs
         FROM cases
@@ -132,46 +134,39 @@ p1 AS MATERIALIZED (  -- cases that passed the pre-checks, with their principal 
            d.id AS pdx_id, coalesce(d.mdc_mask, 0) AS pdx_mask, d.cce_table AS cce,
            coalesce(d.trauma_bit, 0) AS pdx_trauma,
            p.id AS pproc_id, coalesce(p.valid, false) AS pproc_valid
-    FROM c1 c
+    FROM (SELECT row_number() OVER () AS rid, * FROM c1 WHERE precheck IS NULL) c
     CROSS JOIN meta
     LEFT JOIN drg_dx d ON d.code = c.pdx
     LEFT JOIN drg_proc p ON p.code = c.procs[1]
-    WHERE c.precheck IS NULL
 ),
-g AS (  -- secondary diagnoses and further procedures: flag bits and list hits, one row per case
-    SELECT s.rid, bit_or(s.flags) AS flags,
-           list(struct_pack(adrg_no := h.adrg_no, bits := h.bits)) FILTER (WHERE h.adrg_no IS NOT NULL) AS hits
-    FROM (
-        SELECT x.rid, d.id * 4 + 1 AS key,
-               CASE WHEN d.id IS NULL THEN {F_UNKNOWN_DX} ELSE 0 END
-               | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
-               | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
-               | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
-        FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1) x
-        LEFT JOIN drg_dx d ON d.code = x.code
-        UNION ALL
-        SELECT x.rid, p.id * 4 + 3 AS key,
-               CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
-        FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE n_proc > 1) x
-        LEFT JOIN drg_proc p ON p.code = x.code
-    ) s
-    LEFT JOIN drg_cand h ON h.key = s.key
-    GROUP BY s.rid
+s2 AS MATERIALIZED (  -- secondary diagnoses and further procedures, one row each, as flag bits
+    SELECT x.rid, d.id * 4 + 1 AS key,
+           CASE WHEN d.id IS NULL THEN {F_UNKNOWN_DX} ELSE 0 END
+           | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
+           | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
+           | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
+    FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1) x
+    LEFT JOIN drg_dx d ON d.code = x.code
+    UNION ALL
+    SELECT x.rid, p.id * 4 + 3 AS key,
+           CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
+    FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE n_proc > 1) x
+    LEFT JOIN drg_proc p ON p.code = x.code
 ),
 f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag tests it passes), flags
-    SELECT y.rid, y.case_id, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags, y.hits,
+    SELECT y.rid, y.case_id, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags,
            CAST(CASE WHEN y.n_proc > 0 THEN {CAP_HAS_PROC} ELSE 0 END
                 | CASE WHEN y.pproc_valid THEN {CAP_PPROC_VALID} ELSE 0 END
                 | CASE WHEN y.any_valid THEN {CAP_ANY_VALID} ELSE {CAP_NO_VALID} END
                 | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps
     FROM (
-        SELECT p1.rid, p1.case_id, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid, g.hits,
+        SELECT p1.rid, p1.case_id, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
                CAST(coalesce(g.flags, 0)
                     | CASE WHEN p1.n_proc > 0 AND p1.pproc_id IS NULL THEN {F_UNKNOWN_PROC} ELSE 0 END AS BIGINT)
                    AS flags,
                p1.pproc_valid OR coalesce(g.flags & {F_VALID} <> 0, false) AS any_valid,
                bit_count(p1.pdx_trauma | (coalesce(g.flags, 0) >> {REGION_SHIFT})) AS n_regions
-        FROM p1 LEFT JOIN g ON g.rid = p1.rid
+        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags FROM s2 GROUP BY rid) g ON g.rid = p1.rid
     ) y
 ),
 held AS (  -- (case, ADRG) pairs whose whole condition holds
@@ -191,7 +186,7 @@ held AS (  -- (case, ADRG) pairs whose whole condition holds
             UNION ALL
             SELECT f.rid, h.adrg_no, h.bits FROM f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2 WHERE h.multi
             UNION ALL
-            SELECT rid, x.hit.adrg_no, x.hit.bits FROM (SELECT rid, unnest(hits) AS hit FROM f WHERE hits IS NOT NULL) x
+            SELECT s2.rid, h.adrg_no, h.bits FROM s2 JOIN drg_cand h ON h.key = s2.key
             UNION ALL
             SELECT f.rid, a.adrg_no, 0 AS bits FROM f CROSS JOIN drg_free_all a
         )
@@ -265,16 +260,39 @@ def conform_cases(table: pa.Table) -> pa.Table:
     return pa.table(cols)
 
 
-def group_table(cases: pa.Table | str, standards, runner: Runner | None = None) -> pa.Table:
+def group_table(cases: pa.Table | str, standards, runner: Runner | None = None, *, map_codes: bool = False
+                ) -> pa.Table:
     """Group a cases table → one row per case that is not outpatient (``RESULT_SCHEMA``, sorted by
     ``case_id``). ``cases``: an Arrow table (see :func:`conform_cases`) or, with a
-    :class:`~yibao.engine.runner.LocalRunner`, the name of a table in its DuckDB connection."""
+    :class:`~yibao.engine.runner.LocalRunner`, the name of a table in its DuckDB connection.
+    ``map_codes``: translate the codes first (:mod:`yibao.drg.mapping`; Arrow input only)."""
+    unmapped = None
+    if map_codes:
+        import pyarrow.compute as pc
+
+        from yibao.drg.mapping import map_codes as translate
+
+        if not isinstance(cases, pa.Table):
+            raise TypeError("map_codes needs the cases as an Arrow table")
+        mapped = translate(conform_cases(cases), standards)
+        failed = pc.is_valid(mapped.column("map_status"))
+        inpatient = pc.fill_null(pc.not_equal(mapped.column("setting"), "outpatient"), True)
+        bad = mapped.filter(pc.and_(failed, inpatient))
+        n = bad.num_rows
+        unmapped = pa.table({
+            "case_id": bad.column("case_id"), "status": bad.column("map_status"),
+            **{c: pa.nulls(n, pa.string()) for c in ("mdc", "adrg", "drg", "cc_level", "warnings")},
+            "standards_version": pa.array([standards.version] * n, pa.string())}, schema=RESULT_SCHEMA)
+        cases = mapped.filter(pc.invert(failed)).drop_columns(["map_status"])
     sources: dict[str, object] = dict(standards.tables())
     sources["cases"] = conform_cases(cases) if isinstance(cases, pa.Table) else cases
     own = runner is None
     runner = runner or LocalRunner()
     try:
-        return runner.run_pipeline(DRG_GROUP, sources)["drg_group"]
+        result = run_final(runner, DRG_GROUP, sources)
     finally:
         if own:
             runner.close()
+    if unmapped is not None and unmapped.num_rows:
+        result = pa.concat_tables([result, unmapped]).sort_by([("case_id", "ascending")]).combine_chunks()
+    return result
