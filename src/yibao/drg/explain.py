@@ -199,7 +199,7 @@ def _check_atom(std: Standards, text: str, where: str, case: Case, mdc: Mdc | No
         if role == "PDX":
             ok = case.pdx in codes
             return ok, f"主要诊断 {case.pdx} {'在' if ok else '不在'} {adrg.code} 的诊断列表 {lst} 中"
-        hits = [d for d in case.all_dx if d in codes]
+        hits = list(dict.fromkeys(d for d in case.all_dx if d in codes))
         return bool(hits), (f"诊断 {'、'.join(hits)} 在 {adrg.code} 的诊断列表 {lst} 中" if hits
                             else f"没有诊断在 {adrg.code} 的诊断列表 {lst} 中")
     if a.proc_lists:
@@ -209,7 +209,7 @@ def _check_atom(std: Standards, text: str, where: str, case: Case, mdc: Mdc | No
             ok = pproc is not None and pproc in codes
             return ok, (f"主要手术操作 {pproc} {'在' if ok else '不在'} {adrg.code} 的手术列表 {lst} 中" if pproc
                         else "没有主要手术操作")
-        hits = [p for p in procs if p in codes]
+        hits = list(dict.fromkeys(p for p in procs if p in codes))
         return bool(hits), (f"手术操作 {'、'.join(hits)} 在 {adrg.code} 的手术列表 {lst} 中" if hits
                             else f"没有手术操作在 {adrg.code} 的手术列表 {lst} 中")
     if a.proc_group_dnf:
