@@ -1,0 +1,178 @@
+"""Benchmark: claims review (智能审核) over a loaded workspace, opened read-only.
+
+    .venv/bin/python bench/bench_review.py [--workspace /tmp/yibao-bench/ws-1m]
+        [--labels /tmp/yibao-bench/region-1m/labels.csv] [--staff-dir /tmp/yibao-bench/region-1m]
+        [--threads N] [--memory-limit 6GB] [--check-calls 500]
+
+Times every step of the review pipeline (the line-rule step alone gives the line throughput), the whole
+rule set, the peak resident memory of this process (ru_maxrss), the case-level evaluation against the
+labels when given, and the before-the-fact check latency (one prescription, after warm-up).
+Prints a Markdown block for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import duckdb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workspace", default="/tmp/yibao-bench/ws-1m")
+    ap.add_argument("--labels", default="/tmp/yibao-bench/region-1m/labels.csv")
+    ap.add_argument("--staff-dir", default="/tmp/yibao-bench/region-1m")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--memory-limit", default=None)
+    ap.add_argument("--check-calls", type=int, default=300)
+    args = ap.parse_args()
+
+    from yibao.engine.runner import runner_for, run_steps
+    from yibao.engine.workspace import Workspace
+    from yibao.review.engine import SOURCE_TABLES, ReviewResult, evaluate, read_labels, summaries
+    from yibao.review.pipelines import build_pipeline
+    from yibao.review.ruleset import load_rules
+
+    rs = load_rules()
+    periods = None
+    t0 = time.perf_counter()
+    if args.staff_dir and Path(args.staff_dir, "staff.csv").exists():
+        try:
+            from yibao.staff.sources import periods_from_dir
+
+            periods = periods_from_dir(Path(args.staff_dir))
+        except ImportError:
+            periods = None
+    t_periods = time.perf_counter() - t0
+
+    ws = Workspace(Path(args.workspace), read_only=True)
+    con = ws.con
+    if args.threads:
+        con.execute(f"SET threads TO {args.threads}")
+    if args.memory_limit:
+        con.execute(f"SET memory_limit = '{args.memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    n_cases, n_lines = con.execute(
+        "SELECT (SELECT count(*) FROM main.cases), (SELECT count(*) FROM main.fee_items)").fetchall()[0]
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    src = {n: f'"{db}".main.{n}' for n in SOURCE_TABLES}
+    from yibao.contract.derived import QUALIFICATION_PERIODS
+
+    src["qualification_periods"] = (periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
+    pipeline = build_pipeline(rs)
+    times: dict[str, float] = {}
+    last = [time.perf_counter()]
+
+    def on_step(step, result):
+        now = time.perf_counter()
+        times[step.name] = now - last[0]
+        last[0] = now
+
+    t_all = time.perf_counter()
+    last[0] = t_all
+    out = run_steps(runner_for("duckdb", con=con), pipeline, src, on_step=on_step)
+    total = time.perf_counter() - t_all
+    res = ReviewResult(out["review_findings"], out["review_cases"])
+    t1 = time.perf_counter()
+    s = summaries(res, rs)
+    t_summ = time.perf_counter() - t1
+    ws.close()
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+    ev_rows = []
+    if args.labels and Path(args.labels).exists():
+        ev = evaluate(res.findings, read_labels(Path(args.labels)), rs)
+        ev_rows = ev.to_pylist()
+
+    # before-the-fact check latency
+    from yibao.review.check import Checker
+
+    checker = Checker.from_workspace(Path(args.workspace), rs)
+    c2 = duckdb.connect(str(Path(args.workspace) / "yibao.duckdb"), read_only=True)
+    try:
+        case_id = c2.execute("SELECT case_id FROM main.cases WHERE setting = 'outpatient' ORDER BY case_id LIMIT 1 "
+                             "OFFSET 1000").fetchall()[0][0]
+        c = c2.execute("SELECT case_id, person_id, institution_id, setting, CAST(admit_date AS VARCHAR), sex, age_years, "
+                       "principal_dx, secondary_dx FROM main.cases WHERE case_id = ?", [case_id]).fetchall()[0]
+        lines = c2.execute("SELECT line_no, item_code, item_name, item_kind, fee_category, CAST(service_date AS VARCHAR), "
+                           "CAST(quantity AS VARCHAR), CAST(unit_price AS VARCHAR), CAST(amount AS VARCHAR), staff_id "
+                           "FROM main.fee_items WHERE case_id = ? ORDER BY line_no", [case_id]).fetchall()
+    finally:
+        c2.close()
+    rx = {"case_id": c[0], "person_id": c[1], "institution_id": c[2], "setting": c[3], "admit_date": c[4],
+          "sex": c[5], "age_years": c[6], "principal_dx": c[7], "secondary_dx": c[8],
+          "lines": [dict(zip(("line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date",
+                              "quantity", "unit_price", "amount", "staff_id"), ln)) for ln in lines]}
+    for _ in range(30):
+        checker.check(rx)
+    lat = []
+    for _ in range(args.check_calls):
+        t = time.perf_counter()
+        checker.check(rx)
+        lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    lat_sql = []
+    for _ in range(5):
+        checker.check(rx, engine="sql")
+    for _ in range(20):
+        t = time.perf_counter()
+        checker.check(rx, engine="sql")
+        lat_sql.append((time.perf_counter() - t) * 1000)
+    lat_sql.sort()
+
+    line_step = times.get("review_line_findings", float("nan"))
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GB, shared",
+        "cases": n_cases, "lines": n_lines, "rules": len(rs.enabled),
+        "steps": {k: round(v, 2) for k, v in times.items()}, "total_s": round(total, 2),
+        "line_rules_lines_per_s": round(n_lines / line_step) if line_step else None,
+        "summaries_s": round(t_summ, 2), "periods_s": round(t_periods, 2), "peak_rss_gb": round(rss_gb, 2),
+        "findings": res.findings.num_rows,
+        "deductions_total": str(sum(s["deductions"].column("amount").to_pylist(), start=0)),
+        "check_ms_median": round(statistics.median(lat), 2), "check_ms_p95": round(lat[int(len(lat) * 0.95)], 2),
+        "check_sql_ms_median": round(statistics.median(lat_sql), 1), "check_lines": len(rx["lines"]),
+        "evaluation": [{k: (str(v) if v is not None and k in ("recall", "precision") else v) for k, v in r.items()}
+                       for r in ev_rows],
+    }
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    print()
+    print(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    steps = " · ".join(f"{k.removeprefix('review_')} {v} s" for k, v in r["steps"].items())
+    lines = [
+        f"### Claims review (智能审核): {r['cases']:,} cases, {r['lines']:,} fee lines (`bench/bench_review.py`)",
+        "",
+        f"Measured {r['date']} on {r['machine']}; workspace opened read-only; {r['rules']} rules enabled.",
+        "",
+        "| what | figure |",
+        "|---|---|",
+        f"| full rule set (all steps) | {r['total_s']} s |",
+        f"| steps | {steps} |",
+        f"| line rules (one pass, all line rules) | {r['line_rules_lines_per_s']:,} lines/s |",
+        f"| summaries and deductions | {r['summaries_s']} s |",
+        f"| peak resident memory | {r['peak_rss_gb']} GB |",
+        f"| findings | {r['findings']:,}; deductions {r['deductions_total']} yuan |",
+        f"| before-the-fact check, {r['check_lines']} lines (median / p95) | {r['check_ms_median']} ms / {r['check_ms_p95']} ms "
+        f"(SQL path {r['check_sql_ms_median']} ms) |",
+    ]
+    if r["evaluation"]:
+        lines += ["", "| pattern | rules | labelled | flagged | correct | recall | precision |", "|---|---|---:|---:|---:|---:|---:|"]
+        for e in r["evaluation"]:
+            lines.append(f"| {e['pattern']} | {e['rules'].replace('|', ' ')} | {e['labelled']} | {e['flagged']} | {e['true_positive']} | "
+                         f"{e['recall']} | {e['precision']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

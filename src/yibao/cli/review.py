@@ -1,0 +1,140 @@
+"""``yibao review`` (智能审核) and ``yibao check`` (事前提醒).
+
+The interfaces layer is where capabilities meet: the staff capability's qualification periods
+(:data:`yibao.contract.derived.QUALIFICATION_PERIODS`) are computed here and handed to the review engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import pyarrow as pa
+import typer
+
+from yibao.cli._common import UserError, app, err
+
+
+def _periods_from_dir(data_dir: Path) -> pa.Table | None:
+    """QUALIFICATION_PERIODS of a region directory from the staff capability (None without a staff table)."""
+    from yibao.staff import periods_from_dir
+
+    if not any(Path(data_dir).glob("staff.*")):
+        err.print("注意：数据目录中没有 staff 表，暂停/终止资格期间按空表处理")
+        return None
+    return periods_from_dir(Path(data_dir))
+
+
+def _periods_from_workspace(workspace: Path) -> pa.Table | None:
+    """QUALIFICATION_PERIODS of a loaded workspace (read-only), with procedure decisions and imported periods."""
+    from yibao.staff import periods_from_workspace
+
+    return periods_from_workspace(Path(workspace))
+
+
+def _print_evaluation(ev: pa.Table) -> None:
+    print(f"{'异常模式':<24}{'规则':<14}{'标注':>8}{'命中':>8}{'正确':>8}{'召回率':>9}{'精确率':>9}")
+    for r in ev.to_pylist():
+        rec = "-" if r["recall"] is None else f"{r['recall']:.4f}"
+        pre = "-" if r["precision"] is None else f"{r['precision']:.4f}"
+        print(f"{r['pattern']:<24}{r['rules']:<14}{r['labelled']:>8}{r['flagged']:>8}{r['true_positive']:>8}"
+              f"{rec:>9}{pre:>9}")
+
+
+@app.command("review")
+def review_cmd(
+    data: Optional[Path] = typer.Option(None, "--data", help="统筹区数据目录（先校验装载到临时工作区，隔离行不审核）"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="已装载的工作区（只读打开）"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="输出目录：findings.csv、机构汇总、deductions.csv"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="本地规则文件（TOML）：启停规则、调整参数"),
+    evaluate: Optional[Path] = typer.Option(None, "--evaluate", help="标签文件 labels.csv：按异常模式报告召回率与精确率"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+) -> None:
+    """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
+    from yibao.review import engine as rv
+    from yibao.review.ruleset import RuleError, load_rules
+
+    if (data is None) == (workspace is None):
+        raise UserError("请指定 --data 数据目录或 --workspace 工作区（二者选一）")
+    if out_dir is None and evaluate is None:
+        raise UserError("请指定 --out 输出目录")
+    if engine not in ("duckdb", "spark"):
+        raise UserError(f"未知的引擎 {engine}（duckdb 或 spark）")
+    try:
+        rs = load_rules(rules)
+    except RuleError as exc:
+        raise UserError(str(exc)) from None
+    if engine == "spark":
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise UserError("Spark 引擎需要安装 pyspark（pip install -e '.[spark]'）和 Java 17+") from None
+    labels = rv.read_labels(evaluate) if evaluate is not None else None
+    t0 = time.perf_counter()
+    quarantined: dict[str, int] = {}
+    if data is not None:
+        from yibao.engine.loading import load_region
+
+        with tempfile.TemporaryDirectory(prefix="yibao-review-") as tmp:
+            rep = load_region(Path(data), Path(tmp) / "ws")
+            quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
+            periods = _periods_from_dir(Path(data))
+            res = rv.run_workspace(Path(tmp) / "ws", rs, periods, engine)
+    else:
+        if not (Path(workspace) / "yibao.duckdb").exists():
+            raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+        periods = _periods_from_workspace(Path(workspace))
+        res = rv.run_workspace(Path(workspace), rs, periods, engine)
+    secs = time.perf_counter() - t0
+    f = res.findings
+    n_rej = sum(1 for s in f.column("severity").to_pylist() if s == "reject")
+    print(f"审核病例 {res.counts.get('cases', 0):,}、费用明细 {res.counts.get('lines', 0):,}，"
+          f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
+    if quarantined:
+        print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
+    if out_dir is not None:
+        s = rv.write_outputs(res, rs, out_dir)
+        total = sum(s["deductions"].column("amount").to_pylist(), start=__import__("decimal").Decimal("0.00"))
+        print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}），"
+              f"结算应扣减 {total:.2f} 元")
+        print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
+              f"deductions.csv、rules.csv）")
+    if labels is not None:
+        ev = rv.evaluate(f, labels, rs)
+        _print_evaluation(ev)
+        if out_dir is not None:
+            rv.write_csv(ev, Path(out_dir) / "evaluation.csv")
+
+
+@app.command("check")
+def check_cmd(
+    file: Path = typer.Argument(..., help="一张处方或一个病例的 JSON（含费用明细 lines）"),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="三目录文件（catalog.csv/.parquet）"),
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="从工作区读取三目录与机构"),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="本地规则文件（TOML）"),
+) -> None:
+    """事前提醒：对一张处方或一个病例即时运行审核规则，输出提示（JSON）。"""
+    from yibao.review.check import Checker, CheckError
+    from yibao.review.ruleset import RuleError, load_rules
+
+    try:
+        rs = load_rules(rules)
+        if catalog is not None:
+            checker = Checker.from_catalog_file(catalog, rs)
+        elif workspace is not None:
+            checker = Checker.from_workspace(workspace, rs)
+        else:
+            raise UserError("请指定 --catalog 三目录文件或 --workspace 工作区")
+        text = sys.stdin.read() if str(file) == "-" else Path(file).read_text(encoding="utf-8")
+        result = checker.check(json.loads(text))
+    except (RuleError, CheckError) as exc:
+        raise UserError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{file}：不是有效的 JSON（第 {exc.lineno} 行）") from None
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc.filename}：文件不存在") from None
+    print(json.dumps(result, ensure_ascii=False, indent=1, default=str))

@@ -1,0 +1,390 @@
+"""Rule logic (规则逻辑): the set-based SQL behind each ``logic`` name a rule file may use.
+
+A rule (规则) = logic + parameters + threshold + severity (两库框架). The logic is SQL written once here;
+everything else (id, Chinese name, severity, amount kind, message template, basis, parameters) is data in
+``rules/*.toml``. Parameters appear in the SQL as ``${name}`` and are rendered as SQL literals.
+
+Three shapes of logic, by what they need to see:
+
+- :data:`LINE`: one fee line with its case facts and its catalogue version valid on the service date
+  (relation ``l``, columns listed in :data:`LINE_COLUMNS`). A logic is a condition, an amount and named
+  evidence expressions; all line rules of a rule set run in one pass over the lines.
+- :data:`CASE_LINES`: a case together with all its lines (``fee_items`` of the case, ``rcl`` = the
+  ``review_cases`` rows of the cases whose lines are present, ``cat`` = catalogue versions); a full SELECT giving ``case_id``, optionally ``line_no``, ``amount`` and
+  evidence columns. Split by case.
+- :data:`PERSON`: a person's cases together (``review_cases``, ``qualification_periods``); a full SELECT
+  giving ``case_id``, ``amount`` and evidence columns. Split by person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def qty(expr: str) -> str:
+    """A quantity as text without trailing zeros (2.5000 → 2.5, 3.0000 → 3)."""
+    return f"rtrim(rtrim(CAST({expr} AS VARCHAR), '0'), '.')"
+
+
+def pct(num: str, den: str) -> str:
+    """num / den as a percentage with one decimal, for messages only (exact decimal arithmetic)."""
+    return f"CAST(round(CAST({num} AS DECIMAL(18,2)) * 100 / {den}, 1) AS DECIMAL(18,1))"
+
+
+MONEY = "DECIMAL(18,2)"
+
+
+def money_round(expr: str) -> str:
+    """Round a non-negative exact decimal to the fen, half up (四舍五入; DuckDB rounds ties away from zero)."""
+    return f"CAST(round({expr}, 2) AS {MONEY})"
+
+
+@dataclass(frozen=True)
+class LineLogic:
+    cond: str
+    amount: str  # the amount a reject takes (line / excess), SQL over ``l``
+    evidence: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+    # a necessary condition that does not read the case's diagnosis list (``dx_list``): lines passing no
+    # rule's prefilter are dropped before the diagnoses are joined and the findings are built (speed only)
+    prefilter: str | None = None
+
+
+@dataclass(frozen=True)
+class SetLogic:
+    shape: str  # CASE_LINES or PERSON
+    sql: str
+    doc: str = ""
+    line_level: bool = False  # findings name a line (``line_no`` column) rather than the whole case
+
+
+LINE, CASE_LINES, PERSON = "line", "case_lines", "person"
+
+EXPECTED = money_round("l.quantity * l.unit_price")
+
+LINE_LOGIC: dict[str, LineLogic] = {
+    "not_in_catalog": LineLogic(
+        "l.cat_code IS NULL", "l.amount", {},
+        "no catalogue version of the item code is valid on the service date"),
+    "price_over_cap": LineLogic(
+        "l.price_cap IS NOT NULL AND l.unit_price > l.price_cap",
+        f"least(l.amount, {money_round('(l.unit_price - l.price_cap) * l.quantity')})",
+        {"excess": f"least(l.amount, {money_round('(l.unit_price - l.price_cap) * l.quantity')})"},
+        "unit price above the price cap of the version valid on the service date; takes the excess"),
+    "amount_over": LineLogic(
+        f"l.amount - {EXPECTED} > ${{tolerance}}", f"l.amount - {EXPECTED}",
+        {"expected": EXPECTED, "excess": f"l.amount - {EXPECTED}"},
+        "amount above quantity × unit price (rounded half up to the fen) beyond the tolerance"),
+    "amount_under": LineLogic(
+        f"{EXPECTED} - l.amount > ${{tolerance}}", f"{EXPECTED} - l.amount",
+        {"expected": EXPECTED, "excess": f"{EXPECTED} - l.amount"},
+        "amount below quantity × unit price beyond the tolerance"),
+    "over_quantity": LineLogic(
+        "l.max_daily_qty IS NOT NULL AND l.quantity > l.max_daily_qty",
+        f"least(l.amount, {money_round('(l.quantity - l.max_daily_qty) * l.unit_price')})",
+        {"excess": f"least(l.amount, {money_round('(l.quantity - l.max_daily_qty) * l.unit_price')})",
+         "max_daily_qty": qty("l.max_daily_qty")},
+        "one line's quantity above the catalogue's max_daily_qty; takes the excess quantity × unit price"),
+    "sex_limit": LineLogic(
+        "l.sex_limit IS NOT NULL AND l.sex IS NOT NULL AND l.sex <> l.sex_limit", "l.amount",
+        {"limit_zh": "CASE l.sex_limit WHEN '1' THEN '男' ELSE '女' END",
+         "sex_zh": "CASE l.sex WHEN '1' THEN '男' ELSE '女' END"},
+        "item limited to one sex billed for the other"),
+    "age_limit": LineLogic(
+        "l.age IS NOT NULL AND ((l.min_age IS NOT NULL AND l.age < l.min_age) "
+        "OR (l.max_age IS NOT NULL AND l.age > l.max_age))", "l.amount",
+        {"age_range": "concat(coalesce(CAST(l.min_age AS VARCHAR), ''), '–', coalesce(CAST(l.max_age AS VARCHAR), ''))"},
+        "patient's age outside the item's min_age..max_age"),
+    "indication_limit": LineLogic(
+        "l.indications IS NOT NULL AND len(l.indications) > 0 AND NOT list_has_any(l.dx_prefixes, l.indications)",
+        "l.amount",
+        {"indications": "array_to_string(l.indications, '|')", "diagnoses": "array_to_string(l.dx_list, '|')"},
+        "限定支付范围: none of the case's diagnoses (principal and secondary) starts with an allowed prefix "
+        "(``dx_prefixes`` holds every prefix of every diagnosis code of the case, so this is a set intersection)",
+        prefilter="l.indications IS NOT NULL AND len(l.indications) > 0"),
+    "level_limit": LineLogic(
+        "l.min_level IS NOT NULL AND l.inst_level IS NOT NULL AND l.inst_level < l.min_level", "l.amount", {},
+        "item limited to institutions of a minimum level billed at a lower level"),
+    "substitution": LineLogic(
+        "l.price_cap IS NOT NULL AND l.price_cap > 0 AND list_contains(${item_kinds}, l.item_kind) "
+        "AND l.unit_price <= l.price_cap * ${min_price_ratio}", "l.amount",
+        {"ratio_pct": "CAST(${min_price_ratio} * 100 AS INTEGER)"},
+        "price band mismatch (串换): a covered code billed far below its cap, typically at another item's price"),
+    "suspended_staff": LineLogic(
+        "l.sp_status IS NOT NULL AND NOT l.emergency", "l.amount",
+        {"period_start": "l.sp_start", "status_zh": "CASE l.sp_status WHEN 'terminated' THEN '终止' ELSE '暂停' END"},
+        "service on a day inside a suspension/termination of the line's staff (QUALIFICATION_PERIODS), not emergency"),
+    "dept_limit": LineLogic(
+        "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) "
+        "AND len(list_filter(${dept_prefixes}, lambda p: starts_with(coalesce(l.dept_code, ''), p))) = 0",
+        "l.amount", {"dept_prefixes": "array_to_string(${dept_prefixes}, '、')", "dept": "coalesce(l.dept_code, '空')"},
+        "限定科室: an item of the listed kind billed by a department outside the allowed department code prefixes",
+        prefilter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
+    "scheme_limit": LineLogic(
+        "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) AND NOT list_contains(${schemes}, l.scheme)",
+        "l.amount", {"schemes": "array_to_string(${schemes}, '、')"},
+        "限定险种: an item of the listed kind billed to a scheme outside the allowed ones",
+        prefilter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
+}
+
+# Columns of ``l`` (the line relation) usable in line logic and message templates.
+LINE_COLUMNS = (
+    "case_id", "line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date", "quantity",
+    "unit_price", "amount", "staff_id", "person_id", "institution_id", "inst_level", "inst_kind", "sex", "age",
+    "setting", "emergency", "dx_list", "dx_prefixes", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty", "sex_limit",
+    "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start",
+)
+
+SET_LOGIC: dict[str, SetLogic] = {
+    "duplicate_charge": SetLogic(CASE_LINES, f"""
+        WITH multi AS (  -- only (case, item, day) groups with more than one line can hold a duplicate; the
+                         -- 64-bit hash only narrows the search (a collision adds a group the window then clears)
+            SELECT h FROM (SELECT hash(case_id, item_code, service_date) AS h FROM fee_items)
+            GROUP BY h HAVING count(*) > 1),
+        d AS (
+            SELECT f.case_id, f.line_no, f.item_name, f.service_date, f.quantity, f.unit_price, f.amount,
+                   k.max_daily_qty,
+                   count(*) OVER w AS n_lines,
+                   sum(f.quantity) OVER w AS day_qty,
+                   row_number() OVER (PARTITION BY f.case_id, f.item_code, f.service_date ORDER BY f.line_no) AS rn,
+                   sum(f.quantity) OVER (PARTITION BY f.case_id, f.item_code, f.service_date ORDER BY f.line_no
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_qty
+            FROM fee_items f SEMI JOIN multi m ON m.h = hash(f.case_id, f.item_code, f.service_date)
+            JOIN cat k ON k.item_code = f.item_code
+                 AND f.service_date BETWEEN k.valid_from AND k.valid_end
+            WHERE k.max_daily_qty IS NOT NULL
+            WINDOW w AS (PARTITION BY f.case_id, f.item_code, f.service_date))
+        SELECT case_id, line_no, item_name, service_date,
+               least(amount, {money_round('(cum_qty - greatest(cum_qty - quantity, max_daily_qty)) * unit_price')}) AS amount,
+               least(amount, {money_round('(cum_qty - greatest(cum_qty - quantity, max_daily_qty)) * unit_price')}) AS excess,
+               n_lines AS lines, {qty('day_qty')} AS day_qty, {qty('max_daily_qty')} AS max_daily_qty
+        FROM d
+        WHERE rn > 1 AND cum_qty > max_daily_qty
+    """, "the same item on the same day of a case in several lines whose quantities add up beyond the daily "
+         "limit: each line past the limit, for its quantity past the limit", line_level=True),
+    "substitution_price_match": SetLogic(CASE_LINES, """
+        WITH own AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.unit_price, f.amount, k.price_cap
+            FROM fee_items f JOIN cat k ON k.item_code = f.item_code
+                 AND f.service_date BETWEEN k.valid_from AND k.valid_end
+            WHERE list_contains(${item_kinds}, f.item_kind) AND k.price_cap IS NOT NULL
+              AND f.unit_price < k.price_cap * ${max_price_ratio}),
+        alt AS (SELECT item_code, item_name, price_cap, valid_from, valid_end FROM cat
+                WHERE list_contains(${item_kinds}, item_kind) AND price_cap IS NOT NULL)
+        SELECT o.case_id, o.line_no, any_value(o.item_name) AS item_name, any_value(o.unit_price) AS unit_price,
+               any_value(o.price_cap) AS price_cap, min(a.item_code) AS other_code,
+               arg_min(a.item_name, a.item_code) AS other_name, any_value(o.amount) AS amount
+        FROM own o JOIN alt a ON a.price_cap = o.unit_price AND a.item_code <> o.item_code
+             AND o.service_date BETWEEN a.valid_from AND a.valid_end
+        GROUP BY o.case_id, o.line_no
+    """, "a line billed below its own code's cap at exactly the cap of another catalogue item of the same kind "
+         "valid that day: the price says another product (串换)", line_level=True),
+    "uncovered_to_fund": SetLogic(CASE_LINES, """
+        WITH n AS (
+            SELECT f.case_id, count(*) AS lines, sum(f.amount) AS noncovered,
+                   string_agg(DISTINCT coalesce(f.item_name, f.item_code), '、' ORDER BY coalesce(f.item_name, f.item_code)) AS items
+            FROM fee_items f LEFT JOIN cat k ON k.item_code = f.item_code
+                 AND f.service_date BETWEEN k.valid_from AND k.valid_end
+            WHERE k.item_code IS NULL OR k.class = 'C'
+            GROUP BY f.case_id)
+        SELECT n.case_id, n.lines, n.noncovered, n.items, c.out_of_pocket_excluded AS excluded,
+               n.noncovered - c.out_of_pocket_excluded AS excess,
+               n.noncovered - c.out_of_pocket_excluded AS amount
+        FROM n JOIN rcl c USING (case_id)
+        WHERE n.noncovered - c.out_of_pocket_excluded > 0.01
+    """, "丙类 and out-of-catalogue lines of a case add up to more than the case's 个人自费: the rest was booked "
+         "to the fund"),
+    "phantom_stay": SetLogic(CASE_LINES, """
+        WITH c AS (
+            SELECT case_id, admit_date, discharge_date, fund_paid,
+                   CAST(discharge_date - admit_date AS INTEGER) AS los
+            FROM rcl WHERE setting = 'inpatient' AND discharge_date > admit_date),
+        days AS (
+            SELECT c.case_id, c.los, c.fund_paid, CAST(unnest(range(c.admit_date, c.discharge_date, INTERVAL 1 DAY)) AS DATE) AS d
+            FROM c),
+        covered AS (
+            SELECT DISTINCT f.case_id, f.service_date AS d FROM fee_items f
+            WHERE list_contains(${day_categories}, f.fee_category) OR list_contains(${day_item_kinds}, f.item_kind)),
+        empty AS (
+            SELECT days.case_id, any_value(days.los) AS los, any_value(days.fund_paid) AS fund_paid,
+                   count(*) AS empty_days, min(days.d) AS first_empty
+            FROM days ANTI JOIN covered USING (case_id, d)
+            GROUP BY days.case_id)
+        SELECT case_id, los, empty_days, first_empty, fund_paid AS amount FROM empty
+        WHERE empty_days >= ${min_empty_days}
+    """, "days of an inpatient stay (admission day up to the day before discharge) without any bed, nursing "
+         "or drug line"),
+    "upcoding": SetLogic(CASE_LINES, """
+        WITH req AS (SELECT * FROM (VALUES ${evidence_rows}) AS t(dx_prefix, dx_name, grp, grp_zh)),
+        grp AS (SELECT * FROM (VALUES ${group_rows}) AS t(grp, keyword, code)),
+        dx AS (
+            SELECT case_id, fund_paid, unnest(dx_list) AS dx FROM rcl WHERE setting = 'inpatient'),
+        need AS (
+            SELECT DISTINCT dx.case_id, dx.fund_paid, dx.dx, req.dx_prefix, req.dx_name, req.grp, req.grp_zh
+            FROM dx JOIN req ON starts_with(dx.dx, req.dx_prefix)),
+        nl AS (
+            SELECT f.case_id, f.item_name, f.item_code FROM fee_items f
+            SEMI JOIN (SELECT DISTINCT case_id FROM need) nc ON nc.case_id = f.case_id),
+        have AS (
+            SELECT DISTINCT nl.case_id, grp.grp FROM nl CROSS JOIN grp
+            WHERE (grp.keyword IS NOT NULL AND contains(nl.item_name, grp.keyword))
+               OR (grp.code IS NOT NULL AND nl.item_code = grp.code)),
+        unsupported AS (
+            SELECT need.case_id, need.dx, any_value(need.dx_name) AS dx_name, any_value(need.fund_paid) AS fund_paid,
+                   string_agg(DISTINCT need.grp_zh, '或' ORDER BY need.grp_zh) AS evidence,
+                   count(have.grp) AS supported
+            FROM need LEFT JOIN have ON have.case_id = need.case_id AND have.grp = need.grp
+            GROUP BY need.case_id, need.dx)
+        SELECT case_id, min(dx) AS dx, arg_min(dx_name, dx) AS dx_name, arg_min(evidence, dx) AS evidence,
+               any_value(fund_paid) AS amount
+        FROM unsupported WHERE supported = 0 GROUP BY case_id
+    """, "a serious diagnosis (evidence table) on an inpatient case none of whose lines belongs to an evidence "
+         "group of that diagnosis"),
+    "course_length": SetLogic(CASE_LINES, """
+        WITH m AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.amount FROM fee_items f
+            WHERE (len(${fee_categories}) = 0 OR list_contains(${fee_categories}, f.fee_category))
+              AND (len(${name_keywords}) = 0 OR regexp_matches(coalesce(f.item_name, ''), ${name_keywords_regex}))),
+        d AS (SELECT *, dense_rank() OVER (PARTITION BY case_id, item_code ORDER BY service_date) AS day_n FROM m),
+        e AS (SELECT *, max(day_n) OVER (PARTITION BY case_id, item_code) AS days FROM d)
+        SELECT case_id, line_no, item_name, service_date, days, day_n, ${max_days} AS max_days, amount FROM e
+        WHERE day_n > ${max_days}
+    """, "an item of a limited course (e.g. TCM injections: at most 14 days per stay) billed on more distinct days "
+         "than allowed: the lines of the days past the limit", line_level=True),
+    "same_day_category": SetLogic(CASE_LINES, """
+        WITH m AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.unit_price, f.amount,
+                   list_filter(${name_keywords}, lambda k: contains(coalesce(f.item_name, ''), k))[1] AS grp
+            FROM fee_items f
+            WHERE list_contains(${fee_categories}, f.fee_category)
+              AND regexp_matches(coalesce(f.item_name, ''), ${name_keywords_regex})),
+        multi AS (SELECT case_id, service_date, grp FROM m GROUP BY ALL HAVING min(item_code) <> max(item_code)),
+        g AS (SELECT m.*, first_value(item_name) OVER w AS kept, row_number() OVER w AS rk
+              FROM m SEMI JOIN multi USING (case_id, service_date, grp)
+              WINDOW w AS (PARTITION BY case_id, service_date, grp ORDER BY unit_price DESC, line_no))
+        SELECT case_id, line_no, item_name, service_date, kept, amount FROM g WHERE rk > 1
+    """, "two different items of a once-a-day kind (a bed day, a nursing level: items of the fee categories whose "
+         "names contain the same keyword) on the same day of a case: every line but the dearest", line_level=True),
+    "repeated_surcharge": SetLogic(CASE_LINES, """
+        WITH m AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.amount,
+                   row_number() OVER (PARTITION BY f.case_id, f.item_code, f.service_date ORDER BY f.line_no) AS rn,
+                   count(*) OVER (PARTITION BY f.case_id, f.item_code, f.service_date) AS n
+            FROM fee_items f WHERE regexp_matches(coalesce(f.item_name, ''), ${name_keywords_regex}))
+        SELECT case_id, line_no, item_name, service_date, n AS lines, ${max_per_day} AS max_per_day, amount
+        FROM m WHERE rn > ${max_per_day}
+    """, "a surcharge item (加收) billed more often on one day of a case than allowed: the lines past the limit",
+         line_level=True),
+    "unbundled": SetLogic(CASE_LINES, """
+        WITH p AS (
+            SELECT case_id, service_date, min(item_name) AS parent FROM fee_items
+            WHERE regexp_matches(coalesce(item_name, ''), ${parent_keywords_regex}) GROUP BY case_id, service_date)
+        SELECT f.case_id, f.line_no, f.item_name, f.service_date, p.parent, f.amount
+        FROM fee_items f JOIN p ON p.case_id = f.case_id AND p.service_date = f.service_date
+        WHERE regexp_matches(coalesce(f.item_name, ''), ${child_keywords_regex})
+    """, "an item included in the price of another (分解收费) billed separately on the same day as it",
+         line_level=True),
+    "missing_companion": SetLogic(CASE_LINES, """
+        WITH t AS (
+            SELECT case_id, count(*) AS lines, sum(amount) AS amount, min(item_name) AS item FROM fee_items
+            WHERE regexp_matches(coalesce(item_name, ''), ${trigger_keywords_regex}) GROUP BY case_id),
+        r AS (
+            SELECT DISTINCT f.case_id FROM fee_items f SEMI JOIN t ON t.case_id = f.case_id
+            WHERE regexp_matches(coalesce(f.item_name, ''), ${required_keywords_regex}))
+        SELECT t.case_id, t.item, t.lines, t.amount, array_to_string(${required_keywords}, '、') AS required
+        FROM t ANTI JOIN r ON r.case_id = t.case_id
+    """, "a case billing an item that needs a companion item (e.g. transfusion needs cross-matching) without any "
+         "line of the companion"),
+    "item_requires_procedure": SetLogic(CASE_LINES, """
+        WITH t AS (
+            SELECT case_id, count(*) AS lines, sum(amount) AS amount, min(item_name) AS item FROM fee_items
+            WHERE regexp_matches(coalesce(item_name, ''), ${trigger_keywords_regex}) GROUP BY case_id)
+        SELECT t.case_id, t.item, t.lines, t.amount FROM t JOIN rcl c ON c.case_id = t.case_id
+        WHERE c.procedures IS NULL OR len(c.procedures) = 0
+    """, "a case billing an item that presupposes an operation (anaesthesia) with no procedure coded"),
+    "after_death": SetLogic(PERSON, """
+        SELECT case_id, person_id, death_date, admit_date, fund_paid, fund_paid AS amount
+        FROM review_cases WHERE death_date IS NOT NULL AND admit_date > death_date
+    """, "a case admitted (or visited) after the insured person's death date"),
+    "overlapping_stay": SetLogic(PERSON, """
+        WITH s AS (SELECT case_id, person_id, institution_id, admit_date, discharge_date, fund_paid
+                   FROM review_cases WHERE setting = 'inpatient')
+        SELECT b.case_id, any_value(b.person_id) AS person_id, any_value(b.admit_date) AS admit_date,
+               arg_min(a.case_id, a.admit_date) AS other_case, arg_min(a.institution_id, a.admit_date) AS other_institution,
+               min(a.admit_date) AS other_admit, arg_min(a.discharge_date, a.admit_date) AS other_discharge,
+               any_value(b.fund_paid) AS amount
+        FROM s b JOIN s a ON a.person_id = b.person_id AND a.case_id <> b.case_id
+             AND b.admit_date < a.discharge_date
+             AND (a.admit_date < b.admit_date OR (a.admit_date = b.admit_date AND a.case_id < b.case_id))
+        GROUP BY b.case_id
+    """, "an inpatient stay admitted while the same person was already in another stay (the later admission "
+         "is flagged; a same-day pair flags the later case id)"),
+    "split_admission": SetLogic(PERSON, """
+        WITH s AS (SELECT case_id, person_id, institution_id, admit_date, discharge_date, principal_dx,
+                          discharge_mode, fund_paid, left(principal_dx, ${dx_prefix_len}) AS dx_cat
+                   FROM review_cases WHERE setting = 'inpatient'
+                   AND NOT len(list_filter(${exempt_dx_prefixes}, lambda p: starts_with(principal_dx, p))) > 0)
+        SELECT b.case_id, any_value(b.principal_dx) AS principal_dx,
+               arg_max(a.case_id, a.discharge_date) AS prev_case, max(a.discharge_date) AS discharge_prev,
+               arg_max(a.principal_dx, a.discharge_date) AS prev_dx,
+               CAST(any_value(b.admit_date) - max(a.discharge_date) AS INTEGER) AS gap,
+               any_value(b.fund_paid) AS amount
+        FROM s b JOIN s a ON a.person_id = b.person_id AND a.institution_id = b.institution_id
+             AND a.case_id <> b.case_id AND a.dx_cat = b.dx_cat
+             AND b.admit_date >= a.discharge_date AND b.admit_date - a.discharge_date <= ${max_gap_days}
+             AND coalesce(a.discharge_mode, '') <> '5'
+        GROUP BY b.case_id
+    """, "readmission at the same institution for the same diagnosis category (first characters of the "
+         "principal diagnosis) within N days of the previous discharge"),
+    "low_standard_admission": SetLogic(PERSON, """
+        SELECT case_id, principal_dx, CAST(discharge_date - admit_date AS INTEGER) AS los, total_cost,
+               fund_paid AS amount
+        FROM review_cases
+        WHERE setting = 'inpatient' AND NOT emergency
+          AND discharge_date - admit_date <= ${max_los_days} AND total_cost <= ${max_total_cost}
+          AND len(list_filter(${minor_dx_prefixes}, lambda p: starts_with(principal_dx, p))) > 0
+    """, "an inpatient stay for a listed minor condition, short and cheap, not an emergency"),
+    "suspended_attending": SetLogic(PERSON, """
+        SELECT c.case_id, c.attending_staff_id AS staff_id, c.admit_date, min(q.start_date) AS period_start,
+               CASE max(q.status) WHEN 'terminated' THEN '终止' ELSE '暂停' END AS status_zh,
+               any_value(c.fund_paid) AS amount
+        FROM review_cases c JOIN qualification_periods q ON q.staff_id = c.attending_staff_id
+             AND c.admit_date >= q.start_date AND (q.end_date IS NULL OR c.admit_date < q.end_date)
+        WHERE NOT c.emergency
+        GROUP BY c.case_id, c.attending_staff_id, c.admit_date
+    """, "the attending physician had no payment qualification on the admission (visit) day, not emergency"),
+    "visit_frequency": SetLogic(PERSON, """
+        WITH v AS (SELECT case_id, person_id, strftime(admit_date, '%Y-%m') AS month,
+                          count(*) OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')) AS visits,
+                          row_number() OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')
+                                             ORDER BY admit_date, case_id) AS n
+                   FROM review_cases WHERE setting = 'outpatient' AND inst_kind <> 'pharmacy')
+        SELECT case_id, person_id, month, visits, n, 0.00 AS amount, ${max_visits} AS max_visits
+        FROM v WHERE n > ${max_visits}
+    """, "outpatient visits (pharmacy purchases excluded) of a person in a calendar month beyond the limit: "
+         "each visit past the limit"),
+    "out_of_catalog_share": SetLogic(PERSON, f"""
+        SELECT case_id, out_of_pocket_excluded AS excluded, total_cost,
+               {pct('out_of_pocket_excluded', 'total_cost')} AS share,
+               CAST(${{max_share}} * 100 AS DECIMAL(18,1)) AS max_pct, 0.00 AS amount
+        FROM review_cases WHERE total_cost > 0 AND out_of_pocket_excluded > total_cost * ${{max_share}}
+    """, "个人自费 (out of catalogue) share of the total cost above the standard"),
+    "cash_share": SetLogic(PERSON, f"""
+        SELECT case_id, self_pay, out_of_pocket_excluded AS excluded, total_cost,
+               {pct('self_pay + out_of_pocket_excluded', 'total_cost')} AS share,
+               CAST(${{max_share}} * 100 AS DECIMAL(18,1)) AS max_pct, 0.00 AS amount
+        FROM review_cases WHERE total_cost > 0 AND self_pay + out_of_pocket_excluded > total_cost * ${{max_share}}
+    """, "personal cash (自付 + 自费) share of the total cost above the standard"),
+    "total_cost_over": SetLogic(PERSON, """
+        SELECT case_id, total_cost, ${max_total_cost} AS max_total_cost, 0.00 AS amount
+        FROM review_cases WHERE total_cost > ${max_total_cost}
+    """, "total cost of a case above the standard"),
+}
+
+
+def shape_of(logic: str) -> str:
+    if logic in LINE_LOGIC:
+        return LINE
+    if logic in SET_LOGIC:
+        return SET_LOGIC[logic].shape
+    raise KeyError(logic)

@@ -1,0 +1,185 @@
+"""Case and person rules on constructed cases: positive and negative."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .builder import Region, review
+
+M = Decimal
+
+
+def ids(findings, rule_id=None):
+    return sorted({f["case_id"] for f in findings if rule_id is None or f["rule_id"] == rule_id})
+
+
+def test_uncovered_item_booked_to_the_fund():
+    r = Region()
+    r.case("PAID", excluded="80.00").line("PAID", "THY", "2024-07-02", "1", "80.00")  # patient paid it: fine
+    r.case("FUND", excluded="0.00").line("FUND", "THY", "2024-07-02", "1", "80.00")   # booked to fund
+    r.case("HALF", excluded="30.00").line("HALF", "THY", "2024-07-02", "1", "80.00")  # 50.00 to fund
+    f = review(r, "C01")
+    assert [(x["case_id"], x["line_no"], x["amount"]) for x in f] == [("FUND", None, M("80.00")), ("HALF", None, M("50.00"))]
+
+
+def test_services_after_death():
+    r = Region()
+    r.insured.append({"person_id": "DEAD", "sex": "1", "birth_date": r.insured[0]["birth_date"], "scheme": "employee",
+                      "region_code": "440200", "death_date": __import__("datetime").date(2024, 7, 10)})
+    r.case("BEFORE", person="DEAD", admit="2024-07-01", discharge="2024-07-10", mode="5")  # died in hospital
+    r.case("AFTER", person="DEAD", setting="outpatient", admit="2024-08-20")
+    f = review(r, "C02")
+    assert ids(f) == ["AFTER"] and f[0]["severity"] == "reject" and f[0]["amount"] == M("14.00")  # 70 % of 20.00
+
+
+def test_overlapping_stays_flag_the_later_admission_only():
+    r = Region()
+    r.case("FIRST", inst="H3", admit="2024-07-01", discharge="2024-07-10")
+    r.case("SECOND", inst="H2", admit="2024-07-05", discharge="2024-07-08")
+    r.case("TRANSFER", inst="H1", admit="2024-07-10", discharge="2024-07-12")  # admitted on the discharge day
+    f = review(r, "C03")
+    assert ids(f) == ["SECOND"] and "FIRST" in f[0]["message"]
+
+
+def test_split_admission_window_and_diagnosis_category():
+    r = Region()
+    r.case("A1", admit="2024-03-01", discharge="2024-03-05", dx="J18.900")
+    r.case("A2", admit="2024-03-15", discharge="2024-03-18", dx="J18.000")        # 10 days, same J18: split
+    r.case("B1", person="F30", admit="2024-03-01", discharge="2024-03-05", dx="J18.900")
+    r.case("B2", person="F30", admit="2024-03-21", discharge="2024-03-24", dx="J18.900")  # 16 days: outside
+    r.case("C1", person="K05", admit="2024-03-01", discharge="2024-03-05", dx="J18.900")
+    r.case("C2", person="K05", admit="2024-03-08", discharge="2024-03-10", dx="K35.800")  # other category
+    r.case("C3", person="K05", inst="H2", admit="2024-03-12", discharge="2024-03-14", dx="J18.900")  # other inst
+    f = review(r, "C04")
+    assert ids(f) == ["A2"] and "后 10 天" in f[0]["message"]
+
+
+def test_split_admission_window_is_a_parameter(tmp_path):
+    r = Region()
+    r.case("B1", person="F30", admit="2024-03-01", discharge="2024-03-05", dx="J18.900")
+    r.case("B2", person="F30", admit="2024-03-21", discharge="2024-03-24", dx="J18.900")
+    ov = tmp_path / "r.toml"
+    ov.write_text("[rules.C04.params]\nmax_gap_days = 30\n", encoding="utf-8")
+    assert ids(review(r, "C04", override=ov)) == ["B2"]
+
+
+def test_phantom_stay_days_without_bed_nursing_or_drugs():
+    r = Region()
+    r.case("REAL", admit="2024-07-01", discharge="2024-07-11")
+    r.case("PHANTOM", person="F30", admit="2024-07-01", discharge="2024-07-11", daily=False)
+    for day in ("2024-07-01", "2024-07-02", "2024-07-03", "2024-07-09", "2024-07-10"):
+        r.line("PHANTOM", "BED", day, "1", "80.00")
+    r.line("PHANTOM", "OXY", "2024-07-05", "10", "3.00")  # a treatment line does not prove a bed day
+    r.case("SHORTGAP", person="K05", admit="2024-07-01", discharge="2024-07-05", daily=False)
+    for day in ("2024-07-01", "2024-07-02", "2024-07-04"):
+        r.line("SHORTGAP", "BED", day, "1", "80.00")  # one empty day: below the 3-day threshold
+    f = review(r, "C05")
+    assert ids(f) == ["PHANTOM"] and "有 5 天" in f[0]["message"] and "2024-07-04" in f[0]["message"]
+
+
+def test_low_standard_admission():
+    r = Region()
+    r.case("MINOR", dx="J06.900", admit="2024-07-01", discharge="2024-07-03")
+    r.case("MINORLONG", person="F30", dx="J06.900", admit="2024-07-01", discharge="2024-07-09")  # 8 days
+    r.case("MINOREMERG", person="K05", dx="I10.x00", admit="2024-07-01", discharge="2024-07-02", emergency=True)
+    r.case("PNEUMONIA", dx="J18.900", admit="2024-08-01", discharge="2024-08-03")
+    r.case("MINOROP", dx="J06.900", setting="outpatient", admit="2024-09-01")
+    f = review(r, "C06")
+    assert ids(f) == ["MINOR"]
+
+
+def test_upcoding_needs_supporting_lines():
+    r = Region()
+    r.case("RF", dx="J18.900", sec=["J96.000"])                                 # no oxygen: flagged
+    r.case("RFOK", person="F30", dx="J18.900", sec=["J96.000"])
+    r.line("RFOK", "OXY", "2024-07-02", "16", "3.00")                           # oxygen: supported
+    r.case("SHOCK", person="K05", dx="K35.800", sec=["R57.200"])                # antibiotics alone: not ICU
+    r.case("SHOCKOK", admit="2024-09-01", dx="K35.800", sec=["R57.200"])
+    r.line("SHOCKOK", "ICU", "2024-09-01", "1", "480.00")
+    r.case("LEVO", person="F30", admit="2024-10-01", dx="J18.900", sec=["J96.000"])
+    r.line("LEVO", "LEVO", "2024-10-01", "1", "12.00")                          # 左氧氟沙星 is not oxygen
+    f = review(r, "C07")
+    assert ids(f) == ["LEVO", "RF", "SHOCK"]
+    assert "呼吸衰竭" in [x for x in f if x["case_id"] == "RF"][0]["message"]
+
+
+def test_suspended_attending_physician():
+    r = Region().suspend("S9", "2024-07-01", "2024-08-01")
+    r.case("IN", staff="S9", admit="2024-07-10", daily=False)
+    r.case("OUT", staff="S9", admit="2024-08-01", daily=False)          # the period ended (exclusive end)
+    r.case("EM", person="F30", staff="S9", admit="2024-07-10", daily=False, emergency=True)
+    assert ids(review(r, "C08")) == ["IN"]
+
+
+def test_outpatient_visit_frequency(tmp_path):
+    r = Region()
+    for d in range(1, 5):
+        r.case(f"V{d}", setting="outpatient", admit=f"2024-07-0{d}")
+    r.case("AUG", setting="outpatient", admit="2024-08-01")
+    ov = tmp_path / "r.toml"
+    ov.write_text("[rules.C09.params]\nmax_visits = 3\n", encoding="utf-8")
+    f = review(r, "C09", override=ov)
+    assert ids(f) == ["V4"] and "就诊 4 次" in f[0]["message"]
+
+
+def test_shares_and_total_cost_standards():
+    r = Region()
+    r.case("EXCL", excluded="100.00", total="400.00", fund="200.00", daily=False)  # 25 % > 15 %; cash 50 % = std
+    r.case("CASH", person="F30", total="400.00", fund="100.00", daily=False)       # cash 75 % > 50 %
+    r.case("BIG", person="K05", total="250000.00", fund="200000.00", daily=False)
+    f = review(r, "C10", "C11", "C12")
+    got = sorted((x["case_id"], x["rule_id"]) for x in f)
+    assert got == [("BIG", "C12"), ("CASH", "C11"), ("EXCL", "C10")]
+    assert "25.0%" in [x for x in f if x["rule_id"] == "C10"][0]["message"]
+
+
+def test_course_length_of_tcm_injections():
+    r = Region()
+    r.case("LONG", admit="2024-07-01", discharge="2024-07-20", daily=False)
+    for d in range(1, 17):  # 16 days of 丹红注射液: days 15 and 16 are past the 14-day limit
+        r.line("LONG", "DANHONG", f"2024-07-{d:02d}", "2", "52.00")
+    r.case("SHORT", person="F30", admit="2024-07-01", discharge="2024-07-20", daily=False)
+    for d in range(1, 15):
+        r.line("SHORT", "DANHONG", f"2024-07-{d:02d}", "2", "52.00")
+    f = review(r, "C13")
+    assert [(x["case_id"], x["amount"]) for x in f] == [("LONG", M("104.00")), ("LONG", M("104.00"))]
+    assert "第 15 天" in f[0]["message"] and "计费 16 天" in f[0]["message"]
+
+
+def test_same_day_bed_or_nursing_of_two_kinds():
+    r = Region()
+    r.case("A", admit="2024-07-01", discharge="2024-07-04")  # clean: one bed, one nursing a day
+    r.line("A", "ICUBED", "2024-07-02", "1", "260.00")  # ICU bed and ward bed on the same day
+    ward = [ln["line_no"] for ln in r.lines if ln["item_code"] == "BED" and str(ln["service_date"]) == "2024-07-02"]
+    f = review(r, "C14")
+    assert ward == [4] and [(x["line_no"], x["amount"]) for x in f] == [(4, M("80.00"))]  # the cheaper one goes
+    assert "已收取 重症监护病房床位费" in f[0]["message"]
+
+
+def test_missing_companion_and_anaesthesia_without_procedure():
+    r = Region()
+    r.case("T1").line("T1", "TRANS", "2024-07-02", "1", "25.00")                 # transfusion, no cross-match
+    r.case("T2", person="F30").line("T2", "TRANS", "2024-07-02", "1", "25.00")
+    r.line("T2", "XMATCH", "2024-07-02", "1", "30.00")
+    r.case("G1", person="K05").line("G1", "GA", "2024-07-02", "1", "1600.00")    # no procedure coded
+    r.case("G2", admit="2024-09-01", procedures=["47.0100"]).line("G2", "GA", "2024-09-01", "1", "1600.00")
+    f = review(r, "C15", "C16")
+    assert sorted((x["case_id"], x["rule_id"], x["amount"]) for x in f) == [("G1", "C16", M("1600.00")),
+                                                                            ("T1", "C15", M("25.00"))]
+
+
+def test_repeated_surcharge_and_unbundled_items(tmp_path):
+    r = Region()
+    r.case("A", admit="2024-07-01", discharge="2024-07-04")
+    r.line("A", "SUR1", "2024-07-02", "1", "20.00", name="急诊加收")
+    second = r.line("A", "SUR1", "2024-07-02", "1", "20.00", name="急诊加收")   # twice on one day
+    r.line("A", "SUR1", "2024-07-03", "1", "20.00", name="急诊加收")            # once the next day: fine
+    r.line("A", "GA", "2024-07-02", "1", "1600.00")
+    mon = r.line("A", "MON", "2024-07-02", "1", "280.00", name="麻醉中监测")
+    r.line("A", "MON", "2024-07-03", "1", "280.00", name="麻醉中监测")          # no anaesthesia that day
+    ov = tmp_path / "r.toml"
+    ov.write_text("[rules.C18]\nenabled = true\n", encoding="utf-8")
+    f = review(r, "C17", "C18", override=ov)
+    assert [(x["line_no"], x["rule_id"], x["amount"]) for x in f] == [(second, "C17", M("20.00")),
+                                                                      (mon, "C18", M("280.00"))]
+    assert "已收取 全身麻醉" in f[1]["message"]
