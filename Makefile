@@ -14,17 +14,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
 	touch $(STAMP)
 
-## demo: generate a synthetic region, load it, its summary, the budget year, and the DIP year
-## (catalogue from 2023–2024, settlement of 2025 with each institution's statement)
+## demo: a synthetic region → load → summary → budget year → staff qualification → claims review →
+## the DIP year (catalogue from 2023–2024, settlement of 2025 with the review's deductions and every
+## institution's statement) → the same year settled by DRG instead (a policy switch: demo-dip vs demo-drg)
+STANDARDS ?= ../shared/standards/chs-drg-1.1
 demo: $(STAMP)
 	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
 	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --workspace yibao-data --out demo-budget
+	$(BIN)/yibao staff summary --year 2025 --workspace yibao-data
+	$(BIN)/yibao review --workspace yibao-data --out demo-review --evaluate demo-region/labels.csv
 	$(BIN)/yibao dip build --workspace yibao-data --policy examples/dip-demo.toml --out demo-dip/catalogue
 	$(BIN)/yibao dip score --workspace yibao-data --policy examples/dip-demo.toml --catalogue demo-dip/catalogue --out demo-dip/scored
 	$(BIN)/yibao dip settle --workspace yibao-data --policy examples/dip-demo.toml --scored demo-dip/scored \
-		--budget-policy demo-region/budget_policy.toml --out demo-dip/settlement
+		--budget-policy demo-region/budget_policy.toml --deductions demo-review/deductions.csv --out demo-dip/settlement
+	@if [ -d "$(STANDARDS)" ]; then \
+		$(BIN)/yibao drg settle --workspace yibao-data --standards $(STANDARDS) \
+			--budget-policy demo-region/budget_policy.toml --deductions demo-review/deductions.csv --out demo-drg; \
+	else echo "DRG：找不到分组标准目录 $(STANDARDS)，跳过（make demo STANDARDS=…）"; fi
 
 ## test: the whole test suite (DuckDB and Spark parity included)
 test: $(STAMP)
@@ -35,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --cases $(BENCH_CASES)
 
 clean:
-	rm -rf demo-region demo-budget demo-dip yibao-data bench/out
+	rm -rf demo-region demo-budget demo-dip demo-drg demo-review yibao-data bench/out
