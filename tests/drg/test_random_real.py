@@ -6,10 +6,13 @@ from __future__ import annotations
 import random
 
 import pyarrow as pa
+import pytest
 
 from yibao.drg.explain import group_one
 from yibao.drg.grouper import group_table
 from yibao.drg.standards import load_standards
+
+pytestmark = pytest.mark.standards
 
 SCHEMA = pa.schema([
     ("case_id", pa.string()), ("sex", pa.string()), ("age_years", pa.int32()), ("newborn_age_days", pa.int32()),

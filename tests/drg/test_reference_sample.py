@@ -20,6 +20,8 @@ from yibao.drg.explain import group_one
 from yibao.drg.grouper import PRECHECK_STATUSES, group_table
 from yibao.drg.standards import load_standards
 
+pytestmark = pytest.mark.standards
+
 
 def _sample(standards: Path) -> Path:
     d = standards / "reference_sample"

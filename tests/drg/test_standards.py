@@ -16,6 +16,7 @@ from .helpers import write_mini
 SRC = Path(__file__).resolve().parents[2] / "src" / "yibao" / "drg"
 
 
+@pytest.mark.standards
 def test_real_standards_counts(standards):
     std = load_standards(standards)
     assert len(std.mdcs) == 26 and [m.code for m in std.mdcs][:6] == list("APYZMN")
