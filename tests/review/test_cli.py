@@ -62,7 +62,11 @@ def test_review_writes_the_contract_findings(region, tmp_path):
     for r in rows:
         if r["severity"] == "reject":
             want[inst[r["case_id"]]] = want.get(inst[r["case_id"]], Decimal(0)) + Decimal(r["amount"])
-    assert {d["institution_id"]: Decimal(d["amount"]) for d in ded} == want
+    got: dict = {}
+    for d in ded:  # one row per institution × year × setting
+        assert d["setting"] in ("inpatient", "outpatient") and d["source"] == "review"
+        got[d["institution_id"]] = got.get(d["institution_id"], Decimal(0)) + Decimal(d["amount"])
+    assert got == want
     assert [d["source"] for d in ded] == ["review"] * len(ded) and {d["year"] for d in ded} == {"2024"}
     assert (out / "summary_by_institution.csv").exists() and (out / "top_rules.csv").exists()
     # the same data gives the same bytes

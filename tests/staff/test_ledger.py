@@ -261,6 +261,7 @@ def _cases(rows):
         "emergency": pa.array([r[3] for r in rows], pa.bool_()),
         "fund_paid": pa.array([Decimal(r[4]) for r in rows], pa.decimal128(18, 2)),
         "settle_date": pa.array([D(r[2]) for r in rows], pa.date32()),
+        "setting": ["inpatient"] * len(rows),
     })
 
 
@@ -282,8 +283,8 @@ def test_emergency_case_during_suspension_is_paid_and_a_non_emergency_one_is_not
     detail, summary = withheld(duckdb.connect(), periods, cases=cases, fee_items=lines)
     assert [(r["case_id"], r["line_no"], r["amount"]) for r in detail.to_pylist()] == [
         ("C2", None, Decimal("800.50")), ("C4", 1, Decimal("50.25"))]
-    assert [(r["institution_id"], r["year"], r["source"], r["amount"], r["findings"]) for r in summary.to_pylist()] == [
-        ("H001", 2025, "staff_qualification", Decimal("850.75"), 2)]
+    assert [(r["institution_id"], r["year"], r["setting"], r["source"], r["amount"], r["findings"])
+            for r in summary.to_pylist()] == [("H001", 2025, "inpatient", "staff_qualification", Decimal("850.75"), 2)]
 
 
 # --------------------------------------------------------------------------- the contract command

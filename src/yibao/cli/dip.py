@@ -114,8 +114,9 @@ def dip_indicators(
 
 
 
-def _read_deductions(path: Path, year: int) -> dict:
-    """DEDUCTIONS as CSV (institution_id,year,source,amount,findings): the year's amounts summed per institution."""
+def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
+    """DEDUCTIONS as CSV (institution_id,year,setting,source,amount,findings): the year's amounts of one setting
+    summed per institution (a file without a ``setting`` column counts as inpatient)."""
     import csv
     from decimal import Decimal, InvalidOperation
 
@@ -134,7 +135,7 @@ def _read_deductions(path: Path, year: int) -> dict:
             raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
         if amt < 0 or amt != amt.quantize(Decimal("0.01")):
             raise FatalLoadError(str(path), f"第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
-        if y == year and amt:
+        if y == year and amt and (r.get("setting") or "inpatient").strip() == setting:
             out[inst] = out.get(inst, Decimal("0.00")) + amt
     return out
 
@@ -203,17 +204,13 @@ def _scored_table(scored: Path):
 
 
 def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None):
-    from yibao.dip.settlement import DIP_SETTLE_UNITS, run_settlement, settle_sources, split_deductions
-    from yibao.engine.runner import LocalRunner
+    from yibao.dip.settlement import run_settlement
 
     cp = bp.sections.clearing
-    ded = {}
-    if deductions is not None:
-        units = LocalRunner().run_pipeline(DIP_SETTLE_UNITS, {"dip_case_points": table,
-                                                              **settle_sources(bp.year, pol.settlement)})
-        ded = split_deductions(_read_deductions(deductions, bp.year), units["dip_settle_units"], bp.year)
+    inp = _read_deductions(deductions, bp.year, "inpatient") if deductions is not None else {}
+    out = _read_deductions(deductions, bp.year, "outpatient") if deductions is not None else {}
     return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp, cp.scores,
-                          cp.default_score, ded, engine)
+                          cp.default_score, inp, engine, out)
 
 
 @dip_app.command("simulate")

@@ -27,11 +27,14 @@ QUALIFICATION_PERIODS = pa.schema([
 # Settlement deductions (扣款) per institution, produced by claims review (and staff sanctions) and
 # consumed by the settlement cycle (DIP/DRG year-end): the fund does not pay ``amount``.
 #   year        settlement year of the cases the deductions come from
+#   setting     'inpatient' or 'outpatient' (the cases' setting): inpatient deductions reduce the DIP/DRG
+#               clearing, outpatient ones the outpatient pooling (按人头) clearing
 #   source      'review' (智能审核 reject findings) or another named source
 #   amount      yuan, DECIMAL(18,2), ≥ 0
 DEDUCTIONS = pa.schema([
     pa.field("institution_id", pa.string(), nullable=False),
     pa.field("year", pa.int32(), nullable=False),
+    pa.field("setting", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
     pa.field("amount", pa.decimal128(18, 2), nullable=False),
     pa.field("findings", pa.int64(), nullable=False),

@@ -258,8 +258,11 @@ def settle_year(year: int, units: pa.Table, capita_units: pa.Table, capita_booke
                 institutions: pa.Table, budgets: Budgets, policy: DipPolicy, bands: Bands,
                 scores: Mapping[str, Decimal], default_score: Decimal,
                 deductions: Mapping[tuple[str, str], Decimal] | None = None,
-                history_points: Mapping[tuple[str, int], Decimal] | None = None) -> DipYear:
-    """The DIP year over the pipelines' aggregates. ``deductions[(scheme, institution_id)]`` in fund money."""
+                history_points: Mapping[tuple[str, int], Decimal] | None = None,
+                capita_deductions: Mapping[tuple[str, str], Decimal] | None = None) -> DipYear:
+    """The DIP year over the pipelines' aggregates. ``deductions[(scheme, institution_id)]`` in fund money
+    (inpatient findings, against the DIP clearing); ``capita_deductions`` likewise for outpatient findings,
+    against the per-capita clearing."""
     sp = policy.settlement
     deductions = dict(deductions or {})
     inst = {r["institution_id"]: r for r in institutions.to_pylist()}
@@ -313,7 +316,9 @@ def settle_year(year: int, units: pa.Table, capita_units: pa.Table, capita_booke
                     v, tc, fp = booked.get((i, m), [0, ZERO, ZERO])
                     months.append(UnitMonth(i, m, Decimal(persons.get(i, 0)), v, tc, fp))
             capita[scheme] = settle_scheme(scheme, budgets.outpatient[scheme], months, UnitPolicy("fund", None,
-                                           sp.deposit_rate, sp.prepay_cap), bands, scores, default_score, {}, None)
+                                           sp.deposit_rate, sp.prepay_cap), bands, scores, default_score,
+                                           {i: a for (sc, i), a in (capita_deductions or {}).items() if sc == scheme},
+                                           None)
     # bed days: standard = days × rate; capped pro rata by the scheme's bed_day figure
     beds, capped = [], {}
     for scheme in SCHEMES:
@@ -396,8 +401,13 @@ def history_from_units(units: pa.Table) -> dict[tuple[str, int], Decimal]:
 
 def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, policy: DipPolicy, bands: Bands,
                    scores: Mapping[str, Decimal], default_score: Decimal,
-                   deductions: Mapping[tuple[str, str], Decimal] | None = None, engine: str = "duckdb") -> DipYear:
-    """Aggregate ``scored`` cases and the workspace's outpatient cases on ``engine``, then settle exactly."""
+                   deductions: Mapping[str, Decimal] | None = None, engine: str = "duckdb",
+                   outpatient_deductions: Mapping[str, Decimal] | None = None) -> DipYear:
+    """Aggregate ``scored`` cases and the workspace's outpatient cases on ``engine``, then settle exactly.
+
+    ``deductions`` / ``outpatient_deductions``: per institution (DEDUCTIONS of the year, inpatient and
+    outpatient settings), split over schemes by the fund each institution booked in each.
+    """
     from yibao.dip.build import _sources_from_workspace
 
     sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases", "institutions"))
@@ -413,8 +423,15 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     finally:
         if ws is not None:
             ws.close()
+    ded = split_deductions(deductions or {}, units, year)
+    booked: dict[str, dict[str, Decimal]] = {}
+    for r in cap["dip_capita_booked"].to_pylist():
+        if r["year"] == year:
+            b = booked.setdefault(r["institution_id"], {})
+            b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
+    out_ded = settle_split(outpatient_deductions or {}, booked, SCHEMES)
     return settle_year(year, units, cap["dip_capita_units"], cap["dip_capita_booked"], institutions, budgets, policy,
-                       bands, scores, default_score, deductions, history_from_units(units))
+                       bands, scores, default_score, ded, history_from_units(units), out_ded)
 
 
 # (column, 中文表头)

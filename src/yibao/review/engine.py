@@ -88,7 +88,7 @@ def summaries(res: ReviewResult, rs: RuleSet) -> dict[str, pa.Table]:
     con = _con()
     try:
         con.register("findings", res.findings)
-        con.register("cases", res.cases.select(["case_id", "institution_id", "settle_date"]))
+        con.register("cases", res.cases.select(["case_id", "institution_id", "settle_date", "setting"]))
         con.register("rules", rules_table(rs))
         by_rule = query_arrow(con, """
             SELECT c.institution_id, f.rule_id, r.name AS rule_name, f.severity,
@@ -110,10 +110,10 @@ def summaries(res: ReviewResult, rs: RuleSet) -> dict[str, pa.Table]:
                    count(*) FILTER (WHERE f.severity = 'warn') AS warn_findings
             FROM findings f JOIN cases c USING (case_id) GROUP BY ALL ORDER BY c.institution_id""")
         ded = query_arrow(con, """
-            SELECT c.institution_id, CAST(year(c.settle_date) AS INTEGER) AS year, 'review' AS source,
+            SELECT c.institution_id, CAST(year(c.settle_date) AS INTEGER) AS year, c.setting, 'review' AS source,
                    CAST(sum(f.amount) AS DECIMAL(18,2)) AS amount, count(*) AS findings
             FROM findings f JOIN cases c USING (case_id) WHERE f.severity = 'reject'
-            GROUP BY ALL ORDER BY c.institution_id, year""").cast(DEDUCTIONS)
+            GROUP BY ALL ORDER BY c.institution_id, year, c.setting""").cast(DEDUCTIONS)
         return {"summary_by_institution": inst, "summary_by_rule": by_rule, "top_rules": top, "deductions": ded}
     finally:
         con.close()

@@ -71,14 +71,14 @@ _DETAIL_SQL = """
 _SUMMARY_SQL = """
     WITH d AS (SELECT * FROM withheld_detail),
     per_case AS (
-        SELECT d.institution_id, d.year, d.case_id,
+        SELECT d.institution_id, d.year, d.case_id, any_value(c.setting) AS setting,
                CASE WHEN bool_or(d.line_no IS NULL) THEN sum(d.amount)
                     ELSE least(sum(d.amount), any_value(CAST(c.fund_paid AS DECIMAL(18,2)))) END AS amount
-        FROM d JOIN cases AS c USING (case_id) GROUP BY ALL
+        FROM d JOIN cases AS c USING (case_id) GROUP BY d.institution_id, d.year, d.case_id
     )
-    SELECT institution_id, year, 'staff_qualification' AS source, CAST(sum(amount) AS DECIMAL(18,2)) AS amount,
-           count(*) AS findings
-    FROM per_case GROUP BY institution_id, year ORDER BY institution_id, year
+    SELECT institution_id, year, setting, 'staff_qualification' AS source,
+           CAST(sum(amount) AS DECIMAL(18,2)) AS amount, count(*) AS findings
+    FROM per_case GROUP BY institution_id, year, setting ORDER BY institution_id, year, setting
 """
 
 
