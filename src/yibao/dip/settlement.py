@@ -429,7 +429,10 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
         if r["year"] == year:
             b = booked.setdefault(r["institution_id"], {})
             b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
-    out_ded = settle_split(outpatient_deductions or {}, booked, SCHEMES)
+    kinds = {r["institution_id"]: r["kind"] for r in institutions.to_pylist()}
+    eligible = {i: a for i, a in (outpatient_deductions or {}).items()  # pharmacies etc. are not in this pot
+                if kinds.get(i) in policy.settlement.capita_kinds}
+    out_ded = settle_split(eligible, booked, SCHEMES)
     return settle_year(year, units, cap["dip_capita_units"], cap["dip_capita_booked"], institutions, budgets, policy,
                        bands, scores, default_score, ded, history_from_units(units), out_ded)
 
