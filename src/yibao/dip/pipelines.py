@@ -40,6 +40,7 @@ from yibao.contract.schema import CASES, ICD9_PATTERN, ICD10_PATTERN, INSTITUTIO
 from yibao.engine.registry import register
 from yibao.engine.runner import LocalRunner, Pipeline, Step
 from yibao.engine.sqlmoney import div_round
+from yibao.settle.relative import group_year_step, relative_step
 
 MONEY = pa.decimal128(18, 2)
 SCORE = pa.decimal128(18, 4)
@@ -280,84 +281,62 @@ WHERE c.cases >= t.core_min_cases
     doc="核心病种（诊断亚目×操作组合）",
 )
 
-GROUP_YEAR = Step(
-    name="dip_group_year",
+GROUP_CASES = Step(
+    name="dip_group_cases",
     main="dip_case_keys",
-    mode="partitioned",
-    partition_by=("dx_cat",),
-    broadcast=("dip_core_keys", "dip_years", "dip_params"),
+    mode="rowwise",
+    broadcast=("dip_core_keys", "dip_years"),
     sql="""
-WITH k AS (
-    SELECT k.dx_cat, k.year, k.case_id, k.total_cost,
-           CASE WHEN g.dx_sub IS NOT NULL THEN 'core' ELSE 'comprehensive' END AS kind,
-           CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub || '|' || k.combo ELSE k.dx_cat || '#' || k.tier END AS group_id,
-           CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub END AS dx_sub,
-           CASE WHEN g.dx_sub IS NOT NULL THEN k.combo END AS combo,
-           CASE WHEN g.dx_sub IS NULL THEN k.tier END AS tier
-    FROM dip_case_keys k
-    LEFT JOIN dip_core_keys g ON g.dx_sub = k.dx_sub AND g.combo = k.combo
-    WHERE k.status = 'ok' AND k.year IN (SELECT year FROM dip_years)
-),
-r AS (
-    SELECT *, row_number() OVER (PARTITION BY group_id ORDER BY total_cost, case_id) AS pos,
-           count(*) OVER (PARTITION BY group_id) AS n
-    FROM k
-),
-t AS (
-    SELECT r.*, (pos > floor(n * p.trim_lower) AND pos <= n - floor(n * (1 - p.trim_upper))) AS kept
-    FROM r, dip_params p
-)
-SELECT dx_cat, group_id, kind, dx_sub, combo, tier, year,
-       CAST(count(*) AS BIGINT) AS cases,
-       CAST(count(*) FILTER (WHERE kept) AS BIGINT) AS cases_kept,
-       CAST(sum(total_cost) AS DECIMAL(18,2)) AS cost_all,
-       CAST(coalesce(sum(total_cost) FILTER (WHERE kept), 0) AS DECIMAL(18,2)) AS cost_kept
-FROM t
-GROUP BY dx_cat, group_id, kind, dx_sub, combo, tier, year
+SELECT CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub || '|' || k.combo ELSE k.dx_cat || '#' || k.tier END AS group_id,
+       k.year, k.case_id, k.total_cost,
+       CASE WHEN g.dx_sub IS NOT NULL THEN 'core' ELSE 'comprehensive' END AS kind,
+       k.dx_cat,
+       CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub END AS dx_sub,
+       CASE WHEN g.dx_sub IS NOT NULL THEN k.combo END AS combo,
+       CASE WHEN g.dx_sub IS NULL THEN k.tier END AS tier
+FROM dip_case_keys k
+LEFT JOIN dip_core_keys g ON g.dx_sub = k.dx_sub AND g.combo = k.combo
+WHERE k.status = 'ok' AND k.year IN (SELECT year FROM dip_years)
 """,
-    schema=pa.schema([("dx_cat", pa.string()), ("group_id", pa.string()), ("kind", pa.string()),
-                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string()), ("year", pa.int32()),
-                      ("cases", pa.int64()), ("cases_kept", pa.int64()), ("cost_all", MONEY), ("cost_kept", MONEY)]),
-    order_by=("group_id", "year"),
-    doc="病种×年度：病例数、剔除离群病例后的病例数与费用（剔除按病种内费用排位，跨年度合并排位）",
+    schema=pa.schema([("group_id", pa.string()), ("year", pa.int32()), ("case_id", pa.string()),
+                      ("total_cost", MONEY), ("kind", pa.string()), ("dx_cat", pa.string()), ("dx_sub", pa.string()),
+                      ("combo", pa.string()), ("tier", pa.string())]),
+    order_by=("case_id",),
+    doc="目录年度的可入组病例：所属病种（核心病种：亚目|手术操作组合；综合病种：类目#操作层级）",
 )
 
-_YEAR_MEAN = div_round("cost_kept", "cases_kept", num_scale=2, scale=2)
-_REF_YEAR_MEAN = div_round("sum(cost_all)", "sum(cases)", num_scale=2, scale=2)
+GROUPS = Step(
+    name="dip_groups",
+    main="dip_group_cases",
+    mode="partitioned",
+    partition_by=("group_id",),
+    sql="""
+SELECT group_id, min(kind) AS kind, min(dx_cat) AS dx_cat, min(dx_sub) AS dx_sub, min(combo) AS combo,
+       min(tier) AS tier
+FROM dip_group_cases GROUP BY group_id
+""",
+    schema=pa.schema([("group_id", pa.string()), ("kind", pa.string()), ("dx_cat", pa.string()),
+                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string())]),
+    order_by=("group_id",),
+    doc="病种的描述列（类型、类目、亚目、手术操作组合、操作层级）",
+)
+
+# the trimmed, year-weighted group averages and the relative cost × score_base: the rule DRG weights use too
+GROUP_YEAR = group_year_step("dip_group_year", "dip_group_cases", "dip_years", "dip_params",
+                             doc="病种×年度：病例数、剔除离群病例后的病例数与费用（剔除按病种内费用排位，跨年度合并排位）")
+RELATIVE = relative_step("dip_relative", "dip_group_year", "dip_years", "dip_params", base_column="score_base",
+                         doc="病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000")
+
 CATALOGUE = Step(
     name="dip_catalogue",
-    main="dip_group_year",
+    main="dip_relative",
     mode="global",
-    broadcast=("dip_years", "dip_params", "dip_primary"),
-    sql=f"""
-WITH ym AS (
-    SELECT g.group_id, g.year, w.weight, {_YEAR_MEAN} AS mean
-    FROM dip_group_year g JOIN dip_years w USING (year) WHERE g.cases_kept > 0
-),
-gw AS (
-    SELECT group_id, CAST(sum(weight * mean) AS DECIMAL(38, 6)) AS wsum, CAST(sum(weight) AS DECIMAL(38, 4)) AS w
-    FROM ym GROUP BY group_id
-),
-ry AS (
-    SELECT g.year, min(w.weight) AS weight, {_REF_YEAR_MEAN} AS mean
-    FROM dip_group_year g JOIN dip_years w USING (year) GROUP BY g.year
-),
-ref AS (
-    SELECT {div_round("sum(weight * mean)", "sum(weight)", num_scale=6, den_scale=4, scale=2)} AS ref_cost FROM ry
-),
-g AS (
-    SELECT group_id, min(kind) AS kind, min(dx_cat) AS dx_cat, min(dx_sub) AS dx_sub, min(combo) AS combo,
-           min(tier) AS tier, CAST(sum(cases) AS BIGINT) AS cases, CAST(sum(cases_kept) AS BIGINT) AS cases_kept
-    FROM dip_group_year GROUP BY group_id
-),
-avgc AS (
-    SELECT group_id, {div_round("wsum", "w", num_scale=6, den_scale=4, scale=2)} AS avg_cost FROM gw
-)
-SELECT g.group_id, g.kind, g.dx_cat, g.dx_sub, g.combo, g.tier, g.cases, g.cases_kept, a.avg_cost,
-       {div_round("a.avg_cost * p.score_base", "ref.ref_cost", num_scale=6, den_scale=2, scale=4)} AS score,
-       g.group_id IN (SELECT group_id FROM dip_primary) AS primary_care,
-       ref.ref_cost AS reference_cost
-FROM g JOIN avgc a USING (group_id), ref, dip_params p
+    broadcast=("dip_groups", "dip_primary"),
+    sql="""
+SELECT g.group_id, g.kind, g.dx_cat, g.dx_sub, g.combo, g.tier, r.cases, r.cases_kept, r.avg_cost,
+       r.relative AS score, g.group_id IN (SELECT group_id FROM dip_primary) AS primary_care,
+       r.reference_cost
+FROM dip_relative r JOIN dip_groups g USING (group_id)
 """,
     schema=pa.schema([("group_id", pa.string()), ("kind", pa.string()), ("dx_cat", pa.string()),
                       ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
@@ -504,7 +483,7 @@ FROM q
 
 DIP_CATALOGUE = Pipeline(
     name="dip_catalogue",
-    steps=(CASE_KEYS, COMBO_COUNTS, THRESHOLD, CORE_KEYS, GROUP_YEAR, CATALOGUE),
+    steps=(CASE_KEYS, COMBO_COUNTS, THRESHOLD, CORE_KEYS, GROUP_CASES, GROUPS, GROUP_YEAR, RELATIVE, CATALOGUE),
     doc="DIP 目录库：由历史住院病例生成核心病种、综合病种及其分值",
 )
 DIP_SCORING = Pipeline(

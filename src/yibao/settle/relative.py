@@ -12,7 +12,8 @@ Two runner steps, built for a caller's table names:
 
 Inputs: ``main`` with columns ``group_id, year, case_id, total_cost`` (only cases that count), a years
 table ``(year INTEGER, weight DECIMAL(9,4))`` and a one-row parameter table with ``trim_lower``,
-``trim_upper`` and ``base`` (DECIMAL(9,4)).
+``trim_upper`` and the base (DECIMAL(9,4); column ``base`` unless named otherwise). Used by the DIP
+catalogue (``dip_group_year``, ``dip_relative``: base ``score_base`` = 1000) and the DRG weights (base 1).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ FROM t GROUP BY group_id, year
         doc=doc or "分组×年度：病例数、剔除离群病例后的病例数与费用（组内按费用排位，跨年度合并排位）")
 
 
-def relative_step(name: str, main: str, years: str, params: str, doc: str = "") -> Step:
+def relative_step(name: str, main: str, years: str, params: str, doc: str = "", base_column: str = "base") -> Step:
     year_mean = div_round("cost_kept", "cases_kept", num_scale=2, scale=2)
     ref_year_mean = div_round("sum(cost_all)", "sum(cases)", num_scale=2, scale=2)
     return Step(
@@ -84,7 +85,7 @@ g AS (
 ),
 a AS (SELECT group_id, {div_round("wsum", "w", num_scale=6, den_scale=4, scale=2)} AS avg_cost FROM gw)
 SELECT g.group_id, g.cases, g.cases_kept, a.avg_cost,
-       {div_round("a.avg_cost * p.base", "ref.ref_cost", num_scale=6, den_scale=2, scale=4)} AS relative,
+       {div_round(f"a.avg_cost * p.{base_column}", "ref.ref_cost", num_scale=6, den_scale=2, scale=4)} AS relative,
        ref.ref_cost AS reference_cost
 FROM g JOIN a USING (group_id), ref, {params} p
 """,
