@@ -93,7 +93,7 @@ def main() -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    print(f"### DRG grouping (`bench/bench_drg.py`)\n")
+    print("### DRG grouping (`bench/bench_drg.py`)\n")
     print(f"- Date: {dt.date.today()}; commit {commit}; {os.cpu_count()} cores, {platform.system()} "
           f"{platform.machine()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}; "
           f"load average at start {os.getloadavg()[0]:.1f}")
@@ -106,7 +106,7 @@ def main() -> None:
     for label, count, arrow, duck in rows:
         print(f"| {label} | {count:,} | {min(arrow):.3f} s ({statistics.median(arrow):.3f}) | "
               f"{count / min(arrow):,.0f} | {min(duck):.3f} s ({statistics.median(duck):.3f}) | {count / min(duck):,.0f} |")
-    print(f"\nStatuses of the inpatient rows: " + ", ".join(f"{s} {c:,}" for s, c in statuses)
+    print("\nStatuses of the inpatient rows: " + ", ".join(f"{s} {c:,}" for s, c in statuses)
           + f". Scaled run equal to the unscaled one: {'yes' if same == 0 else f'NO ({same} differ)'}.")
     sys.stdout.flush()
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
+from yibao.contract.policyfile import decimal_param, read_toml
 from yibao.contract.reasons import FatalLoadError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
@@ -80,20 +81,7 @@ class DipPolicy:
 
 def _dec(path: str, key: str, value: object, lo: Decimal | None = None, hi: Decimal | None = None,
          places: int = 4) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise DipPolicyError(path, f"{key} 应为数字（写成字符串，例如 \"0.85\"），实际为 {value!r}")
-    text = repr(value) if isinstance(value, float) else str(value).strip()
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise DipPolicyError(path, f"{key} 不是数字：{value!r}") from None
-    if not d.is_finite():
-        raise DipPolicyError(path, f"{key} 不是有限数字：{value!r}")
-    if lo is not None and d < lo or hi is not None and d > hi:
-        raise DipPolicyError(path, f"{key} 超出允许范围 {lo}–{hi if hi is not None else '∞'}：{value}")
-    if d != d.quantize(Decimal(1).scaleb(-places)):
-        raise DipPolicyError(path, f"{key} 小数超过 {places} 位：{value}")
-    return d.quantize(Decimal(1).scaleb(-places))
+    return decimal_param(path, key, value, lo, hi, places, DipPolicyError)
 
 
 def _merge(base: dict, over: dict, path: str, prefix: str = "") -> dict:
@@ -118,11 +106,7 @@ def load_policy(path: Path | None = None, overrides: dict | None = None, overrid
     where = str(DEFAULTS_FILE)
     if path is not None:
         where = str(path)
-        try:
-            with Path(path).open("rb") as f:
-                user = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
-            raise DipPolicyError(where, f"不是有效的 TOML：{exc}") from None
+        user = read_toml(path, DipPolicyError)
         user = {k: v for k, v in user.items() if k in SECTIONS}  # other sections belong to others
         raw = _merge(raw, user, where)
     if overrides:

@@ -32,14 +32,12 @@ they are reported in ``warnings``.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping
 
 import pyarrow as pa
 
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
                                NULL_SLOT, TABLE_NAMES, field_shift)
-from yibao.drg.conditions import VAR_COLUMN, VARS
+from yibao.drg.conditions import VAR_COLUMN
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, run_final
 
 STATUS_ZH: dict[str, str] = {

@@ -19,12 +19,13 @@ import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import pyarrow as pa
 
+from yibao.contract.policyfile import decimal_param, int_param, read_toml
 from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.engine.money import ZERO, decimal_view, fmt
@@ -69,23 +70,11 @@ class DrgPolicy:
 
 
 def _dec(where: str, key: str, v: object, lo: Decimal, hi: Decimal, places: int = 4) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-        raise DrgPolicyError(where, f"{key} 应为数字（写成字符串），实际为 {v!r}")
-    try:
-        d = Decimal(repr(v) if isinstance(v, float) else str(v).strip())
-    except InvalidOperation:
-        raise DrgPolicyError(where, f"{key} 不是数字：{v!r}") from None
-    if not d.is_finite() or d < lo or d > hi:
-        raise DrgPolicyError(where, f"{key} 超出允许范围 {lo}–{hi}：{v}")
-    if d != d.quantize(Decimal(1).scaleb(-places)):
-        raise DrgPolicyError(where, f"{key} 小数超过 {places} 位：{v}")
-    return d.quantize(Decimal(1).scaleb(-places))
+    return decimal_param(where, key, v, lo, hi, places, DrgPolicyError)
 
 
 def _int(where: str, key: str, v: object, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise DrgPolicyError(where, f"{key} 应为 {lo}–{hi} 的整数：{v!r}")
-    return v
+    return int_param(where, key, v, lo, hi, DrgPolicyError)
 
 
 def load_payment_policy(path: Path | None = None) -> DrgPolicy:
@@ -95,13 +84,7 @@ def load_payment_policy(path: Path | None = None) -> DrgPolicy:
     where = str(DEFAULTS_FILE)
     if path is not None:
         where = str(path)
-        try:
-            with Path(path).open("rb") as f:
-                user = tomllib.load(f)
-        except FileNotFoundError:
-            raise DrgPolicyError(where, "政策文件不存在") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DrgPolicyError(where, f"不是有效的 TOML：{exc}") from None
+        user = read_toml(path, DrgPolicyError)
         for sec in ("weights", "payment"):
             u = user.get(sec, {})
             if not isinstance(u, dict):

@@ -35,7 +35,7 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN
 from yibao.contract.standards import find_standards
 from yibao.drg import conditions as cond
-from yibao.drg.conditions import VARS, Bound, Condition, ConditionError
+from yibao.drg.conditions import Bound, Condition, ConditionError
 
 # file → required columns; optional files may be absent
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
@@ -211,7 +211,7 @@ class _Table:
         if dup:
             raise FatalLoadError(self.where, f"第 1 行：列名重复 {', '.join(dup)}")
         self.rows: list[tuple[int, dict[str, str]]] = []
-        cols, width, line = self.columns, len(self.columns), 1
+        cols, width = self.columns, len(self.columns)
         append = self.rows.append
         try:
             for rec in reader:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from yibao.contract.policyfile import int_param, read_toml
 from yibao.contract.reasons import FatalLoadError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
@@ -66,11 +67,7 @@ class StaffPolicy:
 
 
 def _int(path: str, key: str, v: object, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise StaffPolicyError(path, f"{key} 应为整数，实际为 {v!r}")
-    if not lo <= v <= hi:
-        raise StaffPolicyError(path, f"{key} 超出允许范围 {lo}–{hi}：{v}")
-    return v
+    return int_param(path, key, v, lo, hi, StaffPolicyError)
 
 
 def load_policy(path: Path | None = None) -> StaffPolicy:
@@ -80,13 +77,7 @@ def load_policy(path: Path | None = None) -> StaffPolicy:
     where = str(DEFAULTS_FILE)
     if path is not None:
         where = str(path)
-        try:
-            with Path(path).open("rb") as f:
-                user = tomllib.load(f)
-        except OSError as exc:
-            raise StaffPolicyError(where, f"无法读取政策文件：{exc.strerror or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise StaffPolicyError(where, f"不是有效的 TOML：{exc}") from None
+        user = read_toml(path, StaffPolicyError)
         for sec in SECTIONS:
             over = user.get(sec, {})
             if not isinstance(over, dict):
