@@ -31,7 +31,7 @@ def drg_settle(
     from yibao.drg.payment import (DRG_PAYMENT, DRG_WEIGHTS, budget_rate_of, history_years, load_payment_policy,
                                    param_tables, settle_drg_year, write_drg_year)
     from yibao.drg.standards import load_standards
-    from yibao.settle.units import split_deductions
+    from yibao.settle.units import booked_by_institution, split_deductions
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
 
@@ -63,12 +63,8 @@ def drg_settle(
     units = out["drg_pay_units"]
     ded = {}
     if deductions is not None:  # split over schemes by the institution's DRG-year booked fund, as for DIP
-        booked: dict[str, dict[str, object]] = {}
-        for r in units.to_pylist():
-            if r["year"] == bp.year:
-                b = booked.setdefault(r["institution_id"], {})
-                b[r["scheme"]] = b.get(r["scheme"], 0) + r["fund_paid"]
-        ded = split_deductions(_read_deductions(deductions, bp.year), booked)
+        ded = split_deductions(_read_deductions(deductions, bp.year),
+                               booked_by_institution(units.to_pylist(), bp.year))
     cp = bp.sections.clearing
     y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, cp.scores, cp.default_score, ded,
                         weights_version=str(getattr(std, "version", "")))

@@ -70,6 +70,9 @@ VALID_SCHEMA = pa.schema([("code", pa.string())])
 PRIMARY_SCHEMA = pa.schema([("group_id", pa.string())])
 COEF_SCHEMA = pa.schema([("scope", pa.string()), ("key", pa.string()), ("coefficient", PARAM)])
 REVIEW_SCHEMA = pa.schema([("case_id", pa.string()), ("final_score", SCORE)])
+# what settlement needs of a case, carried through grouping and scoring (yibao.dip.settlement)
+SETTLE_FIELDS = (("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()),
+                 ("fund_paid", MONEY), ("los_days", pa.int32()), ("principal_dx", pa.string()))
 
 
 def read_overrides(path: Path = OVERRIDES_FILE) -> pa.Table:
@@ -212,8 +215,7 @@ FROM k
         ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
         ("dx_sub", pa.string()), ("dx_cat", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
         ("total_cost", MONEY), ("status", pa.string()), ("reason", pa.string()),
-        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
-        ("los_days", pa.int32()), ("principal_dx", pa.string()),
+        *SETTLE_FIELDS,
     ]),
     order_by=("case_id",),
     doc="住院病例的分组键：主要诊断亚目、手术操作组合（诊断性操作不参与）、操作层级；不能入组的原因",
@@ -420,8 +422,7 @@ FROM s
         ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
         ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("final_score", SCORE),
         ("status", pa.string()), ("reason", pa.string()),
-        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
-        ("los_days", pa.int32()), ("principal_dx", pa.string()),
+        *SETTLE_FIELDS,
     ]),
     order_by=("case_id",),
     doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）",
@@ -474,8 +475,7 @@ FROM q
         ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
         ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("points", SCORE),
         ("review_rank", pa.int64()), ("review_cap", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
-        ("scheme", pa.string()), ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("fund_paid", MONEY),
-        ("los_days", pa.int32()), ("principal_dx", pa.string()),
+        *SETTLE_FIELDS,
     ]),
     order_by=("case_id",),
     doc="特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",

@@ -46,6 +46,7 @@ from yibao.settle.units import (
     pro_rata_cap,
     settle_scheme,
 )
+from yibao.settle.units import booked_by_institution
 from yibao.settle.units import split_deductions as settle_split
 
 MONEY = pa.decimal128(18, 2)
@@ -424,11 +425,7 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
         if ws is not None:
             ws.close()
     ded = split_deductions(deductions or {}, units, year)
-    booked: dict[str, dict[str, Decimal]] = {}
-    for r in cap["dip_capita_booked"].to_pylist():
-        if r["year"] == year:
-            b = booked.setdefault(r["institution_id"], {})
-            b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
+    booked = booked_by_institution(cap["dip_capita_booked"].to_pylist(), year)
     kinds = {r["institution_id"]: r["kind"] for r in institutions.to_pylist()}
     eligible = {i: a for i, a in (outpatient_deductions or {}).items()  # pharmacies etc. are not in this pot
                 if kinds.get(i) in policy.settlement.capita_kinds}
@@ -529,9 +526,4 @@ def summary_of(y: DipYear) -> dict:
 def split_deductions(by_institution: Mapping[str, Decimal], units: pa.Table, year: int) \
         -> dict[tuple[str, str], Decimal]:
     """Institution deductions (DEDUCTIONS) split over its schemes by its DIP booked fund in each (largest remainder)."""
-    booked: dict[str, dict[str, Decimal]] = {}
-    for r in units.to_pylist():
-        if r["year"] == year and r["method"] == "dip":
-            b = booked.setdefault(r["institution_id"], {})
-            b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
-    return settle_split(by_institution, booked, SCHEMES)
+    return settle_split(by_institution, booked_by_institution(units.to_pylist(), year, "dip"), SCHEMES)

@@ -31,7 +31,7 @@ per institution Σ paid + deposit withheld = Σ gross; Σ paid + final transfer 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -292,6 +292,18 @@ def pro_rata_cap(amounts: Sequence[Decimal], cap: Decimal) -> tuple[list[Decimal
     if total <= cap:
         return list(amounts), False
     return allocate_exact(cap, [Fraction(a) for a in amounts]), True
+
+
+def booked_by_institution(rows: Iterable[Mapping], year: int, method: str | None = None) \
+        -> dict[str, dict[str, Decimal]]:
+    """Σ ``fund_paid`` per institution and scheme of aggregate rows (``year``, ``scheme``, ``institution_id``,
+    ``fund_paid`` and, when ``method`` is given, ``method``) of one year: the weights of :func:`split_deductions`."""
+    out: dict[str, dict[str, Decimal]] = {}
+    for r in rows:
+        if r["year"] == year and (method is None or r["method"] == method):
+            b = out.setdefault(r["institution_id"], {})
+            b[r["scheme"]] = b.get(r["scheme"], ZERO) + r["fund_paid"]
+    return out
 
 
 def split_deductions(by_institution: Mapping[str, Decimal], booked: Mapping[str, Mapping[str, Decimal]],
