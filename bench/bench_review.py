@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/bench_review.py [--workspace /tmp/yibao-bench/ws-1m]
         [--labels /tmp/yibao-bench/region-1m/labels.csv] [--staff-dir /tmp/yibao-bench/region-1m]
-        [--threads N] [--memory-limit 6GB] [--check-calls 500]
+        [--threads N] [--memory-limit 6GB] [--check-calls 500] [--scale K]
 
 Times every step of the review pipeline (the line-rule step alone gives the line throughput), the whole
 rule set, the peak resident memory of this process (ru_maxrss), the case-level evaluation against the
 labels when given, and the before-the-fact check latency (one prescription, after warm-up).
 Prints a Markdown block for docs/benchmarks.md.
+
+``--scale K`` (K > 1) reviews a region K times the workspace's: its persons, cases and fee lines repeated K
+times with new ids (``#k`` appended), same institutions, catalogue and staff, written once to a scratch
+DuckDB file beside the workspace — to measure the full rule set near the issue's "about 30 M lines".
+The evaluation against labels is then skipped (the check latency still uses the workspace).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--memory-limit", default=None)
     ap.add_argument("--check-calls", type=int, default=300)
+    ap.add_argument("--scale", type=int, default=1)
     args = ap.parse_args()
 
     from yibao.engine.runner import runner_for, run_steps
@@ -55,6 +61,9 @@ def main() -> None:
 
     ws = Workspace(Path(args.workspace), read_only=True)
     con = ws.con
+    if args.scale > 1:
+        con = scaled_region(Path(args.workspace), args.scale)
+        args.labels = None
     if args.threads:
         con.execute(f"SET threads TO {args.threads}")
     if args.memory_limit:
@@ -146,6 +155,27 @@ def main() -> None:
     print(json.dumps(result, ensure_ascii=False, indent=1))
     print()
     print(markdown(result))
+
+
+def scaled_region(workspace: Path, k: int):
+    """A scratch DuckDB file with the workspace's persons, cases and lines repeated ``k`` times (new ids)."""
+    path = workspace.parent / f"{workspace.name}-review-x{k}.duckdb"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        con.execute(f"ATTACH '{workspace / 'yibao.duckdb'}' AS ws (READ_ONLY)")
+        con.execute("CREATE TABLE institutions AS SELECT * FROM ws.institutions")
+        con.execute("CREATE TABLE catalog AS SELECT * FROM ws.catalog")
+        con.execute(f"CREATE TABLE insured AS SELECT * REPLACE (person_id || '#' || r.k AS person_id) "
+                    f"FROM ws.insured, range({k}) r(k)")
+        con.execute(f"CREATE TABLE cases AS SELECT * REPLACE (case_id || '#' || r.k AS case_id, "
+                    f"person_id || '#' || r.k AS person_id) FROM ws.cases, range({k}) r(k) ORDER BY case_id")
+        con.execute(f"CREATE TABLE fee_items AS SELECT * REPLACE (case_id || '#' || r.k AS case_id) "
+                    f"FROM ws.fee_items, range({k}) r(k) ORDER BY case_id, line_no")
+        con.close()
+        tmp.rename(path)
+    return duckdb.connect(str(path), read_only=True)
 
 
 def markdown(r: dict) -> str:

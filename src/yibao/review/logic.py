@@ -45,9 +45,10 @@ class LineLogic:
     amount: str  # the amount a reject takes (line / excess), SQL over ``l``
     evidence: dict[str, str] = field(default_factory=dict)
     doc: str = ""
-    # a necessary condition that does not read the case's diagnosis list (``dx_list``): lines passing no
-    # rule's prefilter are dropped before the diagnoses are joined and the findings are built (speed only)
-    prefilter: str | None = None
+    # a necessary condition that reads only the line, its catalogue version and its staff's qualification
+    # interval — no case facts (speed only: lines passing no rule's filter are dropped before they are joined
+    # to their cases). Absent: the condition itself, which then must read no case facts.
+    line_filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,14 @@ LINE_LOGIC: dict[str, LineLogic] = {
     "amount_over": LineLogic(
         f"l.amount - {EXPECTED} > ${{tolerance}}", f"l.amount - {EXPECTED}",
         {"expected": EXPECTED, "excess": f"l.amount - {EXPECTED}"},
-        "amount above quantity × unit price (rounded half up to the fen) beyond the tolerance"),
+        "amount above quantity × unit price (rounded half up to the fen) beyond the tolerance",
+        # rounding moves quantity × unit price by at most half a fen: a necessary condition with no division
+        line_filter="l.amount - l.quantity * l.unit_price > ${tolerance} - 0.005"),
     "amount_under": LineLogic(
         f"{EXPECTED} - l.amount > ${{tolerance}}", f"{EXPECTED} - l.amount",
         {"expected": EXPECTED, "excess": f"{EXPECTED} - l.amount"},
-        "amount below quantity × unit price beyond the tolerance"),
+        "amount below quantity × unit price beyond the tolerance",
+        line_filter="l.quantity * l.unit_price - l.amount > ${tolerance} - 0.005"),
     "over_quantity": LineLogic(
         "l.max_daily_qty IS NOT NULL AND l.quantity > l.max_daily_qty",
         f"least(l.amount, {money_round('(l.quantity - l.max_daily_qty) * l.unit_price')})",
@@ -89,22 +93,24 @@ LINE_LOGIC: dict[str, LineLogic] = {
         "l.sex_limit IS NOT NULL AND l.sex IS NOT NULL AND l.sex <> l.sex_limit", "l.amount",
         {"limit_zh": "CASE l.sex_limit WHEN '1' THEN '男' ELSE '女' END",
          "sex_zh": "CASE l.sex WHEN '1' THEN '男' ELSE '女' END"},
-        "item limited to one sex billed for the other"),
+        "item limited to one sex billed for the other", line_filter="l.sex_limit IS NOT NULL"),
     "age_limit": LineLogic(
         "l.age IS NOT NULL AND ((l.min_age IS NOT NULL AND l.age < l.min_age) "
         "OR (l.max_age IS NOT NULL AND l.age > l.max_age))", "l.amount",
         {"age_range": "concat(coalesce(CAST(l.min_age AS VARCHAR), ''), '–', coalesce(CAST(l.max_age AS VARCHAR), ''))"},
-        "patient's age outside the item's min_age..max_age"),
+        "patient's age outside the item's min_age..max_age",
+        line_filter="l.min_age IS NOT NULL OR l.max_age IS NOT NULL"),
     "indication_limit": LineLogic(
-        "l.indications IS NOT NULL AND len(l.indications) > 0 AND NOT list_has_any(l.dx_prefixes, l.indications)",
+        "l.indications IS NOT NULL AND len(l.indications) > 0 AND NOT coalesce(list_bool_or(list_transform("
+        "l.indications, lambda p: list_bool_or(list_transform(l.dx_list, lambda d: starts_with(d, p))))), false)",
         "l.amount",
         {"indications": "array_to_string(l.indications, '|')", "diagnoses": "array_to_string(l.dx_list, '|')"},
-        "限定支付范围: none of the case's diagnoses (principal and secondary) starts with an allowed prefix "
-        "(``dx_prefixes`` holds every prefix of every diagnosis code of the case, so this is a set intersection)",
-        prefilter="l.indications IS NOT NULL AND len(l.indications) > 0"),
+        "限定支付范围: none of the case's diagnoses (principal and secondary) starts with an allowed prefix",
+        line_filter="l.indications IS NOT NULL AND len(l.indications) > 0"),
     "level_limit": LineLogic(
         "l.min_level IS NOT NULL AND l.inst_level IS NOT NULL AND l.inst_level < l.min_level", "l.amount", {},
-        "item limited to institutions of a minimum level billed at a lower level"),
+        "item limited to institutions of a minimum level billed at a lower level",
+        line_filter="l.min_level IS NOT NULL"),
     "substitution": LineLogic(
         "l.price_cap IS NOT NULL AND l.price_cap > 0 AND list_contains(${item_kinds}, l.item_kind) "
         "AND l.unit_price <= l.price_cap * ${min_price_ratio}", "l.amount",
@@ -113,25 +119,26 @@ LINE_LOGIC: dict[str, LineLogic] = {
     "suspended_staff": LineLogic(
         "l.sp_status IS NOT NULL AND NOT l.emergency", "l.amount",
         {"period_start": "l.sp_start", "status_zh": "CASE l.sp_status WHEN 'terminated' THEN '终止' ELSE '暂停' END"},
-        "service on a day inside a suspension/termination of the line's staff (QUALIFICATION_PERIODS), not emergency"),
+        "service on a day inside a suspension/termination of the line's staff (QUALIFICATION_PERIODS), not emergency",
+        line_filter="l.sp_status IS NOT NULL"),
     "dept_limit": LineLogic(
         "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) "
         "AND len(list_filter(${dept_prefixes}, lambda p: starts_with(coalesce(l.dept_code, ''), p))) = 0",
         "l.amount", {"dept_prefixes": "array_to_string(${dept_prefixes}, '、')", "dept": "coalesce(l.dept_code, '空')"},
         "限定科室: an item of the listed kind billed by a department outside the allowed department code prefixes",
-        prefilter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
+        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
     "scheme_limit": LineLogic(
         "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) AND NOT list_contains(${schemes}, l.scheme)",
         "l.amount", {"schemes": "array_to_string(${schemes}, '、')"},
         "限定险种: an item of the listed kind billed to a scheme outside the allowed ones",
-        prefilter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
+        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
 }
 
 # Columns of ``l`` (the line relation) usable in line logic and message templates.
 LINE_COLUMNS = (
     "case_id", "line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date", "quantity",
     "unit_price", "amount", "staff_id", "person_id", "institution_id", "inst_level", "inst_kind", "sex", "age",
-    "setting", "emergency", "dx_list", "dx_prefixes", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty", "sex_limit",
+    "setting", "emergency", "dx_list", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty", "sex_limit",
     "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start",
 )
 

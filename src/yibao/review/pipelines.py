@@ -22,6 +22,7 @@ the staff capability gave none).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -49,7 +50,7 @@ REVIEW_CASES = pa.schema([
     ("case_id", pa.string()), ("person_id", pa.string()), ("institution_id", pa.string()),
     ("inst_level", pa.int32()), ("inst_kind", pa.string()), ("sex", pa.string()), ("age", pa.int32()),
     ("setting", pa.string()), ("admit_date", pa.date32()), ("discharge_date", pa.date32()),
-    ("principal_dx", pa.string()), ("dx_list", pa.list_(pa.string())), ("dx_prefixes", pa.list_(pa.string())),
+    ("principal_dx", pa.string()), ("dx_list", pa.list_(pa.string())),
     ("emergency", pa.bool_()),
     ("death_date", pa.date32()), ("total_cost", MONEY), ("fund_paid", MONEY), ("self_pay", MONEY),
     ("out_of_pocket_excluded", MONEY), ("settle_date", pa.date32()), ("attending_staff_id", pa.string()),
@@ -63,8 +64,6 @@ SELECT c.case_id, c.person_id, c.institution_id, i.level AS inst_level, i.kind A
        coalesce(c.age_years, CAST(date_sub('year', p.birth_date, c.admit_date) AS INTEGER)) AS age,
        c.setting, c.admit_date, c.discharge_date, c.principal_dx,
        list_concat([c.principal_dx], coalesce(c.secondary_dx, CAST([] AS VARCHAR[]))) AS dx_list,
-       list_distinct(flatten(list_transform(list_concat([c.principal_dx], coalesce(c.secondary_dx, CAST([] AS VARCHAR[]))),
-           lambda d: list_transform(range(1, length(d) + 1), lambda n: left(d, CAST(n AS INTEGER)))))) AS dx_prefixes,
        coalesce(c.emergency, FALSE) AS emergency, p.death_date, c.total_cost, c.fund_paid, c.self_pay,
        c.out_of_pocket_excluded, c.settle_date, c.attending_staff_id, c.discharge_mode, c.procedures,
        c.dept_code, c.scheme
@@ -74,17 +73,16 @@ FROM cases c LEFT JOIN insured p ON p.person_id = c.person_id
 
 # catalogue versions as non-overlapping [valid_from, valid_end] ranges (valid_to inclusive; a later version
 # starting inside an open or overlapping range ends the earlier one the day before)
-CAT_CTE = """cat AS (
+CAT_SELECT = """
     SELECT item_code, item_name, item_kind, class, price_cap, max_daily_qty, sex_limit, min_age, max_age,
            indications, min_level, valid_from,
            least(coalesce(valid_to, DATE '9999-12-31'),
                  coalesce(CAST(lead(valid_from) OVER (PARTITION BY item_code ORDER BY valid_from) - 1 AS DATE),
                           DATE '9999-12-31')) AS valid_end
-    FROM catalog)"""
+    FROM catalog"""
+CAT_CTE = f"cat AS ({CAT_SELECT})"
 
-LINE_REL = f"""
-WITH {CAT_CTE},
-pb AS (  -- qualification periods cut into disjoint elementary intervals [lo, hi) per staff member
+QP_CTES = """pb AS (  -- qualification periods cut into disjoint elementary intervals [lo, hi) per staff member
     SELECT staff_id, start_date AS d FROM qualification_periods
     UNION SELECT staff_id, end_date FROM qualification_periods WHERE end_date IS NOT NULL),
 piv AS (SELECT staff_id, d AS lo, coalesce(lead(d) OVER (PARTITION BY staff_id ORDER BY d), DATE '9999-12-31') AS hi
@@ -93,18 +91,19 @@ sp AS (  -- per interval: the periods covering it (the strongest status, the ear
     SELECT piv.staff_id, piv.lo, piv.hi, max(q.status) AS sp_status, min(q.start_date) AS sp_start
     FROM piv JOIN qualification_periods q ON q.staff_id = piv.staff_id AND q.start_date <= piv.lo
          AND (q.end_date IS NULL OR piv.lo < q.end_date)
-    GROUP BY piv.staff_id, piv.lo, piv.hi),
-l0 AS (
-    SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.item_kind, f.fee_category, f.service_date,
-           f.quantity, f.unit_price, f.amount, f.staff_id,
-           c.person_id, c.institution_id, c.inst_level, c.inst_kind, c.sex, c.age, c.setting, c.emergency,
-           c.dept_code, c.scheme,
-           k.item_code AS cat_code, k.item_name AS cat_name, k.class, k.price_cap, k.max_daily_qty, k.sex_limit,
-           k.min_age, k.max_age, k.indications, k.min_level,
-           sp.sp_status, sp.sp_start
-    FROM fee_items f JOIN review_cases c ON c.case_id = f.case_id
-         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end
-         LEFT JOIN sp ON sp.staff_id = f.staff_id AND f.service_date >= sp.lo AND f.service_date < sp.hi)"""
+    GROUP BY piv.staff_id, piv.lo, piv.hi)"""
+
+# Where each column of the line relation ``l`` (LINE_COLUMNS) comes from: the fee line itself, its case
+# (``review_cases``), its catalogue version (``cat``, under another name where it would clash) or the
+# qualification interval of its staff (``sp``).
+FEE_COLUMNS = ("case_id", "line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date",
+               "quantity", "unit_price", "amount", "staff_id")
+CASE_FACTS = ("person_id", "institution_id", "inst_level", "inst_kind", "sex", "age", "setting", "emergency",
+              "dept_code", "scheme", "dx_list")
+CAT_FACTS = {"cat_code": "item_code", "cat_name": "item_name", "class": "class", "price_cap": "price_cap",
+             "max_daily_qty": "max_daily_qty", "sex_limit": "sex_limit", "min_age": "min_age", "max_age": "max_age",
+             "indications": "indications", "min_level": "min_level"}
+SP_FACTS = ("sp_status", "sp_start")
 
 _QTY_COLUMNS = {"quantity", "max_daily_qty"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -143,30 +142,47 @@ def _amount(rule, expr: str) -> str:
     return "CAST(0 AS DECIMAL(18,2))" if rule.amount == "none" else f"CAST({expr} AS DECIMAL(18,2))"
 
 
+@dataclass(frozen=True)
+class LineRuleSQL:
+    """One line rule rendered: the condition (scope included), the amount and the message, all over ``l``."""
+
+    cond: str
+    amount: str
+    message: str
+
+
+def line_rule_parts(rule, rs) -> LineRuleSQL:
+    from yibao.review.ruleset import RuleError, render
+
+    where = f"规则 {rule.id}"
+    params = rule.param_sql()
+    lg = LINE_LOGIC[rule.logic]
+    ev = {k: render(v, params, where) for k, v in lg.evidence.items()}
+
+    def col(name: str) -> str:
+        if name in ev:
+            return ev[name]
+        if name in _QTY_COLUMNS:
+            return qty(f"l.{name}")
+        if name in LINE_COLUMNS:
+            return f"l.{name}"
+        raise RuleError(f"{where}：消息模板中的 {{{name}}} 不是可用的证据列")
+
+    cond = render(lg.cond, params, where)
+    return LineRuleSQL(f"({cond}) AND ({_scope(rule, 'l')})", _amount(rule, render(lg.amount, params, where)),
+                       message_sql(rule.message, col))
+
+
 def rule_sql(rule, rs) -> str:
     """The rendered SQL of one rule: a struct expression (line rules) or a findings SELECT (set rules)."""
-    from yibao.review.ruleset import RuleError, render
+    from yibao.review.ruleset import render
 
     where = f"规则 {rule.id}"
     params = rule.param_sql(rs.evidence_sql() if rule.logic == "upcoding" else None)
     if rule.shape == LINE:
-        lg = LINE_LOGIC[rule.logic]
-        ev = {k: render(v, params, where) for k, v in lg.evidence.items()}
-
-        def col(name: str) -> str:
-            if name in ev:
-                return ev[name]
-            if name in _QTY_COLUMNS:
-                return qty(f"l.{name}")
-            if name in LINE_COLUMNS:
-                return f"l.{name}"
-            raise RuleError(f"{where}：消息模板中的 {{{name}}} 不是可用的证据列")
-
-        cond = render(lg.cond, params, where)
-        msg = message_sql(rule.message, col)
-        amount = render(lg.amount, params, where)
-        return (f"CASE WHEN ({cond}) AND ({_scope(rule, 'l')}) THEN struct_pack(rule_id := {_lit(rule.id)}, "
-                f"severity := {_lit(rule.severity)}, amount := {_amount(rule, amount)}, message := {msg}) END")
+        p = line_rule_parts(rule, rs)
+        return (f"CASE WHEN {p.cond} THEN struct_pack(rule_id := {_lit(rule.id)}, "
+                f"severity := {_lit(rule.severity)}, amount := {p.amount}, message := {p.message}) END")
     sql = render(SET_LOGIC[rule.logic].sql, params, where)
     msg = message_sql(rule.message, lambda n: f"r.{n}")
     line_no = "CAST(r.line_no AS INTEGER)" if SET_LOGIC[rule.logic].line_level else "CAST(NULL AS INTEGER)"
@@ -180,31 +196,82 @@ _EMPTY = ("SELECT CAST(NULL AS VARCHAR) AS case_id, CAST(NULL AS INTEGER) AS lin
           "WHERE FALSE")
 
 
+_L_COLUMN = re.compile(r"\bl\.(\w+)")
+
+
 def line_findings_sql(rs) -> str:
-    """All enabled line rules in one pass: lines passing some rule's prefilter get their case's diagnoses and
-    one struct per rule that holds (``unnest`` of the non-null ones)."""
-    from yibao.review.ruleset import render
+    """All enabled line rules in one pass over the fee lines.
+
+    1. ``l0``: every line with its catalogue version (only the fields some rule's line filter reads, and the
+       version's key ``kid``) and its staff's qualification interval; lines passing no rule's line filter
+       (:attr:`~yibao.review.logic.LineLogic.line_filter`, which reads no case facts) are dropped here.
+       Filters that read only catalogue fields are evaluated once per catalogue version (``cat_flag``).
+    2. ``l``: the lines left, joined to their cases (diagnoses included) and to the rest of their catalogue
+       fields — wide columns (names, lists) are fetched for these lines only.
+    3. ``m`` / ``h``: each line's bit mask of the rules that hold, then one row per (line, rule that holds).
+    4. the finding's rule id, severity, amount and message, each computed for its hits only.
+    """
+    from yibao.review.ruleset import RuleError, render
 
     rules = [r for r in rs.enabled if r.shape == LINE]
     if not rules:
         return _EMPTY
-    pre = []
+    parts = [line_rule_parts(r, rs) for r in rules]
+    filters = []
     for r in rules:
         lg = LINE_LOGIC[r.logic]
-        cond = re.sub(r"\bl\.", "l0.", render(lg.prefilter or lg.cond, r.param_sql(), f"规则 {r.id}"))
-        pre.append(f"(({cond}) "
-                   f"AND ({_scope(r, 'l0')}))")
-    structs = ",\n        ".join(rule_sql(r, rs) for r in rules)
-    return f"""{LINE_REL},
+        f = render(lg.line_filter or lg.cond, r.param_sql(), f"规则 {r.id}")
+        cols = set(_L_COLUMN.findall(f))
+        if cols - set(LINE_COLUMNS) or cols & set(CASE_FACTS):
+            raise RuleError(f"规则 {r.id}：逻辑 {r.logic} 的明细筛选条件只能读明细、目录和资格区间的列，"
+                            f"读了 {', '.join(sorted(cols - set(LINE_COLUMNS) | cols & set(CASE_FACTS)))}")
+        filters.append(f"({f})")
+    # each condition is evaluated only on the lines its filter passes (AND does not short-circuit; CASE does)
+    mask = "\n        | ".join(f"CASE WHEN {f} THEN CASE WHEN {p.cond} THEN CAST({1 << i} AS BIGINT) ELSE 0 END ELSE 0 END"
+                              for i, (f, p) in enumerate(zip(filters, parts)))
+    # filters that read only catalogue fields are evaluated once per catalogue version (``cat_flag``)
+    cat_only = [f for f in filters if set(_L_COLUMN.findall(f)) <= set(CAT_FACTS) - {"cat_code"}]
+    filters = [f for f in filters if f not in cat_only]
+    cat_flag = " OR ".join(_L_COLUMN.sub(lambda m: CAT_FACTS[m.group(1)], f) for f in cat_only) or "FALSE"
+    early = set(_L_COLUMN.findall(" ".join(filters)))
+    cat_early = [c for c in CAT_FACTS if c in early]
+    cat_late = [c for c in CAT_FACTS if c not in early]
+    l0_cols = ([f"f.{c}" for c in FEE_COLUMNS] + [f"k.{CAT_FACTS[c]} AS {c}" for c in cat_early] + ["k.kid"]
+               + [f"sp.{c}" for c in SP_FACTS])
+    l_cols = ["l0.*"] + [f"c.{c}" for c in CASE_FACTS] + [f"k.{CAT_FACTS[c]} AS {c}" for c in cat_late]
+    source = {**{c: f"f.{c}" for c in FEE_COLUMNS}, **{c: f"k.{v}" for c, v in CAT_FACTS.items()},
+              **{c: f"sp.{c}" for c in SP_FACTS}}
+    line_filter = "\n       OR ".join(["k.cat_flag"] + [_L_COLUMN.sub(lambda m: source[m.group(1)], f) for f in filters])
+
+    def by_rule(values: list[str]) -> str:
+        values = [_L_COLUMN.sub(r"h.\1", v) for v in values]
+        return "CASE h.rk " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values)) + " END"
+
+    return f"""WITH cat AS MATERIALIZED (
+    SELECT *, row_number() OVER (ORDER BY item_code, valid_from) AS kid, {cat_flag} AS cat_flag FROM ({CAT_SELECT})),
+{QP_CTES},
+l0 AS (
+    SELECT {", ".join(l0_cols)}
+    FROM fee_items f
+         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end
+         LEFT JOIN sp ON sp.staff_id = f.staff_id AND f.service_date >= sp.lo AND f.service_date < sp.hi
+    WHERE {line_filter}
+    -- the ORDER BY ends the pipeline here: the few lines left reach the case join and the rule conditions in
+    -- full vectors rather than a handful per vector (several times faster for the same work)
+    ORDER BY f.case_id, f.line_no),
 l AS (
-    SELECT l0.*, c.dx_list, c.dx_prefixes FROM l0 JOIN review_cases c ON c.case_id = l0.case_id
-    WHERE {" OR ".join(pre)}),
-hits AS (
-    SELECT unnest(list_filter([
-        {structs}], lambda x: x IS NOT NULL)) AS h, l.case_id, l.line_no
-    FROM l)
-SELECT case_id, line_no, h.rule_id AS rule_id, h.severity AS severity, h.amount AS amount, h.message AS message
-FROM hits"""
+    SELECT {", ".join(l_cols)}
+    FROM l0 JOIN review_cases c ON c.case_id = l0.case_id LEFT JOIN cat k ON k.kid = l0.kid),
+m AS (
+    SELECT l.*, {mask} AS mask FROM l),
+h AS (
+    SELECT m.*, unnest(list_filter(range({len(parts)}), lambda i: (mask >> i) & 1 = 1)) AS rk FROM m WHERE mask <> 0
+    ORDER BY case_id, line_no, rk)
+SELECT h.case_id, h.line_no, {by_rule([_lit(r.id) for r in rules])} AS rule_id,
+       {by_rule([_lit(r.severity) for r in rules])} AS severity,
+       {by_rule([p.amount for p in parts])} AS amount,
+       {by_rule([p.message for p in parts])} AS message
+FROM h"""
 
 
 def set_findings_sql(rs, shape: str) -> str:
