@@ -94,3 +94,15 @@ def test_missing_inputs_are_one_line_errors(tmp_path):
     bad.write_text("id,sex\n1,1\n", encoding="utf-8")
     r = run_cli("group", "drg", "--standards", std, bad, tmp_path / "o.csv")
     assert r.returncode != 0 and "case_id" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_duplicate_case_ids_are_one_line_error(tmp_path):
+    """The grouper keys its steps by case_id: a file naming one case twice is refused, whole, in one line."""
+    std = write_mini(tmp_path / "std")
+    rows = [MINI_CASES[0], MINI_CASES[1], MINI_CASES[0]]
+    cases = write_cases(tmp_path / "cases.csv", rows)
+    out = tmp_path / "o.csv"
+    r = run_cli("group", "drg", "--standards", std, cases, out)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1
+    assert "case_id 重复" in r.stderr and MINI_CASES[0][0] in r.stderr and "cases.csv" in r.stderr
+    assert not out.exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from yibao.contract.readers import detect_encoding
@@ -93,6 +94,11 @@ def read_cases(path: Path | str) -> CasesFile:
         ("newborn_age_days", pa.float64()), ("newborn_weight_g", pa.float64()), ("principal_dx", pa.string()),
         ("secondary_dx", pa.list_(pa.string())), ("procedures", pa.list_(pa.string())),
     ]))
+    counts = pc.value_counts(typed.column("case_id"))
+    dup = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(dup):  # one result per case: the grouper keys its steps by case_id
+        first = dup[0]["values"].as_py()
+        raise FatalLoadError(str(path), f"case_id 重复：{first}（共 {len(dup)} 个编号重复出现），每个病例只能有一行")
     setting = typed.column("setting").to_pylist() if "setting" in names else []
     outpatient = sum(1 for s in setting if s == "outpatient")
     return CasesFile(typed, raw.num_rows, outpatient, absent, unparsed)

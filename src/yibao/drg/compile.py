@@ -27,8 +27,9 @@ Tables (all small, broadcast to every split of the cases):
 
 ``drg_dx``      diagnosis code → id, ``mdc_mask``, ``trauma_bit`` (body region), ``mcc_table`` /
                 ``cc_table`` (its exclusion table as MCC / CC), ``cce_table`` (the exclusion table
-                it applies as principal diagnosis)
-``drg_proc``    procedure code → id, ``valid``
+                it applies as principal diagnosis), ``sdx_hit`` (a hit of some ADRG as secondary
+                diagnosis: a key of ``drg_cand`` in that role)
+``drg_proc``    procedure code → id, ``valid``, ``proc_hit`` (a hit as further procedure)
 ``drg_cand``    key = id × 4 + role (0 principal diagnosis, 1 secondary diagnosis, 2 principal
                 procedure, 3 further procedure) → the ADRGs the code is a hit for in that role, with
                 the list bits it satisfies, ``multi`` (the ADRG needs the bits of several hits), and
@@ -69,8 +70,8 @@ def field_shift(var: str) -> int:
 SCHEMAS: dict[str, pa.Schema] = {
     "drg_dx": pa.schema([("code", pa.string()), ("id", pa.int32()), ("mdc_mask", pa.int64()),
                          ("trauma_bit", pa.int64()), ("mcc_table", pa.int32()), ("cc_table", pa.int32()),
-                         ("cce_table", pa.int32())]),
-    "drg_proc": pa.schema([("code", pa.string()), ("id", pa.int32()), ("valid", pa.bool_())]),
+                         ("cce_table", pa.int32()), ("sdx_hit", pa.bool_())]),
+    "drg_proc": pa.schema([("code", pa.string()), ("id", pa.int32()), ("valid", pa.bool_()), ("proc_hit", pa.bool_())]),
     "drg_cand": pa.schema([("key", pa.int64()), ("adrg_no", pa.int32()), ("bits", pa.int32()), ("multi", pa.bool_()),
                            ("mdc_need", pa.int64()), ("need", pa.int64()), ("allowed", pa.int64())]),
     "drg_free_all": pa.schema([("adrg_no", pa.int32())]),
@@ -260,6 +261,7 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
                   "mdc_need": by_rank[rank]["mdc_need"], "need": by_rank[rank]["need"],
                   "allowed": by_rank[rank]["allowed"]}
                  for (role, cid, rank), b in sorted(hits.items(), key=lambda kv: (kv[0][1] * 4 + kv[0][0], kv[0][2]))]
+    cand_keys = {r["key"] for r in cand_rows}
     dx_rows = []
     for code in dx_codes:
         mask = 0
@@ -268,8 +270,10 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
         dx_rows.append({"code": code, "id": dx_id[code], "mdc_mask": mask,
                         "trauma_bit": region_bit.get(std.trauma_regions.get(code), 0),
                         "mcc_table": std.mcc.get(code), "cc_table": std.cc.get(code),
-                        "cce_table": std.cc_exclusions.get(code)})
-    proc_rows = [{"code": c, "id": proc_id[c], "valid": c in std.valid_procedures} for c in proc_codes]
+                        "cce_table": std.cc_exclusions.get(code),
+                        "sdx_hit": dx_id[code] * 4 + ROLE_SDX in cand_keys})
+    proc_rows = [{"code": c, "id": proc_id[c], "valid": c in std.valid_procedures,
+                  "proc_hit": proc_id[c] * 4 + ROLE_PROC in cand_keys} for c in proc_codes]
 
     mdc_rows = [{"mdc": m.code, "mdc_no": m.order, "mdc_bit": m.bit, "mdc_list": m.condition.pdx_mdc_list,
                  "need": need_mask(m.condition), "allowed": allowed_mask(m.condition.bounds, iv)} for m in std.mdcs]

@@ -28,6 +28,13 @@ The step, in the order of the algorithm (standards README §4):
 
 Unknown secondary diagnoses and procedures never block grouping (the reference ignores them):
 they are reported in ``warnings``.
+
+Speed (issue 5): secondary codes are kept only when they count (a CC/MCC, trauma region, unknown code,
+valid procedure, or a hit of some ADRG's list); steps 2–3 run once per distinct combination of the
+ADRG inputs (principal diagnosis, principal procedure, interval positions, flag capabilities), which
+cases share, and the result is joined back to each case — a case whose secondary codes hit an ADRG
+list is its own combination. Steps are keyed by ``case_id``, which must be unique (the loader's key;
+:func:`yibao.drg.cases.read_cases` refuses a file naming a case twice).
 """
 
 from __future__ import annotations
@@ -132,98 +139,114 @@ p1 AS MATERIALIZED (  -- cases that passed the pre-checks, with their principal 
            d.id AS pdx_id, coalesce(d.mdc_mask, 0) AS pdx_mask, d.cce_table AS cce,
            coalesce(d.trauma_bit, 0) AS pdx_trauma,
            p.id AS pproc_id, coalesce(p.valid, false) AS pproc_valid
-    FROM (SELECT row_number() OVER () AS rid, * FROM c1 WHERE precheck IS NULL) c
+    FROM (SELECT case_id AS rid, * FROM c1 WHERE precheck IS NULL) c  -- case_id is unique (the loader's key)
     CROSS JOIN meta
     LEFT JOIN drg_dx d ON d.code = c.pdx
     LEFT JOIN drg_proc p ON p.code = c.procs[1]
 ),
-s2 AS MATERIALIZED (  -- secondary diagnoses and further procedures, one row each, as flag bits
-    SELECT x.rid, d.id * 4 + 1 AS key,
-           CASE WHEN d.id IS NULL THEN {F_UNKNOWN_DX} ELSE 0 END
-           | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
-           | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
-           | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
-    FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1) x
-    LEFT JOIN drg_dx d ON d.code = x.code
-    UNION ALL
-    SELECT x.rid, p.id * 4 + 3 AS key,
-           CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
-    FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE n_proc > 1) x
-    LEFT JOIN drg_proc p ON p.code = x.code
+s2 AS MATERIALIZED (  -- secondary diagnoses and further procedures that count, one row each, as flag bits
+    -- (kept: a flag set, or a hit of some ADRG in that role — most secondary codes are neither)
+    SELECT * FROM (
+        SELECT x.rid, d.id * 4 + 1 AS key, coalesce(d.sdx_hit, false) AS hit,
+               CASE WHEN d.id IS NULL THEN {F_UNKNOWN_DX} ELSE 0 END
+               | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
+               | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
+               | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
+        FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1) x
+        LEFT JOIN drg_dx d ON d.code = x.code
+        UNION ALL
+        SELECT x.rid, p.id * 4 + 3 AS key, coalesce(p.proc_hit, false) AS hit,
+               CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
+        FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE n_proc > 1) x
+        LEFT JOIN drg_proc p ON p.code = x.code
+    ) WHERE flags <> 0 OR hit
 ),
 f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag tests it passes), flags
     SELECT y.rid, y.case_id, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags,
            CAST(CASE WHEN y.n_proc > 0 THEN {CAP_HAS_PROC} ELSE 0 END
                 | CASE WHEN y.pproc_valid THEN {CAP_PPROC_VALID} ELSE 0 END
                 | CASE WHEN y.any_valid THEN {CAP_ANY_VALID} ELSE {CAP_NO_VALID} END
-                | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps
+                | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps,
+           CASE WHEN y.s2_hit THEN y.rid END AS own
     FROM (
         SELECT p1.rid, p1.case_id, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
                CAST(coalesce(g.flags, 0)
                     | CASE WHEN p1.n_proc > 0 AND p1.pproc_id IS NULL THEN {F_UNKNOWN_PROC} ELSE 0 END AS BIGINT)
                    AS flags,
                p1.pproc_valid OR coalesce(g.flags & {F_VALID} <> 0, false) AS any_valid,
-               bit_count(p1.pdx_trauma | (coalesce(g.flags, 0) >> {REGION_SHIFT})) AS n_regions
-        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags FROM s2 GROUP BY rid) g ON g.rid = p1.rid
+               bit_count(p1.pdx_trauma | (coalesce(g.flags, 0) >> {REGION_SHIFT})) AS n_regions,
+               coalesce(g.s2_hit, false) AS s2_hit
+        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags, bool_or(hit) AS s2_hit FROM s2 GROUP BY rid) g
+             ON g.rid = p1.rid
     ) y
 ),
-held AS (  -- (case, ADRG) pairs whose whole condition holds
+cb AS MATERIALIZED (  -- the distinct ADRG inputs: cases that agree on them get the same ADRG, decided once;
+    -- a case whose secondary codes hit some ADRG's list is its own combination (``own``)
+    SELECT row_number() OVER () AS cid, *
+    FROM (SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f)
+),
+held AS (  -- (combination, ADRG) pairs whose whole condition holds
     -- a hit that alone decides its ADRG's list tests: tested on the hit row itself
-    SELECT f.rid, h.adrg_no FROM f JOIN drg_cand h ON h.key = f.pdx_id * 4
+    SELECT f.cid, h.adrg_no FROM cb f JOIN drg_cand h ON h.key = f.pdx_id * 4
     WHERE NOT h.multi AND {_holds("h", "f")}
     UNION ALL
-    SELECT f.rid, h.adrg_no FROM f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2
+    SELECT f.cid, h.adrg_no FROM cb f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2
     WHERE NOT h.multi AND {_holds("h", "f")}
     UNION ALL
     -- several list tests, or hits through secondary codes: OR the bits of all hits first
-    SELECT f.rid, k.adrg_no
+    SELECT f.cid, k.adrg_no
     FROM (
-        SELECT rid, adrg_no, bit_or(bits) AS bits
+        SELECT cid, adrg_no, bit_or(bits) AS bits
         FROM (
-            SELECT f.rid, h.adrg_no, h.bits FROM f JOIN drg_cand h ON h.key = f.pdx_id * 4 WHERE h.multi
+            SELECT f.cid, h.adrg_no, h.bits FROM cb f JOIN drg_cand h ON h.key = f.pdx_id * 4 WHERE h.multi
             UNION ALL
-            SELECT f.rid, h.adrg_no, h.bits FROM f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2 WHERE h.multi
+            SELECT f.cid, h.adrg_no, h.bits FROM cb f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2 WHERE h.multi
             UNION ALL
-            SELECT s2.rid, h.adrg_no, h.bits FROM s2 JOIN drg_cand h ON h.key = s2.key
+            SELECT f.cid, h.adrg_no, h.bits
+            FROM cb f JOIN s2 ON s2.rid = f.own JOIN drg_cand h ON h.key = s2.key WHERE s2.hit
             UNION ALL
-            SELECT f.rid, a.adrg_no, 0 AS bits FROM f CROSS JOIN drg_free_all a
+            SELECT f.cid, a.adrg_no, 0 AS bits FROM cb f CROSS JOIN drg_free_all a
         )
-        GROUP BY rid, adrg_no
+        GROUP BY cid, adrg_no
     ) k
     JOIN drg_adrg a ON a.adrg_no = k.adrg_no
-    JOIN f ON f.rid = k.rid
+    JOIN cb f ON f.cid = k.cid
     WHERE (k.bits & a.req_mask) = a.req_mask
       AND (a.proc_dnf IS NULL OR list_bool_or(list_transform(a.proc_dnf, lambda m: (k.bits & m) = m)))
       AND {_holds("a", "f")}
 ),
-best AS (SELECT rid, min(adrg_no) AS adrg_no FROM held GROUP BY rid),
-why AS (  -- why a case that passed the pre-checks entered no group
-    SELECT l.rid,
+best AS (SELECT cid, min(adrg_no) AS adrg_no FROM held GROUP BY cid),
+why AS (  -- why a combination that passed the pre-checks entered no group
+    SELECT l.cid,
            CASE WHEN any_value(l.pdx_id) IS NULL THEN 'invalid_dx'
                 WHEN any_value(l.pdx_mask) = 0 THEN 'unacceptable_principal_dx'
                 WHEN bool_or((m.need & ~l.caps) = 0 AND (l.pos & ~m.allowed) = 0) THEN 'ungroupable'
                 WHEN bool_or((l.pos & ~m.allowed & {SEX_FIELD}) <> 0) THEN 'sex_conflict'
                 WHEN bool_or((l.pos & ~m.allowed & {AGE_FIELDS}) <> 0) THEN 'age_conflict'
                 ELSE 'ungroupable' END AS status
-    FROM (SELECT f.* FROM f ANTI JOIN best ON best.rid = f.rid) l
+    FROM (SELECT cb.* FROM cb ANTI JOIN best ON best.cid = cb.cid) l
     LEFT JOIN drg_mdc_dx m ON m.id = l.pdx_id
-    GROUP BY l.rid
+    GROUP BY l.cid
+),
+res AS MATERIALIZED (  -- each combination's ADRG (or why none), keyed for the join back to its cases
+    SELECT cb.pdx_id, cb.pproc_id, cb.pos, cb.caps, cb.own, best.adrg_no, why.status AS why
+    FROM cb LEFT JOIN best ON best.cid = cb.cid LEFT JOIN why ON why.cid = cb.cid
 )
 SELECT f.case_id,
-       coalesce(CASE WHEN best.adrg_no IS NOT NULL THEN 'ok' END, why.status) AS status,
+       coalesce(CASE WHEN r.adrg_no IS NOT NULL THEN 'ok' END, r.why) AS status,
        a.mdc, a.adrg,
        CASE WHEN f.flags & {F_MCC} <> 0 THEN a.drg_mcc WHEN f.flags & {F_CC} <> 0 THEN a.drg_cc ELSE a.drg_none END
            AS drg,
-       CASE WHEN best.adrg_no IS NULL THEN NULL WHEN f.flags & {F_MCC} <> 0 THEN 'mcc'
+       CASE WHEN r.adrg_no IS NULL THEN NULL WHEN f.flags & {F_MCC} <> 0 THEN 'mcc'
             WHEN f.flags & {F_CC} <> 0 THEN 'cc' ELSE 'none' END AS cc_level,
        nullif(concat_ws('|', CASE WHEN f.flags & {F_UNKNOWN_DX} <> 0 THEN 'unknown_secondary_dx' END,
                              CASE WHEN f.flags & {F_UNKNOWN_PROC} <> 0 THEN 'unknown_procedure' END), '') AS warnings,
        meta.standards_version
 FROM f
 CROSS JOIN meta
-LEFT JOIN best ON best.rid = f.rid
-LEFT JOIN drg_adrg a ON a.adrg_no = best.adrg_no
-LEFT JOIN why ON why.rid = f.rid
+JOIN res r ON r.pdx_id IS NOT DISTINCT FROM f.pdx_id AND r.pproc_id IS NOT DISTINCT FROM f.pproc_id
+          AND r.pos = f.pos AND r.caps = f.caps AND r.own IS NOT DISTINCT FROM f.own
+LEFT JOIN drg_adrg a ON a.adrg_no = r.adrg_no
 UNION ALL
 SELECT case_id, precheck AS status, NULL AS mdc, NULL AS adrg, NULL AS drg, NULL AS cc_level, NULL AS warnings,
        meta.standards_version
