@@ -94,7 +94,8 @@ def test_review_errors_are_one_chinese_line(region, tmp_path):
     for args in (("--data", str(region), "--out", str(tmp_path / "o"), "--rules", str(bad)),
                  ("--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")),
                  ("--out", str(tmp_path / "o")),
-                 ("--workspace", str(tmp_path), "--out", str(tmp_path / "o"))):
+                 ("--workspace", str(tmp_path), "--out", str(tmp_path / "o")),
+                 ("--data", str(region), "--out", str(tmp_path / "o"), "--memory-limit", "lots")):
         p = run_cli("review", *args)
         assert p.returncode == 2, args
         assert p.stderr.startswith("错误") and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
@@ -107,3 +108,6 @@ def test_review_workspace_mode_equals_data_mode(region, tmp_path):
     assert run_cli("review", "--workspace", str(ws), "--out", str(a)).returncode == 0
     assert run_cli("review", "--data", str(region), "--out", str(b)).returncode == 0
     assert (a / "findings.csv").read_bytes() == (b / "findings.csv").read_bytes()
+    c = tmp_path / "c"  # a DuckDB memory limit (spilling to disk when exceeded) changes nothing in the results
+    assert run_cli("review", "--workspace", str(ws), "--out", str(c), "--memory-limit", "256MB").returncode == 0
+    assert (a / "findings.csv").read_bytes() == (c / "findings.csv").read_bytes()

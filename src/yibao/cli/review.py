@@ -7,6 +7,7 @@ The interfaces layer is where capabilities meet: the staff capability's qualific
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -53,6 +54,8 @@ def review_cmd(
     rules: Optional[Path] = typer.Option(None, "--rules", help="本地规则文件（TOML）：启停规则、调整参数"),
     evaluate: Optional[Path] = typer.Option(None, "--evaluate", help="标签文件 labels.csv：按异常模式报告召回率与精确率"),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    memory_limit: Optional[str] = typer.Option(None, "--memory-limit",
+                                               help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import engine as rv
@@ -64,6 +67,8 @@ def review_cmd(
         raise UserError("请指定 --out 输出目录")
     if engine not in ("duckdb", "spark"):
         raise UserError(f"未知的引擎 {engine}（duckdb 或 spark）")
+    if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
+        raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
     try:
         rs = load_rules(rules)
     except RuleError as exc:
@@ -83,12 +88,12 @@ def review_cmd(
             rep = load_region(Path(data), Path(tmp) / "ws")
             quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
             periods = _periods_from_dir(Path(data))
-            res = rv.run_workspace(Path(tmp) / "ws", rs, periods, engine)
+            res = rv.run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
     else:
         if not (Path(workspace) / "yibao.duckdb").exists():
             raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
         periods = _periods_from_workspace(Path(workspace))
-        res = rv.run_workspace(Path(workspace), rs, periods, engine)
+        res = rv.run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
     secs = time.perf_counter() - t0
     f = res.findings
     n_rej = sum(1 for s in f.column("severity").to_pylist() if s == "reject")
