@@ -90,6 +90,26 @@ def main() -> None:
         SELECT count(*) FROM res_ip_scaled s JOIN res_ip o ON o.case_id = split_part(s.case_id, '#', 1)
         WHERE s.status IS DISTINCT FROM o.status OR s.drg IS DISTINCT FROM o.drg""").fetchall()[0][0]
     statuses = con.execute("SELECT status, count(*) FROM res_ip GROUP BY ALL ORDER BY 2 DESC").fetchall()
+    # worst case for sharing: every case its own ADRG-input combination (as if no two stays agreed on
+    # principal diagnosis, principal procedure, age/sex intervals and flags) — same results, more work
+    own_sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
+                                "SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, rid AS own FROM f")
+    own_sql = own_sql.replace("r.own IS NOT DISTINCT FROM f.own", "r.own = f.rid")
+    assert own_sql.count("rid AS own") == 1 and "r.own = f.rid" in own_sql
+    own_sql = own_sql.replace("FROM cases\n", "FROM ip_scaled\n")
+    for name in tables:
+        own_sql = re.sub(rf"\b{name}\b", f"std_{name}", own_sql)
+    unshared = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_unshared AS {own_sql}"), args.repeat)
+    same_unshared = con.execute("""
+        SELECT count(*) FROM res_unshared u FULL JOIN res_ip_scaled s USING (case_id)
+        WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
+    combos = {}  # distinct ADRG-input combinations (the grouper decides the ADRG once per combination)
+    for src in ("ip", "ip_scaled"):
+        sql = GROUP_SQL.replace("FROM cases\n", f"FROM {src}\n")
+        for name in tables:
+            sql = re.sub(rf"\b{name}\b", f"std_{name}", sql)
+        body = sql[:sql.index("held AS (")].rstrip().rstrip(",")
+        combos[src] = con.execute(f"{body} SELECT count(*) FROM cb").fetchall()[0][0]
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
@@ -108,6 +128,14 @@ def main() -> None:
               f"{count / min(arrow):,.0f} | {min(duck):.3f} s ({statistics.median(duck):.3f}) | {count / min(duck):,.0f} |")
     print("\nStatuses of the inpatient rows: " + ", ".join(f"{s} {c:,}" for s, c in statuses)
           + f". Scaled run equal to the unscaled one: {'yes' if same == 0 else f'NO ({same} differ)'}.")
+    print(f"\nDistinct ADRG-input combinations (principal diagnosis, principal procedure, interval positions, "
+          f"capabilities; a case whose secondary codes hit an ADRG list counts alone): {combos['ip']:,} for the "
+          f"{n:,} inpatient rows ({n / combos['ip']:.1f} cases each); {combos['ip_scaled']:,} for the "
+          f"{n_scaled:,} scaled rows (the scaled input repeats the same stays, so its ADRG step does no more "
+          f"work than the unscaled one's — the other steps do {args.scale}× the work).")
+    print(f"\nWorst case for that sharing — every one of the {n_scaled:,} scaled cases its own combination "
+          f"(same results: {'yes' if same_unshared == 0 else f'NO ({same_unshared} differ)'}): in DuckDB "
+          f"{min(unshared):.3f} s ({statistics.median(unshared):.3f}) = {n_scaled / min(unshared):,.0f} cases/s.")
     sys.stdout.flush()
 
 

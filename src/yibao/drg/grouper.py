@@ -113,7 +113,7 @@ AGE_FIELDS = _field_mask("AGE_YEARS", "AGE_DAYS", "WEIGHT")
 
 GROUP_SQL = f"""
 WITH meta AS (SELECT * FROM drg_meta LIMIT 1),
-c1 AS NOT MATERIALIZED (
+c1 AS (
     SELECT c0.*,
            CASE WHEN sex_text IS NULL THEN 'missing_sex'
                 WHEN sex_text NOT IN ('1', '2') THEN 'invalid_sex'
@@ -130,16 +130,18 @@ c1 AS NOT MATERIALIZED (
         WHERE setting IS NULL OR setting <> 'outpatient'
     ) c0, meta
 ),
-p1 AS MATERIALIZED (  -- cases that passed the pre-checks, with their principal diagnosis and procedure
-    SELECT c.rid, c.case_id, c.sdx, c.procs, coalesce(len(c.procs), 0) AS n_proc,
-           CASE WHEN meta.pos_always OR (coalesce(d.mdc_mask, 0) & meta.pos_mdc_mask) <> 0 THEN
+p1 AS MATERIALIZED (  -- every case with its principal diagnosis and procedure (pre-check failures too: they
+    -- are carried along to the result, not grouped)
+    SELECT c.case_id AS rid, c.precheck, c.sdx, c.procs, coalesce(len(c.procs), 0) AS n_proc,
+           CASE WHEN c.precheck IS NOT NULL THEN 0
+                WHEN meta.pos_always OR (coalesce(d.mdc_mask, 0) & meta.pos_mdc_mask) <> 0 THEN
                {_position_sql("SEX", "CAST(c.sex_text AS INTEGER)")} | {_position_sql("AGE_YEARS", "c.age_years")}
                | {_position_sql("AGE_DAYS", "c.age_days")} | {_position_sql("WEIGHT", "c.weight")}
            ELSE 0 END AS pos,  -- 0: no rule with bounds is reachable, nothing to test
            d.id AS pdx_id, coalesce(d.mdc_mask, 0) AS pdx_mask, d.cce_table AS cce,
            coalesce(d.trauma_bit, 0) AS pdx_trauma,
            p.id AS pproc_id, coalesce(p.valid, false) AS pproc_valid
-    FROM (SELECT case_id AS rid, * FROM c1 WHERE precheck IS NULL) c  -- case_id is unique (the loader's key)
+    FROM c1 c  -- case_id is unique (the loader's key) and keys every step below
     CROSS JOIN meta
     LEFT JOIN drg_dx d ON d.code = c.pdx
     LEFT JOIN drg_proc p ON p.code = c.procs[1]
@@ -152,24 +154,24 @@ s2 AS MATERIALIZED (  -- secondary diagnoses and further procedures that count, 
                | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
                | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
                | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
-        FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1) x
+        FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1 WHERE precheck IS NULL) x
         LEFT JOIN drg_dx d ON d.code = x.code
         UNION ALL
         SELECT x.rid, p.id * 4 + 3 AS key, coalesce(p.proc_hit, false) AS hit,
                CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
-        FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE n_proc > 1) x
+        FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE precheck IS NULL AND n_proc > 1) x
         LEFT JOIN drg_proc p ON p.code = x.code
     ) WHERE flags <> 0 OR hit
 ),
 f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag tests it passes), flags
-    SELECT y.rid, y.case_id, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags,
+    SELECT y.rid, y.precheck, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags,
            CAST(CASE WHEN y.n_proc > 0 THEN {CAP_HAS_PROC} ELSE 0 END
                 | CASE WHEN y.pproc_valid THEN {CAP_PPROC_VALID} ELSE 0 END
                 | CASE WHEN y.any_valid THEN {CAP_ANY_VALID} ELSE {CAP_NO_VALID} END
                 | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps,
            CASE WHEN y.s2_hit THEN y.rid END AS own
     FROM (
-        SELECT p1.rid, p1.case_id, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
+        SELECT p1.rid, p1.precheck, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
                CAST(coalesce(g.flags, 0)
                     | CASE WHEN p1.n_proc > 0 AND p1.pproc_id IS NULL THEN {F_UNKNOWN_PROC} ELSE 0 END AS BIGINT)
                    AS flags,
@@ -183,7 +185,7 @@ f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag t
 cb AS MATERIALIZED (  -- the distinct ADRG inputs: cases that agree on them get the same ADRG, decided once;
     -- a case whose secondary codes hit some ADRG's list is its own combination (``own``)
     SELECT row_number() OVER () AS cid, *
-    FROM (SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f)
+    FROM (SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f WHERE precheck IS NULL)
 ),
 held AS (  -- (combination, ADRG) pairs whose whole condition holds
     -- a hit that alone decides its ADRG's list tests: tested on the hit row itself
@@ -232,26 +234,23 @@ res AS MATERIALIZED (  -- each combination's ADRG (or why none), keyed for the j
     SELECT cb.pdx_id, cb.pproc_id, cb.pos, cb.caps, cb.own, best.adrg_no, why.status AS why
     FROM cb LEFT JOIN best ON best.cid = cb.cid LEFT JOIN why ON why.cid = cb.cid
 )
-SELECT f.case_id,
-       coalesce(CASE WHEN r.adrg_no IS NOT NULL THEN 'ok' END, r.why) AS status,
+SELECT f.rid AS case_id,
+       coalesce(f.precheck, CASE WHEN r.adrg_no IS NOT NULL THEN 'ok' END, r.why) AS status,
        a.mdc, a.adrg,
        CASE WHEN f.flags & {F_MCC} <> 0 THEN a.drg_mcc WHEN f.flags & {F_CC} <> 0 THEN a.drg_cc ELSE a.drg_none END
            AS drg,
        CASE WHEN r.adrg_no IS NULL THEN NULL WHEN f.flags & {F_MCC} <> 0 THEN 'mcc'
             WHEN f.flags & {F_CC} <> 0 THEN 'cc' ELSE 'none' END AS cc_level,
-       nullif(concat_ws('|', CASE WHEN f.flags & {F_UNKNOWN_DX} <> 0 THEN 'unknown_secondary_dx' END,
-                             CASE WHEN f.flags & {F_UNKNOWN_PROC} <> 0 THEN 'unknown_procedure' END), '') AS warnings,
+       CASE WHEN f.precheck IS NULL THEN
+           nullif(concat_ws('|', CASE WHEN f.flags & {F_UNKNOWN_DX} <> 0 THEN 'unknown_secondary_dx' END,
+                                 CASE WHEN f.flags & {F_UNKNOWN_PROC} <> 0 THEN 'unknown_procedure' END), '')
+       END AS warnings,
        meta.standards_version
 FROM f
 CROSS JOIN meta
-JOIN res r ON r.pdx_id IS NOT DISTINCT FROM f.pdx_id AND r.pproc_id IS NOT DISTINCT FROM f.pproc_id
+LEFT JOIN res r ON f.precheck IS NULL AND r.pdx_id IS NOT DISTINCT FROM f.pdx_id AND r.pproc_id IS NOT DISTINCT FROM f.pproc_id
           AND r.pos = f.pos AND r.caps = f.caps AND r.own IS NOT DISTINCT FROM f.own
 LEFT JOIN drg_adrg a ON a.adrg_no = r.adrg_no
-UNION ALL
-SELECT case_id, precheck AS status, NULL AS mdc, NULL AS adrg, NULL AS drg, NULL AS cc_level, NULL AS warnings,
-       meta.standards_version
-FROM c1 CROSS JOIN meta
-WHERE precheck IS NOT NULL
 """
 
 GROUP_STEP = Step(
