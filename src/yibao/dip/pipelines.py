@@ -8,8 +8,9 @@ Two registered pipelines, so the parity suite runs both on DuckDB and Spark:
     ``dip_group_year`` (partitioned by ``dx_cat``: every group lies inside one ICD-10 category) →
     ``dip_catalogue`` (global over the group × year aggregate).
 ``dip_scoring`` (病例入组与赋分)
-    ``dip_case_keys`` → ``dip_case_score`` (rowwise, catalogue broadcast) →
-    ``dip_case_points`` (partitioned by ``institution_id``: the special-case review cap).
+    ``dip_case_points`` (partitioned by ``institution_id``, catalogue broadcast): grouping, scoring and the
+    special-case review cap in one step, so the fused query never materialises the scored cases to count
+    them per institution (see the step's docstring).
 
 Parameters travel as small broadcast tables built by :func:`param_tables` from a
 :class:`~yibao.dip.policy.DipPolicy`, so the SQL text never changes with the policy.
@@ -117,32 +118,33 @@ def param_tables(policy, years: list[int]) -> dict[str, pa.Table]:
 
 # --- steps ----------------------------------------------------------------------------------
 
-CASE_KEYS = Step(
-    name="dip_case_keys",
-    main="cases",
-    mode="rowwise",
-    broadcast=("dip_proc_rules", "dip_proc_valid"),
-    sql=f"""
-WITH c AS (
-    SELECT case_id, institution_id, discharge_date, total_cost,
-           coalesce(list_filter(list_transform(procedures, lambda x: trim(x)), lambda x: x IS NOT NULL AND x <> ''),
-                    []) AS codes,
-           upper(trim(coalesce(principal_dx, ''))) AS dx,
-           scheme, settle_date, fund_paid, admit_date
-    FROM cases WHERE setting = 'inpatient'
+# The grouping keys of inpatient stays, shared by the catalogue (``dip_case_keys``) and scoring (``dip_case_points``).
+# Keys depend on few of a stay's fields, so they are worked out once per distinct key row (``kz``) and every stay
+# finds its row with one hash join (``KEY_JOIN``):
+#
+# 1. each distinct procedure entry (as written) is trimmed and classified once (``pc``), each distinct principal
+#    diagnosis normalised and checked once (``dx``);
+# 2. a stay with at most one procedure entry (most) takes its keys from its (diagnosis, entry) pair: one key row
+#    per distinct pair; a stay with several entries is unnested, classified and grouped back by ``case_id`` (the
+#    unique key of the input, so every batch still gives its own rows' answer): one key row per such stay (``kk``);
+# 3. each key row comes twice (``kz``): for a positive cost and for a zero or missing cost (reason ZERO_COST
+#    unless the codes give an earlier reason).
+KEY_CTES = f"""
+k1 AS (  -- stays with at most one procedure entry: each distinct (diagnosis, entry) pair once; no entry, a NULL and a
+         -- blank entry alike mean no procedure (the always-true HAVING only lowers the planner's row estimate, so
+         -- that the stays' joins build their hash tables on the key rows)
+    SELECT principal_dx AS dx_raw, coalesce(procedures[1], '') AS p_key FROM cases
+    WHERE setting = 'inpatient' AND coalesce(len(procedures), 0) <= 1
+    GROUP BY ALL HAVING count(*) > 0
 ),
-pc AS (  -- each distinct procedure code once: well-formed?, local override, in the surgical list?, chapter
-    SELECT code,
-           regexp_full_match(code, '{ICD9_PATTERN}') AS ok,
-           (SELECT arg_max(r.proc_class, length(r.prefix)) FROM dip_proc_rules r
-             WHERE starts_with(p.code, r.prefix)) AS override,
-           p.code IN (SELECT code FROM dip_proc_valid) AS valid,
-           TRY_CAST(substr(p.code, 1, 2) AS INTEGER) AS chapter
-    FROM (SELECT DISTINCT unnest(codes) AS code FROM c) p
+k2 AS (  -- stays with several procedure entries (few), unnested
+    SELECT case_id, principal_dx AS dx_raw, unnest(procedures) AS raw FROM cases
+    WHERE setting = 'inpatient' AND len(procedures) >= 2
 ),
-cls AS (
-    SELECT code,
-           CASE WHEN NOT ok THEN 'bad'
+pc AS (  -- each distinct procedure entry (as written) once: the trimmed code and its class (NULL: an empty entry)
+    SELECT raw, code,
+           CASE WHEN code IS NULL OR code = '' THEN NULL
+                WHEN NOT regexp_full_match(code, '{ICD9_PATTERN}') THEN 'bad'
                 WHEN override IS NOT NULL THEN override
                 WHEN chapter BETWEEN 87 AND 91 THEN 'diagnostic'
                 WHEN chapter = 92 THEN CASE WHEN substr(code, 1, 4) IN ('92.0', '92.1') THEN 'diagnostic'
@@ -152,64 +154,96 @@ cls AS (
                 WHEN chapter = 0 THEN 'therapeutic'
                 WHEN (SELECT count(*) FROM dip_proc_valid) > 0 THEN 'therapeutic'
                 ELSE 'surgical' END AS proc_class
-    FROM pc
+    FROM (
+        SELECT raw, code,
+               (SELECT arg_max(r.proc_class, length(r.prefix)) FROM dip_proc_rules r
+                 WHERE starts_with(p.code, r.prefix)) AS override,
+               p.code IN (SELECT code FROM dip_proc_valid) AS valid,
+               TRY_CAST(substr(p.code, 1, 2) AS INTEGER) AS chapter
+        FROM (SELECT raw, trim(raw) AS code
+              FROM (SELECT DISTINCT raw FROM (SELECT p_key AS raw FROM k1 UNION ALL SELECT raw FROM k2))) p
+    )
 ),
-one AS (  -- most stays have at most one code: a plain lookup, no regrouping
-    SELECT c.*, cl.proc_class AS pcls
-    FROM c LEFT JOIN cls cl ON cl.code = c.codes[1]
-    WHERE len(c.codes) <= 1
+dx AS (  -- each distinct principal diagnosis (as written) once: normalised (NULL: blank), reason, sub-category,
+         -- category
+    SELECT raw, nullif(dx, '') AS dx,
+           CASE WHEN dx = '' THEN 'NO_PRINCIPAL_DX'
+                WHEN NOT regexp_full_match(dx, '{ICD10_PATTERN}') THEN 'BAD_PRINCIPAL_DX' END AS reason,
+           substr(dx, 1, 5) AS dx_sub, substr(dx, 1, 3) AS dx_cat
+    FROM (SELECT raw, upper(trim(coalesce(raw, ''))) AS dx
+          FROM (SELECT DISTINCT raw FROM (SELECT dx_raw AS raw FROM k1 UNION ALL SELECT dx_raw FROM k2)))
 ),
-mp AS (SELECT case_id, unnest(codes) AS code FROM c WHERE len(codes) >= 2),
-mc AS (
-    SELECT mp.case_id,
-           bool_or(cl.proc_class = 'bad') AS bad,
-           coalesce(array_to_string(list_sort(list_distinct(
-               list(mp.code) FILTER (WHERE cl.proc_class NOT IN ('bad', 'diagnostic')))), '+'), '') AS combo,
-           bool_or(cl.proc_class = 'surgical') AS has_surg,
-           bool_or(cl.proc_class = 'therapeutic') AS has_ther,
-           bool_or(cl.proc_class = 'diagnostic') AS has_diag
-    FROM mp JOIN cls cl USING (code) GROUP BY mp.case_id
+kk AS (
+    -- at most one procedure entry: one key row per (diagnosis, entry) pair
+    SELECT false AS multi, q.dx_raw, q.p_key, d.dx,
+           coalesce(d.reason, CASE WHEN p.proc_class = 'bad' THEN 'BAD_PROCEDURE' END) AS reason,
+           d.dx_sub, d.dx_cat,
+           coalesce(CASE WHEN p.proc_class NOT IN ('bad', 'diagnostic') THEN p.code END, '-') AS combo,
+           CASE WHEN p.proc_class IN ('surgical', 'therapeutic', 'diagnostic') THEN p.proc_class
+                ELSE 'conservative' END AS tier
+    FROM k1 q
+    LEFT JOIN dx d ON d.raw IS NOT DISTINCT FROM q.dx_raw
+    LEFT JOIN pc p ON p.raw = q.p_key
+    UNION ALL
+    -- several entries: one key row per stay; the combination is its sorted distinct non-diagnostic codes,
+    -- the tier the highest class among its codes
+    SELECT true AS multi, m.dx_raw, m.case_id AS p_key, d.dx,
+           coalesce(d.reason, CASE WHEN m.bad THEN 'BAD_PROCEDURE' END) AS reason,
+           d.dx_sub, d.dx_cat, m.combo, m.tier
+    FROM (
+        SELECT u.case_id, u.dx_raw,
+               coalesce(bool_or(p.proc_class = 'bad'), false) AS bad,
+               coalesce(nullif(array_to_string(list_sort(list_distinct(
+                   list(p.code) FILTER (WHERE p.proc_class NOT IN ('bad', 'diagnostic')))), '+'), ''), '-') AS combo,
+               CASE WHEN bool_or(p.proc_class = 'surgical') THEN 'surgical'
+                    WHEN bool_or(p.proc_class = 'therapeutic') THEN 'therapeutic'
+                    WHEN bool_or(p.proc_class = 'diagnostic') THEN 'diagnostic'
+                    ELSE 'conservative' END AS tier
+        FROM k2 u LEFT JOIN pc p USING (raw)
+        GROUP BY u.case_id, u.dx_raw HAVING count(*) > 0  -- always true: the estimate, as in k1
+    ) m
+    LEFT JOIN dx d ON d.raw IS NOT DISTINCT FROM m.dx_raw
 ),
-a AS (
-    SELECT one.* EXCLUDE (pcls),
-           coalesce(pcls = 'bad', false) AS bad,
-           CASE WHEN pcls NOT IN ('bad', 'diagnostic') THEN codes[1] ELSE '' END AS combo,
-           coalesce(pcls = 'surgical', false) AS has_surg,
-           coalesce(pcls = 'therapeutic', false) AS has_ther,
-           coalesce(pcls = 'diagnostic', false) AS has_diag
-    FROM one
-    UNION ALL BY NAME
-    SELECT c.*, mc.bad, mc.combo, mc.has_surg, mc.has_ther, mc.has_diag
-    FROM c JOIN mc USING (case_id)
-),
-k AS (
-    SELECT a.*,
-           CASE WHEN a.dx = '' THEN 'NO_PRINCIPAL_DX'
-                WHEN NOT regexp_full_match(a.dx, '{ICD10_PATTERN}') THEN 'BAD_PRINCIPAL_DX'
-                WHEN coalesce(a.bad, false) THEN 'BAD_PROCEDURE'
-                WHEN a.total_cost IS NULL OR a.total_cost <= 0 THEN 'ZERO_COST' END AS reason
-    FROM a
+kz AS (  -- each key row for a positive and for a zero or missing cost; ``why``: the reason a stay is ungroupable
+    SELECT kk.*, z.pos, coalesce(kk.reason, CASE WHEN NOT z.pos THEN 'ZERO_COST' END) AS why
+    FROM kk, (VALUES (true), (false)) z(pos)
+)"""
+# a stay ``c`` of ``cases`` finds its key row ``k`` of ``kz`` (a stay with several entries and no case_id finds none)
+KEY_JOIN = """k.multi = coalesce(len(c.procedures) >= 2, false)
+    AND k.dx_raw IS NOT DISTINCT FROM c.principal_dx
+    AND k.p_key = CASE WHEN len(c.procedures) >= 2 THEN c.case_id ELSE coalesce(c.procedures[1], '') END
+    AND k.pos = coalesce(c.total_cost > 0, false)"""
+
+CASE_KEYS = Step(
+    name="dip_case_keys",
+    main="cases",
+    mode="rowwise",
+    broadcast=("dip_proc_rules", "dip_proc_valid"),
+    sql=f"""
+WITH {KEY_CTES},
+ko AS (  -- the key columns as the step gives them (ungroupable: reason only)
+    SELECT multi, dx_raw, p_key, pos, dx,
+           CASE WHEN why IS NULL THEN dx_sub END AS dx_sub,
+           CASE WHEN why IS NULL THEN dx_cat END AS dx_cat,
+           CASE WHEN why IS NULL THEN combo END AS combo,
+           CASE WHEN why IS NULL THEN tier END AS tier,
+           CASE WHEN why IS NULL THEN 'ok' ELSE 'ungroupable' END AS status,
+           why AS reason
+    FROM kz
 )
-SELECT case_id, institution_id,
-       CAST(year(discharge_date) AS INTEGER) AS year,
-       CASE WHEN reason IS NULL THEN substr(dx, 1, 5) END AS dx_sub,
-       CASE WHEN reason IS NULL THEN substr(dx, 1, 3) END AS dx_cat,
-       CASE WHEN reason IS NULL THEN coalesce(nullif(combo, ''), '-') END AS combo,
-       CASE WHEN reason IS NOT NULL THEN NULL
-            WHEN coalesce(has_surg, false) THEN 'surgical'
-            WHEN coalesce(has_ther, false) THEN 'therapeutic'
-            WHEN coalesce(has_diag, false) THEN 'diagnostic'
-            ELSE 'conservative' END AS tier,
-       CAST(total_cost AS DECIMAL(18,2)) AS total_cost,
-       CASE WHEN reason IS NULL THEN 'ok' ELSE 'ungroupable' END AS status,
-       reason,
-       scheme,
-       CAST(year(settle_date) AS INTEGER) AS settle_year,
-       CAST(month(settle_date) AS INTEGER) AS settle_month,
-       CAST(fund_paid AS DECIMAL(18,2)) AS fund_paid,
-       CAST(date_diff('day', admit_date, discharge_date) AS INTEGER) AS los_days,
-       nullif(dx, '') AS principal_dx
-FROM k
+SELECT c.case_id, c.institution_id,
+       CAST(year(c.discharge_date) AS INTEGER) AS year,
+       k.dx_sub, k.dx_cat, k.combo, k.tier,
+       CAST(c.total_cost AS DECIMAL(18,2)) AS total_cost,
+       k.status, k.reason,
+       c.scheme,
+       CAST(year(c.settle_date) AS INTEGER) AS settle_year,
+       CAST(month(c.settle_date) AS INTEGER) AS settle_month,
+       CAST(c.fund_paid AS DECIMAL(18,2)) AS fund_paid,
+       CAST(date_diff('day', c.admit_date, c.discharge_date) AS INTEGER) AS los_days,
+       k.dx AS principal_dx
+FROM cases c JOIN ko k ON {KEY_JOIN}
+WHERE c.setting = 'inpatient'
 """,
     schema=pa.schema([
         ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
@@ -348,126 +382,153 @@ FROM dip_relative r JOIN dip_groups g USING (group_id)
     doc="病种目录库：病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000 = 病种分值",
 )
 
-CASE_SCORE = Step(
-    name="dip_case_score",
-    main="dip_case_keys",
-    mode="rowwise",
-    broadcast=("dip_catalogue", "dip_params", "institutions", "dip_coefficients", "dip_review"),
-    sql="""
-WITH m AS (
-    SELECT k.case_id, k.institution_id, k.year, k.total_cost, k.status AS key_status, k.reason AS key_reason,
+# Grouping and scoring in one step, partitioned by institution (the review cap counts an institution's grouped
+# cases). The stays are read twice rather than the scored rows materialised and read back:
+#
+# 1. ``kr``: each key row (``KEY_CTES``) resolved once against the catalogue, with the group's amounts in exact
+#    integer units and its deviation thresholds (``g``);
+# 2. ``n``, ``r``: a narrow pass (case_id, institution, cost) counts each institution's grouped cases and lists its
+#    extreme cases in review order; the first ``review_cap`` are in review;
+# 3. ``m`` … ``f``: the full pass joins every stay to its key row, institution coefficient, review entry, cap and
+#    rank, and computes deviation, ratio, case score and points in integer units.
+CASE_POINTS = Step(
+    name="dip_case_points",
+    main="cases",
+    mode="partitioned",
+    partition_by=("institution_id",),
+    broadcast=("dip_proc_rules", "dip_proc_valid", "dip_catalogue", "dip_params", "institutions", "dip_coefficients",
+               "dip_review"),
+    sql=f"""
+WITH {KEY_CTES},
+g AS (  -- per catalogue group, once: exact integer units (fen for money, 1/10 000 for scores and ratios)
+    SELECT c.kind, c.dx_sub, c.combo, c.dx_cat, c.tier, c.group_id, c.avg_cost, c.score, c.primary_care,
+           nullif(CAST(c.avg_cost * 100 AS BIGINT), 0) AS avg_f,
+           CAST(c.score * 10000 AS BIGINT) AS score_u,
+           -- deviation thresholds in fen: cost > r × avg ⇔ cost_f > floor(100 r × avg),
+           -- cost < r × avg ⇔ cost_f < ceil(100 r × avg)
+           CAST(floor(p.extreme_ratio * c.avg_cost * 100) AS BIGINT) AS extreme_f,
+           CAST(floor(p.high_ratio * c.avg_cost * 100) AS BIGINT) AS high_f,
+           CAST(ceil(p.low_ratio * c.avg_cost * 100) AS BIGINT) AS low_f,
+           (CAST(p.high_ratio * 10000 AS BIGINT) - 10000) * nullif(CAST(c.avg_cost * 100 AS BIGINT), 0) AS high_off
+    FROM dip_catalogue c, dip_params p
+),
+kr AS (  -- each key row resolved once: the core group (亚目 × 手术操作组合) if the catalogue has it, else the
+         -- comprehensive group (类目 × 层级), else NO_GROUP
+    SELECT k.multi, k.dx_raw, k.p_key, k.pos, k.dx,
            coalesce(c1.group_id, c2.group_id) AS group_id,
-           coalesce(c1.kind, c2.kind) AS group_kind,
+           c1.group_id IS NOT NULL AS core,
            coalesce(c1.avg_cost, c2.avg_cost) AS avg_cost,
            coalesce(c1.score, c2.score) AS score,
            coalesce(c1.primary_care, c2.primary_care, false) AS primary_care,
-           CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS inst_coefficient,
-           r.final_score,
-           k.scheme, k.settle_year, k.settle_month, k.fund_paid, k.los_days, k.principal_dx
-    FROM dip_case_keys k
-    LEFT JOIN dip_catalogue c1 ON k.status = 'ok' AND c1.kind = 'core' AND c1.dx_sub = k.dx_sub AND c1.combo = k.combo
-    LEFT JOIN dip_catalogue c2 ON k.status = 'ok' AND c2.kind = 'comprehensive' AND c2.dx_cat = k.dx_cat
-                               AND c2.tier = k.tier
-    LEFT JOIN institutions i ON i.institution_id = k.institution_id
-    LEFT JOIN dip_coefficients ci ON ci.scope = 'institution' AND ci.key = k.institution_id
-    LEFT JOIN dip_coefficients cl ON cl.scope = 'level' AND cl.key = CAST(i.level AS VARCHAR)
-    LEFT JOIN dip_review r ON r.case_id = k.case_id
+           CASE WHEN c1.avg_cost IS NOT NULL THEN c1.avg_f ELSE c2.avg_f END AS avg_f,
+           CASE WHEN c1.avg_cost IS NOT NULL THEN c1.extreme_f ELSE c2.extreme_f END AS extreme_f,
+           CASE WHEN c1.avg_cost IS NOT NULL THEN c1.high_f ELSE c2.high_f END AS high_f,
+           CASE WHEN c1.avg_cost IS NOT NULL THEN c1.low_f ELSE c2.low_f END AS low_f,
+           CASE WHEN c1.avg_cost IS NOT NULL THEN c1.high_off ELSE c2.high_off END AS high_off,
+           CASE WHEN c1.score IS NOT NULL THEN c1.score_u ELSE c2.score_u END AS score_u,
+           k.why IS NULL AND (c1.group_id IS NOT NULL OR c2.group_id IS NOT NULL) AS grouped,
+           coalesce(k.why, CASE WHEN c1.group_id IS NULL AND c2.group_id IS NULL THEN 'NO_GROUP' END) AS reason
+    FROM kz k
+    LEFT JOIN g c1 ON k.why IS NULL AND c1.kind = 'core' AND c1.dx_sub = k.dx_sub AND c1.combo = k.combo
+    LEFT JOIN g c2 ON k.why IS NULL AND c2.kind = 'comprehensive' AND c2.dx_cat = k.dx_cat AND c2.tier = k.tier
 ),
-u AS (  -- exact integer units: fen (分) for money, 1/10 000 for scores, ratios and coefficients
-    SELECT m.*, p.high_ratio, p.low_ratio, p.extreme_ratio,
-           CAST(m.total_cost * 100 AS BIGINT) AS cost_f,
-           nullif(CAST(m.avg_cost * 100 AS BIGINT), 0) AS avg_f,
-           CAST(m.score * 10000 AS BIGINT) AS score_u,
-           CAST(p.high_ratio * 10000 AS BIGINT) AS high_u
-    FROM m, dip_params p
+n AS (  -- per institution, from a narrow pass over its stays: grouped cases (the base of the review cap), the cap,
+        -- and the extreme cases (cost > extreme_ratio × average) in review order: highest ratio, then cost, case_id
+    SELECT a.institution_id, CAST(floor(a.inst_cases * p.review_share) AS BIGINT) AS review_cap, a.ext
+    FROM (
+        SELECT institution_id, count(*) FILTER (WHERE grouped) AS inst_cases,
+               list(case_id ORDER BY ratio_u DESC NULLS LAST, total_cost DESC, case_id) FILTER (WHERE extreme) AS ext
+        FROM (SELECT institution_id, case_id, total_cost, grouped, extreme,
+                     CASE WHEN extreme THEN (2 * cost_f * 10000 + avg_f) // (2 * avg_f) END AS ratio_u
+              FROM (SELECT c.institution_id, c.case_id, c.total_cost, k.grouped, k.avg_f,
+                           CAST(c.total_cost * 100 AS BIGINT) AS cost_f,
+                           k.group_id IS NOT NULL AND CAST(c.total_cost * 100 AS BIGINT) > k.extreme_f AS extreme
+                    FROM cases c JOIN kr k ON {KEY_JOIN}
+                    WHERE c.setting = 'inpatient'))
+        GROUP BY institution_id
+    ) a, dip_params p
+),
+r AS (  -- the extreme cases' review rank; the first review_cap of each institution enter the review
+    SELECT case_id, rnk, rnk <= review_cap AS in_review
+    FROM (SELECT unnest(ext) AS case_id, generate_subscripts(ext, 1) AS rnk, review_cap FROM n)
+),
+inst AS (  -- per institution, once: its coefficient (its own, else its level's, else 1)
+    SELECT ids.institution_id, CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS coefficient
+    FROM (SELECT institution_id FROM institutions
+          UNION SELECT key FROM dip_coefficients WHERE scope = 'institution') ids
+    LEFT JOIN institutions i ON i.institution_id = ids.institution_id
+    LEFT JOIN dip_coefficients ci ON ci.scope = 'institution' AND ci.key = ids.institution_id
+    LEFT JOIN dip_coefficients cl ON cl.scope = 'level' AND cl.key = CAST(i.level AS VARCHAR)
+),
+m AS (  -- every stay with its key row, institution and review entry
+    SELECT c.case_id, c.institution_id, CAST(year(c.discharge_date) AS INTEGER) AS year,
+           CAST(c.total_cost AS DECIMAL(18,2)) AS total_cost, CAST(c.total_cost * 100 AS BIGINT) AS cost_f,
+           k.group_id, k.avg_cost, k.score, k.primary_care, k.grouped, k.reason,
+           -- the kind as a constant expression: the sort then knows its width
+           CASE WHEN k.core THEN 'core' WHEN k.group_id IS NOT NULL THEN 'comprehensive' END AS group_kind,
+           k.avg_f, k.extreme_f, k.high_f, k.low_f, k.high_off, k.score_u,
+           -- primary-care groups take no coefficient
+           CASE WHEN k.group_id IS NULL THEN NULL
+                WHEN k.primary_care THEN CAST(1 AS DECIMAL(9, 4))
+                ELSE CAST(coalesce(i.coefficient, 1) AS DECIMAL(9, 4)) END AS coefficient,
+           rv.final_score, n.review_cap,
+           c.scheme,
+           CAST(year(c.settle_date) AS INTEGER) AS settle_year,
+           CAST(month(c.settle_date) AS INTEGER) AS settle_month,
+           CAST(c.fund_paid AS DECIMAL(18,2)) AS fund_paid,
+           CAST(date_diff('day', c.admit_date, c.discharge_date) AS INTEGER) AS los_days,
+           k.dx AS principal_dx
+    FROM cases c
+    JOIN kr k ON {KEY_JOIN}
+    JOIN n ON n.institution_id = c.institution_id
+    LEFT JOIN inst i ON i.institution_id = c.institution_id
+    LEFT JOIN dip_review rv ON rv.case_id = c.case_id
+    WHERE c.setting = 'inpatient'
 ),
 s AS (
-    SELECT u.*,
-           CASE WHEN key_status <> 'ok' THEN key_reason WHEN group_id IS NULL THEN 'NO_GROUP' END AS reason,
+    SELECT m.*,
            CASE WHEN group_id IS NULL THEN NULL
-                WHEN total_cost > extreme_ratio * avg_cost THEN 'extreme'
-                WHEN total_cost > high_ratio * avg_cost THEN 'high'
-                WHEN total_cost < low_ratio * avg_cost THEN 'low'
+                WHEN cost_f > extreme_f THEN 'extreme'
+                WHEN cost_f > high_f THEN 'high'
+                WHEN cost_f < low_f THEN 'low'
                 ELSE 'normal' END AS deviation,
            -- every quotient below is ROUND_HALF_UP(n / d) = (2n + d) // 2d on non-negative integers
            CASE WHEN group_id IS NULL THEN NULL
                 ELSE (2 * cost_f * 10000 + avg_f) // (2 * avg_f) END AS ratio_u,
            CASE WHEN group_id IS NULL THEN NULL
                 -- score × ((cost / avg − high_ratio) + 1) = score × (cost − (high_ratio − 1) × avg) / avg
-                WHEN total_cost > high_ratio * avg_cost THEN CAST(
-                    (2 * CAST(score_u AS HUGEINT) * (cost_f * 10000 - (high_u - 10000) * avg_f) + avg_f * 10000)
+                WHEN cost_f > high_f THEN CAST(
+                    (2 * CAST(score_u AS HUGEINT) * (cost_f * 10000 - high_off) + avg_f * 10000)
                     // (2 * CAST(avg_f AS HUGEINT) * 10000) AS BIGINT)
                 -- score × cost / avg
-                WHEN total_cost < low_ratio * avg_cost THEN CAST(
+                WHEN cost_f < low_f THEN CAST(
                     (2 * CAST(score_u AS HUGEINT) * cost_f + avg_f) // (2 * CAST(avg_f AS HUGEINT)) AS BIGINT)
-                ELSE score_u END AS case_score_u,
-           CASE WHEN group_id IS NULL THEN NULL
-                WHEN primary_care THEN CAST(1 AS DECIMAL(9, 4)) ELSE inst_coefficient END AS coefficient
-    FROM u
+                ELSE score_u END AS case_score_u
+    FROM m
+),
+f AS (  -- points = case score × coefficient; the review entry only for extreme cases
+    SELECT s.*, rr.rnk, rr.in_review,
+           CAST(CAST((2 * case_score_u * CAST(coefficient * 10000 AS BIGINT) + 10000) // 20000 AS DECIMAL(18, 0))
+                * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS formula_points
+    FROM s LEFT JOIN r rr ON rr.case_id = CASE WHEN s.deviation = 'extreme' THEN s.case_id END
 )
 SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score,
-       CAST(ratio_u * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS ratio, deviation,
-       CAST(case_score_u * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS case_score, coefficient,
-       CAST(((2 * case_score_u * CAST(coefficient * 10000 AS BIGINT) + 10000) // 20000)
-            * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS formula_points,
-       final_score,
-       CASE WHEN reason IS NULL THEN 'grouped' ELSE 'ungroupable' END AS status,
-       reason,
-       scheme, settle_year, settle_month, fund_paid, los_days, principal_dx
-FROM s
-""",
-    schema=pa.schema([
-        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
-        ("group_id", pa.string()), ("group_kind", pa.string()), ("primary_care", pa.bool_()),
-        ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
-        ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("final_score", SCORE),
-        ("status", pa.string()), ("reason", pa.string()),
-        *SETTLE_FIELDS,
-    ]),
-    order_by=("case_id",),
-    doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）",
-)
-
-CASE_POINTS = Step(
-    name="dip_case_points",
-    main="dip_case_score",
-    mode="partitioned",
-    partition_by=("institution_id",),
-    broadcast=("dip_params",),
-    sql="""
-WITH n AS (  -- grouped cases per institution (the base of the review cap)
-    SELECT institution_id, count(*) FILTER (WHERE status = 'grouped') AS inst_cases
-    FROM dip_case_score GROUP BY institution_id
-),
-r AS (  -- only extreme cases compete for review places: rank them alone (a narrow window is fast)
-    SELECT case_id,
-           row_number() OVER (PARTITION BY institution_id ORDER BY ratio DESC NULLS LAST, total_cost DESC,
-                                                                    case_id) AS rnk
-    FROM dip_case_score WHERE deviation = 'extreme'
-),
-s AS (
-    SELECT d.*, n.inst_cases, r.rnk
-    FROM dip_case_score d JOIN n USING (institution_id) LEFT JOIN r USING (case_id)
-),
-q AS (
-    SELECT s.*, CAST(floor(s.inst_cases * p.review_share) AS BIGINT) AS review_cap,
-           coalesce(s.deviation = 'extreme', false) AND s.rnk <= floor(s.inst_cases * p.review_share) AS in_review
-    FROM s, dip_params p
-)
-SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score, ratio,
-       deviation, case_score, coefficient, formula_points,
-       CASE WHEN status = 'ungroupable' THEN NULL
+       -- back from 1/10 000 units: u × 0.0001 with DECIMAL(18, 0) × DECIMAL(4, 4) stays exact in 64 bits
+       CAST(CAST(ratio_u AS DECIMAL(18, 0)) * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS ratio, deviation,
+       CAST(CAST(case_score_u AS DECIMAL(18, 0)) * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS case_score,
+       coefficient, formula_points,
+       CASE WHEN NOT grouped THEN NULL
             WHEN in_review AND final_score IS NOT NULL THEN final_score
             ELSE formula_points END AS points,
-       CASE WHEN deviation = 'extreme' THEN rnk END AS review_rank,
+       rnk AS review_rank,
        review_cap,
-       CASE WHEN status = 'ungroupable' THEN 'ungroupable'
+       CASE WHEN NOT grouped THEN 'ungroupable'
             WHEN in_review AND final_score IS NOT NULL THEN 'reviewed'
             WHEN in_review THEN 'review'
             ELSE 'scored' END AS status,
        reason,
        scheme, settle_year, settle_month, fund_paid, los_days, principal_dx
-FROM q
+FROM f
 """,
     schema=pa.schema([
         ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
@@ -478,7 +539,8 @@ FROM q
         *SETTLE_FIELDS,
     ]),
     order_by=("case_id",),
-    doc="特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",
+    doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）、"
+        "特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",
 )
 
 DIP_CATALOGUE = Pipeline(
@@ -488,7 +550,7 @@ DIP_CATALOGUE = Pipeline(
 )
 DIP_SCORING = Pipeline(
     name="dip_scoring",
-    steps=(CASE_KEYS, CASE_SCORE, CASE_POINTS),
+    steps=(CASE_POINTS,),
     doc="DIP 病例入组与赋分：偏差病例、机构系数、特例单议",
 )
 
