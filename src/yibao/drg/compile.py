@@ -290,7 +290,7 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
     pos_mask = 0
     for r in bounded:
         pos_mask |= 1 << r["mdc_bit"]
-    meta = {"standards_version": std.version, "newborn_max_days": std.newborn_max_days, "pos_mdc_mask": pos_mask,
+    meta = {"standards_version": std.short_version, "newborn_max_days": std.newborn_max_days, "pos_mdc_mask": pos_mask,
             "pos_always": any(r["mdc_bit"] not in list_mdcs for r in bounded)}
     for v in VARS:
         meta[f"{VAR_COLUMN[v]}_ge"], meta[f"{VAR_COLUMN[v]}_gt"] = iv[v].ge(), iv[v].gt()

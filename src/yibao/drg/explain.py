@@ -288,7 +288,7 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     blanks dropped, exactly as ``yibao group drg`` reads a file. ``map_codes``: translate the
     codes through the standards' code maps first (:mod:`yibao.drg.mapping`)."""
     std = standards
-    res = GroupResult(case_id=_text(case.get("case_id")), status="ungroupable", standards_version=std.version)
+    res = GroupResult(case_id=_text(case.get("case_id")), status="ungroupable", standards_version=std.short_version)
     trail = res.trail
     if map_codes:
         from yibao.drg.mapping import map_case

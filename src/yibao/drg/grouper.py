@@ -146,7 +146,7 @@ p1 AS MATERIALIZED (  -- every case with its principal diagnosis and procedure (
     LEFT JOIN drg_dx d ON d.code = c.pdx
     LEFT JOIN drg_proc p ON p.code = c.procs[1]
 ),
-s2 AS MATERIALIZED (  -- secondary diagnoses and further procedures that count, one row each, as flag bits
+s2 AS (  -- secondary diagnoses and further procedures that count, one row each, as flag bits
     -- (kept: a flag set, or a hit of some ADRG in that role — most secondary codes are neither)
     SELECT * FROM (
         SELECT x.rid, d.id * 4 + 1 AS key, coalesce(d.sdx_hit, false) AS hit,
@@ -169,7 +169,7 @@ f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag t
                 | CASE WHEN y.pproc_valid THEN {CAP_PPROC_VALID} ELSE 0 END
                 | CASE WHEN y.any_valid THEN {CAP_ANY_VALID} ELSE {CAP_NO_VALID} END
                 | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps,
-           CASE WHEN y.s2_hit THEN y.rid END AS own
+           CASE WHEN y.s2_hit THEN y.rid END AS own, y.hit_keys
     FROM (
         SELECT p1.rid, p1.precheck, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
                CAST(coalesce(g.flags, 0)
@@ -177,8 +177,9 @@ f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag t
                    AS flags,
                p1.pproc_valid OR coalesce(g.flags & {F_VALID} <> 0, false) AS any_valid,
                bit_count(p1.pdx_trauma | (coalesce(g.flags, 0) >> {REGION_SHIFT})) AS n_regions,
-               coalesce(g.s2_hit, false) AS s2_hit
-        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags, bool_or(hit) AS s2_hit FROM s2 GROUP BY rid) g
+               g.hit_keys IS NOT NULL AS s2_hit, g.hit_keys
+        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags, list(key) FILTER (WHERE hit) AS hit_keys
+                           FROM s2 GROUP BY rid) g
              ON g.rid = p1.rid
     ) y
 ),
@@ -205,7 +206,8 @@ held AS (  -- (combination, ADRG) pairs whose whole condition holds
             SELECT f.cid, h.adrg_no, h.bits FROM cb f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2 WHERE h.multi
             UNION ALL
             SELECT f.cid, h.adrg_no, h.bits
-            FROM cb f JOIN s2 ON s2.rid = f.own JOIN drg_cand h ON h.key = s2.key WHERE s2.hit
+            FROM cb f JOIN (SELECT rid, unnest(hit_keys) AS key FROM f WHERE own IS NOT NULL) s ON s.rid = f.own
+            JOIN drg_cand h ON h.key = s.key
             UNION ALL
             SELECT f.cid, a.adrg_no, 0 AS bits FROM cb f CROSS JOIN drg_free_all a
         )
@@ -302,7 +304,7 @@ def group_table(cases: pa.Table | str, standards, runner: Runner | None = None, 
         unmapped = pa.table({
             "case_id": bad.column("case_id"), "status": bad.column("map_status"),
             **{c: pa.nulls(n, pa.string()) for c in ("mdc", "adrg", "drg", "cc_level", "warnings")},
-            "standards_version": pa.array([standards.version] * n, pa.string())}, schema=RESULT_SCHEMA)
+            "standards_version": pa.array([standards.short_version] * n, pa.string())}, schema=RESULT_SCHEMA)
         cases = mapped.filter(pc.invert(failed)).drop_columns(["map_status"])
     sources: dict[str, object] = dict(standards.tables())
     sources["cases"] = conform_cases(cases) if isinstance(cases, pa.Table) else cases

@@ -90,8 +90,11 @@ def query_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
 
 
-def conform(result: pa.Table, step: Step, presorted: bool = False) -> pa.Table:
-    """Select, cast and sort a step's raw result to its declared schema and order (``presorted``: the SQL did)."""
+def conform(result: pa.Table, step: Step, presorted: bool = False, combine: bool = True) -> pa.Table:
+    """Select, cast and sort a step's raw result to its declared schema and order (``presorted``: the SQL did).
+    ``combine``: one chunk per column (a copy when DuckDB handed over several batches); without it the table is
+    equal, only chunked — files written from it are byte-identical either way (Parquet row groups and CSV
+    text do not depend on chunks)."""
     names = step.schema.names
     missing = [n for n in names if n not in result.column_names]
     if missing:
@@ -99,7 +102,7 @@ def conform(result: pa.Table, step: Step, presorted: bool = False) -> pa.Table:
     result = result.select(names).cast(step.schema)
     if step.order_by and result.num_rows and not presorted:
         result = result.sort_by([(c, "ascending") for c in step.order_by])
-    return result.combine_chunks()
+    return result.combine_chunks() if combine else result
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class LocalRunner:
                     con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {src}')
                 else:
                     con.register(name, src)
-            return conform(query_arrow(con, sql), last, presorted=True)
+            return conform(query_arrow(con, sql), last, presorted=True, combine=False)
         finally:
             con.close()
 
