@@ -103,6 +103,22 @@ def main() -> None:
     same_unshared = con.execute("""
         SELECT count(*) FROM res_unshared u FULL JOIN res_ip_scaled s USING (case_id)
         WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
+    # sharing as in the unscaled input: each copy k of the stays has its own combinations (the copy number
+    # joins the key), so the scaled input has as many cases per combination as the region's own 90 k stays
+    mix_sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
+                                "SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, "
+                                "coalesce(own, split_part(rid, '#', 2)) AS own FROM f")
+    mix_sql = mix_sql.replace("r.own IS NOT DISTINCT FROM f.own", "r.own = coalesce(f.own, split_part(f.rid, '#', 2))")
+    assert "split_part(rid, '#', 2)) AS own" in mix_sql and "split_part(f.rid, '#', 2))" in mix_sql
+    mix_sql = mix_sql.replace("FROM cases\n", "FROM ip_scaled\n")
+    for name in tables:
+        mix_sql = re.sub(rf"\b{name}\b", f"std_{name}", mix_sql)
+    mixed = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_mixed AS {mix_sql}"), args.repeat)
+    same_mixed = con.execute("""
+        SELECT count(*) FROM res_mixed u FULL JOIN res_ip_scaled s USING (case_id)
+        WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
+    mixed_combos = con.execute(f"{mix_sql[:mix_sql.index('held AS (')].rstrip().rstrip(',')} SELECT count(*) FROM cb"
+                               ).fetchall()[0][0]
     combos = {}  # distinct ADRG-input combinations (the grouper decides the ADRG once per combination)
     for src in ("ip", "ip_scaled"):
         sql = GROUP_SQL.replace("FROM cases\n", f"FROM {src}\n")
@@ -133,6 +149,10 @@ def main() -> None:
           f"{n:,} inpatient rows ({n / combos['ip']:.1f} cases each); {combos['ip_scaled']:,} for the "
           f"{n_scaled:,} scaled rows (the scaled input repeats the same stays, so its ADRG step does no more "
           f"work than the unscaled one's — the other steps do {args.scale}× the work).")
+    print(f"\nSharing as in the region's own stays — each of the {args.scale} copies its own combinations "
+          f"({mixed_combos:,} combinations, {n_scaled / mixed_combos:.1f} cases each; same results: "
+          f"{'yes' if same_mixed == 0 else f'NO ({same_mixed} differ)'}): in DuckDB {min(mixed):.3f} s "
+          f"({statistics.median(mixed):.3f}) = {n_scaled / min(mixed):,.0f} cases/s.")
     print(f"\nWorst case for that sharing — every one of the {n_scaled:,} scaled cases its own combination "
           f"(same results: {'yes' if same_unshared == 0 else f'NO ({same_unshared} differ)'}): in DuckDB "
           f"{min(unshared):.3f} s ({statistics.median(unshared):.3f}) = {n_scaled / min(unshared):,.0f} cases/s.")
