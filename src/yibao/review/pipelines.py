@@ -151,7 +151,7 @@ class LineRuleSQL:
     message: str
 
 
-def line_rule_parts(rule, rs) -> LineRuleSQL:
+def line_rule_parts(rule) -> LineRuleSQL:
     from yibao.review.ruleset import RuleError, render
 
     where = f"规则 {rule.id}"
@@ -180,7 +180,7 @@ def rule_sql(rule, rs) -> str:
     where = f"规则 {rule.id}"
     params = rule.param_sql(rs.evidence_sql() if rule.logic == "upcoding" else None)
     if rule.shape == LINE:
-        p = line_rule_parts(rule, rs)
+        p = line_rule_parts(rule)
         return (f"CASE WHEN {p.cond} THEN struct_pack(rule_id := {_lit(rule.id)}, "
                 f"severity := {_lit(rule.severity)}, amount := {p.amount}, message := {p.message}) END")
     sql = render(SET_LOGIC[rule.logic].sql, params, where)
@@ -216,7 +216,7 @@ def line_findings_sql(rs) -> str:
     rules = [r for r in rs.enabled if r.shape == LINE]
     if not rules:
         return _EMPTY
-    parts = [line_rule_parts(r, rs) for r in rules]
+    parts = [line_rule_parts(r) for r in rules]
     filters = []
     for r in rules:
         lg = LINE_LOGIC[r.logic]
