@@ -78,12 +78,36 @@ def main() -> None:
 
     runner = LocalRunner(con)
     sources = {name: f"std_{name}" for name in tables}
+
+    def on(src: str, sql: str = GROUP_SQL) -> str:
+        """The grouping SQL over table ``src`` and the standards held as ``std_*`` tables."""
+        sql = sql.replace("FROM cases\n", f"FROM {src}\n")
+        for name in tables:
+            sql = re.sub(rf"\b{name}\b", f"std_{name}", sql)
+        return sql
+
+    def combinations(sql: str) -> int:
+        """How many distinct ADRG-input combinations the SQL decides the ADRG for (its ``cb`` step)."""
+        return con.execute(f"{sql[:sql.index('held AS (')].rstrip().rstrip(',')} SELECT count(*) FROM cb").fetchall()[0][0]
+
+    def variant(name: str, key: str, join: str) -> tuple[list[float], int, int]:
+        """The scaled run with another ADRG-input key (``own`` in the combinations, and the join back):
+        its times, its differences from the plain scaled run (must be 0) and its number of combinations."""
+        sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
+                                f"SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, {key} AS own FROM f")
+        sql = sql.replace("r.own IS NOT DISTINCT FROM f.own", join)
+        assert f"{key} AS own" in sql and join in sql
+        sql = on("ip_scaled", sql)
+        times = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_{name} AS {sql}"), args.repeat)
+        differ = con.execute(f"""
+            SELECT count(*) FROM res_{name} u FULL JOIN res_ip_scaled s USING (case_id)
+            WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
+        return times, differ, combinations(sql)
+
     rows = []
     for label, src, count in (("inpatient rows", "ip", n), (f"inpatient rows × {args.scale}", "ip_scaled", n_scaled)):
         arrow = timed(lambda: runner.run_final(DRG_GROUP, {**sources, "cases": src}), args.repeat)
-        sql = GROUP_SQL.replace("FROM cases\n", f"FROM {src}\n")
-        for name in tables:
-            sql = re.sub(rf"\b{name}\b", f"std_{name}", sql)
+        sql = on(src)
         duck = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_{src} AS {sql}"), args.repeat)
         rows.append((label, count, arrow, duck))
     same = con.execute("""
@@ -92,40 +116,12 @@ def main() -> None:
     statuses = con.execute("SELECT status, count(*) FROM res_ip GROUP BY ALL ORDER BY 2 DESC").fetchall()
     # worst case for sharing: every case its own ADRG-input combination (as if no two stays agreed on
     # principal diagnosis, principal procedure, age/sex intervals and flags) — same results, more work
-    own_sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
-                                "SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, rid AS own FROM f")
-    own_sql = own_sql.replace("r.own IS NOT DISTINCT FROM f.own", "r.own = f.rid")
-    assert own_sql.count("rid AS own") == 1 and "r.own = f.rid" in own_sql
-    own_sql = own_sql.replace("FROM cases\n", "FROM ip_scaled\n")
-    for name in tables:
-        own_sql = re.sub(rf"\b{name}\b", f"std_{name}", own_sql)
-    unshared = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_unshared AS {own_sql}"), args.repeat)
-    same_unshared = con.execute("""
-        SELECT count(*) FROM res_unshared u FULL JOIN res_ip_scaled s USING (case_id)
-        WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
+    unshared, same_unshared, _ = variant("unshared", "rid", "r.own = f.rid")
     # sharing as in the unscaled input: each copy k of the stays has its own combinations (the copy number
     # joins the key), so the scaled input has as many cases per combination as the region's own 90 k stays
-    mix_sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
-                                "SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, "
-                                "coalesce(own, split_part(rid, '#', 2)) AS own FROM f")
-    mix_sql = mix_sql.replace("r.own IS NOT DISTINCT FROM f.own", "r.own = coalesce(f.own, split_part(f.rid, '#', 2))")
-    assert "split_part(rid, '#', 2)) AS own" in mix_sql and "split_part(f.rid, '#', 2))" in mix_sql
-    mix_sql = mix_sql.replace("FROM cases\n", "FROM ip_scaled\n")
-    for name in tables:
-        mix_sql = re.sub(rf"\b{name}\b", f"std_{name}", mix_sql)
-    mixed = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_mixed AS {mix_sql}"), args.repeat)
-    same_mixed = con.execute("""
-        SELECT count(*) FROM res_mixed u FULL JOIN res_ip_scaled s USING (case_id)
-        WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
-    mixed_combos = con.execute(f"{mix_sql[:mix_sql.index('held AS (')].rstrip().rstrip(',')} SELECT count(*) FROM cb"
-                               ).fetchall()[0][0]
-    combos = {}  # distinct ADRG-input combinations (the grouper decides the ADRG once per combination)
-    for src in ("ip", "ip_scaled"):
-        sql = GROUP_SQL.replace("FROM cases\n", f"FROM {src}\n")
-        for name in tables:
-            sql = re.sub(rf"\b{name}\b", f"std_{name}", sql)
-        body = sql[:sql.index("held AS (")].rstrip().rstrip(",")
-        combos[src] = con.execute(f"{body} SELECT count(*) FROM cb").fetchall()[0][0]
+    mixed, same_mixed, mixed_combos = variant("mixed", "coalesce(own, split_part(rid, '#', 2))",
+                                              "r.own = coalesce(f.own, split_part(f.rid, '#', 2))")
+    combos = {src: combinations(on(src)) for src in ("ip", "ip_scaled")}
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
