@@ -4,16 +4,18 @@
                                         [--repeat 5] [--scale 11]
 
 Loads the standards once (validated and compiled into lookup tables, which go into the DuckDB
-connection as tables), then groups the inpatient rows of the workspace's loaded ``cases`` table:
+connection as tables), then groups the inpatient rows of the workspace's loaded ``cases`` table
+through the registered pipeline, ``LocalRunner.run_final``: the full step from the loaded table to
+the sorted result as an Arrow table (what ``group_table`` returns) — reading the cases out of
+DuckDB, the per-case steps in Arrow/NumPy, the ADRG of each distinct combination of ADRG inputs in
+DuckDB, the result sorted by case id. Each ``--repeat`` times; the fastest and the median run.
 
-- ``to Arrow``: the registered pipeline through ``LocalRunner.run_final`` — the full step from the
-  loaded table to the sorted result as an Arrow table (what ``group_table`` returns);
-- ``in DuckDB``: the same SQL into a DuckDB table (results stay in the workspace engine);
-
-each ``--repeat`` times, reporting the fastest and the median run. ``--scale k`` repeats the
-inpatient rows k times with distinct case ids, to measure throughput near 1 M cases rather than
-the fixed cost of one query. Results of the scaled run are checked equal to the unscaled one
-(same status / DRG per original case).
+``--scale k`` repeats the inpatient rows k times with distinct case ids, to measure throughput near
+1 M cases rather than the fixed cost of one call. Results of the scaled run are checked equal to the
+unscaled one (same status / DRG per original case). The scaled input repeats the same stays, so it
+shares ADRG-input combinations more than a region's own stays would; the same cases are therefore
+also grouped with each copy deciding its own combinations (as many cases per combination as in the
+region's own stays) and with every case its own combination (the worst case), results checked equal.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -30,10 +31,12 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow.compute as pc
 
-from yibao.drg.grouper import DRG_GROUP, GROUP_SQL
+from yibao.drg.grouper import DRG_GROUP, INPUT_SQL, group_cases
 from yibao.drg.standards import load_standards
-from yibao.engine.runner import LocalRunner
+from yibao.engine.runner import LocalRunner, query_arrow
 
 COLUMNS = "case_id, setting, sex, age_years, newborn_age_days, newborn_weight_g, principal_dx, secondary_dx, procedures"
 
@@ -78,50 +81,43 @@ def main() -> None:
 
     runner = LocalRunner(con)
     sources = {name: f"std_{name}" for name in tables}
+    results = {}
 
-    def on(src: str, sql: str = GROUP_SQL) -> str:
-        """The grouping SQL over table ``src`` and the standards held as ``std_*`` tables."""
-        sql = sql.replace("FROM cases\n", f"FROM {src}\n")
-        for name in tables:
-            sql = re.sub(rf"\b{name}\b", f"std_{name}", sql)
-        return sql
-
-    def combinations(sql: str) -> int:
-        """How many distinct ADRG-input combinations the SQL decides the ADRG for (its ``cb`` step)."""
-        return con.execute(f"{sql[:sql.index('held AS (')].rstrip().rstrip(',')} SELECT count(*) FROM cb").fetchall()[0][0]
-
-    def variant(name: str, key: str, join: str) -> tuple[list[float], int, int]:
-        """The scaled run with another ADRG-input key (``own`` in the combinations, and the join back):
-        its times, its differences from the plain scaled run (must be 0) and its number of combinations."""
-        sql = GROUP_SQL.replace("SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f",
-                                f"SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, {key} AS own FROM f")
-        sql = sql.replace("r.own IS NOT DISTINCT FROM f.own", join)
-        assert f"{key} AS own" in sql and join in sql
-        sql = on("ip_scaled", sql)
-        times = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_{name} AS {sql}"), args.repeat)
-        differ = con.execute(f"""
-            SELECT count(*) FROM res_{name} u FULL JOIN res_ip_scaled s USING (case_id)
-            WHERE u.status IS DISTINCT FROM s.status OR u.drg IS DISTINCT FROM s.drg""").fetchall()[0][0]
-        return times, differ, combinations(sql)
+    def run(src: str):
+        results[src] = runner.run_final(DRG_GROUP, {**sources, "cases": src})
 
     rows = []
     for label, src, count in (("inpatient rows", "ip", n), (f"inpatient rows × {args.scale}", "ip_scaled", n_scaled)):
-        arrow = timed(lambda: runner.run_final(DRG_GROUP, {**sources, "cases": src}), args.repeat)
-        sql = on(src)
-        duck = timed(lambda: con.execute(f"CREATE OR REPLACE TABLE res_{src} AS {sql}"), args.repeat)
-        rows.append((label, count, arrow, duck))
+        rows.append((label, count, timed(lambda: run(src), args.repeat)))
+    con.register("res_ip", results["ip"])
+    con.register("res_ip_scaled", results["ip_scaled"])
     same = con.execute("""
         SELECT count(*) FROM res_ip_scaled s JOIN res_ip o ON o.case_id = split_part(s.case_id, '#', 1)
         WHERE s.status IS DISTINCT FROM o.status OR s.drg IS DISTINCT FROM o.drg""").fetchall()[0][0]
     statuses = con.execute("SELECT status, count(*) FROM res_ip GROUP BY ALL ORDER BY 2 DESC").fetchall()
-    # worst case for sharing: every case its own ADRG-input combination (as if no two stays agreed on
-    # principal diagnosis, principal procedure, age/sex intervals and flags) — same results, more work
-    unshared, same_unshared, _ = variant("unshared", "rid", "r.own = f.rid")
-    # sharing as in the unscaled input: each copy k of the stays has its own combinations (the copy number
-    # joins the key), so the scaled input has as many cases per combination as the region's own 90 k stays
-    mixed, same_mixed, mixed_combos = variant("mixed", "coalesce(own, split_part(rid, '#', 2))",
-                                              "r.own = coalesce(f.own, split_part(f.rid, '#', 2))")
-    combos = {src: combinations(on(src)) for src in ("ip", "ip_scaled")}
+
+    # the same scaled cases with less sharing of ADRG-input combinations: the function of the step over the
+    # cases as read (timed apart), with a sharing key — the copy number (each copy decides its own
+    # combinations, as the region's own stays share them) or the row number (no two cases share)
+    t = time.perf_counter()
+    cases = query_arrow(con, INPUT_SQL.replace("FROM cases\n", "FROM ip_scaled\n"))
+    t_read = time.perf_counter() - t
+    std_arrow = {name: tables[name] for name in tables}
+    copy = pc.cast(pc.list_element(pc.split_pattern(cases.column("case_id"), "#"), 1), "int64").to_numpy()
+    variants = {}
+    for name, key in (("shared", None), ("copies", copy), ("unshared", np.arange(cases.num_rows))):
+        combos = {}
+
+        def group(key=key, combos=combos):
+            combos["out"] = group_cases({**std_arrow, "cases": cases}, con, share_key=key)
+
+        times = timed(group, args.repeat)
+        differ = 0 if name == "shared" else int(pc.sum(pc.invert(pc.and_(
+            pc.equal(combos["out"].column("status"), variants["shared"][2].column("status")),
+            pc.fill_null(pc.equal(combos["out"].column("drg"), variants["shared"][2].column("drg")), True)))).as_py())
+        variants[name] = (times, differ, combos["out"])
+    combos_of = {name: count_combinations(cases, tables, key) for name, key in (("shared", None), ("copies", copy))}
+    combos_ip = count_combinations(query_arrow(con, INPUT_SQL.replace("FROM cases\n", "FROM ip\n")), tables, None)
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
@@ -133,26 +129,35 @@ def main() -> None:
           f"compiled in {t_compile:.2f} s (once per process)")
     print(f"- Cases: `{args.workspace}` `cases` table, {total:,} rows, {n:,} inpatient; "
           f"{args.repeat} runs each, fastest (median)\n")
-    print("| input | cases | to Arrow (run_final) | cases/s | in DuckDB (CREATE TABLE) | cases/s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, count, arrow, duck in rows:
-        print(f"| {label} | {count:,} | {min(arrow):.3f} s ({statistics.median(arrow):.3f}) | "
-              f"{count / min(arrow):,.0f} | {min(duck):.3f} s ({statistics.median(duck):.3f}) | {count / min(duck):,.0f} |")
+    print("| input | cases | read + group + sort (run_final) | cases/s |")
+    print("|---|---:|---:|---:|")
+    for label, count, times in rows:
+        print(f"| {label} | {count:,} | {min(times):.3f} s ({statistics.median(times):.3f}) | {count / min(times):,.0f} |")
     print("\nStatuses of the inpatient rows: " + ", ".join(f"{s} {c:,}" for s, c in statuses)
           + f". Scaled run equal to the unscaled one: {'yes' if same == 0 else f'NO ({same} differ)'}.")
     print(f"\nDistinct ADRG-input combinations (principal diagnosis, principal procedure, interval positions, "
-          f"capabilities; a case whose secondary codes hit an ADRG list counts alone): {combos['ip']:,} for the "
-          f"{n:,} inpatient rows ({n / combos['ip']:.1f} cases each); {combos['ip_scaled']:,} for the "
-          f"{n_scaled:,} scaled rows (the scaled input repeats the same stays, so its ADRG step does no more "
-          f"work than the unscaled one's — the other steps do {args.scale}× the work).")
-    print(f"\nSharing as in the region's own stays — each of the {args.scale} copies its own combinations "
-          f"({mixed_combos:,} combinations, {n_scaled / mixed_combos:.1f} cases each; same results: "
-          f"{'yes' if same_mixed == 0 else f'NO ({same_mixed} differ)'}): in DuckDB {min(mixed):.3f} s "
-          f"({statistics.median(mixed):.3f}) = {n_scaled / min(mixed):,.0f} cases/s.")
-    print(f"\nWorst case for that sharing — every one of the {n_scaled:,} scaled cases its own combination "
-          f"(same results: {'yes' if same_unshared == 0 else f'NO ({same_unshared} differ)'}): in DuckDB "
-          f"{min(unshared):.3f} s ({statistics.median(unshared):.3f}) = {n_scaled / min(unshared):,.0f} cases/s.")
+          f"capabilities; a case whose secondary codes hit an ADRG list counts alone): {combos_ip:,} for the "
+          f"{n:,} inpatient rows ({n / combos_ip:.1f} cases each); {combos_of['shared']:,} for the "
+          f"{n_scaled:,} scaled rows (the copies share them).")
+    print(f"\nSharing of combinations, scaled rows: the step's function over the cases already read "
+          f"(reading them out of DuckDB: {t_read:.3f} s, added to the rate):\n")
+    print("| combinations | cases each | group + sort | cases/s (with the read) | same results |")
+    print("|---|---:|---:|---:|---|")
+    labels = {"shared": f"copies share ({combos_of['shared']:,})",
+              "copies": f"each copy its own, as the region's stays ({combos_of['copies']:,})",
+              "unshared": f"every case its own ({n_scaled:,})"}
+    each = {"shared": n_scaled / combos_of["shared"], "copies": n_scaled / combos_of["copies"], "unshared": 1.0}
+    for name, (times, differ, _) in variants.items():
+        print(f"| {labels[name]} | {each[name]:.1f} | {min(times):.3f} s ({statistics.median(times):.3f}) | "
+              f"{n_scaled / (min(times) + t_read):,.0f} | {'yes' if differ == 0 else f'NO ({differ} differ)'} |")
     sys.stdout.flush()
+
+
+def count_combinations(cases, tables, key) -> int:
+    """How many distinct ADRG-input combinations the grouper decides for ``cases`` (with sharing key ``key``)."""
+    stats: dict = {}
+    group_cases({**tables, "cases": cases}, duckdb.connect(), share_key=key, stats=stats)
+    return stats["combinations"]
 
 
 if __name__ == "__main__":

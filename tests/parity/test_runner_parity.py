@@ -283,3 +283,60 @@ def test_spark_runner_accepts_dataframes_and_table_names(spark):
 @pytest.mark.known_gap("spark", "self-test of the marker: this assertion is false on Spark only")
 def test_known_gap_applies_to_one_engine_only(runner):
     assert runner.name == "duckdb"
+
+
+# -- an Arrow-function step (``Step.fn``): its SQL reads ``main``, the function computes the result ----
+
+def _fn_step() -> Step:
+    def scaled_levels(tables, con) -> pa.Table:
+        """Whole-column NumPy: each claim's n × its institution's level (the broadcast table), sorted by id;
+        the level lookup goes through ``con`` (DuckDB) as a function step's set-based part would. (Nested, so
+        that Spark's workers receive it by value.)"""
+        import numpy as np
+
+        rows = tables["claims"]
+        cur = con.cursor()
+        try:
+            cur.register("r", rows)
+            cur.register("i", tables["insts"])
+            level = cur.sql("SELECT i.level FROM r LEFT JOIN i USING (inst) ORDER BY r.id").to_arrow_table().column(0)
+        finally:
+            cur.close()
+        rows = rows.sort_by("id")
+        n = pc.fill_null(rows.column("n"), 0).to_numpy()
+        lv = pc.fill_null(level, 0).to_numpy()
+        return pa.table({"id": rows.column("id"), "scaled": pa.array((n * lv).astype(np.int64))})
+
+    return Step(name="scaled_levels", main="claims", mode="rowwise", broadcast=("insts",),
+                sql="SELECT id, inst, n FROM claims WHERE id <> 'c2'",
+                schema=pa.schema([("id", pa.string()), ("scaled", pa.int64())]), order_by=("id",), fn=scaled_levels)
+
+
+FN_STEP = _fn_step()
+FN_WANT = [{"id": "c1", "scaled": 3}, {"id": "c3", "scaled": 6}, {"id": "c4", "scaled": 0}, {"id": "c5", "scaled": 0}]
+
+
+def test_arrow_function_step(runner):
+    """A step with ``fn`` gives the same table on every engine (Spark: once per Arrow batch)."""
+    out = runner.run(FN_STEP, {"claims": claims(), "insts": INSTS})
+    assert out.schema.equals(FN_STEP.schema)
+    assert out.to_pylist() == FN_WANT
+
+
+def test_arrow_function_step_fused_and_from_table_names():
+    """The local runner's fused path reads a function step's input through the earlier steps' CTEs and from
+    tables named in its connection; a function step cannot feed a later step of a fused query."""
+    from yibao.engine.runner import fused_sql
+
+    runner = LocalRunner()
+    for name, table in (("claims_t", claims()), ("insts_t", INSTS)):
+        runner.con.register("_t", table)
+        runner.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _t")
+        runner.con.unregister("_t")
+    copy = Step(name="claims", main="raw", mode="rowwise", sql="SELECT * FROM raw", schema=CLAIMS_SCHEMA,
+                order_by=("id",))
+    two = Pipeline("fn_last", (copy, FN_STEP))
+    assert runner.run_final(two, {"raw": "claims_t", "insts": "insts_t"}).to_pylist() == FN_WANT
+    assert runner.run_pipeline(two, {"raw": claims(), "insts": INSTS})["scaled_levels"].to_pylist() == FN_WANT
+    with pytest.raises(ValueError, match="last step"):
+        fused_sql(Pipeline("fn_first", (FN_STEP, copy)))

@@ -1,5 +1,7 @@
-"""CHS-DRG grouping, set-based (DRG 分组): one SQL step over all cases, joined against the
-compiled standards tables (:mod:`yibao.drg.compile`). No Python runs per case.
+"""CHS-DRG grouping, set-based (DRG 分组): one step over all cases against the compiled standards
+tables (:mod:`yibao.drg.compile`). No Python runs per case: the per-case steps are whole-column
+Arrow/NumPy (an Arrow-function step, docs/adr/0004-arrow-steps.md), the ADRG decision is DuckDB SQL
+over the distinct combinations of ADRG inputs (``ADRG_SQL``).
 
 The step, in the order of the algorithm (standards README §4):
 
@@ -29,23 +31,35 @@ The step, in the order of the algorithm (standards README §4):
 Unknown secondary diagnoses and procedures never block grouping (the reference ignores them):
 they are reported in ``warnings``.
 
-Speed (issue 5): secondary codes are kept only when they count (a CC/MCC, trauma region, unknown code,
-valid procedure, or a hit of some ADRG's list); steps 2–3 run once per distinct combination of the
-ADRG inputs (principal diagnosis, principal procedure, interval positions, flag capabilities), which
-cases share, and the result is joined back to each case — a case whose secondary codes hit an ADRG
-list is its own combination. Steps are keyed by ``case_id``, which must be unique (the loader's key;
+Speed (issue 5): a case's secondary codes are found in the code tables by ``pyarrow.compute.index_in``
+over the flat list values and their flag bits OR-ed per case through the list offsets (no unnest, no
+re-aggregation by case id); steps 2–3 run once per distinct combination of the ADRG inputs (principal
+diagnosis, principal procedure, interval positions, flag capabilities), which cases share, and the
+result is taken back to each case by its combination number — a case whose secondary codes hit an
+ADRG list is its own combination. The output is sorted by ``case_id`` (computed in another thread
+while the per-case steps run). ``case_id`` must be unique (the loader's key;
 :func:`yibao.drg.cases.read_cases` refuses a file naming a case twice).
+
+Semantics of the reads, as the SQL step had them: ``sex`` is read as text, trimmed of spaces, blank =
+missing; ``principal_dx`` blank = missing; numbers are compared on the real line (a file may give
+fractions); a missing or blank item in a code list is an unknown code (a warning, never a block).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping
 
+import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
                                NULL_SLOT, TABLE_NAMES, field_shift)
 from yibao.drg.conditions import VAR_COLUMN
-from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, run_final
+from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, query_arrow, run_final
 
 STATUS_ZH: dict[str, str] = {
     "ok": "分组成功",
@@ -84,12 +98,17 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
-def _position_sql(var: str, x: str) -> str:
-    """SQL: the bit of case value ``x`` in the interval field of ``var`` (see :class:`~yibao.drg.compile.Intervals`)."""
-    c, shift = VAR_COLUMN[var], field_shift(var)
-    return (f"(CAST(1 AS BIGINT) << ({shift} + CASE WHEN {x} IS NULL THEN {NULL_SLOT}"
-            f" ELSE len(list_filter(meta.{c}_ge, lambda t: {x} >= t))"
-            f" + len(list_filter(meta.{c}_gt, lambda t: {x} > t)) END))")
+def positions(var: str, x: np.ndarray, meta: Mapping[str, object]) -> np.ndarray:
+    """The bit of each case value ``x`` (float, NaN = missing) in the interval field of ``var`` (see
+    :class:`~yibao.drg.compile.Intervals`): the number of cuts it passes, ``NULL_SLOT`` when missing."""
+    c = VAR_COLUMN[var]
+    ge = np.sort(np.asarray(meta[f"{c}_ge"] or [], dtype=np.float64))
+    gt = np.sort(np.asarray(meta[f"{c}_gt"] or [], dtype=np.float64))
+    slot = np.full(len(x), NULL_SLOT, dtype=np.int64)
+    known = np.flatnonzero(~np.isnan(x))  # (age in days and birth weight: mostly missing)
+    v = x[known]
+    slot[known] = np.searchsorted(ge, v, side="right") + np.searchsorted(gt, v, side="left")  # x >= t, x > t
+    return np.left_shift(np.int64(1), slot + field_shift(var))
 
 
 def _field_mask(*variables: str) -> int:
@@ -100,95 +119,32 @@ def _field_mask(*variables: str) -> int:
 
 
 def _holds(a: str, x: str) -> str:
-    """SQL: every test of rule row ``a`` but its list tests holds for case row ``x``: the MDC list
+    """SQL: every test of rule row ``a`` but its list tests holds for combination row ``x``: the MDC list
     (``mdc_need`` against the principal diagnosis's MDC bits), the flag tests (``need`` against the
     case's ``caps``) and the variable bounds (the case's interval positions ``pos`` against ``allowed``)."""
     return f"({a}.mdc_need & ~{x}.pdx_mask) = 0 AND ({a}.need & ~{x}.caps) = 0 AND ({x}.pos & ~{a}.allowed) = 0"
 
 
-# flag bits of a case's secondary codes (s2.flags), region bits above them
+# flag bits of a case's secondary codes, region bits above them
 F_VALID, F_MCC, F_CC, F_UNKNOWN_DX, F_UNKNOWN_PROC, REGION_SHIFT = 1, 2, 4, 8, 16, 8
 SEX_FIELD = _field_mask("SEX")
 AGE_FIELDS = _field_mask("AGE_YEARS", "AGE_DAYS", "WEIGHT")
 
-GROUP_SQL = f"""
-WITH meta AS (SELECT * FROM drg_meta LIMIT 1),
-c1 AS (
-    SELECT c0.*,
-           CASE WHEN sex_text IS NULL THEN 'missing_sex'
-                WHEN sex_text NOT IN ('1', '2') THEN 'invalid_sex'
-                WHEN age_years IS NULL THEN 'missing_age'
-                WHEN age_years = 0 AND age_days IS NULL THEN 'missing_age_days'
-                WHEN age_years = 0 AND age_days <= meta.newborn_max_days AND weight IS NULL
-                     THEN 'missing_newborn_weight'
-                WHEN pdx IS NULL THEN 'missing_dx' END AS precheck
-    FROM (
-        SELECT case_id, nullif(trim(CAST(sex AS VARCHAR)), '') AS sex_text,
-               age_years, newborn_age_days AS age_days, newborn_weight_g AS weight,
-               nullif(principal_dx, '') AS pdx, secondary_dx AS sdx, procedures AS procs
-        FROM cases
-        WHERE setting IS NULL OR setting <> 'outpatient'
-    ) c0, meta
-),
-p1 AS MATERIALIZED (  -- every case with its principal diagnosis and procedure (pre-check failures too: they
-    -- are carried along to the result, not grouped)
-    SELECT c.case_id AS rid, c.precheck, c.sdx, c.procs, coalesce(len(c.procs), 0) AS n_proc,
-           CASE WHEN c.precheck IS NOT NULL THEN 0
-                WHEN meta.pos_always OR (coalesce(d.mdc_mask, 0) & meta.pos_mdc_mask) <> 0 THEN
-               {_position_sql("SEX", "CAST(c.sex_text AS INTEGER)")} | {_position_sql("AGE_YEARS", "c.age_years")}
-               | {_position_sql("AGE_DAYS", "c.age_days")} | {_position_sql("WEIGHT", "c.weight")}
-           ELSE 0 END AS pos,  -- 0: no rule with bounds is reachable, nothing to test
-           d.id AS pdx_id, coalesce(d.mdc_mask, 0) AS pdx_mask, d.cce_table AS cce,
-           coalesce(d.trauma_bit, 0) AS pdx_trauma,
-           p.id AS pproc_id, coalesce(p.valid, false) AS pproc_valid
-    FROM c1 c  -- case_id is unique (the loader's key) and keys every step below
-    CROSS JOIN meta
-    LEFT JOIN drg_dx d ON d.code = c.pdx
-    LEFT JOIN drg_proc p ON p.code = c.procs[1]
-),
-s2 AS (  -- secondary diagnoses and further procedures that count, one row each, as flag bits
-    -- (kept: a flag set, or a hit of some ADRG in that role — most secondary codes are neither)
-    SELECT * FROM (
-        SELECT x.rid, d.id * 4 + 1 AS key, coalesce(d.sdx_hit, false) AS hit,
-               CASE WHEN d.id IS NULL THEN {F_UNKNOWN_DX} ELSE 0 END
-               | CASE WHEN d.mcc_table IS NOT NULL AND d.mcc_table IS DISTINCT FROM x.cce THEN {F_MCC} ELSE 0 END
-               | CASE WHEN d.cc_table IS NOT NULL AND d.cc_table IS DISTINCT FROM x.cce THEN {F_CC} ELSE 0 END
-               | (coalesce(d.trauma_bit, 0) << {REGION_SHIFT}) AS flags
-        FROM (SELECT rid, cce, unnest(sdx) AS code FROM p1 WHERE precheck IS NULL) x
-        LEFT JOIN drg_dx d ON d.code = x.code
-        UNION ALL
-        SELECT x.rid, p.id * 4 + 3 AS key, coalesce(p.proc_hit, false) AS hit,
-               CASE WHEN p.id IS NULL THEN {F_UNKNOWN_PROC} WHEN p.valid THEN {F_VALID} ELSE 0 END AS flags
-        FROM (SELECT rid, unnest(procs[2:]) AS code FROM p1 WHERE precheck IS NULL AND n_proc > 1) x
-        LEFT JOIN drg_proc p ON p.code = x.code
-    ) WHERE flags <> 0 OR hit
-),
-f AS MATERIALIZED (  -- one row per case: pos (interval positions), caps (flag tests it passes), flags
-    SELECT y.rid, y.precheck, y.pos, y.pdx_id, y.pdx_mask, y.pproc_id, y.flags,
-           CAST(CASE WHEN y.n_proc > 0 THEN {CAP_HAS_PROC} ELSE 0 END
-                | CASE WHEN y.pproc_valid THEN {CAP_PPROC_VALID} ELSE 0 END
-                | CASE WHEN y.any_valid THEN {CAP_ANY_VALID} ELSE {CAP_NO_VALID} END
-                | (((CAST(1 AS BIGINT) << y.n_regions) - 1) << {CAP_REGIONS + 1}) AS BIGINT) AS caps,
-           CASE WHEN y.s2_hit THEN y.rid END AS own, y.hit_keys
-    FROM (
-        SELECT p1.rid, p1.precheck, p1.pos, p1.n_proc, p1.pdx_id, p1.pdx_mask, p1.pproc_id, p1.pproc_valid,
-               CAST(coalesce(g.flags, 0)
-                    | CASE WHEN p1.n_proc > 0 AND p1.pproc_id IS NULL THEN {F_UNKNOWN_PROC} ELSE 0 END AS BIGINT)
-                   AS flags,
-               p1.pproc_valid OR coalesce(g.flags & {F_VALID} <> 0, false) AS any_valid,
-               bit_count(p1.pdx_trauma | (coalesce(g.flags, 0) >> {REGION_SHIFT})) AS n_regions,
-               g.hit_keys IS NOT NULL AS s2_hit, g.hit_keys
-        FROM p1 LEFT JOIN (SELECT rid, bit_or(flags) AS flags, list(key) FILTER (WHERE hit) AS hit_keys
-                           FROM s2 GROUP BY rid) g
-             ON g.rid = p1.rid
-    ) y
-),
-cb AS MATERIALIZED (  -- the distinct ADRG inputs: cases that agree on them get the same ADRG, decided once;
-    -- a case whose secondary codes hit some ADRG's list is its own combination (``own``)
-    SELECT row_number() OVER () AS cid, *
-    FROM (SELECT DISTINCT pdx_id, pdx_mask, pproc_id, pos, caps, own FROM f WHERE precheck IS NULL)
-),
-held AS (  -- (combination, ADRG) pairs whose whole condition holds
+# the step reads these columns of the cases that are not outpatient (numbers as DOUBLE: a file may give
+# fractions, and every bound is compared on the real line)
+INPUT_SQL = """
+SELECT CAST(case_id AS VARCHAR) AS case_id, CAST(sex AS VARCHAR) AS sex,
+       CAST(age_years AS DOUBLE) AS age_years, CAST(newborn_age_days AS DOUBLE) AS age_days,
+       CAST(newborn_weight_g AS DOUBLE) AS weight, CAST(principal_dx AS VARCHAR) AS principal_dx,
+       CAST(secondary_dx AS VARCHAR[]) AS secondary_dx, CAST(procedures AS VARCHAR[]) AS procedures
+FROM cases
+WHERE setting IS NULL OR setting <> 'outpatient'
+"""
+
+# the ADRG of every distinct combination of ADRG inputs (``cb``; ``cb_hits``: the secondary-code hits of
+# the combinations that are one case each), or why there is none
+ADRG_SQL = f"""
+WITH held AS (  -- (combination, ADRG) pairs whose whole condition holds
     -- a hit that alone decides its ADRG's list tests: tested on the hit row itself
     SELECT f.cid, h.adrg_no FROM cb f JOIN drg_cand h ON h.key = f.pdx_id * 4
     WHERE NOT h.multi AND {_holds("h", "f")}
@@ -205,9 +161,7 @@ held AS (  -- (combination, ADRG) pairs whose whole condition holds
             UNION ALL
             SELECT f.cid, h.adrg_no, h.bits FROM cb f JOIN drg_cand h ON h.key = f.pproc_id * 4 + 2 WHERE h.multi
             UNION ALL
-            SELECT f.cid, h.adrg_no, h.bits
-            FROM cb f JOIN (SELECT rid, unnest(hit_keys) AS key FROM f WHERE own IS NOT NULL) s ON s.rid = f.own
-            JOIN drg_cand h ON h.key = s.key
+            SELECT s.cid, h.adrg_no, h.bits FROM cb_hits s JOIN drg_cand h ON h.key = s.key
             UNION ALL
             SELECT f.cid, a.adrg_no, 0 AS bits FROM cb f CROSS JOIN drg_free_all a
         )
@@ -231,36 +185,289 @@ why AS (  -- why a combination that passed the pre-checks entered no group
     FROM (SELECT cb.* FROM cb ANTI JOIN best ON best.cid = cb.cid) l
     LEFT JOIN drg_mdc_dx m ON m.id = l.pdx_id
     GROUP BY l.cid
-),
-res AS MATERIALIZED (  -- each combination's ADRG (or why none), keyed for the join back to its cases
-    SELECT cb.pdx_id, cb.pproc_id, cb.pos, cb.caps, cb.own, best.adrg_no, why.status AS why
-    FROM cb LEFT JOIN best ON best.cid = cb.cid LEFT JOIN why ON why.cid = cb.cid
 )
-SELECT f.rid AS case_id,
-       coalesce(f.precheck, CASE WHEN r.adrg_no IS NOT NULL THEN 'ok' END, r.why) AS status,
-       a.mdc, a.adrg,
-       CASE WHEN f.flags & {F_MCC} <> 0 THEN a.drg_mcc WHEN f.flags & {F_CC} <> 0 THEN a.drg_cc ELSE a.drg_none END
-           AS drg,
-       CASE WHEN r.adrg_no IS NULL THEN NULL WHEN f.flags & {F_MCC} <> 0 THEN 'mcc'
-            WHEN f.flags & {F_CC} <> 0 THEN 'cc' ELSE 'none' END AS cc_level,
-       CASE WHEN f.precheck IS NULL THEN
-           nullif(concat_ws('|', CASE WHEN f.flags & {F_UNKNOWN_DX} <> 0 THEN 'unknown_secondary_dx' END,
-                                 CASE WHEN f.flags & {F_UNKNOWN_PROC} <> 0 THEN 'unknown_procedure' END), '')
-       END AS warnings,
-       meta.standards_version
-FROM f
-CROSS JOIN meta
-LEFT JOIN res r ON f.precheck IS NULL AND r.pdx_id IS NOT DISTINCT FROM f.pdx_id AND r.pproc_id IS NOT DISTINCT FROM f.pproc_id
-          AND r.pos = f.pos AND r.caps = f.caps AND r.own IS NOT DISTINCT FROM f.own
-LEFT JOIN drg_adrg a ON a.adrg_no = r.adrg_no
+SELECT cb.cid, best.adrg_no, why.status AS why
+FROM cb LEFT JOIN best ON best.cid = cb.cid LEFT JOIN why ON why.cid = cb.cid
 """
+
+# a case's status as a small integer: the pre-checks, ok, the reasons for no group
+STATUSES = (*PRECHECK_STATUSES, "ok", *UNGROUPED_STATUSES)
+S_OK = STATUSES.index("ok")
+NO_PRECHECK = -1
+SLICE_ROWS = 50_000  # the per-case steps run in slices of at least this many cases, one thread each
+
+
+def _numbers(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A numeric column as float64, NaN for missing."""
+    return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _column(table: pa.Table, name: str, missing: int, dtype=np.int64) -> np.ndarray:
+    """A lookup table's column as integers, ``missing`` for nulls, with one more entry (``missing``) at the
+    end: the row of a code the table does not have (index ``len(table)``)."""
+    col = table.column(name)
+    if pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int8())
+    values = pc.fill_null(col, missing).to_numpy().astype(dtype)
+    return np.append(values, np.array([missing], dtype=dtype))
+
+
+def _find(values, codes: pa.Array) -> np.ndarray:
+    """Row of each value in the lookup table's ``codes`` (``len(codes)`` when absent or missing)."""
+    return pc.fill_null(pc.index_in(values, value_set=codes), len(codes)).to_numpy().astype(np.int64)
+
+
+def _lists(col) -> tuple[pa.ChunkedArray | pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """A list column as its flat values, each value's case (row), each value's place in its list, and each
+    row's list length (a missing list is empty)."""
+    lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy().astype(np.int64)
+    flat = pc.list_flatten(col)
+    row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    place = np.arange(len(row), dtype=np.int64) - starts[row]
+    return flat, row, place, lengths
+
+
+def _prechecks(sex: pa.ChunkedArray, age: np.ndarray, days: np.ndarray, weight: np.ndarray, pdx_missing: np.ndarray,
+               newborn_max_days) -> np.ndarray:
+    """The first pre-check each case fails (index into ``STATUSES``), ``NO_PRECHECK`` when none."""
+    sex_missing = pc.fill_null(pc.is_null(sex), True).to_numpy(zero_copy_only=False)
+    sex_valid = pc.fill_null(pc.is_in(sex, value_set=pa.array(["1", "2"])), False).to_numpy(zero_copy_only=False)
+    newborn = (age == 0) & (days <= newborn_max_days) if newborn_max_days is not None else np.zeros(len(age), bool)
+    conditions = [sex_missing, ~sex_valid, np.isnan(age), (age == 0) & np.isnan(days),
+                  newborn & np.isnan(weight), pdx_missing]
+    return np.select(conditions, [STATUSES.index(s) for s in PRECHECK_STATUSES], NO_PRECHECK).astype(np.int8)
+
+
+def _key_codes(values: np.ndarray) -> np.ndarray:
+    """Small integer codes of ``values``: equal values, equal codes, numbered in order of first appearance."""
+    return pc.dictionary_encode(pa.array(values)).indices.to_numpy().astype(np.int64)
+
+
+def _firsts(codes: np.ndarray) -> np.ndarray:
+    """The first row of each code, for codes numbered in order of first appearance (code k's first row
+    is the k-th row whose code exceeds every code before it)."""
+    seen = np.maximum.accumulate(codes)
+    new = np.empty(len(codes), dtype=bool)
+    new[:1] = True
+    new[1:] = seen[1:] > seen[:-1]
+    return np.flatnonzero(new)
+
+
+def _combinations(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's combination number (rows agreeing on every key share it) and the first row of each."""
+    codes = [k if k.min() >= 0 and int(k.max()).bit_length() <= 20 else _key_codes(k) for k in keys]  # small: as is
+    widths = [max(int(c.max()).bit_length(), 1) for c in codes]
+    if sum(widths) <= 63:  # one packed integer per row, encoded once
+        packed = np.zeros(len(codes[0]), dtype=np.int64)
+        shift = 0
+        for c, w in zip(codes, widths):
+            packed |= c << shift
+            shift += w
+        cid = _key_codes(packed)
+    else:  # pragma: no cover - needs more than 2**63 possible combinations of the distinct values
+        _, first, cid = np.unique(np.stack(codes, axis=1), axis=0, return_index=True, return_inverse=True)
+        renumber = np.empty(len(first), dtype=np.int64)
+        renumber[np.argsort(first, kind="stable")] = np.arange(len(first))
+        cid = renumber[cid.reshape(-1)]
+    return cid, _firsts(cid)
+
+
+class _Lookups:
+    """The compiled standards tables as NumPy arrays indexed by table row; each has one more entry at the end,
+    the row of a code the set does not have (``unknown_dx`` / ``unknown_proc``)."""
+
+    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
+        dx, proc = tables["drg_dx"], tables["drg_proc"]
+        self.meta = tables["drg_meta"].to_pylist()[0]
+        self.dx_codes, self.proc_codes = dx.column("code").combine_chunks(), proc.column("code").combine_chunks()
+        self.unknown_dx, self.unknown_proc = len(self.dx_codes), len(self.proc_codes)
+        self.dx_id, self.dx_mask = _column(dx, "id", 0), _column(dx, "mdc_mask", 0)
+        self.dx_trauma, self.dx_hit = _column(dx, "trauma_bit", 0), _column(dx, "sdx_hit", 0).astype(bool)
+        self.dx_mcc, self.dx_cc, self.dx_cce = (_column(dx, c, -1) for c in ("mcc_table", "cc_table", "cce_table"))
+        if min(self.dx_mcc.min(), self.dx_cc.min(), self.dx_cce.min()) < -1:
+            raise ValueError("drg_dx: exclusion table numbers must not be negative")
+        self.proc_id, self.proc_hit = _column(proc, "id", 0), _column(proc, "proc_hit", 0).astype(bool)
+        self.proc_valid = _column(proc, "valid", 0).astype(bool)
+
+
+def _case_part(cases: pa.Table, lk: _Lookups) -> dict[str, np.ndarray]:
+    """Per case of ``cases``: the first pre-check failed, the principal codes' rows, interval positions,
+    flag bits of the secondary codes, capabilities, and whether a secondary code is a hit of some ADRG list
+    (``own``); ``hit_row`` / ``hit_key``: those hits (the case's row, the ``drg_cand`` key)."""
+    n, meta = cases.num_rows, lk.meta
+    sex = pc.utf8_trim(cases.column("sex"), characters=" ")
+    sex = pc.if_else(pc.equal(sex, ""), pa.scalar(None, pa.string()), sex)
+    age, days, weight = (_numbers(cases.column(c)) for c in ("age_years", "age_days", "weight"))
+    pdx_text = cases.column("principal_dx")
+    pdx_missing = pc.fill_null(pc.equal(pdx_text, ""), True).to_numpy(zero_copy_only=False)
+    precheck = _prechecks(sex, age, days, weight, pdx_missing, meta["newborn_max_days"])
+    checked = precheck == NO_PRECHECK
+    pdx = _find(pdx_text, lk.dx_codes)
+    pdx_mask, cce = lk.dx_mask[pdx], lk.dx_cce[pdx]
+
+    p_flat, p_row, p_place, n_proc = _lists(cases.column("procedures"))
+    p_rows = _find(p_flat, lk.proc_codes)
+    first = p_place == 0
+    pproc = np.full(n, lk.unknown_proc, dtype=np.int64)
+    pproc[p_row[first]] = p_rows[first]
+    pproc_valid = lk.proc_valid[pproc]
+
+    # interval positions: only where a rule with bounds can be reached
+    reach = checked & (bool(meta["pos_always"]) | ((pdx_mask & int(meta["pos_mdc_mask"])) != 0))
+    sex_num = np.where(pc.fill_null(pc.equal(sex, "2"), False).to_numpy(zero_copy_only=False), 2.0, 1.0)
+    pos = (positions("SEX", sex_num, meta) | positions("AGE_YEARS", age, meta)
+           | positions("AGE_DAYS", days, meta) | positions("WEIGHT", weight, meta))
+    pos = np.where(reach, pos, 0)
+
+    # secondary diagnoses and further procedures: flag bits OR-ed per case, hits kept
+    s_flat, s_row, _, _ = _lists(cases.column("secondary_dx"))
+    s_rows = _find(s_flat, lk.dx_codes)
+    mcc, cc, case_cce = lk.dx_mcc[s_rows], lk.dx_cc[s_rows], cce[s_row]
+    s_flags = (np.where(s_rows == lk.unknown_dx, F_UNKNOWN_DX, 0) | np.where((mcc >= 0) & (mcc != case_cce), F_MCC, 0)
+               | np.where((cc >= 0) & (cc != case_cce), F_CC, 0) | (lk.dx_trauma[s_rows] << REGION_SHIFT))
+    r_row, r_rows = p_row[~first], p_rows[~first]
+    r_flags = np.where(r_rows == lk.unknown_proc, F_UNKNOWN_PROC, np.where(lk.proc_valid[r_rows], F_VALID, 0))
+    flags = np.where((n_proc > 0) & (pproc == lk.unknown_proc), F_UNKNOWN_PROC, 0).astype(np.int64)
+    np.bitwise_or.at(flags, s_row, s_flags.astype(np.int64))
+    np.bitwise_or.at(flags, r_row, r_flags.astype(np.int64))
+    s_hit, r_hit = lk.dx_hit[s_rows], lk.proc_hit[r_rows]
+    own = np.zeros(n, dtype=bool)
+    own[s_row[s_hit]] = True
+    own[r_row[r_hit]] = True
+    own &= checked
+
+    any_valid = pproc_valid | ((flags & F_VALID) != 0)
+    trauma = lk.dx_trauma[pdx] | (flags >> REGION_SHIFT)
+    regions = np.bitwise_count(trauma).astype(np.int64) if hasattr(np, "bitwise_count") else _bit_count(trauma)
+    caps = (np.where(n_proc > 0, CAP_HAS_PROC, 0) | np.where(pproc_valid, CAP_PPROC_VALID, 0)
+            | np.where(any_valid, CAP_ANY_VALID, CAP_NO_VALID)
+            | (((np.int64(1) << regions) - 1) << (CAP_REGIONS + 1))).astype(np.int64)
+    s_own, r_own = own[s_row] & s_hit, own[r_row] & r_hit
+    return {"precheck": precheck, "checked": checked, "pdx": pdx, "pproc": pproc, "pos": pos, "caps": caps,
+            "flags": flags, "own": own,
+            "hit_row": np.concatenate([s_row[s_own], r_row[r_own]]),
+            "hit_key": np.concatenate([lk.dx_id[s_rows[s_own]] * 4 + 1, lk.proc_id[r_rows[r_own]] * 4 + 3])}
+
+
+def group_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, *,
+                share_key: np.ndarray | None = None, stats: dict | None = None) -> pa.Table:
+    """The grouping of ``tables["cases"]`` (the rows of ``INPUT_SQL``) against the compiled standards tables,
+    sorted by ``case_id``: whole-column Arrow/NumPy for the per-case steps (the cases in slices, one thread
+    each), DuckDB (``con``) for the ADRG of each distinct combination of ADRG inputs.
+
+    ``share_key`` (benchmarks only): one more integer per case that a combination must agree on — distinct
+    values make cases that would share a combination decide it apart; the results are the same. ``stats``:
+    filled with the number of ``combinations`` decided."""
+    cases = tables["cases"]
+    n = cases.num_rows
+    lk = _Lookups(tables)
+    k = max(1, min(os.cpu_count() or 1, n // SLICE_ROWS))
+    bounds = [n * i // k for i in range(k + 1)]
+    with ThreadPoolExecutor(max_workers=k + 1, thread_name_prefix="yibao-drg") as pool:
+        order = pool.submit(pc.sort_indices, cases.column("case_id"))  # the output order, meanwhile
+        parts = list(pool.map(lambda i: _case_part(cases.slice(bounds[i], bounds[i + 1] - bounds[i]), lk), range(k)))
+        a = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        a["hit_row"] = np.concatenate([p["hit_row"] + bounds[i] for i, p in enumerate(parts)])
+        del parts
+        checked, own, pdx, pproc = a["checked"], a["own"], a["pdx"], a["pproc"]
+
+        # the distinct ADRG inputs of the cases that passed the pre-checks; a case with a secondary-code hit
+        # is a combination of its own
+        shared = np.flatnonzero(checked & ~own)
+        alone = np.flatnonzero(own)
+        keys = [pdx[shared], pproc[shared], a["pos"][shared], a["caps"][shared]]
+        if share_key is not None:
+            keys.append(np.asarray(share_key, dtype=np.int64)[shared])
+        cid = np.zeros(n, dtype=np.int64)
+        rep = np.zeros(0, dtype=np.int64)
+        if len(shared):
+            shared_cid, first_row = _combinations(keys)
+            cid[shared] = shared_cid
+            rep = shared[first_row]
+        cid[alone] = len(rep) + np.arange(len(alone), dtype=np.int64)
+        rep = np.concatenate([rep, alone])
+        cb = pa.table({
+            "cid": pa.array(np.arange(len(rep), dtype=np.int64)),
+            "pdx_id": pa.array(lk.dx_id[pdx[rep]], mask=pdx[rep] == lk.unknown_dx),
+            "pdx_mask": pa.array(lk.dx_mask[pdx[rep]]),
+            "pproc_id": pa.array(lk.proc_id[pproc[rep]], mask=pproc[rep] == lk.unknown_proc),
+            "pos": pa.array(a["pos"][rep]), "caps": pa.array(a["caps"][rep]),
+        })
+        if stats is not None:
+            stats["combinations"] = len(rep)
+        cb_hits = pa.table({"cid": pa.array(cid[a["hit_row"]]), "key": pa.array(a["hit_key"])})
+        adrg_of, why_of = _decide(con, cb, cb_hits, tables)
+
+        # each case's result, as row numbers into small arrays of the output strings
+        adrg = tables["drg_adrg"]
+        flags = a["flags"]
+        adrg_row = np.where(checked, adrg_of[cid], -1)
+        grouped = adrg_row >= 0
+        status = np.where(~checked, a["precheck"], np.where(grouped, S_OK, why_of[cid]))
+        level = np.where((flags & F_MCC) != 0, 0, np.where((flags & F_CC) != 0, 1, 2))
+        warn = np.where(checked, ((flags & F_UNKNOWN_DX) != 0) * 1 + ((flags & F_UNKNOWN_PROC) != 0) * 2, 0)
+        columns = {
+            "status": (pa.array(STATUSES), status, None),
+            "mdc": (adrg.column("mdc").combine_chunks(), adrg_row, grouped),
+            "adrg": (adrg.column("adrg").combine_chunks(), adrg_row, grouped),
+            "drg": (pa.concat_arrays([adrg.column(c).combine_chunks() for c in ("drg_mcc", "drg_cc", "drg_none")]),
+                    level * adrg.num_rows + adrg_row, grouped),
+            "cc_level": (pa.array(["mcc", "cc", "none"]), level, grouped),
+            "warnings": (pa.array([None, "unknown_secondary_dx", "unknown_procedure",
+                                   "unknown_secondary_dx|unknown_procedure"], pa.string()), warn, warn > 0),
+            "standards_version": (pa.array([lk.meta["standards_version"]], pa.string()),
+                                  np.zeros(n, dtype=np.int8), None),
+        }
+        o = order.result().to_numpy()
+
+        def pick(spec: tuple[pa.Array, np.ndarray, np.ndarray | None]) -> pa.Array:
+            values, index, valid = spec  # values[index], null where not valid, in the output order
+            return pc.take(values, pa.array(index[o].astype(np.int32), mask=None if valid is None else ~valid[o]))
+
+        out = dict(zip(columns, pool.map(pick, columns.values())))
+    return pa.table({"case_id": cases.column("case_id").take(o), **out})
+
+
+def _bit_count(x: np.ndarray) -> np.ndarray:  # pragma: no cover - NumPy < 2 only
+    x = x.astype(np.uint64)
+    out = np.zeros(len(x), dtype=np.int64)
+    for b in range(64):
+        out += ((x >> np.uint64(b)) & np.uint64(1)).astype(np.int64)
+    return out
+
+
+def _decide(con: duckdb.DuckDBPyConnection, cb: pa.Table, cb_hits: pa.Table, tables: Mapping[str, pa.Table]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per combination number: the row of its ADRG in ``drg_adrg`` (-1: none) and the status why not."""
+    cur = con.cursor()
+    try:
+        for name in ("drg_cand", "drg_adrg", "drg_free_all", "drg_mdc_dx"):
+            cur.register(name, tables[name])
+        cur.register("cb", cb)
+        cur.register("cb_hits", cb_hits)
+        got = query_arrow(cur, ADRG_SQL)
+    finally:
+        cur.close()
+    n = max(cb.num_rows, 1)  # (one spare entry: looked up, never used, when no case passed the pre-checks)
+    rank_row = np.full(int(pc.max(tables["drg_adrg"].column("adrg_no")).as_py() or 0) + 2, -1, dtype=np.int64)
+    rank_row[tables["drg_adrg"].column("adrg_no").to_numpy()] = np.arange(tables["drg_adrg"].num_rows)
+    cid = got.column("cid").to_numpy()
+    adrg_of = np.full(n, -1, dtype=np.int64)
+    adrg_of[cid] = rank_row[pc.fill_null(got.column("adrg_no"), -1).to_numpy()]
+    why_of = np.full(n, S_OK, dtype=np.int64)
+    why = pc.index_in(got.column("why"), value_set=pa.array(STATUSES))
+    why_of[cid] = pc.fill_null(why, S_OK).to_numpy()
+    return adrg_of, why_of
+
 
 GROUP_STEP = Step(
     name="drg_group",
     main="cases",
     mode="rowwise",
     broadcast=TABLE_NAMES,
-    sql=GROUP_SQL,
+    sql=INPUT_SQL,
+    fn=group_cases,
     schema=RESULT_SCHEMA,
     order_by=("case_id",),
     doc="CHS-DRG 分组：编码校验 → MDC → ADRG → DRG（按分组标准表，集合运算）",

@@ -13,6 +13,13 @@ DuckDB SQL. Its ``mode`` says how it may be split:
 the SQL once over whole tables with DuckDB; the Spark runner runs the very same SQL with
 DuckDB inside each Spark task. Both sort the output by ``order_by`` (which must be a unique
 key of the output) and cast it to ``schema``, so both give identical tables.
+
+A step may instead carry an Arrow function ``fn`` (vectorised over whole columns: Arrow compute and
+NumPy, never a Python loop per row; docs/adr/0004-arrow-steps.md). Its ``sql`` then only reads
+``main`` — the rows and columns the function needs — and ``fn(tables, con)`` computes the result
+from that Arrow table and the broadcast tables, using ``con`` (a DuckDB cursor) for any set-based
+part; it returns its rows sorted by ``order_by``. Both runners call it the same way (the Spark runner
+once per Arrow batch, through :meth:`Step.apply`).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ class Step:
     partition_by: tuple[str, ...] = ()
     broadcast: tuple[str, ...] = ()
     doc: str = ""
+    fn: "StepFn | None" = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -59,9 +67,24 @@ class Step:
         try:
             for name in self.inputs:
                 con.register(name, tables[name])
-            return conform(query_arrow(con, self.sql), self)
+            return self.finish(con, query_arrow(con, self.sql), tables)
         finally:
             con.close()
+
+    def finish(self, con: duckdb.DuckDBPyConnection, result: pa.Table, tables: Mapping[str, object]) -> pa.Table:
+        """The step's table from the result of its ``sql`` (with ``fn``: the function over the rows read)."""
+        if self.fn is None:
+            return conform(result, self)
+        small = {name: arrow_of(con, tables[name]) for name in self.broadcast}
+        return conform(self.fn({self.main: result, **small}, con), self, presorted=True)
+
+
+StepFn = Callable[[Mapping[str, pa.Table], duckdb.DuckDBPyConnection], pa.Table]
+
+
+def arrow_of(con: duckdb.DuckDBPyConnection, table: object) -> pa.Table:
+    """An input as an Arrow table: itself, or the rows of the table/view it names in ``con``."""
+    return table if isinstance(table, pa.Table) else query_arrow(con, f"SELECT * FROM {table}")
 
 
 _apply_db: tuple[int, duckdb.DuckDBPyConnection] | None = None
@@ -159,7 +182,7 @@ class LocalRunner:
                     con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {src}')
                 else:
                     con.register(name, src)
-            return conform(query_arrow(con, step.sql), step)
+            return step.finish(con, query_arrow(con, step.sql), tables)
         finally:
             con.close()
 
@@ -175,7 +198,7 @@ class LocalRunner:
         """
         last = pipeline.steps[-1]
         sql = fused_sql(pipeline)
-        if last.order_by:  # sorted by DuckDB (parallel, spills to disk) rather than copied by Arrow's sort
+        if last.order_by and last.fn is None:  # sorted by DuckDB (parallel, spills to disk) rather than copied by Arrow's sort
             sql = f"SELECT * FROM ({sql}) AS _fused ORDER BY " + ", ".join(f'"{c}" ASC NULLS LAST' for c in last.order_by)
         con = self.con.cursor()
         try:
@@ -185,6 +208,8 @@ class LocalRunner:
                     con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {src}')
                 else:
                     con.register(name, src)
+            if last.fn is not None:  # the fused query reads the function's input
+                return last.finish(con, query_arrow(con, sql), sources)
             return conform(query_arrow(con, sql), last, presorted=True, combine=False)
         finally:
             con.close()
@@ -211,9 +236,12 @@ def duck_type(t: pa.DataType) -> str:
 
 
 def fused_sql(pipeline: Pipeline) -> str:
-    """One SQL statement for the whole pipeline: each earlier step a CTE, cast to its schema."""
+    """One SQL statement for the whole pipeline: each earlier step a CTE, cast to its schema (the last
+    step may be an Arrow-function step: the statement then reads its input)."""
     ctes = []
     for step in pipeline.steps[:-1]:
+        if step.fn is not None:
+            raise ValueError(f"step {step.name}: an Arrow-function step can only be a pipeline's last step")
         cols = ", ".join(f'CAST("{f.name}" AS {duck_type(f.type)}) AS "{f.name}"' for f in step.schema)
         ctes.append(f'"{step.name}" AS (SELECT {cols} FROM ({step.sql}) AS _step)')
     last = f"SELECT * FROM ({pipeline.steps[-1].sql}) AS _step"
