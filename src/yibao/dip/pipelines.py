@@ -382,25 +382,10 @@ FROM dip_relative r JOIN dip_groups g USING (group_id)
     doc="病种目录库：病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000 = 病种分值",
 )
 
-# Grouping and scoring in one step, partitioned by institution (the review cap counts an institution's grouped
-# cases). The stays are read twice rather than the scored rows materialised and read back:
-#
-# 1. ``kr``: each key row (``KEY_CTES``) resolved once against the catalogue, with the group's amounts in exact
-#    integer units and its deviation thresholds (``g``);
-# 2. ``n``, ``r``: a narrow pass (case_id, institution, cost) counts each institution's grouped cases and lists its
-#    extreme cases in review order; the first ``review_cap`` are in review;
-# 3. ``m`` … ``f``: the full pass joins every stay to its key row, institution coefficient, review entry, cap and
-#    rank, and computes deviation, ratio, case score and points in integer units.
-CASE_POINTS = Step(
-    name="dip_case_points",
-    main="cases",
-    mode="partitioned",
-    partition_by=("institution_id",),
-    broadcast=("dip_proc_rules", "dip_proc_valid", "dip_catalogue", "dip_params", "institutions", "dip_coefficients",
-               "dip_review"),
-    sql=f"""
-WITH {KEY_CTES},
-g AS (  -- per catalogue group, once: exact integer units (fen for money, 1/10 000 for scores and ratios)
+# Each key row (``KEY_CTES``) resolved once against the catalogue: the core group (亚目 × 手术操作组合) if the
+# catalogue has it, else the comprehensive group (类目 × 层级), else NO_GROUP; with the group's amounts in exact
+# integer units (fen for money, 1/10 000 for scores and ratios) and its deviation thresholds in fen.
+RESOLVE_CTES = """g AS (  -- per catalogue group, once: exact integer units (fen for money, 1/10 000 for scores and ratios)
     SELECT c.kind, c.dx_sub, c.combo, c.dx_cat, c.tier, c.group_id, c.avg_cost, c.score, c.primary_care,
            nullif(CAST(c.avg_cost * 100 AS BIGINT), 0) AS avg_f,
            CAST(c.score * 10000 AS BIGINT) AS score_u,
@@ -431,105 +416,57 @@ kr AS (  -- each key row resolved once: the core group (亚目 × 手术操作�
     FROM kz k
     LEFT JOIN g c1 ON k.why IS NULL AND c1.kind = 'core' AND c1.dx_sub = k.dx_sub AND c1.combo = k.combo
     LEFT JOIN g c2 ON k.why IS NULL AND c2.kind = 'comprehensive' AND c2.dx_cat = k.dx_cat AND c2.tier = k.tier
-),
-n AS (  -- per institution, from a narrow pass over its stays: grouped cases (the base of the review cap), the cap,
-        -- and the extreme cases (cost > extreme_ratio × average) in review order: highest ratio, then cost, case_id
-    SELECT a.institution_id, CAST(floor(a.inst_cases * p.review_share) AS BIGINT) AS review_cap, a.ext
-    FROM (
-        SELECT institution_id, count(*) FILTER (WHERE grouped) AS inst_cases,
-               list(case_id ORDER BY ratio_u DESC NULLS LAST, total_cost DESC, case_id) FILTER (WHERE extreme) AS ext
-        FROM (SELECT institution_id, case_id, total_cost, grouped, extreme,
-                     CASE WHEN extreme THEN (2 * cost_f * 10000 + avg_f) // (2 * avg_f) END AS ratio_u
-              FROM (SELECT c.institution_id, c.case_id, c.total_cost, k.grouped, k.avg_f,
-                           CAST(c.total_cost * 100 AS BIGINT) AS cost_f,
-                           k.group_id IS NOT NULL AND CAST(c.total_cost * 100 AS BIGINT) > k.extreme_f AS extreme
-                    FROM cases c JOIN kr k ON {KEY_JOIN}
-                    WHERE c.setting = 'inpatient'))
-        GROUP BY institution_id
-    ) a, dip_params p
-),
-r AS (  -- the extreme cases' review rank; the first review_cap of each institution enter the review
-    SELECT case_id, rnk, rnk <= review_cap AS in_review
-    FROM (SELECT unnest(ext) AS case_id, generate_subscripts(ext, 1) AS rnk, review_cap FROM n)
-),
-inst AS (  -- per institution, once: its coefficient (its own, else its level's, else 1)
+)"""
+# each institution's coefficient (its own, else its level's, else 1)
+INST_CTE = """inst AS (  -- per institution, once: its coefficient (its own, else its level's, else 1)
     SELECT ids.institution_id, CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS coefficient
     FROM (SELECT institution_id FROM institutions
           UNION SELECT key FROM dip_coefficients WHERE scope = 'institution') ids
     LEFT JOIN institutions i ON i.institution_id = ids.institution_id
     LEFT JOIN dip_coefficients ci ON ci.scope = 'institution' AND ci.key = ids.institution_id
     LEFT JOIN dip_coefficients cl ON cl.scope = 'level' AND cl.key = CAST(i.level AS VARCHAR)
-),
-m AS (  -- every stay with its key row, institution and review entry
-    SELECT c.case_id, c.institution_id, CAST(year(c.discharge_date) AS INTEGER) AS year,
-           CAST(c.total_cost AS DECIMAL(18,2)) AS total_cost, CAST(c.total_cost * 100 AS BIGINT) AS cost_f,
-           k.group_id, k.avg_cost, k.score, k.primary_care, k.grouped, k.reason,
-           -- the kind as a constant expression: the sort then knows its width
-           CASE WHEN k.core THEN 'core' WHEN k.group_id IS NOT NULL THEN 'comprehensive' END AS group_kind,
-           k.avg_f, k.extreme_f, k.high_f, k.low_f, k.high_off, k.score_u,
-           -- primary-care groups take no coefficient
-           CASE WHEN k.group_id IS NULL THEN NULL
-                WHEN k.primary_care THEN CAST(1 AS DECIMAL(9, 4))
-                ELSE CAST(coalesce(i.coefficient, 1) AS DECIMAL(9, 4)) END AS coefficient,
-           rv.final_score, n.review_cap,
-           c.scheme,
-           CAST(year(c.settle_date) AS INTEGER) AS settle_year,
-           CAST(month(c.settle_date) AS INTEGER) AS settle_month,
-           CAST(c.fund_paid AS DECIMAL(18,2)) AS fund_paid,
-           CAST(date_diff('day', c.admit_date, c.discharge_date) AS INTEGER) AS los_days,
-           k.dx AS principal_dx
-    FROM cases c
-    JOIN kr k ON {KEY_JOIN}
-    JOIN n ON n.institution_id = c.institution_id
-    LEFT JOIN inst i ON i.institution_id = c.institution_id
-    LEFT JOIN dip_review rv ON rv.case_id = c.case_id
-    WHERE c.setting = 'inpatient'
-),
-s AS (
-    SELECT m.*,
-           CASE WHEN group_id IS NULL THEN NULL
-                WHEN cost_f > extreme_f THEN 'extreme'
-                WHEN cost_f > high_f THEN 'high'
-                WHEN cost_f < low_f THEN 'low'
-                ELSE 'normal' END AS deviation,
-           -- every quotient below is ROUND_HALF_UP(n / d) = (2n + d) // 2d on non-negative integers
-           CASE WHEN group_id IS NULL THEN NULL
-                ELSE (2 * cost_f * 10000 + avg_f) // (2 * avg_f) END AS ratio_u,
-           CASE WHEN group_id IS NULL THEN NULL
-                -- score × ((cost / avg − high_ratio) + 1) = score × (cost − (high_ratio − 1) × avg) / avg
-                WHEN cost_f > high_f THEN CAST(
-                    (2 * CAST(score_u AS HUGEINT) * (cost_f * 10000 - high_off) + avg_f * 10000)
-                    // (2 * CAST(avg_f AS HUGEINT) * 10000) AS BIGINT)
-                -- score × cost / avg
-                WHEN cost_f < low_f THEN CAST(
-                    (2 * CAST(score_u AS HUGEINT) * cost_f + avg_f) // (2 * CAST(avg_f AS HUGEINT)) AS BIGINT)
-                ELSE score_u END AS case_score_u
-    FROM m
-),
-f AS (  -- points = case score × coefficient; the review entry only for extreme cases
-    SELECT s.*, rr.rnk, rr.in_review,
-           CAST(CAST((2 * case_score_u * CAST(coefficient * 10000 AS BIGINT) + 10000) // 20000 AS DECIMAL(18, 0))
-                * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS formula_points
-    FROM s LEFT JOIN r rr ON rr.case_id = CASE WHEN s.deviation = 'extreme' THEN s.case_id END
-)
-SELECT case_id, institution_id, year, group_id, group_kind, primary_care, total_cost, avg_cost, score,
-       -- back from 1/10 000 units: u × 0.0001 with DECIMAL(18, 0) × DECIMAL(4, 4) stays exact in 64 bits
-       CAST(CAST(ratio_u AS DECIMAL(18, 0)) * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS ratio, deviation,
-       CAST(CAST(case_score_u AS DECIMAL(18, 0)) * CAST(0.0001 AS DECIMAL(4, 4)) AS DECIMAL(18, 4)) AS case_score,
-       coefficient, formula_points,
-       CASE WHEN NOT grouped THEN NULL
-            WHEN in_review AND final_score IS NOT NULL THEN final_score
-            ELSE formula_points END AS points,
-       rnk AS review_rank,
-       review_cap,
-       CASE WHEN NOT grouped THEN 'ungroupable'
-            WHEN in_review AND final_score IS NOT NULL THEN 'reviewed'
-            WHEN in_review THEN 'review'
-            ELSE 'scored' END AS status,
-       reason,
-       scheme, settle_year, settle_month, fund_paid, los_days, principal_dx
-FROM f
-""",
+)"""
+
+# Grouping and scoring in one step, partitioned by institution (the review cap counts an institution's grouped
+# cases): an Arrow-function step (docs/adr/0004-arrow-steps.md, :mod:`yibao.dip.scoring`). Its SQL reads the
+# inpatient stays; the function works out each distinct key row once in DuckDB (``KEY_CTES``, ``RESOLVE_CTES``),
+# gives every stay its key row by index, computes deviation, ratio, case score and points in integer units with the
+# SQL below (``yibao.dip.scoring.ARITH_SQL``), counts each institution's grouped stays and ranks its extreme stays
+# for the special-case review with NumPy, and builds the sorted result.
+CASE_INPUT_SQL = """
+SELECT case_id, institution_id, scheme, CAST(year(discharge_date) AS INTEGER) AS year,
+       CAST(total_cost AS DECIMAL(18,2)) AS total_cost, CAST(total_cost * 100 AS BIGINT) AS cost_f,
+       coalesce(total_cost > 0, false) AS pos,
+       CAST(year(settle_date) AS INTEGER) AS settle_year, CAST(month(settle_date) AS INTEGER) AS settle_month,
+       CAST(fund_paid AS DECIMAL(18,2)) AS fund_paid,
+       CAST(date_diff('day', admit_date, discharge_date) AS INTEGER) AS los_days,
+       principal_dx AS dx_raw, coalesce(len(procedures) >= 2, false) AS multi,
+       CASE WHEN coalesce(len(procedures) >= 2, false) THEN NULL ELSE coalesce(procedures[1], '') END AS p_key,
+       CASE WHEN len(procedures) >= 2 THEN CAST(procedures AS VARCHAR[]) END AS procedures
+FROM cases
+WHERE setting = 'inpatient'
+  -- as the set-based join always had it: a stay needs an institution, and a stay of several procedure
+  -- entries its case_id (its key row is its own)
+  AND institution_id IS NOT NULL AND NOT (coalesce(len(procedures) >= 2, false) AND case_id IS NULL)
+"""
+
+
+def _score_cases(tables, con):
+    """The step's function (imported late: :mod:`yibao.dip.scoring` builds on this module's SQL)."""
+    from yibao.dip.scoring import score_cases
+
+    return score_cases(tables, con)
+
+
+CASE_POINTS = Step(
+    name="dip_case_points",
+    main="cases",
+    mode="partitioned",
+    partition_by=("institution_id",),
+    broadcast=("dip_proc_rules", "dip_proc_valid", "dip_catalogue", "dip_params", "institutions", "dip_coefficients",
+               "dip_review"),
+    sql=CASE_INPUT_SQL,
+    fn=_score_cases,
     schema=pa.schema([
         ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
         ("group_id", pa.string()), ("group_kind", pa.string()), ("primary_care", pa.bool_()),
