@@ -9,8 +9,9 @@ Two registered pipelines, so the parity suite runs both on DuckDB and Spark:
     ``dip_catalogue`` (global over the group × year aggregate).
 ``dip_scoring`` (病例入组与赋分)
     ``dip_case_points`` (partitioned by ``institution_id``, catalogue broadcast): grouping, scoring and the
-    special-case review cap in one step, so the fused query never materialises the scored cases to count
-    them per institution (see the step's docstring).
+    special-case review cap in one step — an Arrow-function step whose function is
+    :func:`yibao.dip.scoring.score_cases` (docs/adr/0004-arrow-steps.md); it resolves each key row with this
+    module's SQL (``KEY_CTES``, ``RESOLVE_CTES``, ``INST_CTE``).
 
 Parameters travel as small broadcast tables built by :func:`param_tables` from a
 :class:`~yibao.dip.policy.DipPolicy`, so the SQL text never changes with the policy.
