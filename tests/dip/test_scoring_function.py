@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from yibao.dip.pipelines import CASE_INPUT_SQL, CASE_POINTS, scoring_fixture
-from yibao.dip.scoring import decimal, score_cases, unscaled
+from yibao.dip.scoring import score_cases
+from yibao.engine.columns import decimal, unscaled
 from yibao.engine.runner import LocalRunner, query_arrow
 
 

@@ -340,3 +340,8 @@ def test_arrow_function_step_fused_and_from_table_names():
     assert runner.run_pipeline(two, {"raw": claims(), "insts": INSTS})["scaled_levels"].to_pylist() == FN_WANT
     with pytest.raises(ValueError, match="last step"):
         fused_sql(Pipeline("fn_first", (FN_STEP, copy)))
+    # a broadcast input made by an earlier step: run step by step, same table
+    insts = Step(name="insts", main="raw_insts", mode="global", sql="SELECT * FROM raw_insts", schema=INSTS.schema,
+                 order_by=("inst",))
+    made = Pipeline("fn_made_broadcast", (insts, FN_STEP))
+    assert runner.run_final(made, {"raw_insts": "insts_t", "claims": "claims_t"}).to_pylist() == FN_WANT

@@ -28,7 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yibao.dip.pipelines import INST_CTE, KEY_CTES, MONEY, PARAM, RESOLVE_CTES, SCORE
+from yibao.dip.pipelines import INST_CTE, KEY_CTES, PARAM, RESOLVE_CTES, SCORE
+from yibao.engine.columns import codes, decimal, firsts, unscaled
 from yibao.engine.runner import query_arrow
 
 # each key row (registered as ``cases``: kid, case_id, setting, principal_dx, procedures, multi) resolved for both
@@ -72,71 +73,34 @@ KINDS = pa.array(["comprehensive", "core"])
 SLICE_ROWS = 50_000
 
 
-def unscaled(col) -> tuple[np.ndarray, np.ndarray]:
-    """A DECIMAL(≤ 18, s) column's integer units (value × 10^s) and validity, from its buffers (exact)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if not pa.types.is_decimal128(arr.type) or arr.type.precision > 18:
-        raise TypeError(f"expected DECIMAL(≤ 18, s), got {arr.type}")
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64).reshape(-1, 2)[arr.offset:arr.offset + len(arr), 0]
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    return np.where(valid, words, 0), valid
-
-
-def decimal(units: np.ndarray, valid: np.ndarray | None, typ: pa.DataType) -> pa.Array:
-    """A DECIMAL array from integer units (|units| < 10^18) and validity: the 128-bit words built directly."""
-    n = len(units)
-    words = np.empty((n, 2), dtype=np.int64)
-    words[:, 0] = units
-    words[:, 1] = units >> 63  # sign extension
-    if valid is None or valid.all():
-        return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(words)], null_count=0)
-    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(typ, n, [bits, pa.py_buffer(words)], null_count=int(n - valid.sum()))
-
-
-def _codes(col) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary codes of a column (-1: null) and its distinct values in code order."""
-    enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
-    return pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64), enc.dictionary
-
-
-def _firsts(codes: np.ndarray) -> np.ndarray:
-    """The first row of each code, for codes numbered in order of first appearance."""
-    seen = np.maximum.accumulate(codes)
-    new = np.empty(len(codes), dtype=bool)
-    new[:1] = True
-    new[1:] = seen[1:] > seen[:-1]
-    return np.flatnonzero(new)
-
-
 def _key_rows(cases: pa.Table) -> tuple[np.ndarray, pa.Table]:
     """Each stay's key row and the key rows (kid, case_id, setting, principal_dx, procedures, multi): one per
     distinct (diagnosis, entry) pair of the stays with at most one entry, one per distinct (diagnosis, list of
     entries) of the stays with several — represented by its first stay (whose case id names it in ``KEY_CTES``)."""
     multi = cases.column("multi").to_numpy(zero_copy_only=False)
-    dx, _ = _codes(cases.column("dx_raw"))
-    pk, pk_values = _codes(cases.column("p_key"))  # NULL for the stays with several entries
+    dx, _ = codes(cases.column("dx_raw"))
+    pk, pk_values = codes(cases.column("p_key"))  # NULL for the stays with several entries
     several = np.flatnonzero(multi)
     n_lists = 0
     if len(several):  # a list of entries as the text of its entries' codes (-1: a NULL entry): "3,17,-1"
         procs = cases.column("procedures").take(pa.array(several)).combine_chunks()
-        entry, _ = _codes(pc.list_flatten(procs))
+        entry, _ = codes(pc.list_flatten(procs))
         text = pa.ListArray.from_arrays(procs.offsets, pa.array(entry).cast(pa.string()))
-        lists, distinct = _codes(pc.binary_join(text, ","))
+        lists, distinct = codes(pc.binary_join(text, ","))
         n_lists = len(distinct)
         pk = pk.copy()
         pk[several] = len(pk_values) + lists  # (after every single entry's code)
-    key, _ = _codes(pa.array((dx + 1) * (len(pk_values) + n_lists + 1) + (pk + 1)))
-    firsts = _firsts(key)
-    procs = cases.column("procedures").take(pa.array(firsts)).combine_chunks().cast(pa.list_(pa.string()))
-    one = pa.ListArray.from_arrays(pa.array(np.arange(len(firsts) + 1, dtype=np.int32)),
-                                   cases.column("p_key").take(pa.array(firsts)).combine_chunks())
-    first_multi = multi[firsts]
+    key, _ = codes(pa.array((dx + 1) * (len(pk_values) + n_lists + 1) + (pk + 1)))
+    rep = firsts(key)  # each key row's first stay
+    procs = cases.column("procedures").take(pa.array(rep)).combine_chunks().cast(pa.list_(pa.string()))
+    one = pa.ListArray.from_arrays(pa.array(np.arange(len(rep) + 1, dtype=np.int32)),
+                                   cases.column("p_key").take(pa.array(rep)).combine_chunks())
+    first_multi = multi[rep]
     keys = pa.table({
-        "kid": pa.array(np.arange(len(firsts), dtype=np.int64)),
-        "case_id": cases.column("case_id").take(pa.array(firsts)),
-        "setting": pa.array(["inpatient"] * len(firsts), pa.string()),
-        "principal_dx": cases.column("dx_raw").take(pa.array(firsts)),
+        "kid": pa.array(np.arange(len(rep), dtype=np.int64)),
+        "case_id": cases.column("case_id").take(pa.array(rep)),
+        "setting": pa.array(["inpatient"] * len(rep), pa.string()),
+        "principal_dx": cases.column("dx_raw").take(pa.array(rep)),
         "procedures": pc.if_else(pa.array(first_multi), procs, one.cast(pa.list_(pa.string()))),
         "multi": pa.array(first_multi),
     })
@@ -223,7 +187,7 @@ def score_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
         g = np.flatnonzero(grouped)
 
         # institution coefficients (primary-care groups take none)
-        inst, inst_values = _codes(cases.column("institution_id"))
+        inst, inst_values = codes(cases.column("institution_id"))
         coef = _query(con, INST_SQL, {"institutions": tables["institutions"],
                                       "dip_coefficients": tables["dip_coefficients"]})
         at = pc.index_in(inst_values, value_set=coef.column("institution_id").combine_chunks())
@@ -315,5 +279,3 @@ def score_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
         columns = list(pool.map(lambda f: f(), builders.values()))
     return pa.table(columns, names=list(builders))
 
-
-__all__ = ["score_cases", "unscaled", "decimal", "MONEY"]

@@ -59,6 +59,7 @@ import pyarrow.compute as pc
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
                                NULL_SLOT, TABLE_NAMES, field_shift)
 from yibao.drg.conditions import VAR_COLUMN
+from yibao.engine.columns import codes, firsts
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, query_arrow, run_final
 
 STATUS_ZH: dict[str, str] = {
@@ -239,38 +240,23 @@ def _prechecks(sex: pa.ChunkedArray, age: np.ndarray, days: np.ndarray, weight: 
     return np.select(conditions, [STATUSES.index(s) for s in PRECHECK_STATUSES], NO_PRECHECK).astype(np.int8)
 
 
-def _key_codes(values: np.ndarray) -> np.ndarray:
-    """Small integer codes of ``values``: equal values, equal codes, numbered in order of first appearance."""
-    return pc.dictionary_encode(pa.array(values)).indices.to_numpy().astype(np.int64)
-
-
-def _firsts(codes: np.ndarray) -> np.ndarray:
-    """The first row of each code, for codes numbered in order of first appearance (code k's first row
-    is the k-th row whose code exceeds every code before it)."""
-    seen = np.maximum.accumulate(codes)
-    new = np.empty(len(codes), dtype=bool)
-    new[:1] = True
-    new[1:] = seen[1:] > seen[:-1]
-    return np.flatnonzero(new)
-
-
 def _combinations(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each row's combination number (rows agreeing on every key share it) and the first row of each."""
-    codes = [k if k.min() >= 0 and int(k.max()).bit_length() <= 20 else _key_codes(k) for k in keys]  # small: as is
-    widths = [max(int(c.max()).bit_length(), 1) for c in codes]
+    parts = [k if k.min() >= 0 and int(k.max()).bit_length() <= 20 else codes(k)[0] for k in keys]  # small: as is
+    widths = [max(int(c.max()).bit_length(), 1) for c in parts]
     if sum(widths) <= 63:  # one packed integer per row, encoded once
-        packed = np.zeros(len(codes[0]), dtype=np.int64)
+        packed = np.zeros(len(parts[0]), dtype=np.int64)
         shift = 0
-        for c, w in zip(codes, widths):
+        for c, w in zip(parts, widths):
             packed |= c << shift
             shift += w
-        cid = _key_codes(packed)
+        cid, _ = codes(packed)
     else:  # pragma: no cover - needs more than 2**63 possible combinations of the distinct values
-        _, first, cid = np.unique(np.stack(codes, axis=1), axis=0, return_index=True, return_inverse=True)
+        _, first, cid = np.unique(np.stack(parts, axis=1), axis=0, return_index=True, return_inverse=True)
         renumber = np.empty(len(first), dtype=np.int64)
         renumber[np.argsort(first, kind="stable")] = np.arange(len(first))
         cid = renumber[cid.reshape(-1)]
-    return cid, _firsts(cid)
+    return cid, firsts(cid)
 
 
 class _Lookups:
@@ -339,7 +325,7 @@ def _case_part(cases: pa.Table, lk: _Lookups) -> dict[str, np.ndarray]:
 
     any_valid = pproc_valid | ((flags & F_VALID) != 0)
     trauma = lk.dx_trauma[pdx] | (flags >> REGION_SHIFT)
-    regions = np.bitwise_count(trauma).astype(np.int64) if hasattr(np, "bitwise_count") else _bit_count(trauma)
+    regions = np.bitwise_count(trauma).astype(np.int64)
     caps = (np.where(n_proc > 0, CAP_HAS_PROC, 0) | np.where(pproc_valid, CAP_PPROC_VALID, 0)
             | np.where(any_valid, CAP_ANY_VALID, CAP_NO_VALID)
             | (((np.int64(1) << regions) - 1) << (CAP_REGIONS + 1))).astype(np.int64)
@@ -427,14 +413,6 @@ def group_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
 
         out = dict(zip(columns, pool.map(pick, columns.values())))
     return pa.table({"case_id": cases.column("case_id").take(o), **out})
-
-
-def _bit_count(x: np.ndarray) -> np.ndarray:  # pragma: no cover - NumPy < 2 only
-    x = x.astype(np.uint64)
-    out = np.zeros(len(x), dtype=np.int64)
-    for b in range(64):
-        out += ((x >> np.uint64(b)) & np.uint64(1)).astype(np.int64)
-    return out
 
 
 def _decide(con: duckdb.DuckDBPyConnection, cb: pa.Table, cb_hits: pa.Table, tables: Mapping[str, pa.Table]

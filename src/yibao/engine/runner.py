@@ -72,19 +72,16 @@ class Step:
             con.close()
 
     def finish(self, con: duckdb.DuckDBPyConnection, result: pa.Table, tables: Mapping[str, object]) -> pa.Table:
-        """The step's table from the result of its ``sql`` (with ``fn``: the function over the rows read)."""
+        """The step's table from the result of its ``sql`` (with ``fn``: the function over the rows read; its
+        broadcast inputs as Arrow — given so, or read from the view of that name in ``con``)."""
         if self.fn is None:
             return conform(result, self)
-        small = {name: arrow_of(con, tables[name]) for name in self.broadcast}
+        small = {name: tables[name] if isinstance(tables[name], pa.Table) else query_arrow(con, f'SELECT * FROM "{name}"')
+                 for name in self.broadcast}
         return conform(self.fn({self.main: result, **small}, con), self, presorted=True)
 
 
 StepFn = Callable[[Mapping[str, pa.Table], duckdb.DuckDBPyConnection], pa.Table]
-
-
-def arrow_of(con: duckdb.DuckDBPyConnection, table: object) -> pa.Table:
-    """An input as an Arrow table: itself, or the rows of the table/view it names in ``con``."""
-    return table if isinstance(table, pa.Table) else query_arrow(con, f"SELECT * FROM {table}")
 
 
 _apply_db: tuple[int, duckdb.DuckDBPyConnection] | None = None
@@ -197,6 +194,8 @@ class LocalRunner:
         every registered pipeline).
         """
         last = pipeline.steps[-1]
+        if last.fn is not None and set(last.broadcast) & {s.name for s in pipeline.steps[:-1]}:
+            return run_steps(self, pipeline, sources)[last.name]  # its broadcast inputs would be CTEs: step by step
         sql = fused_sql(pipeline)
         if last.order_by and last.fn is None:  # sorted by DuckDB (parallel, spills to disk) rather than copied by Arrow's sort
             sql = f"SELECT * FROM ({sql}) AS _fused ORDER BY " + ", ".join(f'"{c}" ASC NULLS LAST' for c in last.order_by)
