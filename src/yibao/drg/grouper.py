@@ -213,9 +213,9 @@ def _column(table: pa.Table, name: str, missing: int, dtype=np.int64) -> np.ndar
     return np.append(values, np.array([missing], dtype=dtype))
 
 
-def _find(values, codes: pa.Array) -> np.ndarray:
-    """Row of each value in the lookup table's ``codes`` (``len(codes)`` when absent or missing)."""
-    return pc.fill_null(pc.index_in(values, value_set=codes), len(codes)).to_numpy().astype(np.int64)
+def _find(values, known: pa.Array) -> np.ndarray:
+    """Row of each value in the lookup table's codes ``known`` (``len(known)`` when absent or missing)."""
+    return pc.fill_null(pc.index_in(values, value_set=known), len(known)).to_numpy().astype(np.int64)
 
 
 def _lists(col) -> tuple[pa.ChunkedArray | pa.Array, np.ndarray, np.ndarray, np.ndarray]:
