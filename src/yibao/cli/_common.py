@@ -88,6 +88,10 @@ def main() -> None:
         if type(exc).__module__.startswith("duckdb") and "lock" in str(exc).lower():
             _print_error("工作区正被另一个进程使用（数据库文件已加锁），请稍后再试")
             sys.exit(EXIT_BAD_INPUT)
+        if type(exc).__name__ == "OutOfRangeException":  # DuckDB refuses an integer overflow rather than wrap
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            _print_error(f"计算溢出：输入中有超出计算范围的数值（如异常巨大的金额），请检查数据（{first}）")
+            sys.exit(EXIT_BAD_INPUT)
         raise
 
 
