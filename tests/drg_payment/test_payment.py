@@ -73,3 +73,30 @@ def test_bad_policy_names_the_key(tmp_path) -> None:
     p.write_text('[payment]\nhigh_ratio = "0.5"\n', encoding="utf-8")
     with pytest.raises(DrgPolicyError, match="payment.high_ratio"):
         load_payment_policy(p)
+
+
+def test_year_files_cases_csv_and_statements(run, tmp_path) -> None:
+    """``write_drg_year``: cases.csv (every case of the year, Chinese labels) and one statement per institution
+    with its own cases."""
+    from openpyxl import load_workbook
+
+    from yibao.drg.payment import CASE_COLUMNS, write_drg_year
+
+    src, out = run
+    y = settle_drg_year(2025, out["drg_pay_units"], src["institutions"], {"employee": D("100000.00")},
+                        load_payment_policy(), Bands, {}, D("100"))
+    files = write_drg_year(y, src["drg_weights"], out["drg_case_pay"], tmp_path)
+    lines = (tmp_path / "cases.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == ",".join(zh for _, zh in CASE_COLUMNS)
+    b1 = next(ln for ln in lines if ln.startswith("B1,"))
+    assert ",高倍率," in b1 and ",按 DRG," in b1 and ",2.7500," in b1
+    b3 = next(ln for ln in lines if ln.startswith("B3,"))
+    assert ",按项目," in b3
+    year_cases = [r for r in out["drg_case_pay"].to_pylist() if r["settle_year"] == 2025]
+    assert len(lines) == 1 + len(year_cases)
+    statements = sorted(p.name for p in (tmp_path / "statements").iterdir())
+    assert statements and all(tmp_path / "statements" / s in files for s in statements)
+    h3 = load_workbook(tmp_path / "statements" / "H3.xlsx")["病例"]
+    ids = {row[0] for row in h3.iter_rows(values_only=True)}
+    assert {r["case_id"] for r in year_cases if r["institution_id"] == "H3"} <= ids
+    assert not {r["case_id"] for r in year_cases if r["institution_id"] != "H3"} & ids

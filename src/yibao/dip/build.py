@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -40,6 +39,7 @@ from yibao.dip.pipelines import (
 )
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.excel import Sheet, write_workbook
+from yibao.engine.csvfile import csv_bytes  # noqa: F401 (also imported from here)
 from yibao.engine.runner import query_arrow, run_final, runner_for
 
 CATALOGUE_ZH = {
@@ -56,26 +56,6 @@ REVIEW_COLUMNS = ("case_id", "institution_id", "group_id", "total_cost", "avg_co
 
 class DipError(DipPolicyError):
     """A problem with a workspace, catalogue or review file (one line naming the file)."""
-
-
-def _text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def csv_bytes(table: pa.Table, columns: tuple[str, ...] | None = None) -> bytes:
-    """UTF-8 with BOM (opens in Excel), ``\\n`` line ends, decimals exactly as stored, blank for NULL."""
-    cols = list(columns or table.column_names)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    data = [table.column(c).to_pylist() for c in cols]
-    for row in zip(*data):
-        w.writerow([_text(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -305,7 +285,6 @@ def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Tab
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "scored_cases.csv").write_bytes(csv_bytes(result, SCORED_COLUMNS))
     (out_dir / "scored_cases.parquet").write_bytes(parquet_bytes(result))
-    status = result.column("status").to_pylist()
     queue = result.filter(pa.compute.is_in(result.column("status"), pa.array(["review", "reviewed"])))
     queue = queue.sort_by([("institution_id", "ascending"), ("review_rank", "ascending")])
     finals = {} if review is None else dict(zip(review.column("case_id").to_pylist(),
@@ -313,35 +292,25 @@ def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Tab
     q = queue.append_column("final_score", pa.array([finals.get(c) for c in queue.column("case_id").to_pylist()],
                                                     REVIEW_SCHEMA.field("final_score").type))
     (out_dir / "review_queue.csv").write_bytes(csv_bytes(q, REVIEW_COLUMNS))
-    reasons: dict[str, int] = {}
-    for r in result.column("reason").to_pylist():
-        if r is not None:
-            reasons[r] = reasons.get(r, 0) + 1
-    flagged = sum(1 for d in result.column("deviation").to_pylist() if d == "extreme")
-    dev: dict[str, int] = {}
-    for d in result.column("deviation").to_pylist():
-        if d is not None:
-            dev[d] = dev.get(d, 0) + 1
-    pts = [p for p in result.column("points").to_pylist() if p is not None]
+    reasons = _count(result.column("reason"))
+    dev = _count(result.column("deviation"))
+    total = pa.compute.sum(result.column("points")).as_py()
     summary = {
         "catalogue_version": manifest["version"],
         "cases": result.num_rows,
-        "status": {s: status.count(s) for s in sorted(set(status))},
-        "group_kind": {k: v for k, v in sorted(_count(result.column("group_kind").to_pylist()).items())},
+        "status": dict(sorted(_count(result.column("status")).items())),
+        "group_kind": dict(sorted(_count(result.column("group_kind")).items())),
         "deviation": dict(sorted(dev.items())),
-        "extreme_flagged": flagged,
+        "extreme_flagged": dev.get("extreme", 0),
         "review_queue": queue.num_rows,
         "ungroupable": {r: {"count": n, "zh": REASONS_ZH.get(r, r)} for r, n in sorted(reasons.items())},
-        "points_total": str(sum(pts, Decimal("0.0000"))),
+        "points_total": str(Decimal("0.0000") if total is None else total.quantize(Decimal("0.0000"))),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
     return summary
 
 
-def _count(values: list) -> dict:
-    out: dict = {}
-    for v in values:
-        if v is not None:
-            out[v] = out.get(v, 0) + 1
-    return out
+def _count(column) -> dict:
+    """How many times each non-null value occurs (Arrow's value counts)."""
+    return {r["values"]: r["counts"] for r in pa.compute.value_counts(column).to_pylist() if r["values"] is not None}

@@ -459,6 +459,10 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
                    statements: bool = True) -> list[Path]:
     import json
 
+    import pyarrow.compute as pc
+
+    from yibao.engine.columns import relabel
+    from yibao.engine.csvfile import csv_bytes
     from yibao.engine.excel import Sheet, write_workbook
     from yibao.settle.report import (CLEARING_COLUMNS, PREPAY_COLUMNS, SCHEME_ZH, scheme_rows, sheet_rows,
                                      write_csv)
@@ -466,13 +470,14 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [write_csv(out_dir / "weights.csv", WEIGHT_COLUMNS, weights.to_pylist())]
-    cases = [c for c in case_pay.to_pylist() if c["settle_year"] == y.year]
-    for c in cases:
-        c["outlier"] = OUTLIER_ZH.get(c["outlier"], c["outlier"])
-        c["item_reason"] = ITEM_ZH.get(c["item_reason"], c["item_reason"])
-        c["method"] = {"drg": "按 DRG", "item": "按项目"}[c["method"]]
-        c["scheme"] = SCHEME_ZH.get(c["scheme"], c["scheme"])
-    files.append(write_csv(out_dir / "cases.csv", CASE_COLUMNS, cases))
+    # every case of the year, one CSV row each: written over whole columns (yibao.engine.csvfile)
+    cases = case_pay.filter(pc.equal(case_pay.column("settle_year"), y.year))
+    labels = {"outlier": OUTLIER_ZH, "item_reason": ITEM_ZH, "method": {"drg": "按 DRG", "item": "按项目"},
+              "scheme": SCHEME_ZH}
+    cases = pa.table({k: relabel(cases.column(k), labels[k]) if k in labels else cases.column(k)
+                      for k, _ in CASE_COLUMNS})
+    (out_dir / "cases.csv").write_bytes(csv_bytes(cases.rename_columns([zh for _, zh in CASE_COLUMNS])))
+    files.append(out_dir / "cases.csv")
     rates = [{**r, "scheme": SCHEME_ZH[r["scheme"]],
               "kind": {"budget": "预算费率", "provisional": "月度预付费率", "settlement": "结算费率"}[r["kind"]]}
              for r in y.rates]
@@ -500,7 +505,7 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
         for i in sorted({r["institution_id"] for r in clr} | {r["institution_id"] for r in items}):
             nm = y.institutions.get(i, {}).get("name", "")
             notes = [f"{nm}（{i}）{y.year} 年度 DRG 付费结算单", "金额单位：元；费率为精确值的显示（6 位小数）"]
-            mine = [c for c in cases if c["institution_id"] == i]
+            mine = cases.filter(pc.equal(cases.column("institution_id"), i)).to_pylist()
             sheets = [Sheet("年终清算", *sheet_rows(CLEARING_COLUMNS, [r for r in clr if r["institution_id"] == i],
                                                    ("name", "level")), notes),
                       Sheet("按月预付", *sheet_rows(PREPAY_COLUMNS, [r for r in pre if r["institution_id"] == i],

@@ -50,3 +50,10 @@ def decimal(units: np.ndarray, valid: np.ndarray | None, typ: pa.DataType) -> pa
         return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(words)], null_count=0)
     bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(typ, n, [bits, pa.py_buffer(words)], null_count=int(n - valid.sum()))
+
+
+def relabel(col: pa.Array | pa.ChunkedArray, labels: dict[str, str]) -> pa.Array | pa.ChunkedArray:
+    """A text column with each value found in ``labels`` replaced by its label (others, and nulls, unchanged)."""
+    keys = pa.array(list(labels), pa.string())
+    at = pc.index_in(col, value_set=keys)
+    return pc.if_else(pc.is_valid(at), pc.take(pa.array(list(labels.values()), pa.string()), at), col)
