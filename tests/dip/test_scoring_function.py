@@ -73,3 +73,9 @@ def test_stay_order_and_slicing_do_not_matter():
     want = runner.run(CASE_POINTS, sources)
     assert runner.run(CASE_POINTS, {**sources, "cases": chunked}).equals(want)
     assert want.column("case_id").to_pylist() == sorted(want.column("case_id").to_pylist())
+
+
+def test_no_stays_gives_an_empty_typed_table():
+    sources = scoring_fixture()
+    out = LocalRunner().run(CASE_POINTS, {**sources, "cases": sources["cases"].slice(0, 0)})
+    assert out.num_rows == 0 and out.schema.equals(CASE_POINTS.schema)

@@ -175,3 +175,13 @@ def test_interval_positions_equal_the_compiled_cuts(std):
             assert int(bits) == 1 << (field_shift(var) + want), (var, x)
         assert int(got[-1]) == 1 << (field_shift(var) + NULL_SLOT)
     assert any(compiled[f"{VAR_COLUMN[v]}_ge"] or compiled[f"{VAR_COLUMN[v]}_gt"] for v in VARS)  # cuts to cross
+
+
+def test_no_cases_gives_an_empty_typed_table():
+    from yibao.drg.grouper import GROUP_STEP
+    from yibao.drg.pipelines import drg_fixture
+    from yibao.engine.runner import LocalRunner
+
+    tables = drg_fixture()
+    out = LocalRunner().run(GROUP_STEP, {**tables, "cases": tables["cases"].slice(0, 0)})
+    assert out.num_rows == 0 and out.schema.equals(GROUP_STEP.schema)
