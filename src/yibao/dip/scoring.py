@@ -70,7 +70,6 @@ FROM (
 DEVIATIONS = pa.array(["normal", "low", "high", "extreme"])
 STATUSES = pa.array(["ungroupable", "scored", "review", "reviewed"])
 KINDS = pa.array(["comprehensive", "core"])
-SLICE_ROWS = 50_000
 
 
 def _key_rows(cases: pa.Table) -> tuple[np.ndarray, pa.Table]:
