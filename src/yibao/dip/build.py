@@ -38,8 +38,8 @@ from yibao.dip.pipelines import (
     read_valid_procedures,
 )
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
+from yibao.engine.csvfile import csv_bytes
 from yibao.engine.excel import Sheet, write_workbook
-from yibao.engine.csvfile import csv_bytes  # noqa: F401 (also imported from here)
 from yibao.engine.runner import query_arrow, run_final, runner_for
 
 CATALOGUE_ZH = {
