@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.errors import BadOption, YibaoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="yibao 医保基金经办与监管引擎")
@@ -27,8 +27,8 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, no traceback."""
+class UserError(BadOption):
+    """A problem with the user's input: printed as one line, no traceback (exit 2)."""
 
 
 class RateProgress:
@@ -67,12 +67,9 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 def main() -> None:
     try:
         app(standalone_mode=False)
-    except FatalLoadError as exc:
+    except YibaoError as exc:
         _print_error(str(exc))
-        sys.exit(EXIT_BAD_INPUT)
-    except UserError as exc:
-        _print_error(str(exc))
-        sys.exit(EXIT_BAD_INPUT)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _print_error("已中断：工作区保持中断前的状态")
         sys.exit(EXIT_INTERRUPTED)

@@ -8,6 +8,8 @@ Chinese labels are what users read.
 
 from __future__ import annotations
 
+from yibao.contract.errors import BadFile
+
 REASONS: dict[str, str] = {
     "MISSING_KEY": "主键为空",
     "MISSING_REQUIRED": "必填项为空",
@@ -37,7 +39,7 @@ def label(code: str) -> str:
     return REASONS[code]
 
 
-class FatalLoadError(Exception):
+class FatalLoadError(BadFile):
     """A file that cannot be read at all: stops the load, the workspace is left as it was.
 
     ``str(err)`` is one line naming the file and the problem.
