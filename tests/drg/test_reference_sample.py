@@ -97,5 +97,8 @@ def test_cli_on_the_sample(version, tmp_path):
     assert "3,000 例" in r.stdout and f"分组成功（ok）{ok:,}" in r.stdout
     with out.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert list(rows[0])[:5] == ["case_id", "status", "mdc", "adrg", "drg"]  # the contract's, then the names
+    assert list(rows[0])[5:] == ["mdc_name", "adrg_name", "drg_name"]
+    named = next(r for r in rows if r["status"] == "ok")
+    assert named["mdc_name"] and named["adrg_name"] and named["drg_name"]
     assert not _mismatches(_expected(d), {r["case_id"]: r for r in rows})

@@ -56,6 +56,8 @@ class GroupResult:
     adrg: str | None = None
     drg: str | None = None
     drg_name: str | None = None
+    mdc_name: str | None = None
+    adrg_name: str | None = None
     cc_level: str | None = None
     warnings: tuple[str, ...] = ()
     standards_version: str = ""
@@ -75,8 +77,9 @@ class GroupResult:
     def explain(self) -> str:
         """The trail as Chinese text, one decision a line."""
         head = f"病例 {self.case_id}：{self.status_zh}"
-        if self.status == "ok":
-            head += f" → MDC{self.mdc} / {self.adrg} / {self.drg} {self.drg_name or ''}".rstrip()
+        if self.mdc:
+            head += (f" → MDC{self.mdc} {self.mdc_name or ''}".rstrip() + f" / {self.adrg} {self.adrg_name or ''}".rstrip()
+                     + (f" / {self.drg} {self.drg_name or ''}".rstrip() if self.drg else ""))
         lines = [head, f"分组标准版本 {self.standards_version[:12]}"]
         for s in self.trail:
             mark = "✓" if s.held else "✗"
@@ -417,6 +420,7 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
         x = c.value(var)
         facts += f"；{VAR_ZH[var]} {'空' if x is None else f'{x:g}'}"
     res.mdc, res.adrg, res.cc_level = chosen.mdc, chosen.code, level
+    res.mdc_name, res.adrg_name = std.mdc_names.get(chosen.mdc), std.adrg_names.get(chosen.code)
     if lacking is not None:
         res.status = "missing_los" if lacking == "LOS" else f"missing_{lacking.lower()}"
         trail.append(Step("drg", chosen.code, False, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}；"
@@ -425,7 +429,7 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     if rule is None:
         trail.append(Step("drg", chosen.code, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，都不成立："
                           f"按分组标准，DRG 取 ADRG 代码 {chosen.code}"))
-        res.status, res.drg = "ok", chosen.code
+        res.status, res.drg, res.drg_name = "ok", chosen.code, res.adrg_name
         return res
     trail.append(Step("drg", rule.drg, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，"
                       f"第一个成立的是 {rule.drg} {rule.name}"))

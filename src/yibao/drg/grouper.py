@@ -513,6 +513,25 @@ GROUP_STEP = Step(
 DRG_GROUP = Pipeline("drg_group", (GROUP_STEP,), doc="CHS-DRG 分组（病例 → MDC/ADRG/DRG）")
 
 
+NAME_COLUMNS = ("mdc_name", "adrg_name", "drg_name")
+
+
+def add_names(result: pa.Table, standards) -> pa.Table:
+    """``result`` with the names of its MDC, ADRG and DRG codes from the standards (``mdc_name``,
+    ``adrg_name``, ``drg_name``; blank where the code is blank or the tables name none), looked up over
+    whole columns."""
+    out = result
+    for level, column in zip(("mdc", "adrg", "drg"), NAME_COLUMNS):
+        table = {"mdc": standards.mdc_names, "adrg": standards.adrg_names, "drg": standards.drg_names}[level]
+        if level == "drg":  # a DRG that is its ADRG's code (no band held) takes the ADRG's name
+            table = {**standards.adrg_names, **table}
+        keys = pa.array(list(table), pa.string())
+        values = pa.array(list(table.values()), pa.string())
+        idx = pc.index_in(result.column(level), value_set=keys)
+        out = out.append_column(column, pc.take(values, idx))
+    return out
+
+
 def conform_cases(table: pa.Table) -> pa.Table:
     """The columns the step reads; absent columns become nulls of their contract type. Numbers
     may be integers (as loaded) or DOUBLE (as read from a file by :mod:`yibao.drg.cases`)."""

@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -193,6 +194,7 @@ class Standards:
     proc_map: dict[str, str] = field(default_factory=dict)
     lines: dict[str, dict[str, int]] = field(default_factory=dict)  # file → key → line (mcc, cc, cc_exclusions)
     skipped: tuple[tuple[str, int, str, str], ...] = ()  # rows skipped while loading: (file, line, value, why)
+    mdc_name_column: dict[str, str] = field(default_factory=dict)  # mdcs.csv ``name`` where present
 
     @property
     def short_version(self) -> str:
@@ -225,6 +227,42 @@ class Standards:
 
             self.__dict__["_tables"] = compile_tables(self)
         return self.__dict__["_tables"]
+
+    @cached_property
+    def mdc_names(self) -> dict[str, str]:
+        """MDC letter → name: the ``name`` column of ``mdcs.csv`` where a version has one, else the national
+        CHS-DRG names (``mdc_names.csv`` shipped with the package, 国家医疗保障疾病诊断相关分组 CHS-DRG
+        分组与付费技术规范 1.1); an MDC in neither has no name."""
+        names = dict(_NATIONAL_MDC_NAMES)
+        names.update(self.mdc_name_column)
+        return {m.code: names[m.code] for m in self.mdcs if m.code in names}
+
+    @cached_property
+    def adrg_names(self) -> dict[str, str]:
+        """ADRG → name. The tables name DRGs only: an ADRG with one DRG takes its name; otherwise the part
+        of its DRG names they all share, up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the
+        DRG's split, not the ADRG), or the first DRG's name when they share no such part."""
+        out = {}
+        for code, a in self.adrgs.items():
+            names = [r.name for r in a.rules if r.name]
+            if not names:
+                continue
+            common = os.path.commonprefix(names)
+            head = common[:common.rfind("，")] if len(names) > 1 and "，" in common else ""
+            out[code] = head or names[0]
+        return out
+
+    def name_of(self, level: str, code: str | None) -> str | None:
+        """The name of an MDC, ADRG or DRG code (``level`` mdc | adrg | drg); None when unknown."""
+        if not code:
+            return None
+        table = {"mdc": self.mdc_names, "adrg": self.adrg_names, "drg": self.drg_names}[level]
+        return table.get(code) or (self.adrg_names.get(code) if level == "drg" else None)
+
+    @cached_property
+    def rule_variables(self) -> frozenset[str]:
+        """The case variables the DRG rules bound (``LOS``: the version needs admission and discharge dates)."""
+        return frozenset(v for a in self.adrgs.values() for r in a.rules for v in r.condition.bounds)
 
     @cached_property
     def known_dx(self) -> frozenset[str]:
@@ -420,6 +458,14 @@ def load_standards(directory: Path | str | None = None) -> Standards:
 
 
 _CACHE: dict[tuple, Standards] = {}
+
+
+def _national_mdc_names() -> dict[str, str]:
+    text = (Path(__file__).with_name("mdc_names.csv")).read_text(encoding="utf-8")
+    return {r["mdc"]: r["name"] for r in csv.DictReader(io.StringIO(text))}
+
+
+_NATIONAL_MDC_NAMES = _national_mdc_names()
 
 
 def standards_from_files(files: Mapping[str, bytes | str], source: str = "") -> Standards:
@@ -843,6 +889,8 @@ class _Builder:
             adrg_groups=groups, mcc=mcc, cc=cc, cc_exclusions=cce, valid_procedures=valid,
             dx_map=self._map("diagnosis_map.csv"), proc_map=self._map("procedure_map.csv"),
             lines=self.lines, skipped=tuple(self.skipped),
+            mdc_name_column={r["mdc"]: r["name"].strip() for _, r in mt
+                             if mt.has("name") and r["name"].strip()},
         )
         if "mdc_entry.json" in self.data:
             self._check_entry_json(std)
