@@ -91,7 +91,8 @@ def drg_settle(
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
     files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements,
-                           weights_report=problems if official is not None else None)
+                           weights_report=problems if official is not None else None,
+                           drg_names={**std.adrg_names, **std.drg_names})
     if official is not None:
         listed = sum(1 for w in official.rows.values() if w.weight is None)
         print(f"分组标准 {getattr(std, 'version', '')}；官方权重表 {weights_file}（DRG {len(official.rows)} 个，"
