@@ -1,6 +1,6 @@
 """CHS-DRG grouping speed (not collected by pytest).
 
-    .venv/bin/python bench/bench_drg.py [--workspace /tmp/yibao-bench/ws-1m] [--standards DIR]
+    .venv/bin/python bench/bench_drg.py [--workspace /tmp/yibao-bench/ws-1m] [--standards DIR [DIR …]]
                                         [--repeat 5] [--scale 11]
 
 Loads the standards once (validated and compiled into lookup tables, which go into the DuckDB
@@ -38,7 +38,8 @@ from yibao.drg.grouper import DRG_GROUP, INPUT_SQL, group_cases
 from yibao.drg.standards import load_standards
 from yibao.engine.runner import LocalRunner, query_arrow
 
-COLUMNS = "case_id, setting, sex, age_years, newborn_age_days, newborn_weight_g, principal_dx, secondary_dx, procedures"
+COLUMNS = ("case_id, setting, sex, age_years, newborn_age_days, newborn_weight_g, principal_dx, secondary_dx, procedures, "
+           "admit_date, discharge_date")
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -53,13 +54,19 @@ def timed(fn, repeat: int) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workspace", default="/tmp/yibao-bench/ws-1m")
-    ap.add_argument("--standards", default=None)
+    ap.add_argument("--standards", nargs="*", default=None,
+                    help="one or more version folders, measured one after the other in the same run")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--scale", type=int, default=11)
     args = ap.parse_args()
+    for version in args.standards or [None]:
+        bench_version(args, version)
+
+
+def bench_version(args, version) -> None:
 
     t = time.perf_counter()
-    std = load_standards(args.standards)
+    std = load_standards(version)
     t_load = time.perf_counter() - t
     t = time.perf_counter()
     tables = std.tables()

@@ -25,7 +25,7 @@ def test_group_drg_contract_output(tmp_path):
     r = run_cli("group", "drg", "--standards", std, cases, out)
     assert r.returncode == 0, r.stderr
     got = _read(out)
-    assert list(got[0]) == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert list(got[0]) == ["case_id", "status", "mdc", "adrg", "drg", "mdc_name", "adrg_name", "drg_name"]
     by_id = {g["case_id"]: g for g in got}
     assert "M99" not in by_id and len(by_id) == len(MINI_CASES)
     for row in MINI_CASES:

@@ -1,9 +1,11 @@
-"""Agreement with the reference grouper on ``reference_sample`` (README there): 100 %.
+"""Agreement with the reference grouper on ``reference_sample`` (README there): 100 %, for every version
+in ``shared/standards`` (CHS-DRG 1.1 and Beijing 2022, whose length-of-stay and age rules, alternatives
+and secondary-diagnosis tests are data in its tables).
 
 Where the sample says ``ok``, a match is ``ok`` with the same MDC, ADRG and DRG; where it says
 ``invalid_input`` or ``ungroupable``, any status but ``ok`` matches (the grouper's reason codes
-are more precise). Checked for the set-based SQL, for the per-case explanation path, and for the
-command line. Skipped, with the reason, when the standards directory is absent.
+are more precise). Checked for the set-based step, for the per-case explanation path, and for the
+command line. Skipped, with the reason, when a standards directory is absent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from yibao.drg.grouper import PRECHECK_STATUSES, group_table
 from yibao.drg.standards import load_standards
 
 pytestmark = pytest.mark.standards
+
+# version folder → cases the reference grouper groups (status ok) in its sample
+VERSIONS = {"chs-drg-1.1": 2863, "beijing-2022": 2865}
+
+
+@pytest.fixture(params=sorted(VERSIONS))
+def version(request, standards) -> tuple[Path, int]:
+    """A version folder beside the default one (``shared/standards/<version>``) and its sample's ok count."""
+    d = standards.parent / request.param
+    if not (d / "drgs.csv").is_file():
+        pytest.skip(f"{d} absent")
+    return d, VERSIONS[request.param]
 
 
 def _sample(standards: Path) -> Path:
@@ -51,7 +65,8 @@ def _mismatches(expected: dict[str, dict], got: dict[str, dict]) -> list:
     return bad
 
 
-def test_sql_agrees_100_percent(standards):
+def test_sql_agrees_100_percent(version):
+    standards, ok = version
     d = _sample(standards)
     std = load_standards(standards)
     result = group_table(read_cases(d / "cases.csv").table, std)
@@ -60,10 +75,11 @@ def test_sql_agrees_100_percent(standards):
     assert len(got) == len(expected) == 3000
     bad = _mismatches(expected, got)
     assert not bad, f"{len(bad)} disagreements, e.g. {bad[:3]}"
-    assert Counter(r["status"] for r in got.values())["ok"] == 2863
+    assert Counter(r["status"] for r in got.values())["ok"] == ok
 
 
-def test_explanation_path_agrees(standards):
+def test_explanation_path_agrees(version):
+    standards, _ = version
     d = _sample(standards)
     std = load_standards(standards)
     table = read_cases(d / "cases.csv").table
@@ -72,13 +88,17 @@ def test_explanation_path_agrees(standards):
     assert not diffs, diffs[:5]
 
 
-def test_cli_on_the_sample(standards, tmp_path):
+def test_cli_on_the_sample(version, tmp_path):
+    standards, ok = version
     d = _sample(standards)
     out = tmp_path / "out.csv"
     r = run_cli("group", "drg", "--standards", standards, d / "cases.csv", out)
     assert r.returncode == 0, r.stderr
-    assert "3,000 例" in r.stdout and "分组成功（ok）2,863" in r.stdout
+    assert "3,000 例" in r.stdout and f"分组成功（ok）{ok:,}" in r.stdout
     with out.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert list(rows[0])[:5] == ["case_id", "status", "mdc", "adrg", "drg"]  # the contract's, then the names
+    assert list(rows[0])[5:] == ["mdc_name", "adrg_name", "drg_name"]
+    named = next(r for r in rows if r["status"] == "ok")
+    assert named["mdc_name"] and named["adrg_name"] and named["drg_name"]
     assert not _mismatches(_expected(d), {r["case_id"]: r for r in rows})

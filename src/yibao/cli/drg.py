@@ -19,6 +19,7 @@ STATUS_SHORT_ZH = {
     "age_conflict": "诊断与年龄不符", "missing_sex": "缺性别", "invalid_sex": "性别无效",
     "missing_age": "缺年龄", "missing_age_days": "缺天龄", "missing_newborn_weight": "缺新生儿体重",
     "missing_dx": "缺主要诊断", "unmappable_dx": "诊断不能转换", "unmappable_procedure": "手术操作不能转换",
+    "missing_los": "缺住院天数",
 }
 
 
@@ -33,17 +34,20 @@ def group_drg(
     """按 CHS-DRG 分组标准表为病例分组：编码校验 → MDC → ADRG → DRG。"""
     from yibao.drg.cases import read_cases, write_results
     from yibao.drg.explain import group_one
-    from yibao.drg.grouper import group_table
+    from yibao.drg.grouper import CONTRACT_COLUMNS, NAME_COLUMNS, add_names, group_table
     from yibao.drg.standards import load_standards
 
     std = load_standards(standards)
     cf = read_cases(cases_csv)
-    if cf.absent:
-        err.print(f"提示：{cases_csv} 没有列 {', '.join(cf.absent)}，按空白处理")
+    absent = [c for c in cf.absent if c not in ("admit_date", "discharge_date") or "LOS" in std.rule_variables]
+    if absent:
+        err.print(f"提示：{cases_csv} 没有列 {', '.join(absent)}，按空白处理"
+                  + ("（该版本按住院天数细分 DRG，需要入院、出院日期）" if {"admit_date", "discharge_date"} & set(absent)
+                     else ""))
     for col, n in cf.unparsed.items():
         err.print(f"提示：{cases_csv} 列 {col} 有 {n} 个值不是数字，按缺失处理")
     result = group_table(cf.table, std, map_codes=map_codes)
-    write_results(result, out_csv)
+    write_results(add_names(result, std), out_csv, (*CONTRACT_COLUMNS, *NAME_COLUMNS))
     counts = Counter(result.column("status").to_pylist())
     parts = [f"{STATUS_SHORT_ZH.get(s, s)}（{s}）{n:,}" for s, n in
              sorted(counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))]

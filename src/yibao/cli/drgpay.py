@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app
+from yibao.cli._common import app, err
 
 drg_app = typer.Typer(no_args_is_help=True, help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
 app.add_typer(drg_app, name="drg")
@@ -22,6 +22,7 @@ def drg_settle(
     policy: Optional[Path] = typer.Option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
     deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
+    weights_file: Optional[Path] = typer.Option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
     from yibao.cli.dip import _budget, _read_deductions
@@ -31,6 +32,7 @@ def drg_settle(
     from yibao.drg.payment import (DRG_PAYMENT, DRG_WEIGHTS, budget_rate_of, history_years, load_payment_policy,
                                    param_tables, settle_drg_year, write_drg_year)
     from yibao.drg.standards import load_standards
+    from yibao.drg.weights import check_weights, official_weights, read_weights
     from yibao.settle.units import booked_by_institution, split_deductions
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
@@ -56,6 +58,9 @@ def drg_settle(
         src = {"drg_grouped": grouped, "cases": cases, "institutions": f'"{db}".main.institutions',
                **param_tables(pol, bp.year, hist)}
         weights = runner.run_pipeline(DRG_WEIGHTS, src)["drg_weights"]
+        official = read_weights(weights_file) if weights_file is not None else None
+        if official is not None:  # the city's published weights; the history only lends costs where it has them
+            weights = official_weights(official, weights)
         out = runner.run_pipeline(DRG_PAYMENT, {**src, "drg_weights": weights})
         institutions = query_arrow(ws.con, f'SELECT * FROM "{db}".main.institutions ORDER BY institution_id')
     finally:
@@ -67,7 +72,14 @@ def drg_settle(
                                booked_by_institution(units.to_pylist(), bp.year))
     cp = bp.sections.clearing
     y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, cp.scores, cp.default_score, ded,
-                        weights_version=str(getattr(std, "version", "")))
+                        weights_version=official.version if official else str(getattr(std, "version", "")))
+    problems = []
+    if official is not None:
+        year_drgs: dict[str, int] = {}
+        for r in out["drg_case_pay"].to_pylist():
+            if r["settle_year"] == bp.year and r["status"] == "ok" and r["drg"]:
+                year_drgs[r["drg"]] = year_drgs.get(r["drg"], 0) + 1
+        problems = check_weights(official, std, year_drgs)
     hist_units = {}
     for r in units.to_pylist():
         if r["method"] == "drg" and r["year"] in hist:
@@ -78,12 +90,30 @@ def drg_settle(
         y.rates.insert(0, {"scheme": scheme, "kind": "budget", "month": None, "budget": y.drg[scheme].budget,
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
-    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements)
-    print(f"分组标准 {getattr(std, 'version', '')}；权重年度 {hist}，DRG {weights.num_rows} 个")
+    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements,
+                           weights_report=problems if official is not None else None,
+                           drg_names={**std.adrg_names, **std.drg_names})
+    if official is not None:
+        listed = sum(1 for w in official.rows.values() if w.weight is None)
+        print(f"分组标准 {getattr(std, 'version', '')}；官方权重表 {weights_file}（DRG {len(official.rows)} 个，"
+              f"其中按项目据实支付 {listed} 个）")
+    else:
+        print(f"分组标准 {getattr(std, 'version', '')}；权重年度 {hist}，DRG {weights.num_rows} 个")
     for scheme, s in y.drg.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
         item = sum(i["paid"] for i in y.item if i["scheme"] == scheme)
         print(f"{zh}：按项目结算 {item}，DRG 预算 {s.budget}，病例权重 {s.units}，费率 {s.value_shown} 元/权重，"
               f"机构 {len(s.clearing)} 家，年度应付 {s.entitled}，基金结余 {s.balance}")
     print(f"已写入 {out_dir}（weights / cases / base_rates / prepayments / clearing / item .csv、summary.json"
+          + ("、weights_report.csv" if official is not None else "")
           + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")
+    serious = [p for p in problems if p["kind"] in ("unknown_drg", "missing_weight")]
+    if serious:
+        from yibao.contract.errors import ProblemReported
+
+        for p in serious[:10]:
+            err.print(f"警告：{p['message']}")
+        counts = {k: sum(1 for p in serious if p["kind"] == k) for k in ("unknown_drg", "missing_weight")}
+        raise ProblemReported(f"权重表与分组标准或病例不一致：{counts['unknown_drg']} 个 DRG 不在分组标准中，"
+                              f"{counts['missing_weight']} 个有病例的 DRG 没有权重（其病例按项目结算）；"
+                              f"详见 {out_dir / 'weights_report.csv'}")

@@ -2,7 +2,8 @@
 
 ``yibao group drg`` reads a ``cases`` table in the contract's layout, or the reduced layout of
 the reference sample: only ``case_id`` is required; ``sex, age_years, newborn_age_days,
-newborn_weight_g, principal_dx, secondary_dx, procedures`` are read when present (an absent one
+newborn_weight_g, principal_dx, secondary_dx, procedures`` and ``admit_date, discharge_date``
+(the length of stay, for versions with length-of-stay rules) are read when present (an absent one
 counts as blank in every row) and ``setting`` is used to skip outpatient rows; other columns are
 ignored. Unlike ``yibao load``, nothing is refused here: a malformed code simply matches no rule
 and the grouping status says why the case was not grouped.
@@ -28,7 +29,8 @@ from yibao.engine.runner import query_arrow
 NUMERIC = ("age_years", "newborn_age_days", "newborn_weight_g")
 TEXT = ("sex", "principal_dx", "setting")
 LISTS = ("secondary_dx", "procedures")
-USED = ("case_id", *TEXT, *NUMERIC, *LISTS)
+DATES = ("admit_date", "discharge_date")
+USED = ("case_id", *TEXT, *NUMERIC, *LISTS, *DATES)
 
 
 @dataclass
@@ -69,6 +71,7 @@ def read_cases(path: Path | str) -> CasesFile:
         num = {c: f"TRY_CAST(nullif({col[c]}, '') AS DOUBLE)" if c in names else "CAST(NULL AS DOUBLE)" for c in NUMERIC}
         lst = {c: (f"list_filter(list_transform(string_split({col[c]}, '|'), lambda x: trim(x)), lambda x: x <> '')"
                    if c in names else "CAST([] AS VARCHAR[])") for c in LISTS}
+        num |= {c: f"TRY_CAST(nullif({col[c]}, '') AS DATE)" if c in names else "CAST(NULL AS DATE)" for c in DATES}
         typed = query_arrow(con, f"""
             SELECT {col['case_id']} AS case_id,
                    {col['setting']} AS setting,
@@ -78,10 +81,12 @@ def read_cases(path: Path | str) -> CasesFile:
                    {num['newborn_weight_g']} AS newborn_weight_g,
                    nullif({col['principal_dx']}, '') AS principal_dx,
                    {lst['secondary_dx']} AS secondary_dx,
-                   {lst['procedures']} AS procedures
+                   {lst['procedures']} AS procedures,
+                   {num['admit_date']} AS admit_date,
+                   {num['discharge_date']} AS discharge_date
             FROM raw""")
         unparsed = {}
-        for c in NUMERIC:
+        for c in (*NUMERIC, *DATES):
             if c in names:
                 n = con.execute(f"SELECT count(*) FROM raw WHERE nullif({col[c]}, '') IS NOT NULL "
                                 f"AND {num[c]} IS NULL").fetchall()[0][0]
@@ -93,6 +98,7 @@ def read_cases(path: Path | str) -> CasesFile:
         ("case_id", pa.string()), ("setting", pa.string()), ("sex", pa.string()), ("age_years", pa.float64()),
         ("newborn_age_days", pa.float64()), ("newborn_weight_g", pa.float64()), ("principal_dx", pa.string()),
         ("secondary_dx", pa.list_(pa.string())), ("procedures", pa.list_(pa.string())),
+        ("admit_date", pa.date32()), ("discharge_date", pa.date32()),
     ]))
     counts = pc.value_counts(typed.column("case_id"))
     dup = counts.filter(pc.greater(counts.field("counts"), 1))

@@ -36,7 +36,13 @@ Tables (all small, broadcast to every split of the cases):
                 the ADRG's other tests (``mdc_need``, ``need``, ``allowed``); the ADRGs without list
                 tests get every principal diagnosis of their MDC as hit (bits 0)
 ``drg_free_all`` ADRGs without list tests in MDCs without a principal list (tried for every case)
-``drg_adrg``    one row per ADRG: rank, tests, the DRG for each complication level (MCC / CC / none)
+``drg_adrg``    one row per ADRG *arm*: an ADRG whose condition has alternatives (`` OR ``) is one arm per
+                alternative, at consecutive ranks, so the first arm that holds is the ADRG's first
+                alternative that holds; rank, tests, the ADRG code
+``drg_rule``    the DRG rules of each arm in trial order: the DRG, the complication level it needs
+                (``need``: 0 none, 1 CC or MCC, 2 MCC) and the intervals of the rule variables it
+                allows (``allowed``, over ``rule_*`` cuts: length of stay, age …; ``uses``: which
+                variables it bounds, to tell a missing length of stay from a rule that fails)
 ``drg_mdc``     one row per MDC; ``drg_mdc_dx``: (diagnosis id, MDC) with the MDC's entry tests
                 (to say why a case entered no MDC)
 ``drg_meta``    one row: the standards version, the pre-checks' newborn age limit, the interval
@@ -47,14 +53,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from yibao.drg.conditions import VAR_COLUMN, VARS, Bound, Condition
-from yibao.drg.standards import Adrg, Standards
+from yibao.drg.conditions import LEVEL_NEED, RULE_VARS, VAR_COLUMN, VARS, Bound, Condition
+from yibao.drg.standards import Standards
 
 FIELD_BITS = 15   # each variable's interval position takes 15 bits of ``pos`` (4 × 15 < 63)
 MAX_CUTS = FIELD_BITS - 2
 NULL_SLOT = FIELD_BITS - 1  # the position of a missing value
 CUT_LISTS = tuple(f"{VAR_COLUMN[v]}_{k}" for v in VARS for k in ("ge", "gt"))
 FULL_ALLOWED = (1 << (FIELD_BITS * len(VARS))) - 1
+# the DRG rules' variables (length of stay besides the ADRG variables) in fields of 12 bits (5 × 12 < 63)
+RULE_FIELD_BITS = 12
+RULE_CUT_LISTS = tuple(f"rule_{VAR_COLUMN[v]}_{k}" for v in RULE_VARS for k in ("ge", "gt"))
 
 # a case's capabilities (``caps``) against a rule's needs (``need``): the rule's flag tests hold when
 # need & ~caps = 0. "n_regions >= t" is bit CAP_REGIONS + t, set for every t up to the case's count.
@@ -65,6 +74,10 @@ ROLE_PDX, ROLE_SDX, ROLE_PPROC, ROLE_PROC = 0, 1, 2, 3
 
 def field_shift(var: str) -> int:
     return FIELD_BITS * VARS.index(var)
+
+
+def rule_field_shift(var: str) -> int:
+    return RULE_FIELD_BITS * RULE_VARS.index(var)
 
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -78,15 +91,16 @@ SCHEMAS: dict[str, pa.Schema] = {
     "drg_adrg": pa.schema([
         ("adrg_no", pa.int32()), ("adrg", pa.string()), ("mdc", pa.string()), ("mdc_bit", pa.int32()),
         ("mdc_need", pa.int64()), ("need", pa.int64()), ("allowed", pa.int64()),
-        ("req_mask", pa.int32()), ("proc_dnf", pa.list_(pa.int32())),
-        ("drg_mcc", pa.string()), ("drg_cc", pa.string()), ("drg_none", pa.string()),
+        ("req_mask", pa.int32()), ("proc_dnf", pa.list_(pa.int32())), ("alternative", pa.int32()),
     ]),
+    "drg_rule": pa.schema([("adrg_no", pa.int32()), ("rule_no", pa.int32()), ("drg", pa.string()),
+                           ("need", pa.int8()), ("allowed", pa.int64()), ("uses", pa.int64())]),
     "drg_mdc": pa.schema([("mdc", pa.string()), ("mdc_no", pa.int32()), ("mdc_bit", pa.int32()),
                           ("mdc_list", pa.bool_()), ("need", pa.int64()), ("allowed", pa.int64())]),
     "drg_mdc_dx": pa.schema([("id", pa.int32()), ("mdc_bit", pa.int32()), ("need", pa.int64()), ("allowed", pa.int64())]),
     "drg_meta": pa.schema([("standards_version", pa.string()), ("newborn_max_days", pa.float64()),
                            ("pos_mdc_mask", pa.int64()), ("pos_always", pa.bool_()),
-                           *[(n, pa.list_(pa.float64())) for n in CUT_LISTS]]),
+                           *[(n, pa.list_(pa.float64())) for n in CUT_LISTS + RULE_CUT_LISTS]]),
 }
 TABLE_NAMES = tuple(SCHEMAS)
 
@@ -100,7 +114,7 @@ class Intervals:
     bit mask of the positions it allows (bit NULL_SLOT: a missing value, allowed only without bound).
     """
 
-    def __init__(self, var: str, bounds: list[Bound]) -> None:
+    def __init__(self, var: str, bounds: list[Bound], field_bits: int = FIELD_BITS) -> None:
         cuts: set[tuple[float, bool]] = set()
         for b in bounds:
             if b.nonzero:
@@ -110,13 +124,14 @@ class Intervals:
             if b.hi is not None:
                 cuts.add((b.hi, not b.hi_strict))
         self.var = var
+        self.bits = field_bits
         self.cuts = sorted(cuts)
-        if len(self.cuts) > MAX_CUTS:
-            raise ValueError(f"{var}: {len(self.cuts)} distinct bound values (at most {MAX_CUTS})")
+        if len(self.cuts) > field_bits - 2:
+            raise ValueError(f"{var}: {len(self.cuts)} distinct bound values (at most {field_bits - 2})")
 
     def position(self, x: float | None) -> int:
         if x is None:
-            return NULL_SLOT
+            return self.bits - 1
         return sum(1 for t, strict in self.cuts if (x > t if strict else x >= t))
 
     def _passes(self, pos: int, cut: tuple[float, bool]) -> bool:
@@ -124,7 +139,7 @@ class Intervals:
 
     def mask(self, b: Bound) -> int:
         if b.empty:
-            return (1 << FIELD_BITS) - 1
+            return (1 << self.bits) - 1
         m = 0
         for pos in range(len(self.cuts) + 1):
             ok = True
@@ -169,9 +184,8 @@ def need_mask(*conds: Condition) -> int:
     return need
 
 
-def list_bits(a: Adrg) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    """Bit of each (role, list) test of an ADRG's condition, and of each procedure-group label."""
-    c = a.condition
+def list_bits(c: Condition) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Bit of each (role, list) test of an ADRG arm's condition, and of each procedure-group label."""
     bits: dict[tuple[str, str], int] = {}
     for key in (*c.dx_lists, *c.proc_lists):
         bits[key] = 1 << len(bits)
@@ -179,9 +193,8 @@ def list_bits(a: Adrg) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     return bits, labels
 
 
-def single_list(a: Adrg) -> bool:
-    """True when one hit decides the ADRG's list tests: at most one list test, no procedure groups."""
-    c = a.condition
+def single_list(c: Condition) -> bool:
+    """True when one hit decides the arm's list tests: at most one list test, no procedure groups."""
     return len(c.dx_lists) + len(c.proc_lists) <= 1 and not c.proc_group_dnf
 
 
@@ -201,9 +214,13 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
         for m in mdcs:
             mdc_lists.setdefault(m, set()).add(code)
 
-    merged = {a.code: merged_bounds(std.mdc_by_code[a.mdc].condition, a.condition) for a in std.adrg_order}
-    iv = {v: Intervals(v, [b.get(v, Bound()) for b in merged.values()]
+    # the arms: one per alternative of each ADRG, ranked in trial order
+    arms = [(a, k, c) for a in std.adrg_order for k, c in enumerate(a.alternatives, start=1)]
+    merged = [merged_bounds(std.mdc_by_code[a.mdc].condition, c) for a, _, c in arms]
+    iv = {v: Intervals(v, [b.get(v, Bound()) for b in merged]
                        + [m.condition.bounds.get(v, Bound()) for m in std.mdcs]) for v in VARS}
+    rules = [r for a in std.adrg_order for r in a.rules]
+    riv = {v: Intervals(v, [r.condition.bounds.get(v, Bound()) for r in rules], RULE_FIELD_BITS) for v in RULE_VARS}
 
     # -- ADRGs and their hits -----------------------------------------------------------------
     adrg_rows: list[dict] = []
@@ -213,10 +230,11 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
     def add(role: int, cid: int, rank: int, bits: int) -> None:
         hits[(role, cid, rank)] = hits.get((role, cid, rank), 0) | bits
 
-    for a in std.adrg_order:
+    rule_rows: list[dict] = []
+    for rank, ((a, alt, ac), bounds) in enumerate(zip(arms, merged), start=1):
         mdc = std.mdc_by_code[a.mdc]
-        mc, ac = mdc.condition, a.condition
-        bits, labels = list_bits(a)
+        mc = mdc.condition
+        bits, labels = list_bits(ac)
         req = 0
         for b in bits.values():
             req |= b
@@ -225,37 +243,50 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
             if role == "PDX":
                 for c in std.adrg_dx[a.code][lst]:
                     if not mc.pdx_mdc_list or c in in_mdc:  # otherwise the MDC is never entered with it
-                        add(ROLE_PDX, dx_id[c], a.rank, b)
+                        add(ROLE_PDX, dx_id[c], rank, b)
             elif role == "ANY_DX":
                 for c in std.adrg_dx[a.code][lst]:
-                    add(ROLE_PDX, dx_id[c], a.rank, b)
-                    add(ROLE_SDX, dx_id[c], a.rank, b)
+                    add(ROLE_PDX, dx_id[c], rank, b)
+                    add(ROLE_SDX, dx_id[c], rank, b)
+            elif role == "ANY_SDX":  # secondary diagnoses only
+                for c in std.adrg_dx[a.code][lst]:
+                    add(ROLE_SDX, dx_id[c], rank, b)
             elif role == "PPROC":
                 for c in std.adrg_proc[a.code][lst]:
-                    add(ROLE_PPROC, proc_id[c], a.rank, b)
+                    add(ROLE_PPROC, proc_id[c], rank, b)
             else:  # ANY_PROC
                 for c in std.adrg_proc[a.code][lst]:
-                    add(ROLE_PPROC, proc_id[c], a.rank, b)
-                    add(ROLE_PROC, proc_id[c], a.rank, b)
-        for c, g in std.adrg_groups.get(a.code, {}).items():
-            add(ROLE_PPROC, proc_id[c], a.rank, labels[g])
-            add(ROLE_PROC, proc_id[c], a.rank, labels[g])
+                    add(ROLE_PPROC, proc_id[c], rank, b)
+                    add(ROLE_PROC, proc_id[c], rank, b)
+        if ac.group_labels:
+            for c, g in std.adrg_groups.get(a.code, {}).items():
+                if g in labels:
+                    add(ROLE_PPROC, proc_id[c], rank, labels[g])
+                    add(ROLE_PROC, proc_id[c], rank, labels[g])
         if not ac.uses_list_atoms():
             if mc.pdx_mdc_list:  # hits: the principal diagnoses of its MDC
                 for c in in_mdc:
-                    add(ROLE_PDX, dx_id[c], a.rank, 0)
+                    add(ROLE_PDX, dx_id[c], rank, 0)
             else:
-                free.append(a.rank)
-        level_drg = {lv: a.drg_for(lv).drg for lv in ("mcc", "cc", "none")}
+                free.append(rank)
         adrg_rows.append({
-            "adrg_no": a.rank, "adrg": a.code, "mdc": a.mdc, "mdc_bit": mdc.bit,
+            "adrg_no": rank, "adrg": a.code, "mdc": a.mdc, "mdc_bit": mdc.bit,
             "mdc_need": (1 << mdc.bit) if mc.pdx_mdc_list else 0, "need": need_mask(mc, ac),
-            "allowed": allowed_mask(merged[a.code], iv), "req_mask": req,
+            "allowed": allowed_mask(bounds, iv), "req_mask": req,
             "proc_dnf": [sum(labels[g] for g in conj) for conj in ac.proc_group_dnf] or None,
-            "drg_mcc": level_drg["mcc"], "drg_cc": level_drg["cc"], "drg_none": level_drg["none"],
+            "alternative": alt,
         })
+        for r in a.rules:
+            uses = 0
+            for v in r.condition.bounds:
+                uses |= ((1 << RULE_FIELD_BITS) - 1) << rule_field_shift(v)
+            rule_rows.append({"adrg_no": rank, "rule_no": r.order, "drg": r.drg,
+                              "need": LEVEL_NEED[r.condition.level],
+                              "allowed": sum(riv[v].mask(r.condition.bounds.get(v, Bound())) << rule_field_shift(v)
+                                             for v in RULE_VARS),
+                              "uses": uses})
     by_rank = {r["adrg_no"]: r for r in adrg_rows}
-    multi = {a.rank for a in std.adrg_order if not single_list(a)}
+    multi = {rank for rank, (_, _, c) in enumerate(arms, start=1) if not single_list(c)}
 
     cand_rows = [{"key": cid * 4 + role, "adrg_no": rank, "bits": b, "multi": rank in multi,
                   "mdc_need": by_rank[rank]["mdc_need"], "need": by_rank[rank]["need"],
@@ -294,11 +325,14 @@ def compile_tables(std: Standards) -> dict[str, pa.Table]:
             "pos_always": any(r["mdc_bit"] not in list_mdcs for r in bounded)}
     for v in VARS:
         meta[f"{VAR_COLUMN[v]}_ge"], meta[f"{VAR_COLUMN[v]}_gt"] = iv[v].ge(), iv[v].gt()
+    for v in RULE_VARS:
+        meta[f"rule_{VAR_COLUMN[v]}_ge"], meta[f"rule_{VAR_COLUMN[v]}_gt"] = riv[v].ge(), riv[v].gt()
     return {
         "drg_dx": _table("drg_dx", dx_rows),
         "drg_proc": _table("drg_proc", proc_rows),
         "drg_cand": _table("drg_cand", cand_rows),
         "drg_adrg": _table("drg_adrg", adrg_rows),
+        "drg_rule": _table("drg_rule", rule_rows),
         "drg_free_all": _table("drg_free_all", [{"adrg_no": r} for r in free]),
         "drg_mdc": _table("drg_mdc", mdc_rows),
         "drg_mdc_dx": _table("drg_mdc_dx", mdc_dx_rows),

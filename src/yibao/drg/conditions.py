@@ -12,6 +12,7 @@ Atoms (``n`` an integer, ``L`` a list name such as ``main``):
 ``HAS_PROC``                       at least one procedure
 ``PDX in mdc_diagnoses``           principal diagnosis in the MDC's list (MDC conditions only)
 ``PDX in dx.L`` / ``ANY_DX in dx.L``      principal / some diagnosis in the ADRG's list L
+``ANY_SDX in dx.L``                some secondary diagnosis (position 2 onward) in the list L
 ``PPROC in proc.L`` / ``ANY_PROC in proc.L``  principal / some procedure in the ADRG's list L
 ``PPROC in valid_procedures``      principal procedure is a valid (operating-room) procedure
 ``ANY_PROC in valid_procedures``   some procedure is valid
@@ -19,9 +20,18 @@ Atoms (``n`` an integer, ``L`` a list name such as ``main``):
 ``PROC_GROUPS(expr)``              over the group labels of the case's procedures in the ADRG's
                                    ``group_<label>`` lists: ``|`` or, ``&`` and (binds tighter)
 ``TRAUMA_REGIONS >= n``            the case's diagnoses cover at least n body regions
-``VAR op n``                       VAR ∈ SEX, AGE_YEARS, AGE_DAYS, WEIGHT; op ∈ ==, <, <=, >, >=
+``VAR op n``                       VAR ∈ SEX, AGE_YEARS, AGE_DAYS, WEIGHT, LOS; op ∈ ==, <, <=, >, >=
 ``VAR known`` / ``VAR nonzero``    present / present and not 0
+``MCC`` / ``CC_OR_MCC``            the case's complication level (DRG rules only)
 =================================  ==============================================================
+
+A condition may be a disjunction of such conjunctions, joined by `` OR `` (``AND`` binds tighter):
+an ADRG split over several source modules (e.g. Beijing 2022's AH1) holds when any of its
+*alternatives* holds (:func:`parse_alternatives`).
+
+Where each atom may stand: MDC entry conditions (``mdc``), ADRG conditions (``adrg``) and DRG
+rules (``drg``, the ``condition`` column of ``drg_rules.csv``). ``LOS`` (length of stay in days,
+住院天数) is a DRG-rule variable only: the ADRG decision never depends on it.
 """
 
 from __future__ import annotations
@@ -29,9 +39,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-VARS = ("SEX", "AGE_YEARS", "AGE_DAYS", "WEIGHT")
-VAR_COLUMN = {"SEX": "sex", "AGE_YEARS": "age_years", "AGE_DAYS": "age_days", "WEIGHT": "weight"}
-VAR_ZH = {"SEX": "性别", "AGE_YEARS": "年龄（岁）", "AGE_DAYS": "天龄", "WEIGHT": "出生体重（克）"}
+VARS = ("SEX", "AGE_YEARS", "AGE_DAYS", "WEIGHT")          # variables of MDC and ADRG conditions
+RULE_VARS = ("SEX", "AGE_YEARS", "AGE_DAYS", "WEIGHT", "LOS")  # variables of DRG rules
+VAR_COLUMN = {"SEX": "sex", "AGE_YEARS": "age_years", "AGE_DAYS": "age_days", "WEIGHT": "weight", "LOS": "los"}
+VAR_ZH = {"SEX": "性别", "AGE_YEARS": "年龄（岁）", "AGE_DAYS": "天龄", "WEIGHT": "出生体重（克）", "LOS": "住院天数"}
+LEVEL_NEED = {None: 0, "cc_or_mcc": 1, "mcc": 2}  # a DRG rule's complication test: the least case level it needs
 
 
 class ConditionError(ValueError):
@@ -103,6 +115,7 @@ class Condition:
     proc_groups: str | None = None             # PROC_GROUPS expression text
     proc_group_dnf: tuple[frozenset[str], ...] = ()  # the expression as OR of AND-sets of labels
     bounds: dict[str, Bound] = field(default_factory=dict)
+    level: str | None = None                   # MCC → "mcc", CC_OR_MCC → "cc_or_mcc" (DRG rules)
 
     @property
     def group_labels(self) -> tuple[str, ...]:
@@ -116,9 +129,9 @@ def _label_key(label: str) -> tuple[int, str]:
     return (int(label), "") if label.isdigit() else (1 << 30, label)
 
 
-_LIST_ATOM = re.compile(r"^(PDX|ANY_DX) in dx\.([A-Za-z0-9_]+)$|^(PPROC|ANY_PROC) in proc\.([A-Za-z0-9_]+)$")
-_NUM_ATOM = re.compile(r"^(SEX|AGE_YEARS|AGE_DAYS|WEIGHT) (==|<=|>=|<|>) (-?[0-9]+(?:\.[0-9]+)?)$")
-_FLAG_ATOM = re.compile(r"^(SEX|AGE_YEARS|AGE_DAYS|WEIGHT) (known|nonzero)$")
+_LIST_ATOM = re.compile(r"^(PDX|ANY_DX|ANY_SDX) in dx\.([A-Za-z0-9_]+)$|^(PPROC|ANY_PROC) in proc\.([A-Za-z0-9_]+)$")
+_NUM_ATOM = re.compile(r"^(SEX|AGE_YEARS|AGE_DAYS|WEIGHT|LOS) (==|<=|>=|<|>) (-?[0-9]+(?:\.[0-9]+)?)$")
+_FLAG_ATOM = re.compile(r"^(SEX|AGE_YEARS|AGE_DAYS|WEIGHT|LOS) (known|nonzero)$")
 _TRAUMA_ATOM = re.compile(r"^TRAUMA_REGIONS >= ([0-9]+)$")
 _GROUPS_ATOM = re.compile(r"^PROC_GROUPS\((.+)\)$")
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
@@ -135,20 +148,46 @@ def parse_group_expr(expr: str) -> tuple[frozenset[str], ...]:
     return tuple(dnf)
 
 
-def parse(text: str, *, where: str) -> Condition:
-    """Parse a condition; ``where`` is ``mdc`` or ``adrg`` (which atoms are allowed there)."""
+_OR = re.compile(r"\s+OR\s+")
+
+
+def parse_alternatives(text: str, *, where: str) -> tuple[Condition, ...]:
+    """A condition that may hold alternatives joined by `` OR `` → one :class:`Condition` each."""
     text = (text or "").strip()
     if not text:
         raise ConditionError("条件为空（无条件请写 TRUE）")
+    return tuple(parse(part, where=where) for part in _OR.split(text))
+
+
+def parse(text: str, *, where: str) -> Condition:
+    """Parse a conjunction; ``where`` is ``mdc``, ``adrg`` or ``drg`` (which atoms are allowed there)."""
+    text = (text or "").strip()
+    if not text:
+        raise ConditionError("条件为空（无条件请写 TRUE）")
+    if _OR.search(text):
+        raise ConditionError("此处不允许 OR（只有 ADRG 条件可以有并列的备选条件）")
     atoms = tuple(a.strip() for a in re.split(r"\s+AND\s+", text))
     kw: dict = {"pdx_mdc_list": False, "has_proc": False, "pproc_valid": False, "any_proc_valid": False,
-                "no_proc_valid": False, "trauma_min": None, "proc_groups": None, "proc_group_dnf": ()}
+                "no_proc_valid": False, "trauma_min": None, "proc_groups": None, "proc_group_dnf": (), "level": None}
     dx_lists: list[tuple[str, str]] = []
     proc_lists: list[tuple[str, str]] = []
     bounds: dict[str, Bound] = {}
     for atom in atoms:
         if atom == "TRUE":
             continue
+        if where == "drg":  # a DRG rule tests the complication level and the case's variables only
+            if atom in ("MCC", "CC_OR_MCC"):
+                lv = "mcc" if atom == "MCC" else "cc_or_mcc"
+                if kw["level"] not in (None, lv):
+                    raise ConditionError("一个 DRG 规则中只能有一个并发症条件（MCC 或 CC_OR_MCC）")
+                kw["level"] = lv
+                continue
+            if not (_NUM_ATOM.match(atom) or _FLAG_ATOM.match(atom)):
+                raise ConditionError(f"未知的条件项 {atom!r}（DRG 规则只能用 TRUE、MCC、CC_OR_MCC 和 变量 比较 数值）")
+        elif atom in ("MCC", "CC_OR_MCC"):
+            raise ConditionError(f"条件项 {atom!r} 只能用于 DRG 规则")
+        elif atom.startswith("LOS "):
+            raise ConditionError(f"条件项 {atom!r}：住院天数（LOS）只能用于 DRG 规则，不能用于 MDC 或 ADRG 条件")
         if atom == "HAS_PROC":
             kw["has_proc"] = True
         elif atom == "PDX in mdc_diagnoses":

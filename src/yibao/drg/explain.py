@@ -15,6 +15,7 @@ the same status / MDC / ADRG / DRG; the tests check both on the reference sample
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -55,6 +56,8 @@ class GroupResult:
     adrg: str | None = None
     drg: str | None = None
     drg_name: str | None = None
+    mdc_name: str | None = None
+    adrg_name: str | None = None
     cc_level: str | None = None
     warnings: tuple[str, ...] = ()
     standards_version: str = ""
@@ -74,8 +77,9 @@ class GroupResult:
     def explain(self) -> str:
         """The trail as Chinese text, one decision a line."""
         head = f"病例 {self.case_id}：{self.status_zh}"
-        if self.status == "ok":
-            head += f" → MDC{self.mdc} / {self.adrg} / {self.drg} {self.drg_name or ''}".rstrip()
+        if self.mdc:
+            head += (f" → MDC{self.mdc} {self.mdc_name or ''}".rstrip() + f" / {self.adrg} {self.adrg_name or ''}".rstrip()
+                     + (f" / {self.drg} {self.drg_name or ''}".rstrip() if self.drg else ""))
         lines = [head, f"分组标准版本 {self.standards_version[:12]}"]
         for s in self.trail:
             mark = "✓" if s.held else "✗"
@@ -99,13 +103,15 @@ class Case:
     pdx: str | None
     sdx: tuple[str, ...]
     procs: tuple[str, ...]
+    los: float | None = None  # length of stay in days: discharge − admission (a same-day stay 0)
 
     @property
     def all_dx(self) -> tuple[str, ...]:
         return ((self.pdx,) if self.pdx else ()) + self.sdx
 
     def value(self, var: str) -> float | None:
-        return {"SEX": self.sex, "AGE_YEARS": self.age_years, "AGE_DAYS": self.age_days, "WEIGHT": self.weight}[var]
+        return {"SEX": self.sex, "AGE_YEARS": self.age_years, "AGE_DAYS": self.age_days, "WEIGHT": self.weight,
+                "LOS": self.los}[var]
 
 
 def _text(v: Any) -> str | None:
@@ -132,6 +138,20 @@ def _codes(v: Any) -> tuple[str, ...]:
     return tuple(x for x in (None if i is None else str(i).strip() for i in items) if x)
 
 
+def _date(v: Any):
+    if v is None or isinstance(v, date):
+        return v
+    try:
+        return date.fromisoformat(str(v).strip()[:10])
+    except ValueError:
+        return None
+
+
+def _los(case: Mapping[str, Any]) -> float | None:
+    admit, discharge = _date(case.get("admit_date")), _date(case.get("discharge_date"))
+    return float((discharge - admit).days) if admit and discharge else None
+
+
 def to_case(case: Mapping[str, Any]) -> Case:
     sex_text = _text(case.get("sex"))
     return Case(
@@ -140,7 +160,7 @@ def to_case(case: Mapping[str, Any]) -> Case:
         age_years=_number(case.get("age_years")), age_days=_number(case.get("newborn_age_days")),
         weight=_number(case.get("newborn_weight_g")),
         pdx=_text(case.get("principal_dx")), sdx=_codes(case.get("secondary_dx")),
-        procs=_codes(case.get("procedures")),
+        procs=_codes(case.get("procedures")), los=_los(case),
     )
 
 
@@ -199,6 +219,10 @@ def _check_atom(std: Standards, text: str, where: str, case: Case, mdc: Mdc | No
         if role == "PDX":
             ok = case.pdx in codes
             return ok, f"主要诊断 {case.pdx} {'在' if ok else '不在'} {adrg.code} 的诊断列表 {lst} 中"
+        if role == "ANY_SDX":
+            hits = list(dict.fromkeys(d for d in case.sdx if d in codes))
+            return bool(hits), (f"其他诊断 {'、'.join(hits)} 在 {adrg.code} 的诊断列表 {lst} 中" if hits
+                                else f"没有其他诊断在 {adrg.code} 的诊断列表 {lst} 中（主要诊断不计）")
         hits = list(dict.fromkeys(d for d in case.all_dx if d in codes))
         return bool(hits), (f"诊断 {'、'.join(hits)} 在 {adrg.code} 的诊断列表 {lst} 中" if hits
                             else f"没有诊断在 {adrg.code} 的诊断列表 {lst} 中")
@@ -336,16 +360,21 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
         trail.append(Step("mdc", f"MDC{m.code}", True, f"进入（{m.condition.text}）：{_summary(results)}"))
         tried = 0
         for a in (x for x in std.adrg_order if x.mdc == m.code):
-            ok, results = _check(std, a.condition, "adrg", c, m, a)
-            if ok:
-                chosen = a
-                trail.append(Step("adrg", a.code, True, f"第 {a.order_in_mdc} 个 ADRG（{a.condition.text}）："
-                                  f"{_summary(results)}；之前 {tried} 个 ADRG 不满足"))
+            split = len(a.alternatives) > 1
+            for k, alt in enumerate(a.alternatives, start=1):
+                ok, results = _check(std, alt, "adrg", c, m, a)
+                which = f"的第 {k} 个备选条件（共 {len(a.alternatives)} 个）" if split else ""
+                if ok:
+                    chosen = a
+                    trail.append(Step("adrg", a.code, True, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
+                                      f"{_summary(results)}；之前 {tried} 个 ADRG 不满足"))
+                    break
+                if any(held and _is_list_atom(t) for t, held, _ in results):  # a near miss: a code list matched
+                    trail.append(Step("adrg", a.code, False, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
+                                      f"{_summary(results)}"))
+            if chosen:
                 break
             tried += 1
-            if any(held and _is_list_atom(t) for t, held, _ in results):  # a near miss: a code list matched
-                trail.append(Step("adrg", a.code, False, f"第 {a.order_in_mdc} 个 ADRG（{a.condition.text}）："
-                                  f"{_summary(results)}"))
         if chosen:
             break
         trail.append(Step("adrg", f"MDC{m.code}", False, f"该 MDC 的 {tried} 个 ADRG 都不满足，放弃该 MDC，试下一个 MDC"))
@@ -383,8 +412,26 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
                               f"{x.code} 计为 {x.kind.upper()}（排除表 {x.exclusion_table}）"))
     if not found:
         trail.append(Step("complication", "secondary_dx", False, "其他诊断中没有 MCC 或 CC"))
-    rule = chosen.drg_for(level)
-    trail.append(Step("drg", rule.drg, True, f"并发症等级：{LEVEL_ZH[level]}；{chosen.code} 的 DRG 依次为 "
-                      + "、".join(f"{r.drg}（{r.kind}）" for r in chosen.rules) + f"，第一个成立的是 {rule.drg} {rule.name}"))
-    res.status, res.mdc, res.adrg, res.drg, res.drg_name, res.cc_level = "ok", chosen.mdc, chosen.code, rule.drg, rule.name, level
+    rule, lacking = chosen.decide(level, c.value)
+    listed = "、".join(f"{r.drg}（{r.condition.text}）" for r in chosen.rules)
+    facts = f"并发症等级：{LEVEL_ZH[level]}"
+    used = {v for r in chosen.rules for v in r.condition.bounds}
+    for var in sorted(used):
+        x = c.value(var)
+        facts += f"；{VAR_ZH[var]} {'空' if x is None else f'{x:g}'}"
+    res.mdc, res.adrg, res.cc_level = chosen.mdc, chosen.code, level
+    res.mdc_name, res.adrg_name = std.mdc_names.get(chosen.mdc), std.adrg_names.get(chosen.code)
+    if lacking is not None:
+        res.status = "missing_los" if lacking == "LOS" else f"missing_{lacking.lower()}"
+        trail.append(Step("drg", chosen.code, False, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}；"
+                          f"判断需要{VAR_ZH[lacking]}，病例没有（{STATUS_ZH.get(res.status, res.status)}）"))
+        return res
+    if rule is None:
+        trail.append(Step("drg", chosen.code, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，都不成立："
+                          f"按分组标准，DRG 取 ADRG 代码 {chosen.code}"))
+        res.status, res.drg, res.drg_name = "ok", chosen.code, res.adrg_name
+        return res
+    trail.append(Step("drg", rule.drg, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，"
+                      f"第一个成立的是 {rule.drg} {rule.name}"))
+    res.status, res.drg, res.drg_name = "ok", rule.drg, rule.name
     return res

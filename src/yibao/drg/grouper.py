@@ -19,9 +19,13 @@ The step, in the order of the algorithm (standards README §4):
    weight bounds — all columns of ``drg_adrg``). The ADRG is the holding candidate of smallest
    rank: MDC order first, then the ADRG's order inside its MDC — which is "first MDC entered
    whose ADRGs match, first ADRG that matches".
-4. **DRG**: the case's complication level — ``mcc`` when some secondary diagnosis is an MCC not
-   excluded by the principal diagnosis's exclusion table, else ``cc`` likewise, else ``none`` —
-   picks the ADRG's first DRG rule that holds (``drg_mcc`` / ``drg_cc`` / ``drg_none``).
+4. **DRG**: the ADRG's DRG rules (``drg_rule``) in their order, the first that holds: a rule tests
+   the case's complication level — ``mcc`` when some secondary diagnosis is an MCC not excluded by
+   the principal diagnosis's exclusion table, else ``cc`` likewise, else ``none`` — and, in versions
+   that have them, bounds on the length of stay (``LOS`` = discharge − admission in days) or the
+   age. When none holds the DRG is the ADRG code itself (README §4 step 4); when the first rule that
+   does not fail on the level needs a length of stay the case lacks, the status is ``missing_los``
+   (MDC and ADRG given, no DRG) — the reference grouper crashes there.
 5. **Not grouped**: the reason, refined from the reference's single "无法入组" — ``invalid_dx``
    (principal diagnosis not a code of the set), ``unacceptable_principal_dx`` (a known code that
    no MDC accepts as principal), ``sex_conflict`` / ``age_conflict`` (its only MDCs need another
@@ -57,8 +61,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
-                               NULL_SLOT, TABLE_NAMES, field_shift)
-from yibao.drg.conditions import VAR_COLUMN
+                               RULE_FIELD_BITS, TABLE_NAMES, field_shift, rule_field_shift)
+from yibao.drg.conditions import RULE_VARS, VAR_COLUMN
 from yibao.engine.columns import codes, firsts
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, query_arrow, run_final
 
@@ -77,10 +81,12 @@ STATUS_ZH: dict[str, str] = {
     "ungroupable": "无法入组（进入的 MDC 中没有匹配的 ADRG）",
     "unmappable_dx": "诊断不能转换为分组器支持的编码（--map-codes）",
     "unmappable_procedure": "手术操作不能转换为分组器支持的编码（--map-codes）",
+    "missing_los": "已入 ADRG，但其 DRG 按住院天数细分，病例缺少入院或出院日期（住院天数）",
 }
 PRECHECK_STATUSES = ("missing_sex", "invalid_sex", "missing_age", "missing_age_days", "missing_newborn_weight",
                      "missing_dx")
 UNGROUPED_STATUSES = ("invalid_dx", "unacceptable_principal_dx", "sex_conflict", "age_conflict", "ungroupable")
+RULE_STATUSES = ("missing_los",)  # an ADRG was reached, its DRG rules need what the case lacks
 WARNINGS_ZH: dict[str, str] = {
     "unknown_secondary_dx": "有其他诊断不是分组标准中的编码（不参与分组）",
     "unknown_procedure": "有手术操作不是分组标准中的编码（不参与分组）",
@@ -96,20 +102,23 @@ CASE_COLUMNS: dict[str, pa.DataType] = {
     "case_id": pa.string(), "setting": pa.string(), "sex": pa.string(), "age_years": pa.int32(),
     "newborn_age_days": pa.int32(), "newborn_weight_g": pa.int32(), "principal_dx": pa.string(),
     "secondary_dx": pa.list_(pa.string()), "procedures": pa.list_(pa.string()),
+    "admit_date": pa.date32(), "discharge_date": pa.date32(),
 }
 
 
-def positions(var: str, x: np.ndarray, meta: Mapping[str, object]) -> np.ndarray:
+def positions(var: str, x: np.ndarray, meta: Mapping[str, object], *, rule: bool = False) -> np.ndarray:
     """The bit of each case value ``x`` (float, NaN = missing) in the interval field of ``var`` (see
-    :class:`~yibao.drg.compile.Intervals`): the number of cuts it passes, ``NULL_SLOT`` when missing."""
+    :class:`~yibao.drg.compile.Intervals`): the number of cuts it passes, the field's last slot when
+    missing. ``rule``: the fields of the DRG rules' variables (``rule_*`` cuts) instead of the ADRGs'."""
     c = VAR_COLUMN[var]
-    ge = np.sort(np.asarray(meta[f"{c}_ge"] or [], dtype=np.float64))
-    gt = np.sort(np.asarray(meta[f"{c}_gt"] or [], dtype=np.float64))
-    slot = np.full(len(x), NULL_SLOT, dtype=np.int64)
+    prefix, bits, shift = ("rule_", RULE_FIELD_BITS, rule_field_shift(var)) if rule else ("", FIELD_BITS, field_shift(var))
+    ge = np.sort(np.asarray(meta[f"{prefix}{c}_ge"] or [], dtype=np.float64))
+    gt = np.sort(np.asarray(meta[f"{prefix}{c}_gt"] or [], dtype=np.float64))
+    slot = np.full(len(x), bits - 1, dtype=np.int64)
     known = np.flatnonzero(~np.isnan(x))  # (age in days and birth weight: mostly missing)
     v = x[known]
     slot[known] = np.searchsorted(ge, v, side="right") + np.searchsorted(gt, v, side="left")  # x >= t, x > t
-    return np.left_shift(np.int64(1), slot + field_shift(var))
+    return np.left_shift(np.int64(1), slot + shift)
 
 
 def _field_mask(*variables: str) -> int:
@@ -137,7 +146,8 @@ INPUT_SQL = """
 SELECT CAST(case_id AS VARCHAR) AS case_id, CAST(sex AS VARCHAR) AS sex,
        CAST(age_years AS DOUBLE) AS age_years, CAST(newborn_age_days AS DOUBLE) AS age_days,
        CAST(newborn_weight_g AS DOUBLE) AS weight, CAST(principal_dx AS VARCHAR) AS principal_dx,
-       CAST(secondary_dx AS VARCHAR[]) AS secondary_dx, CAST(procedures AS VARCHAR[]) AS procedures
+       CAST(secondary_dx AS VARCHAR[]) AS secondary_dx, CAST(procedures AS VARCHAR[]) AS procedures,
+       CAST(admit_date AS DATE) AS admit_date, CAST(discharge_date AS DATE) AS discharge_date
 FROM cases
 WHERE setting IS NULL OR setting <> 'outpatient'
 """
@@ -192,7 +202,7 @@ FROM cb LEFT JOIN best ON best.cid = cb.cid LEFT JOIN why ON why.cid = cb.cid
 """
 
 # a case's status as a small integer: the pre-checks, ok, the reasons for no group
-STATUSES = (*PRECHECK_STATUSES, "ok", *UNGROUPED_STATUSES)
+STATUSES = (*PRECHECK_STATUSES, "ok", *UNGROUPED_STATUSES, *RULE_STATUSES)
 S_OK = STATUSES.index("ok")
 NO_PRECHECK = -1
 SLICE_ROWS = 50_000  # the per-case steps run in slices of at least this many cases, one thread each
@@ -305,6 +315,12 @@ def _case_part(cases: pa.Table, lk: _Lookups) -> dict[str, np.ndarray]:
     pos = (positions("SEX", sex_num, meta) | positions("AGE_YEARS", age, meta)
            | positions("AGE_DAYS", days, meta) | positions("WEIGHT", weight, meta))
     pos = np.where(reach, pos, 0)
+    # the DRG rules' variables: length of stay (discharge − admission, days; a same-day stay 0) and the others
+    los = _numbers(pc.days_between(cases.column("admit_date"), cases.column("discharge_date")))
+    rule_values = {"SEX": sex_num, "AGE_YEARS": age, "AGE_DAYS": days, "WEIGHT": weight, "LOS": los}
+    rpos = np.zeros(n, dtype=np.int64)
+    for var in RULE_VARS:
+        rpos |= positions(var, rule_values[var], meta, rule=True)
 
     # secondary diagnoses and further procedures: flag bits OR-ed per case, hits kept
     s_flat, s_row, _, _ = _lists(cases.column("secondary_dx"))
@@ -331,7 +347,7 @@ def _case_part(cases: pa.Table, lk: _Lookups) -> dict[str, np.ndarray]:
             | (((np.int64(1) << regions) - 1) << (CAP_REGIONS + 1))).astype(np.int64)
     s_own, r_own = own[s_row] & s_hit, own[r_row] & r_hit
     return {"precheck": precheck, "checked": checked, "pdx": pdx, "pproc": pproc, "pos": pos, "caps": caps,
-            "flags": flags, "own": own,
+            "flags": flags, "own": own, "rpos": rpos,
             "hit_row": np.concatenate([s_row[s_own], r_row[r_own]]),
             "hit_key": np.concatenate([lk.dx_id[s_rows[s_own]] * 4 + 1, lk.proc_id[r_rows[r_own]] * 4 + 3])}
 
@@ -390,15 +406,17 @@ def group_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
         flags = a["flags"]
         adrg_row = np.where(checked, adrg_of[cid], -1)
         grouped = adrg_row >= 0
-        status = np.where(~checked, a["precheck"], np.where(grouped, S_OK, why_of[cid]))
         level = np.where((flags & F_MCC) != 0, 0, np.where((flags & F_CC) != 0, 1, 2))
+        drg_row, lacks = _drg_rules(tables, adrg_row, 2 - level, a["rpos"])
+        status = np.where(~checked, a["precheck"], np.where(grouped, np.where(lacks, S_MISSING_LOS, S_OK), why_of[cid]))
         warn = np.where(checked, ((flags & F_UNKNOWN_DX) != 0) * 1 + ((flags & F_UNKNOWN_PROC) != 0) * 2, 0)
         columns = {
             "status": (pa.array(STATUSES), status, None),
             "mdc": (adrg.column("mdc").combine_chunks(), adrg_row, grouped),
             "adrg": (adrg.column("adrg").combine_chunks(), adrg_row, grouped),
-            "drg": (pa.concat_arrays([adrg.column(c).combine_chunks() for c in ("drg_mcc", "drg_cc", "drg_none")]),
-                    level * adrg.num_rows + adrg_row, grouped),
+            "drg": (pa.concat_arrays([tables["drg_rule"].column("drg").combine_chunks(),
+                                      adrg.column("adrg").combine_chunks()]),
+                    drg_row, grouped & ~lacks),
             "cc_level": (pa.array(["mcc", "cc", "none"]), level, grouped),
             "warnings": (pa.array([None, "unknown_secondary_dx", "unknown_procedure",
                                    "unknown_secondary_dx|unknown_procedure"], pa.string()), warn, warn > 0),
@@ -413,6 +431,48 @@ def group_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
 
         out = dict(zip(columns, pool.map(pick, columns.values())))
     return pa.table({"case_id": cases.column("case_id").take(o), **out})
+
+
+S_MISSING_LOS = STATUSES.index("missing_los")
+_RULE_NULLS = sum(1 << (rule_field_shift(v) + RULE_FIELD_BITS - 1) for v in RULE_VARS)  # every field's missing slot
+
+
+def _drg_rules(tables: Mapping[str, pa.Table], adrg_row: np.ndarray, level: np.ndarray, rpos: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Step 4 over whole columns: per case, its DRG as a row of ``drg_rule`` — or, when no rule holds,
+    ``len(drg_rule)`` + its ``drg_adrg`` row (the ADRG code is the DRG) — and whether the first rule that
+    does not fail on the complication level needs a variable the case lacks (``lacks``).
+
+    ``level``: 0 none, 1 CC, 2 MCC; ``rpos``: the cases' interval positions in the rule fields. The rules
+    of each arm are laid out as a matrix (arm × place), so the loop runs over the places (a few), never over
+    the cases."""
+    rules, adrg = tables["drg_rule"], tables["drg_adrg"]
+    n_rules = rules.num_rows
+    rank_row = np.full(int(pc.max(adrg.column("adrg_no")).as_py() or 0) + 2, -1, dtype=np.int64)
+    rank_row[adrg.column("adrg_no").to_numpy()] = np.arange(adrg.num_rows)
+    arm = rank_row[rules.column("adrg_no").to_numpy()]
+    order = np.lexsort((rules.column("rule_no").to_numpy(), arm))
+    arm_sorted = arm[order]
+    place = np.arange(n_rules) - np.searchsorted(arm_sorted, arm_sorted, side="left")
+    width = int(place.max()) + 1 if n_rules else 0
+    row_at = np.full((adrg.num_rows + 1, max(width, 1)), -1, dtype=np.int64)  # (the extra arm: not grouped)
+    row_at[arm_sorted, place] = order
+    need = np.append(rules.column("need").to_numpy().astype(np.int64), 99)     # index -1: no rule there
+    allowed = np.append(rules.column("allowed").to_numpy(), 0)
+    uses = np.append(rules.column("uses").to_numpy(), 0)
+    arm_of = np.where(adrg_row >= 0, adrg_row, adrg.num_rows)
+    drg_row = n_rules + np.maximum(adrg_row, 0)
+    lacks = np.zeros(len(adrg_row), dtype=bool)
+    open_ = adrg_row >= 0
+    for j in range(width):
+        r = row_at[arm_of, j]
+        level_ok = open_ & (level >= need[r])
+        missing = level_ok & ((rpos & uses[r] & _RULE_NULLS) != 0)
+        held = level_ok & ~missing & ((rpos & ~allowed[r]) == 0)
+        drg_row = np.where(held, r, drg_row)
+        lacks |= missing
+        open_ &= ~(held | missing)
+    return drg_row, lacks
 
 
 def _decide(con: duckdb.DuckDBPyConnection, cb: pa.Table, cb_hits: pa.Table, tables: Mapping[str, pa.Table]
@@ -451,6 +511,25 @@ GROUP_STEP = Step(
     doc="CHS-DRG 分组：编码校验 → MDC → ADRG → DRG（按分组标准表，集合运算）",
 )
 DRG_GROUP = Pipeline("drg_group", (GROUP_STEP,), doc="CHS-DRG 分组（病例 → MDC/ADRG/DRG）")
+
+
+NAME_COLUMNS = ("mdc_name", "adrg_name", "drg_name")
+
+
+def add_names(result: pa.Table, standards) -> pa.Table:
+    """``result`` with the names of its MDC, ADRG and DRG codes from the standards (``mdc_name``,
+    ``adrg_name``, ``drg_name``; blank where the code is blank or the tables name none), looked up over
+    whole columns."""
+    out = result
+    for level, column in zip(("mdc", "adrg", "drg"), NAME_COLUMNS):
+        table = {"mdc": standards.mdc_names, "adrg": standards.adrg_names, "drg": standards.drg_names}[level]
+        if level == "drg":  # a DRG that is its ADRG's code (no band held) takes the ADRG's name
+            table = {**standards.adrg_names, **table}
+        keys = pa.array(list(table), pa.string())
+        values = pa.array(list(table.values()), pa.string())
+        idx = pc.index_in(result.column(level), value_set=keys)
+        out = out.append_column(column, pc.take(values, idx))
+    return out
 
 
 def conform_cases(table: pa.Table) -> pa.Table:

@@ -272,3 +272,87 @@ def mini_cases() -> pa.Table:
         "secondary_dx": pa.array([codes(r[6]) for r in rows], pa.list_(pa.string())),
         "procedures": pa.array([codes(r[7]) for r in rows], pa.list_(pa.string())),
     })
+
+
+# --------------------------------------------------------------------------- the extended miniature
+
+# What city versions add to CHS-DRG 1.1 (Beijing 2022, standards README §6), on top of the miniature:
+# an ADRG whose condition has alternatives (`` OR ``, one list per alternative, adrg_alternatives.csv),
+# a test on secondary diagnoses only (``ANY_SDX``), DRG rules by age and by length of stay that do not
+# end with ``always`` (a stay below every band is grouped to the ADRG code itself), and DRG rules given
+# by ``rule_kind`` with band columns (the ``condition`` column left blank).
+EXT_ADDED: dict[str, str] = {
+    "diagnoses.csv": "K85.900,急性胰腺炎\nZ93.000,气管造口状态\n",
+    "procedures.csv": "52.0100,胰腺囊肿引流术\n",
+    "mdc_diagnoses.csv": "G,K85.900\n",
+    "adrgs.csv": "GE1,G,4,PDX in dx.main_1 AND HAS_PROC AND ANY_PROC in proc.main_1 OR ANY_SDX in dx.second_2\n",
+    "adrg_diagnoses.csv": "GE1,main_1,K85.900\nGE1,second_2,Z93.000\nGE1,second_2,K85.900\n",
+    "adrg_procedures.csv": "GE1,main_1,52.0100\n",
+    "drgs.csv": "GE11,急性胰腺炎，年龄≤6岁，伴并发症或合并症\nGE12,急性胰腺炎，住院≥7天\nGE14,急性胰腺炎，住院2-6天\n",
+}
+EXT_RULES = """GE11,GE1,1,age_max_and_cc_or_mcc,,,,6
+GE12,GE1,2,los_band,LOS >= 7,7,,
+GE14,GE1,3,los_band,,2,7,
+"""
+EXT_ALTERNATIVES = """adrg,alternative,condition
+GE1,1,PDX in dx.main_1 AND HAS_PROC AND ANY_PROC in proc.main_1
+GE1,2,ANY_SDX in dx.second_2
+"""
+
+
+def _ext_files() -> dict[str, str]:
+    files = {name: text + EXT_ADDED.get(name, "") for name, text in FILES.items()}
+    head, *rows = FILES["drg_rules.csv"].splitlines()
+    files["drg_rules.csv"] = "\n".join([head + ",condition,min_los_days,max_los_days_exclusive,max_age_years",
+                                         *(r + ",,,," for r in rows)]) + "\n" + EXT_RULES
+    files["adrg_alternatives.csv"] = EXT_ALTERNATIVES
+    return files
+
+
+EXT_FILES: dict[str, str] = _ext_files()
+
+
+@lru_cache(maxsize=1)
+def mini_ext_standards():
+    """The extended miniature: the miniature plus ADRG GE1 (alternatives, ANY_SDX, age and LOS rules)."""
+    from yibao.drg.standards import standards_from_files
+
+    return standards_from_files(EXT_FILES, source="mini-ext")
+
+
+# (case_id, sex, age_years, principal, secondary, procedures, admit, discharge, status, adrg, drg)
+EXT_CASES: tuple[tuple, ...] = (
+    ("E01", "1", 50, "K85.900", "", "52.0100", "2024-03-01", "2024-03-10", "ok", "GE1", "GE12"),  # alt 1, LOS 9
+    ("E02", "1", 50, "K85.900", "", "52.0100", "2024-03-01", "2024-03-04", "ok", "GE1", "GE14"),  # LOS 3
+    ("E03", "1", 50, "K85.900", "", "52.0100", "2024-03-01", "2024-03-02", "ok", "GE1", "GE1"),   # LOS 1: no band
+    ("E04", "1", 50, "K85.900", "", "52.0100", "2024-03-01", "2024-03-01", "ok", "GE1", "GE1"),   # same day: LOS 0
+    ("E05", "1", 50, "K85.900", "", "52.0100", None, None, "missing_los", "GE1", None),            # no dates
+    ("E06", "1", 5, "K85.900", "E11.900", "52.0100", None, None, "ok", "GE1", "GE11"),           # age ≤ 6 with CC
+    ("E07", "2", 50, "K85.900", "Z93.000", "", "2024-03-01", "2024-03-09", "ok", "GE1", "GE12"),  # alt 2 (secondary)
+    ("E08", "1", 50, "K85.900", "", "", "2024-03-01", "2024-03-09", "ungroupable", None, None),   # principal ≠ secondary
+    ("E09", "1", 5, "K85.900", "", "52.0100", None, None, "missing_los", "GE1", None),           # age ≤ 6, no CC
+    ("E10", "1", 50, "K85.900", "", "52.0100", "2024-03-01", "2024-03-08", "ok", "GE1", "GE12"),  # LOS 7: the bound
+)
+
+
+def ext_cases() -> pa.Table:
+    """:data:`EXT_CASES` as a ``cases`` table with admission and discharge dates."""
+    from datetime import date
+
+    def day(s: str | None):
+        return date.fromisoformat(s) if s else None
+
+    rows = EXT_CASES
+    return pa.table({
+        "case_id": pa.array([r[0] for r in rows], pa.string()),
+        "setting": pa.array(["inpatient"] * len(rows), pa.string()),
+        "sex": pa.array([r[1] for r in rows], pa.string()),
+        "age_years": pa.array([r[2] for r in rows], pa.int32()),
+        "newborn_age_days": pa.nulls(len(rows), pa.int32()),
+        "newborn_weight_g": pa.nulls(len(rows), pa.int32()),
+        "principal_dx": pa.array([r[3] for r in rows], pa.string()),
+        "secondary_dx": pa.array([[c for c in r[4].split("|") if c] for r in rows], pa.list_(pa.string())),
+        "procedures": pa.array([[c for c in r[5].split("|") if c] for r in rows], pa.list_(pa.string())),
+        "admit_date": pa.array([day(r[6]) for r in rows], pa.date32()),
+        "discharge_date": pa.array([day(r[7]) for r in rows], pa.date32()),
+    })

@@ -40,7 +40,8 @@ SCORE = pa.decimal128(18, 4)
 PARAM = pa.decimal128(9, 4)
 SCHEMES = ("employee", "resident")
 LEVELS = ("3", "2", "1", "0")
-ITEM_ZH = {"not_grouped": "未能入组", "no_weight": "该 DRG 无历史权重", "short_stay": "住院天数过短",
+ITEM_ZH = {"not_grouped": "未能入组", "no_weight": "该 DRG 无权重", "listed_by_item": "权重表规定按项目据实支付",
+           "short_stay": "住院天数过短",
            "long_stay": "住院天数过长", "per_diem": "按床日付费病种"}
 OUTLIER_ZH = {"high": "高倍率", "low": "低倍率", "normal": "正常"}
 
@@ -224,7 +225,7 @@ CASE_PAY = Step(
     broadcast=("drg_weights", "drg_pay_params", "institutions", "drg_coefficients"),
     sql="""
 WITH m AS (
-    SELECT c.*, w.relative AS rw, w.avg_cost,
+    SELECT c.*, w.relative AS rw, w.avg_cost, w.group_id IS NOT NULL AS listed,
            CAST(coalesce(ci.coefficient, cl.coefficient, 1) AS DECIMAL(9, 4)) AS coefficient
     FROM drg_pay_case_costs c
     LEFT JOIN drg_weights w ON w.group_id = c.drg
@@ -234,7 +235,8 @@ WITH m AS (
 ),
 u AS (  -- exact integer units: fen for money, 1/10 000 for weights and ratios
     SELECT m.*, p.high_ratio, p.low_ratio,
-           CASE WHEN m.item_reason IS NULL AND (m.rw IS NULL OR m.avg_cost <= 0) THEN 'no_weight'
+           CASE WHEN m.item_reason IS NULL AND m.listed AND m.rw IS NULL THEN 'listed_by_item'
+                WHEN m.item_reason IS NULL AND (m.rw IS NULL OR m.avg_cost IS NULL OR m.avg_cost <= 0) THEN 'no_weight'
                 ELSE m.item_reason END AS item_why,
            CAST(m.total_cost * 100 AS BIGINT) AS cost_f,
            nullif(CAST(m.avg_cost * 100 AS BIGINT), 0) AS avg_f,
@@ -443,10 +445,11 @@ def budget_rate_of(budget: Decimal, history_units: Mapping[int, Decimal], policy
 
 RATE_COLUMNS = (("scheme", "险种"), ("kind", "费率类型"), ("month", "月份"), ("budget", "预算（元）"),
                 ("points", "病例权重"), ("value", "费率（元/权重）"), ("note", "说明"))
-WEIGHT_COLUMNS = (("group_id", "DRG"), ("cases", "历史病例数"), ("cases_kept", "剔除离群后病例数"),
+WEIGHT_COLUMNS = (("group_id", "DRG"), ("name", "DRG 名称"), ("cases", "历史病例数"), ("cases_kept", "剔除离群后病例数"),
                   ("avg_cost", "平均费用（年度加权）"), ("relative", "相对权重 RW"), ("reference_cost", "全部病例平均费用"))
 CASE_COLUMNS = (("case_id", "病例号"), ("institution_id", "机构编码"), ("scheme", "险种"), ("settle_year", "结算年度"),
-                ("settle_month", "结算月份"), ("status", "分组状态"), ("drg", "DRG"), ("rw", "相对权重 RW"),
+                ("settle_month", "结算月份"), ("status", "分组状态"), ("drg", "DRG"), ("drg_name", "DRG 名称"),
+                ("rw", "相对权重 RW"),
                 ("avg_cost", "DRG 平均费用"), ("total_cost", "医疗总费用"), ("outlier", "倍率"),
                 ("adjusted_weight", "调整后权重"), ("coefficient", "机构系数"), ("case_weight", "病例权重"),
                 ("method", "结算方式"), ("item_reason", "按项目结算原因"), ("fund_paid", "统筹基金记账"),
@@ -455,8 +458,17 @@ ITEM_COLUMNS = (("scheme", "险种"), ("institution_id", "机构编码"), ("name
                 ("total_cost", "医疗总费用"), ("paid", "按项目支付（统筹基金记账）"))
 
 
+WEIGHTS_REPORT_COLUMNS = (("kind", "问题"), ("drg", "DRG"), ("cases", "本年病例数"), ("message", "说明"))
+WEIGHTS_REPORT_ZH = {"unknown_drg": "权重表中的 DRG 不在分组标准中", "missing_weight": "有病例的 DRG 没有权重",
+                     "name_differs": "名称与分组标准不同"}
+
+
 def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: Path,
-                   statements: bool = True) -> list[Path]:
+                   statements: bool = True, weights_report: list[dict] | None = None,
+                   drg_names: Mapping[str, str] | None = None) -> list[Path]:
+    """The year's files; ``weights_report``: what an official weight table and the cases disagree on
+    (:func:`yibao.drg.weights.check_weights`), written as weights_report.csv when given; ``drg_names``:
+    DRG → name (the standards'), written beside every DRG code."""
     import json
 
     import pyarrow.compute as pc
@@ -469,9 +481,17 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = [write_csv(out_dir / "weights.csv", WEIGHT_COLUMNS, weights.to_pylist())]
+    names = dict(drg_names or {})
+    files = [write_csv(out_dir / "weights.csv", WEIGHT_COLUMNS,
+                       [{**r, "name": names.get(r["group_id"])} for r in weights.to_pylist()])]
+    if weights_report is not None:
+        files.append(write_csv(out_dir / "weights_report.csv", WEIGHTS_REPORT_COLUMNS,
+                               [{**p, "kind": WEIGHTS_REPORT_ZH[p["kind"]]} for p in weights_report]))
     # every case of the year, one CSV row each: written over whole columns (yibao.engine.csvfile)
     cases = case_pay.filter(pc.equal(case_pay.column("settle_year"), y.year))
+    cases = cases.append_column("drg_name", pc.take(pa.array(list(names.values()), pa.string()),
+                                                    pc.index_in(cases.column("drg"),
+                                                                value_set=pa.array(list(names), pa.string()))))
     labels = {"outlier": OUTLIER_ZH, "item_reason": ITEM_ZH, "method": {"drg": "按 DRG", "item": "按项目"},
               "scheme": SCHEME_ZH}
     cases = pa.table({k: relabel(cases.column(k), labels[k]) if k in labels else cases.column(k)

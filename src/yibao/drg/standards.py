@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -54,14 +55,25 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "valid_procedures.csv": ("code",),
 }
 OPTIONAL_FILES: dict[str, tuple[str, ...]] = {
+    "adrg_alternatives.csv": ("adrg", "alternative", "condition"),  # checked against adrgs.csv's `` OR `` parts
     "diagnosis_map.csv": ("source_code", "grouper_code"),
     "mdc_entry.json": (),
     "mdc_z_trauma_regions.csv": ("code", "region"),  # required when a condition uses TRAUMA_REGIONS
     "procedure_map.csv": ("source_code", "grouper_code"),
 }
-RULE_KINDS = ("mcc", "cc_or_mcc", "always")
-LEVELS = ("mcc", "cc", "none")  # a case's complication level: which rule kinds hold
-LEVEL_HOLDS = {"mcc": {"mcc", "cc_or_mcc", "always"}, "cc": {"cc_or_mcc", "always"}, "none": {"always"}}
+# DRG rule kinds (``drg_rules.csv`` ``rule_kind``): the complication test each makes and the variables it may
+# bound. A rule's test is its ``condition`` (the notation of :mod:`yibao.drg.conditions`, ``where="drg"``); a
+# file without that column gets it from the kind and the band columns (:func:`_rule_condition`).
+RULE_KINDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "mcc": ("mcc", ()),
+    "cc_or_mcc": ("cc_or_mcc", ()),
+    "always": (None, ()),
+    "los_band": (None, ("LOS",)),                        # min_los_days ≤ LOS < max_los_days_exclusive
+    "age_max": (None, ("AGE_YEARS",)),                   # AGE_YEARS ≤ max_age_years
+    "age_max_and_cc_or_mcc": ("cc_or_mcc", ("AGE_YEARS",)),
+}
+LEVELS = ("mcc", "cc", "none")  # a case's complication level
+LEVEL_OF = {"mcc": 2, "cc": 1, "none": 0}  # against conditions.LEVEL_NEED: a rule's level test holds when ≥
 
 _DX = re.compile(ICD10_PATTERN)
 _PROC = re.compile(ICD9_PATTERN)
@@ -88,23 +100,73 @@ class DrgRule:
     drg: str
     adrg: str
     order: int
-    kind: str                # mcc | cc_or_mcc | always
+    kind: str                # a key of RULE_KINDS
     name: str
+    condition: Condition = field(default_factory=lambda: cond.parse("TRUE", where="drg"))
+
+    def holds(self, level: str, value) -> bool | None:
+        """Whether the rule holds for a case of complication ``level`` whose variables are ``value(VAR)``;
+        None when it bounds a variable the case lacks (e.g. no length of stay)."""
+        if LEVEL_OF[level] < cond.LEVEL_NEED[self.condition.level]:
+            return False
+        for var, b in self.condition.bounds.items():
+            x = value(var)
+            if x is None:
+                return None
+            if not b.holds(x):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
 class Adrg:
+    """An ADRG: its condition is one conjunction, or (a split ADRG such as Beijing 2022's AH1) several
+    *alternatives* joined by `` OR `` — the ADRG holds when any one holds, tried in their order.
+
+    When no DRG rule holds (possible only when the rules do not end with ``always``, e.g. Beijing 2022's
+    length-of-stay ADRGs RC1, RC2, RE1 for a stay of 0 days), the case is grouped with the ADRG's own code
+    as its DRG (the reference grouper's behaviour; standards README §4 step 4)."""
+
     code: str
     mdc: str
     order_in_mdc: int
     rank: int                # 1-based position in the overall trial order (MDC order, then order_in_mdc)
-    condition: Condition
+    alternatives: tuple[Condition, ...]
     rules: tuple[DrgRule, ...]
     row: int
+    text: str = ""           # the condition as written
 
-    def drg_for(self, level: str) -> DrgRule:
-        """The first DRG rule that holds for a case of complication ``level``."""
-        return next(r for r in self.rules if r.kind in LEVEL_HOLDS[level])
+    @property
+    def condition(self) -> Condition:
+        """The condition of an ADRG without alternatives."""
+        if len(self.alternatives) != 1:
+            raise AttributeError(f"ADRG {self.code} has {len(self.alternatives)} alternatives: use .alternatives")
+        return self.alternatives[0]
+
+    @property
+    def lists_used(self) -> tuple[set[str], set[str]]:
+        """The diagnosis and procedure list names its conditions read (procedure groups as ``group_<label>``)."""
+        dx = {lst for c in self.alternatives for _, lst in c.dx_lists}
+        proc = {lst for c in self.alternatives for _, lst in c.proc_lists} | \
+            {f"group_{g}" for c in self.alternatives for g in c.group_labels}
+        return dx, proc
+
+    def drg_for(self, level: str, value=lambda var: None) -> DrgRule | None:
+        """The first DRG rule that holds for a case of complication ``level`` and variables ``value(VAR)``;
+        None when none holds (the DRG is then the ADRG code) or a rule needs a variable the case lacks
+        (see :meth:`decide`)."""
+        return self.decide(level, value)[0]
+
+    def decide(self, level: str, value=lambda var: None) -> tuple[DrgRule | None, str | None]:
+        """(the first rule that holds, None) — or (None, VAR) when the first rule that does not fail needs
+        the variable VAR the case lacks — or (None, None) when no rule holds."""
+        for r in self.rules:
+            held = r.holds(level, value)
+            if held is None:
+                return None, next(v for v in r.condition.bounds if value(v) is None)
+            if held:
+                return r, None
+        return None, None
 
 
 @dataclass
@@ -131,6 +193,8 @@ class Standards:
     dx_map: dict[str, str] = field(default_factory=dict)
     proc_map: dict[str, str] = field(default_factory=dict)
     lines: dict[str, dict[str, int]] = field(default_factory=dict)  # file → key → line (mcc, cc, cc_exclusions)
+    skipped: tuple[tuple[str, int, str, str], ...] = ()  # rows skipped while loading: (file, line, value, why)
+    mdc_name_column: dict[str, str] = field(default_factory=dict)  # mdcs.csv ``name`` where present
 
     @property
     def short_version(self) -> str:
@@ -152,9 +216,8 @@ class Standards:
     def newborn_max_days(self) -> float | None:
         """The scheme's newborn age limit for the birth-weight check: the largest ``AGE_DAYS`` upper
         bound among ADRG conditions that also test ``WEIGHT`` (28 in CHS-DRG 1.1); None if none."""
-        his = [a.condition.bounds["AGE_DAYS"].hi for a in self.adrgs.values()
-               if "WEIGHT" in a.condition.bounds and "AGE_DAYS" in a.condition.bounds
-               and a.condition.bounds["AGE_DAYS"].hi is not None]
+        his = [c.bounds["AGE_DAYS"].hi for a in self.adrgs.values() for c in a.alternatives
+               if "WEIGHT" in c.bounds and "AGE_DAYS" in c.bounds and c.bounds["AGE_DAYS"].hi is not None]
         return max(his) if his else None
 
     def tables(self) -> dict[str, pa.Table]:
@@ -164,6 +227,42 @@ class Standards:
 
             self.__dict__["_tables"] = compile_tables(self)
         return self.__dict__["_tables"]
+
+    @cached_property
+    def mdc_names(self) -> dict[str, str]:
+        """MDC letter → name: the ``name`` column of ``mdcs.csv`` where a version has one, else the national
+        CHS-DRG names (``mdc_names.csv`` shipped with the package, 国家医疗保障疾病诊断相关分组 CHS-DRG
+        分组与付费技术规范 1.1); an MDC in neither has no name."""
+        names = dict(_NATIONAL_MDC_NAMES)
+        names.update(self.mdc_name_column)
+        return {m.code: names[m.code] for m in self.mdcs if m.code in names}
+
+    @cached_property
+    def adrg_names(self) -> dict[str, str]:
+        """ADRG → name. The tables name DRGs only: an ADRG with one DRG takes its name; otherwise the part
+        of its DRG names they all share, up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the
+        DRG's split, not the ADRG), or the first DRG's name when they share no such part."""
+        out = {}
+        for code, a in self.adrgs.items():
+            names = [r.name for r in a.rules if r.name]
+            if not names:
+                continue
+            common = os.path.commonprefix(names)
+            head = common[:common.rfind("，")] if len(names) > 1 and "，" in common else ""
+            out[code] = head or names[0]
+        return out
+
+    def name_of(self, level: str, code: str | None) -> str | None:
+        """The name of an MDC, ADRG or DRG code (``level`` mdc | adrg | drg); None when unknown."""
+        if not code:
+            return None
+        table = {"mdc": self.mdc_names, "adrg": self.adrg_names, "drg": self.drg_names}[level]
+        return table.get(code) or (self.adrg_names.get(code) if level == "drg" else None)
+
+    @cached_property
+    def rule_variables(self) -> frozenset[str]:
+        """The case variables the DRG rules bound (``LOS``: the version needs admission and discharge dates)."""
+        return frozenset(v for a in self.adrgs.values() for r in a.rules for v in r.condition.bounds)
 
     @cached_property
     def known_dx(self) -> frozenset[str]:
@@ -271,6 +370,53 @@ def _condition(t: _Table, line: int, text: str, where: str) -> Condition:
     raise AssertionError  # unreachable
 
 
+def _alternatives(t: _Table, line: int, text: str) -> tuple[Condition, ...]:
+    try:
+        return cond.parse_alternatives(text, where="adrg")
+    except ConditionError as exc:
+        t.fail(line, f"条件 {text!r} 无法解析：{exc}")
+    raise AssertionError  # unreachable
+
+
+def _rule_condition(t: _Table, line: int, r: dict, kind: str) -> Condition:
+    """A DRG rule's test: its ``condition`` when the file has it (checked against the kind and the band
+    columns), else written from the kind and the band columns."""
+    level, variables = RULE_KINDS[kind]
+    parts = {"mcc": ["MCC"], "cc_or_mcc": ["CC_OR_MCC"], None: []}[level]
+    lo = _int(t, line, r, "min_los_days", blank_ok=True) if t.has("min_los_days") else None
+    hi = _int(t, line, r, "max_los_days_exclusive", blank_ok=True) if t.has("max_los_days_exclusive") else None
+    age = _int(t, line, r, "max_age_years", blank_ok=True) if t.has("max_age_years") else None
+    if "LOS" in variables:
+        if lo is None and hi is None and not (t.has("condition") and r["condition"].strip()):
+            t.fail(line, f"rule_kind = {kind}，但 min_los_days 和 max_los_days_exclusive 都为空")
+        parts += ([f"LOS >= {lo}"] if lo is not None else []) + ([f"LOS < {hi}"] if hi is not None else [])
+    elif lo is not None or hi is not None:
+        t.fail(line, f"rule_kind = {kind} 不按住院天数分组，但 min_los_days / max_los_days_exclusive 有值")
+    if "AGE_YEARS" in variables:
+        if age is None and not (t.has("condition") and r["condition"].strip()):
+            t.fail(line, f"rule_kind = {kind}，但 max_age_years 为空")
+        parts += [f"AGE_YEARS <= {age}"] if age is not None else []
+    elif age is not None:
+        t.fail(line, f"rule_kind = {kind} 不按年龄分组，但 max_age_years 有值")
+    derived = _condition(t, line, " AND ".join(parts) or "TRUE", "drg")
+    if not (t.has("condition") and r["condition"].strip()):
+        return derived
+    given = _condition(t, line, r["condition"], "drg")
+    if given.level != level or set(given.bounds) - set(variables):
+        t.fail(line, f"condition = {given.text!r} 与 rule_kind = {kind} 不符")
+    if "LOS" in variables or "AGE_YEARS" in variables:
+        # the band columns, when filled, must say what the condition says: LOS and age are whole numbers,
+        # so the two agree when they hold for the same whole numbers around every bound either names
+        cuts = [b for c in (given, derived) for x in c.bounds.values() for b in (x.lo, x.hi) if b is not None]
+        for var in variables:
+            if var not in derived.bounds:
+                continue
+            for x in range(int(min(cuts, default=0)) - 2, int(max(cuts, default=0)) + 3):
+                if given.bounds[var].holds(x) != derived.bounds[var].holds(x):
+                    t.fail(line, f"condition = {given.text!r} 与 {var} 的区间列不一致（{var} = {x} 时不同）")
+    return given
+
+
 def read_files(directory: Path | str) -> tuple[str, dict[str, bytes]]:
     """The standards files present in ``directory`` (name → bytes)."""
     d = Path(directory)
@@ -314,6 +460,14 @@ def load_standards(directory: Path | str | None = None) -> Standards:
 _CACHE: dict[tuple, Standards] = {}
 
 
+def _national_mdc_names() -> dict[str, str]:
+    text = (Path(__file__).with_name("mdc_names.csv")).read_text(encoding="utf-8")
+    return {r["mdc"]: r["name"] for r in csv.DictReader(io.StringIO(text))}
+
+
+_NATIONAL_MDC_NAMES = _national_mdc_names()
+
+
 def standards_from_files(files: Mapping[str, bytes | str], source: str = "") -> Standards:
     """Validate and index a standards set given as file name → content (a directory's files, or an
     in-memory miniature such as :mod:`yibao.drg.mini`)."""
@@ -334,6 +488,7 @@ class _Builder:
         self.data = data
         self.t = tables
         self.lines: dict[str, dict[str, int]] = {}
+        self.skipped: list[tuple[str, int, str, str]] = []
 
     # -- dictionaries and lists ------------------------------------------------------------
 
@@ -347,10 +502,17 @@ class _Builder:
             out[code] = r["name"]
         return out
 
-    def _exclusion_list(self, name: str, col: str) -> dict[str, int]:
+    def _exclusion_list(self, name: str, col: str, *, skip_malformed: bool = False) -> dict[str, int]:
+        """``skip_malformed``: a key that is not a diagnosis code is skipped and recorded in ``skipped``
+        instead of stopping the load (Beijing 2022's cc_exclusions.csv has seven keys spoiled by stray
+        characters; a case's principal diagnosis can never equal them, so skipping them gives the
+        reference's results — its README §1)."""
         t = self.t[name]
         out: dict[str, int] = {}
         for line, r in t:
+            if skip_malformed and not _DX.match(r[col]):
+                self.skipped.append((name, line, r[col], "不是合法的诊断编码，跳过（不可能与病例的主要诊断相同）"))
+                continue
             code = _code(t, line, r[col], "dx", col)
             if code in out:
                 t.fail(line, f"编码 {code} 重复")
@@ -443,15 +605,54 @@ class _Builder:
             if (mdc, order) in orders:
                 t.fail(line, f"MDC {mdc} 中 order_in_mdc = {order} 与 ADRG {orders[(mdc, order)]} 重复")
             orders[(mdc, order)] = code
-            c = _condition(t, line, r["condition"], "adrg")
-            self._check_adrg_columns(t, line, r, c)
-            out[code] = (mdc, order, c, line, r)
+            alts = _alternatives(t, line, r["condition"])
+            if len(alts) == 1:
+                self._check_adrg_columns(t, line, r, alts[0])
+            else:
+                self._check_split_columns(t, line, r, alts)
+            out[code] = (mdc, order, alts, line, r)
+        self._check_alternatives_file(out)
         return out
+
+    @staticmethod
+    def _check_split_columns(t: _Table, line: int, r: dict, alts: tuple[Condition, ...]) -> None:
+        """The structured columns of an ADRG with alternatives: no single rule, a procedure needed when
+        every alternative needs one, the number of alternatives."""
+        expect = {"dx_rule": "", "proc_rule": "", "proc_group_expr": "",
+                  "requires_procedure": "1" if all(c.has_proc for c in alts) else "0",
+                  "match_kind": "any_of_alternatives", "n_alternatives": str(len(alts))}
+        for col, want in expect.items():
+            if t.has(col) and r[col].strip() != want:
+                t.fail(line, f"{col} = {r[col].strip()!r} 与条件 {r['condition']!r} 不一致（应为 {want!r}）")
+
+    def _check_alternatives_file(self, adrgs: dict) -> None:
+        """``adrg_alternatives.csv`` (optional): one row per alternative of each ADRG with alternatives, its
+        condition the alternative's text in ``adrgs.csv``."""
+        if "adrg_alternatives.csv" not in self.t:
+            return
+        t = self.t["adrg_alternatives.csv"]
+        seen: dict[str, list[int]] = {}
+        for line, r in t:
+            adrg = r["adrg"]
+            if adrg not in adrgs:
+                t.fail(line, f"ADRG {adrg!r} 不在 adrgs.csv 中")
+            alts = adrgs[adrg][2]
+            k = _int(t, line, r, "alternative", lo=1)
+            if k > len(alts):
+                t.fail(line, f"ADRG {adrg} 在 adrgs.csv 中只有 {len(alts)} 个备选条件，没有第 {k} 个")
+            if " ".join(r["condition"].split()) != alts[k - 1].text:
+                t.fail(line, f"第 {k} 个备选条件 {r['condition']!r} 与 adrgs.csv 中的 {alts[k - 1].text!r} 不一致")
+            seen.setdefault(adrg, []).append(k)
+        for adrg, (_, _, alts, aline, _) in adrgs.items():
+            if len(alts) > 1 and sorted(seen.get(adrg, [])) != list(range(1, len(alts) + 1)):
+                t.fail(len(t.rows) + 1, f"ADRG {adrg} 有 {len(alts)} 个备选条件（adrgs.csv 第 {aline} 行），"
+                                        f"本表列出 {sorted(seen.get(adrg, []))}")
 
     @staticmethod
     def _check_adrg_columns(t: _Table, line: int, r: dict, c: Condition) -> None:
         b_days, b_w = c.bounds.get("AGE_DAYS", Bound()), c.bounds.get("WEIGHT", Bound())
-        dx_rule = {("PDX", "main"): "principal_in_list", ("ANY_DX", "main"): "any_in_list"}
+        dx_rule = {("PDX", "main"): "principal_in_list", ("ANY_DX", "main"): "any_in_list",
+                   ("ANY_SDX", "second"): "secondary_in_second_list"}
         proc_rule = ""
         if c.proc_group_dnf:
             proc_rule = "proc_groups"
@@ -459,6 +660,8 @@ class _Builder:
             proc_rule = "any_in_main_and_any_in_second"
         elif ("PPROC", "main") in c.proc_lists:
             proc_rule = "principal_in_list"
+        elif ("ANY_PROC", "main") in c.proc_lists:
+            proc_rule = "any_in_list"
         elif c.pproc_valid:
             proc_rule = "principal_in_valid_procedures"
         elif c.no_proc_valid:
@@ -507,16 +710,21 @@ class _Builder:
                 t.fail(line, f"ADRG {adrg} 中 order_in_adrg = {order} 重复")
             kind = r["rule_kind"].strip()
             if kind not in RULE_KINDS:
-                t.fail(line, f"rule_kind = {kind!r} 不是 {' / '.join(RULE_KINDS)} 之一")
+                t.fail(line, f"不认识的 rule_kind = {kind!r}（应为 {' / '.join(RULE_KINDS)} 之一）")
             name = r["name"] if t.has("name") and r["name"] else names[code]
-            rules.setdefault(adrg, []).append((order, DrgRule(code, adrg, order, kind, name), line))
+            rule = DrgRule(code, adrg, order, kind, name, _rule_condition(t, line, r, kind))
+            rules.setdefault(adrg, []).append((order, rule, line))
         out: dict[str, list[DrgRule]] = {}
         for adrg, (mdc, _, _, aline, arow) in adrgs.items():
             lst = sorted(rules.get(adrg, []), key=lambda x: x[0])
             if not lst:
                 self.t["adrgs.csv"].fail(aline, f"ADRG {adrg} 在 drg_rules.csv 中没有任何 DRG")
-            if lst[-1][1].kind != "always":
-                t.fail(lst[-1][2], f"ADRG {adrg} 的最后一个 DRG {lst[-1][1].drg} 的 rule_kind 不是 always（入组的病例可能得不到 DRG）")
+            # rules that bound a variable (length-of-stay bands, age) need not end with `always`: a case none
+            # of them takes is grouped to the ADRG code itself (README §4 step 4); rules on the complication
+            # level alone must, or a case without complications would get no DRG
+            if lst[-1][1].kind != "always" and not any(x[1].condition.bounds for x in lst):
+                t.fail(lst[-1][2], f"ADRG {adrg} 的最后一个 DRG {lst[-1][1].drg} 的 rule_kind 不是 always"
+                                   f"（入组的病例可能得不到 DRG）")
             out[adrg] = [x[1] for x in lst]
             at = self.t["adrgs.csv"]
             if at.has("drgs_in_order") and arow["drgs_in_order"].strip():
@@ -541,13 +749,13 @@ class _Builder:
             if (adrg, lst, code) in seen:
                 t.fail(line, f"ADRG {adrg} 的列表 {lst} 中编码 {code} 重复")
             seen.add((adrg, lst, code))
-            c: Condition = adrgs[adrg][2]
+            alts: tuple[Condition, ...] = adrgs[adrg][2]
             if kind == "dx":
-                used = {l for _, l in c.dx_lists}
+                used = {l for c in alts for _, l in c.dx_lists}
             else:
-                used = {l for _, l in c.proc_lists} | {f"group_{g}" for g in c.group_labels}
+                used = {l for c in alts for _, l in c.proc_lists} | {f"group_{g}" for c in alts for g in c.group_labels}
             if lst not in used:
-                t.fail(line, f"ADRG {adrg} 的条件 {c.text!r} 没有用到列表 {lst}")
+                t.fail(line, f"ADRG {adrg} 的条件 {adrgs[adrg][4]['condition']!r} 没有用到列表 {lst}")
             out.setdefault(adrg, {}).setdefault(lst, []).append(code)
         return out
 
@@ -601,11 +809,12 @@ class _Builder:
             if (m.condition.trauma_min or 0) > MAX_TRAUMA_REGIONS:
                 mt.fail(m.row, f"TRAUMA_REGIONS >= {m.condition.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
         adrg_raw = self._adrgs(by_code)
-        for code, (_, _, c, line, _) in adrg_raw.items():
-            if (c.trauma_min or 0) > MAX_TRAUMA_REGIONS:
-                self.t["adrgs.csv"].fail(line, f"TRAUMA_REGIONS >= {c.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
+        for code, (_, _, alts, line, _) in adrg_raw.items():
+            for c in alts:
+                if (c.trauma_min or 0) > MAX_TRAUMA_REGIONS:
+                    self.t["adrgs.csv"].fail(line, f"TRAUMA_REGIONS >= {c.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
         needs_trauma = [m for m in mdcs if m.condition.trauma_min is not None] + \
-                       [a for a in adrg_raw.values() if a[2].trauma_min is not None]
+                       [a for a in adrg_raw.values() if any(c.trauma_min is not None for c in a[2])]
         if needs_trauma and not trauma:
             raise FatalLoadError(self.source or "standards",
                                  "条件用到 TRAUMA_REGIONS，但缺少 mdc_z_trauma_regions.csv（或该表为空）")
@@ -617,29 +826,37 @@ class _Builder:
         at = self.t["adrgs.csv"]
         adrgs: dict[str, Adrg] = {}
         keyed = sorted(adrg_raw.items(), key=lambda kv: (by_code[kv[1][0]].order, kv[1][1]))
-        for rank, (code, (mdc, order, c, line, row)) in enumerate(keyed, start=1):
-            for role, lst in c.dx_lists:
-                if not dx_lists.get(code, {}).get(lst):
-                    at.fail(line, f"ADRG {code} 的条件用到诊断列表 dx.{lst}，但 adrg_diagnoses.csv 中没有它的编码")
-            for role, lst in c.proc_lists:
-                if not proc_lists.get(code, {}).get(lst):
-                    at.fail(line, f"ADRG {code} 的条件用到手术列表 proc.{lst}，但 adrg_procedures.csv 中没有它的编码")
-            for g in c.group_labels:
-                if not proc_lists.get(code, {}).get(f"group_{g}"):
-                    at.fail(line, f"ADRG {code} 的条件用到手术组 {g}，但 adrg_procedures.csv 中没有列表 group_{g}")
-            n_lists = len(c.dx_lists) + len(c.proc_lists) + len(c.group_labels)
-            if n_lists > MAX_LIST_BITS // 2:
-                at.fail(line, f"ADRG {code} 的条件用到的列表过多（{n_lists}）")
+        for rank, (code, (mdc, order, alts, line, row)) in enumerate(keyed, start=1):
+            for c in alts:
+                for role, lst in c.dx_lists:
+                    if not dx_lists.get(code, {}).get(lst):
+                        at.fail(line, f"ADRG {code} 的条件用到诊断列表 dx.{lst}，但 adrg_diagnoses.csv 中没有它的编码")
+                for role, lst in c.proc_lists:
+                    if not proc_lists.get(code, {}).get(lst):
+                        at.fail(line, f"ADRG {code} 的条件用到手术列表 proc.{lst}，但 adrg_procedures.csv 中没有它的编码")
+                for g in c.group_labels:
+                    if not proc_lists.get(code, {}).get(f"group_{g}"):
+                        at.fail(line, f"ADRG {code} 的条件用到手术组 {g}，但 adrg_procedures.csv 中没有列表 group_{g}")
+                n_lists = len(c.dx_lists) + len(c.proc_lists) + len(c.group_labels)
+                if n_lists > MAX_LIST_BITS // 2:
+                    at.fail(line, f"ADRG {code} 的条件用到的列表过多（{n_lists}）")
+
+            def size(lists: dict, base: str) -> int:  # a list and its alternatives' copies (base_1, base_2 …)
+                return sum(len(v) for k, v in lists.get(code, {}).items()
+                           if k == base or re.fullmatch(rf"{base}_[0-9]+", k))
             counts = {
-                "n_dx_main": len(dx_lists.get(code, {}).get("main", ())),
-                "n_proc_main": len(proc_lists.get(code, {}).get("main", ())) + sum(
+                "n_dx_main": size(dx_lists, "main"),
+                "n_proc_main": size(proc_lists, "main") + sum(
                     len(v) for k, v in proc_lists.get(code, {}).items() if k.startswith("group_")),
-                "n_proc_second": len(proc_lists.get(code, {}).get("second", ())),
+                "n_proc_second": size(proc_lists, "second"),
+                "n_dx_second": size(dx_lists, "second"),
+                "n_alternatives": len(alts),
             }
             for col, n in counts.items():
                 if at.has(col) and row[col].strip() and row[col].strip() != str(n):
                     at.fail(line, f"{col} = {row[col].strip()}，但实际列表有 {n} 个编码")
-            adrgs[code] = Adrg(code, mdc, order, rank, c, tuple(rules[code]), line)
+            adrgs[code] = Adrg(code, mdc, order, rank, alts, tuple(rules[code]), line,
+                               " ".join(row["condition"].split()))
 
         for m in mdcs:
             n_adrgs = sum(1 for a in adrgs.values() if a.mdc == m.code)
@@ -651,14 +868,15 @@ class _Builder:
                 mt.fail(m.row, f"MDC {m.code} 没有任何 ADRG")
 
         # PROC_GROUPS: a code listed in several groups of one ADRG counts with its first label (file order)
-        groups: dict[str, dict[str, str]] = {code: {} for code, a in adrgs.items() if a.condition.group_labels}
+        groups: dict[str, dict[str, str]] = {code: {} for code, a in adrgs.items()
+                                             if any(c.group_labels for c in a.alternatives)}
         for line, r in self.t["adrg_procedures.csv"]:
             if r["adrg"] in groups and r["list_name"].startswith("group_"):
                 groups[r["adrg"]].setdefault(r["code"], r["list_name"][len("group_"):])
 
         mcc = self._exclusion_list("mcc.csv", "code")
         cc = self._exclusion_list("cc.csv", "code")
-        cce = self._exclusion_list("cc_exclusions.csv", "principal_dx")
+        cce = self._exclusion_list("cc_exclusions.csv", "principal_dx", skip_malformed=True)
         t = self.t["valid_procedures.csv"]
         valid = frozenset(_code(t, line, r["code"], "proc", "code") for line, r in t)  # duplicates allowed
 
@@ -670,7 +888,9 @@ class _Builder:
             adrg_proc={a: {k: frozenset(v) for k, v in d.items()} for a, d in proc_lists.items()},
             adrg_groups=groups, mcc=mcc, cc=cc, cc_exclusions=cce, valid_procedures=valid,
             dx_map=self._map("diagnosis_map.csv"), proc_map=self._map("procedure_map.csv"),
-            lines=self.lines,
+            lines=self.lines, skipped=tuple(self.skipped),
+            mdc_name_column={r["mdc"]: r["name"].strip() for _, r in mt
+                             if mt.has("name") and r["name"].strip()},
         )
         if "mdc_entry.json" in self.data:
             self._check_entry_json(std)
