@@ -378,7 +378,7 @@ def _usage_error(exc: Exception) -> int:
         line = f"选项 {m.group(1)} 需要给出值"
     elif m := re.match(r"Option '([^']+)' does not take a value", message):
         line = f"选项 {m.group(1)} 不带值"
-    elif m := re.match(r"Got unexpected extra arguments? \((.*)\)", message):
+    elif m := re.match(r"Got unexpected extra argument(?:\(s\)|s)? \((.*)\)", message):
         line = f"多余的参数：{m.group(1)}"
     elif m := re.match(r"No such command '([^']*)'\.?(?: Did you mean (.*)\?)?", message):
         line = f"没有命令 {m.group(1)}"

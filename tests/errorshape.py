@@ -1,0 +1,90 @@
+"""The error shape of every ``yibao`` command, as a reusable check (``tests/test_error_shape.py`` holds the table).
+
+A refused command (exit 2) or a command stopped with a problem (exit 3) prints exactly one line on
+stderr, starting with ``错误``, without a traceback, and changes nothing: the workspace's files keep
+their bytes and modification times, and the ``--out`` target is not created (or, when it existed,
+is unchanged).
+
+Another table of cases (e.g. load errors) reuses this module::
+
+    from errorshape import ErrorCase, check_case
+    CASES = [ErrorCase("load-all-quarantined", ("load", "{tmp}/bad", "-w", "{ws}"), 3, "cases")]
+
+    @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+    def test_load_errors(case, shape_env):   # shape_env: a dict of the paths named in {…}
+        check_case(case, shape_env)
+
+Placeholders in ``args`` are filled from the environment dict (``str.format``); ``setup`` gets the
+dict and may add to it, and may return a function that undoes what it started (a process holding
+the workspace, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from conftest import run_cli
+
+Setup = Callable[[dict], Optional[Callable[[], None]]]
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    id: str
+    args: tuple[str, ...]       # the command line after ``yibao``, with {placeholders}
+    exit_code: int              # 2 refused input, 3 a problem the user must see
+    needle: str = ""            # a part of the message the user needs (the file, the option …)
+    setup: Optional[Setup] = None
+    out: str = "out"            # the key of the environment naming the --out target (default {tmp}/out-<id>)
+    workspace: str = "ws"       # the key of the environment naming the workspace
+
+
+def snapshot(path: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``path`` (or ``path`` itself) → (sha256, mtime_ns); {} when absent."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(p.relative_to(path) if p != path else p.name): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                                               p.stat().st_mtime_ns) for p in files}
+
+
+def assert_error_shape(result, exit_code: int, needle: str = "") -> str:
+    """One line on stderr starting with 错误, no traceback, the expected code; returns the line."""
+    what = f"stdout={result.stdout!r} stderr={result.stderr!r}"
+    assert result.returncode == exit_code, what
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, what
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and result.stderr.endswith("\n"), what
+    assert lines[0].startswith("错误："), what
+    assert needle in lines[0], what
+    return lines[0]
+
+
+def check_case(case: ErrorCase, env: dict, **run_kw) -> str:
+    """Run ``case`` in ``env``: the error shape, and the workspace and the --out target unchanged."""
+    env = dict(env)
+    env.setdefault("out", os.fspath(Path(env["tmp"]) / f"out-{case.id}"))
+    undo = case.setup(env) if case.setup is not None else None
+    try:
+        args = [a.format(**env) for a in case.args]
+        ws = Path(env[case.workspace]) if case.workspace in env else None
+        out = Path(env[case.out]) if case.out in env else None
+        before_ws = snapshot(ws) if ws else {}
+        before_out = snapshot(out) if out else {}
+        out_existed = out.exists() if out else False
+        result = run_cli(*args, **run_kw)
+        line = assert_error_shape(result, case.exit_code, case.needle.format(**env))
+        if ws is not None:
+            assert snapshot(ws) == before_ws, f"{case.id}: the workspace changed"
+        if out is not None:
+            assert out.exists() == out_existed, f"{case.id}: --out {out} was created"
+            assert snapshot(out) == before_out, f"{case.id}: --out {out} changed"
+        return line
+    finally:
+        if undo is not None:
+            undo()
