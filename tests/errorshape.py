@@ -11,8 +11,10 @@ Another table of cases (e.g. load errors) reuses this module::
     CASES = [ErrorCase("load-all-quarantined", ("load", "{tmp}/bad", "-w", "{ws}"), 3, "cases")]
 
     @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-    def test_load_errors(case, shape_env):   # shape_env: a dict of the paths named in {…}
+    def test_load_errors(case, shape_env):   # the fixture below: a dict of the paths named in {…}
         check_case(case, shape_env)
+
+(import ``shape_env`` into the test module too, or add the rows to ``CASES`` in test_error_shape.py).
 
 Placeholders in ``args`` are filled from the environment dict (``str.format``); ``setup`` gets the
 dict and may add to it, and may return a function that undoes what it started (a process holding
@@ -21,13 +23,17 @@ the workspace, say).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from conftest import run_cli
+import pytest
+from conftest import run_cli, standards_dir
 
 Setup = Callable[[dict], Optional[Callable[[], None]]]
 
@@ -41,6 +47,29 @@ class ErrorCase:
     setup: Optional[Setup] = None
     out: str = "out"            # the key of the environment naming the --out target (default {tmp}/out-<id>)
     workspace: str = "ws"       # the key of the environment naming the workspace
+
+
+@pytest.fixture(scope="module")
+def shape_env(tmp_path_factory) -> dict:
+    """A small generated region, its workspace, DIP catalogue and scores, and helper files."""
+    from regions import generated_workspace
+
+    base = tmp_path_factory.mktemp("errorshape")
+    generated_workspace(base, seed=5, cases=1500)
+    for args in (("build", "--out", base / "cat"), ("score", "--catalogue", base / "cat", "--out", base / "scored")):
+        r = run_cli("dip", *args, "-w", base / "ws")
+        assert r.returncode == 0, r.stderr
+    policy = base / "region" / "budget_policy.toml"
+    text = policy.read_text(encoding="utf-8")
+    assert "\nyear = 2025\n" in text
+    (base / "policy2035.toml").write_text(text.replace("\nyear = 2025\n", "\nyear = 2035\n"), encoding="utf-8")
+    (base / "adir").mkdir()
+    (base / "scenario.toml").write_text('name = "x"\n[budget]\nscale = "0.9"\n', encoding="utf-8")
+    std = standards_dir()
+    return {"tmp": str(base), "ws": str(base / "ws"), "region": str(base / "region"), "cat": str(base / "cat"),
+            "scored": str(base / "scored"), "policy": str(policy), "policy2035": str(base / "policy2035.toml"),
+            "dir": str(base / "adir"), "scenario": str(base / "scenario.toml"),
+            "standards": str(std) if std else ""}
 
 
 def snapshot(path: Path) -> dict[str, tuple[str, int]]:
@@ -88,3 +117,27 @@ def check_case(case: ErrorCase, env: dict, **run_kw) -> str:
     finally:
         if undo is not None:
             undo()
+
+
+def gb18030_file(name: str, rows: list[list[str]]):
+    """Setup: a CSV saved as Excel does in China (GB18030, no BOM) at {tmp}/name, as env[name]."""
+    def setup(env: dict):
+        path = Path(env["tmp"]) / name
+        with path.open("w", encoding="gb18030", newline="") as f:
+            csv.writer(f).writerows(rows)
+        env[name.split(".")[0]] = str(path)
+    return setup
+
+
+def hold_workspace(env: dict):
+    """Setup: another process holds the workspace open for writing (as a running ``yibao load`` does)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(Path(env['ws']) / 'yibao.duckdb')!r})\nprint('ready', flush=True)\ntime.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "ready"
+
+    def undo() -> None:
+        holder.kill()
+        holder.wait()
+    return undo

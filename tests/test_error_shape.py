@@ -7,63 +7,9 @@ every row — no traceback, the workspace's files unchanged (bytes and mtimes), 
 
 from __future__ import annotations
 
-import csv
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import standards_dir
-from errorshape import ErrorCase, check_case
-
-
-@pytest.fixture(scope="module")
-def shape_env(tmp_path_factory) -> dict:
-    """A small generated region, its workspace, DIP catalogue and scores, and helper files."""
-    from conftest import run_cli
-    from regions import generated_workspace
-
-    base = tmp_path_factory.mktemp("errorshape")
-    generated_workspace(base, seed=5, cases=1500)
-    for args in (("build", "--out", base / "cat"), ("score", "--catalogue", base / "cat", "--out", base / "scored")):
-        r = run_cli("dip", *args, "-w", base / "ws")
-        assert r.returncode == 0, r.stderr
-    policy = base / "region" / "budget_policy.toml"
-    text = policy.read_text(encoding="utf-8")
-    assert "\nyear = 2025\n" in text
-    (base / "policy2035.toml").write_text(text.replace("\nyear = 2025\n", "\nyear = 2035\n"), encoding="utf-8")
-    (base / "adir").mkdir()
-    (base / "scenario.toml").write_text('name = "x"\n[budget]\nscale = "0.9"\n', encoding="utf-8")
-    std = standards_dir()
-    return {"tmp": str(base), "ws": str(base / "ws"), "region": str(base / "region"), "cat": str(base / "cat"),
-            "scored": str(base / "scored"), "policy": str(policy), "policy2035": str(base / "policy2035.toml"),
-            "dir": str(base / "adir"), "scenario": str(base / "scenario.toml"),
-            "standards": str(std) if std else ""}
-
-
-def _gbk(name: str, rows: list[list[str]]):
-    """Setup: a CSV saved as Excel does in China (GB18030, no BOM) at {tmp}/name, as env[name]."""
-    def setup(env: dict):
-        path = Path(env["tmp"]) / name
-        with path.open("w", encoding="gb18030", newline="") as f:
-            csv.writer(f).writerows(rows)
-        env[name.split(".")[0]] = str(path)
-    return setup
-
-
-def _hold_workspace(env: dict):
-    """Setup: another process holds the workspace open for writing (as a running ``yibao load`` does)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time\n"
-         f"con = duckdb.connect({str(Path(env['ws']) / 'yibao.duckdb')!r})\nprint('ready', flush=True)\ntime.sleep(120)"],
-        stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "ready"
-
-    def undo() -> None:
-        holder.kill()
-        holder.wait()
-    return undo
+from errorshape import ErrorCase, check_case, gb18030_file, hold_workspace, shape_env  # noqa: F401  (a fixture)
 
 
 def _needs_standards(env: dict):
@@ -118,14 +64,14 @@ CASES = [
     ErrorCase("dip-simulate-engine", _with(DIP_SIMULATE, "--engine", "duck"), 2, "duckdb、spark"),
     ErrorCase("review-engine", ("review", "-w", "{ws}", "--out", "{out}", "--engine", "duck"), 2, "duckdb、spark"),
     # --- a workspace held by another process
-    ErrorCase("summary-busy", ("summary", "-w", "{ws}"), 2, "{ws}: 工作区正被另一个进程使用", _hold_workspace),
+    ErrorCase("summary-busy", ("summary", "-w", "{ws}"), 2, "{ws}: 工作区正被另一个进程使用", hold_workspace),
     ErrorCase("budget-busy", ("budget", "--policy", "{policy}", "-w", "{ws}", "--out", "{out}"), 2,
-              "工作区正被另一个进程使用", _hold_workspace),
+              "工作区正被另一个进程使用", hold_workspace),
     ErrorCase("dip-build-busy", ("dip", "build", "-w", "{ws}", "--out", "{out}"), 2, "工作区正被另一个进程使用",
-              _hold_workspace),
+              hold_workspace),
     ErrorCase("review-busy", ("review", "-w", "{ws}", "--out", "{out}"), 2, "{ws}: 工作区正被另一个进程使用",
-              _hold_workspace),
-    ErrorCase("load-busy", ("load", "{region}", "-w", "{ws}"), 2, "工作区正被另一个进程使用", _hold_workspace),
+              hold_workspace),
+    ErrorCase("load-busy", ("load", "{region}", "-w", "{ws}"), 2, "工作区正被另一个进程使用", hold_workspace),
     ErrorCase("summary-no-workspace", ("summary", "-w", "{tmp}/nowhere"), 2, "工作区不存在"),
     # --- a settlement year without a single case
     ErrorCase("dip-settle-year-without-cases", _with(DIP_SETTLE, "--budget-policy", "{policy2035}"), 2,
@@ -135,12 +81,14 @@ CASES = [
     # --- side files saved by Excel in GB18030: read, and a bad row named in one line
     ErrorCase("dip-settle-gbk-deductions-bad-row", _with(DIP_SETTLE, "--deductions", "{deductions}"), 2,
               "第 2 行：扣款金额应为 ≥ 0",
-              _gbk("deductions.csv", [["institution_id", "year", "source", "amount", "findings"],
+              gb18030_file("deductions.csv", [["institution_id", "year", "source", "amount", "findings"],
                                       ["H0001", "2025", "智能审核（药品）", "-1.00", "1"]])),
     ErrorCase("dip-score-gbk-review-bad-row", ("dip", "score", "-w", "{ws}", "--catalogue", "{cat}", "--out", "{out}",
                                                "--review", "{review}"), 2, "第 2 行 final_score 不是数字",
-              _gbk("review.csv", [["case_id", "final_score", "专家意见"], ["C1", "一百", "同意"]])),
+              gb18030_file("review.csv", [["case_id", "final_score", "专家意见"], ["C1", "一百", "同意"]])),
     # --- usage errors, in Chinese
+    ErrorCase("synth-unknown-format", ("synth", "--out", "{out}", "--cases", "10", "--format", "xml"), 2,
+              "--format：'xml' 不是可选值（可选：csv、parquet）"),
     ErrorCase("usage-missing-option", ("budget", "--out", "{out}"), 2, "缺少必填选项 --policy"),
     ErrorCase("usage-missing-argument", ("check",), 2, "缺少必填参数 FILE"),
     ErrorCase("usage-bad-value", ("synth", "--out", "{out}", "--cases", "many"), 2, "--cases 的值 'many' 无效：应为整数"),

@@ -61,20 +61,23 @@ class _HelpFormatter(typer.Context.formatter_class):
 
 
 def _extras_zh(text: str) -> str:
-    """The bracketed extras Typer appends to an option's help (``[default: x; required]``) in Chinese."""
-    m = re.search(r"\[((?:default: [^\]]*|required|env var: [^\]]*)(?:; (?:default: [^\]]*|required|env var: [^\]]*))*)\]$",
-                  text)
+    """The bracketed extras Typer appends to an option's help (``[default: x; required]``) in Chinese.
+
+    (Metavars such as ``<path>`` stay: Click aligns the columns by characters, and Chinese ones are
+    twice as wide.)"""
+    m = re.search(r"\[([^\[\]]*)\]$", text)
     if not m:
         return text
-    parts = []
+    parts, known = [], False
     for part in m.group(1).split("; "):
-        if part == "required":
-            parts.append("必填")
-        elif part.startswith("default: "):
-            parts.append("默认：" + part[len("default: "):])
+        for en, zh in (("required", "必填"), ("default: ", "默认："), ("env var: ", "环境变量：")):
+            if part == en or (en.endswith(" ") and part.startswith(en)):
+                parts.append(zh + part[len(en):] if en.endswith(" ") else zh)
+                known = True
+                break
         else:
-            parts.append("环境变量：" + part[len("env var: "):])
-    return text[:m.start()] + "[" + "；".join(parts) + "]"
+            parts.append(part)
+    return text[:m.start()] + "[" + "；".join(parts) + "]" if known else text
 
 
 class _Context(typer.Context):
@@ -200,6 +203,15 @@ def _check_engine(ctx: typer.Context, param: typer.CallbackParam, value: Any) ->
     return value
 
 
+def choice_option(default: str, *decls: str, choices: tuple[str, ...], help: str) -> Any:
+    """An option taking one of ``choices``, otherwise one line listing them (exit 2)."""
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if value is not None and value not in choices:
+            raise BadOption(f"{_param_name(param)}：{value!r} 不是可选值（可选：{'、'.join(choices)}）")
+        return value
+    return typer.Option(default, *decls, help=help, callback=check)
+
+
 def file_option(default: Any, *decls: str, help: str) -> Any:
     """An option naming a file to read: a directory is refused in one line (exit 2)."""
     return typer.Option(default, *decls, help=help, callback=_check_file)
@@ -315,7 +327,7 @@ def _other(exc: Exception, args: list[str]) -> int:
             return EXIT_BAD_INPUT
     log = _write_bug_log(exc, args)
     where = f"详细信息已写入 {log}" if log else "无法写入日志文件"
-    _print_error(f"yibao 内部错误（{kind}），这不是输入数据的问题；{where}，报告问题时请附上该文件")
+    _print_error(f"yibao 内部错误（{kind}）：{where}，报告问题时请附上该文件")
     return EXIT_BUG
 
 

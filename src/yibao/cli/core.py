@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import (RateProgress, _fail, app, contract_app, dir_option, engine_option,
+from yibao.cli._common import (RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option,
                                file_option, out)
 from yibao.contract.reasons import REASONS
 from yibao.contract.schema import TABLES
@@ -22,7 +22,7 @@ def synth(
     anomaly_rate: float = typer.Option(0.02, "--anomaly-rate", help="注入异常的病例比例"),
     first_year: int = typer.Option(2023, "--first-year"),
     years: int = typer.Option(3, "--years"),
-    fmt: str = typer.Option("csv", "--format", help="csv 或 parquet"),
+    fmt: str = choice_option("csv", "--format", choices=("csv", "parquet"), help="csv 或 parquet"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.synth import generate
