@@ -96,6 +96,15 @@ class _HelpInChinese:
         return opt
 
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        """Click's parser raises some usage errors without their command: attach it (for the hint)."""
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc]
+        except typer.TyperException as exc:
+            if getattr(exc, "ctx", False) is None:
+                exc.ctx = ctx  # type: ignore[attr-defined]
+            raise
+
     def get_short_help_str(self, limit: int = 45) -> str:
         """The first sentence of the help, cut by display width (Click's cut at spaces leaves "DIP...")."""
         text = (getattr(self, "short_help", None) or (getattr(self, "help", None) or "").strip().split("\n\n")[0])
