@@ -1,4 +1,5 @@
-"""The CLI's fatal errors: one line on stderr, exit code 2, no traceback."""
+"""The CLI's one error handler: one line on stderr and an honest exit code (2 refused, 1 a bug with its log,
+130 Ctrl-C), never a traceback; -h, --version and the help texts."""
 
 from __future__ import annotations
 
@@ -96,16 +97,13 @@ def test_a_real_sigint_is_130_and_one_line(tmp_path):
     assert _one_line(err) == "错误：已中断（Ctrl-C），命令未完成"
 
 
-def test_fail_returns_its_code(capsys):
+def test_fail_returns_its_code(monkeypatch, capsys):
     """``_fail`` used to raise typer.Exit, whose code standalone_mode=False dropped (exit 0 after 错误)."""
     def failing(**_kw):
         common._fail("测试：无法继续", 3)
 
-    common.app, saved = failing, common.app
-    try:
-        assert common.run([]) == 3
-    finally:
-        common.app = saved
+    monkeypatch.setattr(common, "app", failing)
+    assert common.run([]) == 3
     assert _one_line(capsys.readouterr().err) == "错误：测试：无法继续"
 
 

@@ -172,8 +172,8 @@ def _root(version: bool = typer.Option(False, "--version", help="显示版本并
     """yibao 医保基金经办与监管引擎：总额控制、DIP/DRG 付费、智能审核、医保支付资格。"""
 
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, markup=False)  # no Rich markup: "[clearing]" stays as written
+out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
 
 
 class UserError(BadOption):

@@ -59,7 +59,7 @@ def review_cmd(
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import engine as rv
-    from yibao.review.ruleset import RuleError, load_rules
+    from yibao.review.ruleset import load_rules
 
     if (data is None) == (workspace is None):
         raise UserError("请指定 --data 数据目录或 --workspace 工作区（二者选一）")
@@ -69,10 +69,7 @@ def review_cmd(
         raise UserError(f"未知的引擎 {engine}（duckdb 或 spark）")
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
-    try:
-        rs = load_rules(rules)
-    except RuleError as exc:
-        raise UserError(str(exc)) from None
+    rs = load_rules(rules)  # a RuleError is a BadPolicy: one line, exit 2
     if engine == "spark":
         try:
             import pyspark  # noqa: F401
@@ -123,8 +120,8 @@ def check_cmd(
     rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）"),
 ) -> None:
     """事前提醒：对一张处方或一个病例即时运行审核规则，输出提示（JSON）。"""
-    from yibao.review.check import Checker, CheckError
-    from yibao.review.ruleset import RuleError, load_rules
+    from yibao.review.check import Checker
+    from yibao.review.ruleset import load_rules
 
     try:
         rs = load_rules(rules)
@@ -136,8 +133,6 @@ def check_cmd(
             raise UserError("请指定 --catalog 三目录文件或 --workspace 工作区")
         text = sys.stdin.read() if str(file) == "-" else Path(file).read_text(encoding="utf-8")
         result = checker.check(json.loads(text))
-    except (RuleError, CheckError) as exc:
-        raise UserError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{file}：不是有效的 JSON（第 {exc.lineno} 行）") from None
     except FileNotFoundError as exc:
