@@ -141,3 +141,10 @@ def hold_workspace(env: dict):
         holder.kill()
         holder.wait()
     return undo
+
+
+def existing_out(env: dict):
+    """Setup: the --out directory exists already, holding an earlier run's file (which must survive untouched)."""
+    out = Path(env["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "earlier.csv").write_text("institution_id,amount\nH0001,1.00\n", encoding="utf-8")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from errorshape import ErrorCase, check_case, gb18030_file, hold_workspace, shape_env  # noqa: F401  (a fixture)
+from errorshape import ErrorCase, check_case, existing_out, gb18030_file, hold_workspace, shape_env  # noqa: F401  (a fixture)
 
 
 def _needs_standards(env: dict):
@@ -36,6 +36,8 @@ CASES = [
     # --- an error helper that printed 错误 and exited 0
     ErrorCase("budget-year-cannot-split", ("budget", "--policy", "{policy2035}", "-w", "{ws}", "--out", "{out}"),
               2, "无法分解"),
+    ErrorCase("budget-year-cannot-split-into-earlier-out",
+              ("budget", "--policy", "{policy2035}", "-w", "{ws}", "--out", "{out}"), 2, "无法分解", existing_out),
     ErrorCase("quarantine-unknown-table", ("quarantine", "-w", "{ws}", "--table", "case"), 2, "case: 不是数据合同中的表"),
     ErrorCase("synth-not-standards", ("synth", "--standards", "{dir}", "--out", "{out}", "--cases", "10"),
               2, "不是 CHS-DRG 标准目录"),
@@ -76,6 +78,8 @@ CASES = [
     # --- a settlement year without a single case
     ErrorCase("dip-settle-year-without-cases", _with(DIP_SETTLE, "--budget-policy", "{policy2035}"), 2,
               "没有 2035 年度"),
+    ErrorCase("dip-settle-year-without-cases-into-earlier-out", _with(DIP_SETTLE, "--budget-policy", "{policy2035}"),
+              2, "没有 2035 年度", existing_out),
     ErrorCase("drg-settle-year-without-cases", _with(DRG_SETTLE, "--budget-policy", "{policy2035}"), 2,
               "没有 2035 年度"),
     # --- side files saved by Excel in GB18030: read, and a bad row named in one line
