@@ -33,6 +33,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from yibao.budget.policy import SCHEME_ZH, SETTING_ZH, SplitPolicy
+from yibao.contract.errors import RefusedInput
 from yibao.engine.money import FEN, ZERO, allocate, allocate_exact, decimal_view, fen_half_up, round_to  # noqa: F401 (re-exported)
 
 KIND_ZH = {"hospital": "医院", "primary": "基层", "pharmacy": "药店"}
@@ -41,8 +42,8 @@ CATEGORY_ZH = {"general": "综合", "tcm": "中医", "specialist": "专科", "ma
 BASES = ("fund_paid", "visits", "persons")
 
 
-class BudgetError(ValueError):
-    """A budget that cannot be computed from these data and this policy (one Chinese line)."""
+class BudgetError(RefusedInput, ValueError):
+    """A budget that cannot be computed from these data and this policy (one Chinese line; exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
-from yibao.cli._common import app, main  # noqa: F401  (the entry point is yibao.cli:main)
+try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line and 130 as well
+    from yibao.cli._common import app, main  # noqa: F401  (the entry point is yibao.cli:main)
 
-for _m in sorted((m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")),
-                 key=lambda n: (n != "core", n)):
-    importlib.import_module(f"{__name__}.{_m}")
+    for _m in sorted((m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")),
+                     key=lambda n: (n != "core", n)):
+        importlib.import_module(f"{__name__}.{_m}")
+except KeyboardInterrupt:
+    print("错误：已中断（Ctrl-C），命令未完成", file=sys.stderr)
+    raise SystemExit(130) from None

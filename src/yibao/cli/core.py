@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import (RateProgress, _fail, app,
-                               contract_app, out)
+from yibao.cli._common import (RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option,
+                               file_option, out)
 from yibao.contract.reasons import REASONS
 from yibao.contract.schema import TABLES
 
@@ -18,11 +18,11 @@ def synth(
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     seed: int = typer.Option(1, "--seed", help="随机种子（相同种子输出逐字节相同）"),
     cases: int = typer.Option(200_000, "--cases", help="结算清单总数（住院+门诊+购药）"),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（缺省自动查找）"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（缺省自动查找）"),
     anomaly_rate: float = typer.Option(0.02, "--anomaly-rate", help="注入异常的病例比例"),
     first_year: int = typer.Option(2023, "--first-year"),
     years: int = typer.Option(3, "--years"),
-    fmt: str = typer.Option("csv", "--format", help="csv 或 parquet"),
+    fmt: str = choice_option("csv", "--format", choices=("csv", "parquet"), help="csv 或 parquet"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.synth import generate
@@ -72,7 +72,7 @@ def load(
 @app.command()
 def summary(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    engine: str = engine_option(),
 ) -> None:
     """统筹区概况：按年度、险种、就诊类型汇总。"""
     from yibao.profile.report import print_summary
@@ -82,11 +82,11 @@ def summary(
 
 @app.command()
 def budget(
-    policy: Path = typer.Option(..., "--policy", help="政策文件（TOML）：基金收支数据、分解、月度拨付与清算参数"),
+    policy: Path = file_option(..., "--policy", help="政策文件（TOML）：基金收支数据、分解、月度拨付与清算参数"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w",
                                              help="工作区：给出时按其结算清单完成年度分解、月度拨付、年终清算与结算单"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark（汇总结算清单）"),
+    engine: str = engine_option(help="duckdb 或 spark（汇总结算清单）"),
 ) -> None:
     """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
     from yibao.budget.policy import SCHEME_ZH, load_policy

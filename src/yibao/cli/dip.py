@@ -7,20 +7,18 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import (app)
+from yibao.cli._common import dir_option, engine_option, file_option, sub_app
 
-
-dip_app = typer.Typer(no_args_is_help=True, help="按病种分值付费（DIP）：病种目录库与病例赋分")
-app.add_typer(dip_app, name="dip")
+dip_app = sub_app("dip", help="按病种分值付费（DIP）：病种目录库与病例赋分")
 
 
 @dip_app.command("build")
 def dip_build(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML，缺省用内置默认值）"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML，缺省用内置默认值）"),
     out_dir: Path = typer.Option(..., "--out", help="目录库输出目录"),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（用其 valid_procedures.csv 区分手术）"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（用其 valid_procedures.csv 区分手术）"),
+    engine: str = engine_option(),
 ) -> None:
     """由历史住院病例生成 DIP 病种目录库（核心病种、综合病种、分值），存为 CSV、Parquet 与 Excel。"""
     from yibao.dip.build import build
@@ -40,12 +38,12 @@ def dip_build(
 @dip_app.command("score")
 def dip_score(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
-    catalogue: Path = typer.Option(..., "--catalogue", help="病种目录库目录（yibao dip build 的输出）"),
+    catalogue: Path = dir_option(..., "--catalogue", help="病种目录库目录（yibao dip build 的输出）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：偏差倍数、特例单议比例、系数"),
-    review: Optional[Path] = typer.Option(None, "--review", help="特例单议结果（上次输出的 review_queue.csv，已填 final_score）"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML）：偏差倍数、特例单议比例、系数"),
+    review: Optional[Path] = file_option(None, "--review", help="特例单议结果（上次输出的 review_queue.csv，已填 final_score）"),
     year: Optional[int] = typer.Option(None, "--year", help="只输出该结算年度的病例"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    engine: str = engine_option(),
 ) -> None:
     """住院病例入组与赋分：核心病种→综合病种→不能入组；偏差病例、机构系数、特例单议。"""
     from yibao.dip.build import score
@@ -63,12 +61,12 @@ def dip_score(
 
 @dip_app.command("hospital")
 def dip_hospital(
-    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
+    scored: Path = dir_option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
     institution: str = typer.Option(..., "--institution", help="机构编码"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     year: Optional[int] = typer.Option(None, "--year", help="只看该出院年度的病例"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="工作区（提供机构等级，用于同级机构对比）"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：说明中的偏差倍数"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML）：说明中的偏差倍数"),
     point_value: Optional[str] = typer.Option(None, "--point-value", help="点值（元/点，精确小数），给出时另列金额"),
 ) -> None:
     """一家机构的病种分值：病例明细与点数计算说明、病种汇总、与同级机构和全区域对比（Excel 与 CSV）。"""
@@ -97,9 +95,9 @@ def dip_hospital(
 @dip_app.command("indicators")
 def dip_indicators(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（住院与门诊结算、机构等级）"),
-    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
+    scored: Path = dir_option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：[indicators] 监管阈值"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML）：[indicators] 监管阈值"),
 ) -> None:
     """违规行为监管辅助指标（每机构每年度）：高套病种、分解住院、低标入院、转嫁费用、推诿病人，与同级机构中位数比较。"""
     from yibao.dip.indicators import indicators
@@ -120,10 +118,11 @@ def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
     import csv
     from decimal import Decimal, InvalidOperation
 
+    from yibao.contract.readers import detect_encoding
     from yibao.contract.reasons import FatalLoadError
 
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
+        with path.open(encoding=detect_encoding(path), newline="") as f:  # Excel saves CSV as GBK/GB18030
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError) as exc:
         raise FatalLoadError(str(path), f"无法读取扣款文件：{exc}") from None
@@ -143,12 +142,12 @@ def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
 @dip_app.command("settle")
 def dip_settle(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
-    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出，含 scored_cases.parquet）"),
-    budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing] 结余留用与超支分担）"),
+    scored: Path = dir_option(..., "--scored", help="病例赋分目录（yibao dip score 的输出，含 scored_cases.parquet）"),
+    budget_policy: Path = file_option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing] 结余留用与超支分担）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）：[settlement] [bed_day] [per_capita]"),
-    deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML）：[settlement] [bed_day] [per_capita]"),
+    deductions: Optional[Path] = file_option(None, "--deductions", help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
+    engine: str = engine_option(),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
 ) -> None:
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
@@ -157,7 +156,9 @@ def dip_settle(
 
     bp, budgets = _budget(budget_policy)
     pol = load_policy(policy)
-    y = _settle(workspace, _scored_table(scored), bp, budgets, pol, deductions, engine)
+    table = _scored_table(scored)
+    _require_year(table.column("settle_year").to_pylist(), bp.year, scored / "scored_cases.parquet", budget_policy)
+    y = _settle(workspace, table, bp, budgets, pol, deductions, engine)
     files = write_year(y, out_dir, statements=statements)
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
@@ -189,6 +190,16 @@ def _budget(budget_policy: Path):
                        {s: bp.funds[s]["bed_day"] for s in schemes})
 
 
+def _require_year(years: list, year: int, source: Path, budget_policy: Path) -> None:
+    """Refuse (exit 2, nothing written) a settlement year without a single case."""
+    from yibao.contract.errors import MissingData
+
+    if year not in years:
+        have = "、".join(str(y) for y in sorted({y for y in years if y is not None})) or "无"
+        raise MissingData(f"{source}: 没有 {year} 年度（{budget_policy} 的 year）结算的住院病例，无法结算"
+                          f"（已有的结算年度：{have}）")
+
+
 def _scored_table(scored: Path):
     import pyarrow.parquet as pq
 
@@ -216,14 +227,14 @@ def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path]
 @dip_app.command("simulate")
 def dip_simulate(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（只读）"),
-    catalogue: Path = typer.Option(..., "--catalogue", help="基准病种目录库目录（yibao dip build 的输出）"),
-    budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件"),
-    scenario: Path = typer.Option(..., "--scenario", help="情景文件（TOML）：[budget] 预算调整、[dip.*] DIP 参数调整"),
+    catalogue: Path = dir_option(..., "--catalogue", help="基准病种目录库目录（yibao dip build 的输出）"),
+    budget_policy: Path = file_option(..., "--budget-policy", help="总额控制政策文件"),
+    scenario: Path = file_option(..., "--scenario", help="情景文件（TOML）：[budget] 预算调整、[dip.*] DIP 参数调整"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录（基准、情景与对比，均写在此目录下）"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="基准 DIP 政策文件（TOML）"),
-    deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV（两边相同）"),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（情景重建目录库时区分手术）"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    policy: Optional[Path] = file_option(None, "--policy", help="基准 DIP 政策文件（TOML）"),
+    deductions: Optional[Path] = file_option(None, "--deductions", help="扣款 CSV（两边相同）"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（情景重建目录库时区分手术）"),
+    engine: str = engine_option(),
 ) -> None:
     """政策模拟：同一年度在另一组参数下（预算、核心病种临界值、系数、结算口径…）重新入组、赋分、结算，与基准并列对比；不改动真实结果。"""
     from yibao.dip.build import build, score

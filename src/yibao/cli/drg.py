@@ -8,10 +8,9 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app, err
+from yibao.cli._common import err, file_argument, sub_app
 
-group_app = typer.Typer(no_args_is_help=True, help="病例分组（CHS-DRG）")
-app.add_typer(group_app, name="group")
+group_app = sub_app("group", help="病例分组（CHS-DRG）")
 
 STATUS_SHORT_ZH = {
     "ok": "分组成功", "ungroupable": "无法入组", "invalid_dx": "主要诊断编码无效",
@@ -25,7 +24,7 @@ STATUS_SHORT_ZH = {
 
 @group_app.command("drg")
 def group_drg(
-    cases_csv: Path = typer.Argument(..., help="病例文件（cases 表格式，CSV）"),
+    cases_csv: Path = file_argument(..., help="病例文件（cases 表格式，CSV）"),
     out_csv: Path = typer.Argument(..., help="输出 CSV：case_id,status,mdc,adrg,drg"),
     standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 分组标准目录（缺省自动查找）"),
     explain: Optional[str] = typer.Option(None, "--explain", help="另打印该病例（case_id）的分组过程"),

@@ -7,25 +7,24 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app, err
+from yibao.cli._common import dir_option, err, file_option, sub_app
 
-drg_app = typer.Typer(no_args_is_help=True, help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
-app.add_typer(drg_app, name="drg")
+drg_app = sub_app("drg", help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
 
 
 @drg_app.command("settle")
 def drg_settle(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（只读）"),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 分组标准目录"),
-    budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing]）"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 分组标准目录"),
+    budget_policy: Path = file_option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing]）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
-    deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
+    deductions: Optional[Path] = file_option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
-    weights_file: Optional[Path] = typer.Option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
+    weights_file: Optional[Path] = file_option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
-    from yibao.cli.dip import _budget, _read_deductions
+    from yibao.cli.dip import _budget, _read_deductions, _require_year
     from yibao.contract.reasons import FatalLoadError
     from yibao.contract.standards import find_standards
     from yibao.drg.grouper import group_table
@@ -66,6 +65,7 @@ def drg_settle(
     finally:
         ws.close()
     units = out["drg_pay_units"]
+    _require_year(units.column("year").to_pylist(), bp.year, workspace, budget_policy)
     ded = {}
     if deductions is not None:  # split over schemes by the institution's DRG-year booked fund, as for DIP
         ded = split_deductions(_read_deductions(deductions, bp.year),

@@ -17,7 +17,7 @@ from typing import Optional
 import pyarrow as pa
 import typer
 
-from yibao.cli._common import UserError, app, err
+from yibao.cli._common import UserError, app, engine_option, err, file_argument, file_option
 
 
 def _periods_from_dir(data_dir: Path) -> pa.Table | None:
@@ -51,15 +51,15 @@ def review_cmd(
     data: Optional[Path] = typer.Option(None, "--data", help="统筹区数据目录（先校验装载到临时工作区，隔离行不审核）"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="已装载的工作区（只读打开）"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="输出目录：findings.csv、机构汇总、deductions.csv"),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="本地规则文件（TOML）：启停规则、调整参数"),
-    evaluate: Optional[Path] = typer.Option(None, "--evaluate", help="标签文件 labels.csv：按异常模式报告召回率与精确率"),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark"),
+    rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）：启停规则、调整参数"),
+    evaluate: Optional[Path] = file_option(None, "--evaluate", help="标签文件 labels.csv：按异常模式报告召回率与精确率"),
+    engine: str = engine_option(),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit",
                                                help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import engine as rv
-    from yibao.review.ruleset import RuleError, load_rules
+    from yibao.review.ruleset import load_rules
 
     if (data is None) == (workspace is None):
         raise UserError("请指定 --data 数据目录或 --workspace 工作区（二者选一）")
@@ -69,10 +69,7 @@ def review_cmd(
         raise UserError(f"未知的引擎 {engine}（duckdb 或 spark）")
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
-    try:
-        rs = load_rules(rules)
-    except RuleError as exc:
-        raise UserError(str(exc)) from None
+    rs = load_rules(rules)  # a RuleError is a BadPolicy: one line, exit 2
     if engine == "spark":
         try:
             import pyspark  # noqa: F401
@@ -117,14 +114,14 @@ def review_cmd(
 
 @app.command("check")
 def check_cmd(
-    file: Path = typer.Argument(..., help="一张处方或一个病例的 JSON（含费用明细 lines）"),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="三目录文件（catalog.csv/.parquet）"),
+    file: Path = file_argument(..., help="一张处方或一个病例的 JSON（含费用明细 lines）"),
+    catalog: Optional[Path] = file_option(None, "--catalog", help="三目录文件（catalog.csv/.parquet）"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="从工作区读取三目录与机构"),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="本地规则文件（TOML）"),
+    rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）"),
 ) -> None:
     """事前提醒：对一张处方或一个病例即时运行审核规则，输出提示（JSON）。"""
-    from yibao.review.check import Checker, CheckError
-    from yibao.review.ruleset import RuleError, load_rules
+    from yibao.review.check import Checker
+    from yibao.review.ruleset import load_rules
 
     try:
         rs = load_rules(rules)
@@ -136,8 +133,6 @@ def check_cmd(
             raise UserError("请指定 --catalog 三目录文件或 --workspace 工作区")
         text = sys.stdin.read() if str(file) == "-" else Path(file).read_text(encoding="utf-8")
         result = checker.check(json.loads(text))
-    except (RuleError, CheckError) as exc:
-        raise UserError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{file}：不是有效的 JSON（第 {exc.lineno} 行）") from None
     except FileNotFoundError as exc:

@@ -14,13 +14,12 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import UserError, app
+from yibao.cli._common import UserError, file_argument, file_option, sub_app
 
-staff_app = typer.Typer(no_args_is_help=True, help="医保支付资格管理（记分、暂停、终止、修复，一人一档）")
-app.add_typer(staff_app, name="staff")
+staff_app = sub_app("staff", help="医保支付资格管理（记分、暂停、终止、修复，一人一档）")
 
 WS = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录")
-POLICY = typer.Option(None, "--policy", help="政策文件（TOML，[staff] 等节；缺省用内置默认值）")
+POLICY = file_option(None, "--policy", help="政策文件（TOML，[staff] 等节；缺省用内置默认值）")
 
 
 def _date(text: str, what: str) -> dt.date:
@@ -323,7 +322,7 @@ def staff_export(
 
 @staff_app.command("import")
 def staff_import(
-    files: list[Path] = typer.Argument(..., help="其他地区的交换文件"),
+    files: list[Path] = file_argument(..., help="其他地区的交换文件"),
     region: Optional[str] = typer.Option(None, "--region", help="本地区代码（拒绝导入本地区自己的文件）"),
     workspace: Path = WS,
     policy: Optional[Path] = POLICY,

@@ -8,17 +8,16 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app, err
+from yibao.cli._common import dir_argument, err, file_option, sub_app
 
-standards_app = typer.Typer(no_args_is_help=True, help="分组标准版本：查看、比较、切换影响")
-app.add_typer(standards_app, name="standards")
+standards_app = sub_app("standards", help="分组标准版本：查看、比较、切换影响")
 
 CHANGE_ZH = {"added": "新增", "removed": "删除", "changed": "变更"}
 
 
 @standards_app.command("show")
 def standards_show(
-    directory: Path = typer.Argument(..., help="分组标准目录"),
+    directory: Path = dir_argument(..., help="分组标准目录"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
 ) -> None:
     """分组标准的版本号、各类数目，以及用到的条件与规则类型。"""
@@ -46,8 +45,8 @@ def standards_show(
 
 @standards_app.command("diff")
 def standards_diff(
-    a: Path = typer.Argument(..., help="原分组标准目录"),
-    b: Path = typer.Argument(..., help="新分组标准目录"),
+    a: Path = dir_argument(..., help="原分组标准目录"),
+    b: Path = dir_argument(..., help="新分组标准目录"),
     out_csv: Optional[Path] = typer.Option(None, "--out", help="把全部差异写入 CSV（level,code,change,detail）"),
 ) -> None:
     """两个分组标准版本的差异：新增、删除或规则与编码列表有变化的 MDC、ADRG、DRG。"""
@@ -75,14 +74,14 @@ def standards_diff(
 
 @standards_app.command("impact")
 def standards_impact(
-    a: Path = typer.Argument(..., help="原分组标准目录"),
-    b: Path = typer.Argument(..., help="新分组标准目录"),
+    a: Path = dir_argument(..., help="原分组标准目录"),
+    b: Path = dir_argument(..., help="新分组标准目录"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录：cases.csv、moves.csv、institutions.csv"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="工作区（取其全部住院病例）"),
-    cases_csv: Optional[Path] = typer.Option(None, "--cases", help="或：病例文件（cases 表格式，CSV）"),
+    cases_csv: Optional[Path] = file_option(None, "--cases", help="或：病例文件（cases 表格式，CSV）"),
     year: Optional[int] = typer.Option(None, "--year", help="只取该年度结算的病例（工作区）"),
-    weights_a: Optional[Path] = typer.Option(None, "--weights-a", help="原版本的官方权重表（可选）"),
-    weights_b: Optional[Path] = typer.Option(None, "--weights-b", help="新版本的官方权重表（可选）"),
+    weights_a: Optional[Path] = file_option(None, "--weights-a", help="原版本的官方权重表（可选）"),
+    weights_b: Optional[Path] = file_option(None, "--weights-b", help="新版本的官方权重表（可选）"),
 ) -> None:
     """切换分组版本的影响：同一批病例在两个版本下分组，多少病例换组、从哪个 DRG 到哪个 DRG，
     以及（给出两版权重表时）每家机构的总权重变化。"""

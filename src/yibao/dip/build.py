@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
+from yibao.contract.readers import detect_encoding
 from yibao.dip.pipelines import (
     DIP_CATALOGUE,
     DIP_SCORING,
@@ -219,7 +220,7 @@ def _read_csv_table(path: Path, schema: pa.Schema) -> pa.Table:
 
 def read_review(path: Path) -> pa.Table:
     """The reviewer's file (特例单议结果): ``case_id`` and ``final_score`` (blank = not yet decided)."""
-    with Path(path).open(encoding="utf-8-sig", newline="") as f:
+    with Path(path).open(encoding=detect_encoding(Path(path)), newline="") as f:  # Excel saves GBK/GB18030
         reader = csv.DictReader(f)
         if not reader.fieldnames or "case_id" not in reader.fieldnames or "final_score" not in reader.fieldnames:
             raise DipError(str(path), "特例单议文件应有 case_id 与 final_score 两列")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Iterator
 
 import duckdb
 
+from yibao.contract.errors import MissingData, WorkspaceBusy
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import QUARANTINE_COLUMNS
 
@@ -59,9 +61,17 @@ class Workspace:
         self.path = Path(path)
         self.db_path = self.path / DB_FILE
         if read_only and not self.db_path.exists():
-            raise FileNotFoundError(f"{self.path}: 工作区不存在（先运行 yibao load）")
+            raise MissingData(f"{self.path}: 工作区不存在（先运行 yibao load）")
         self.path.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.db_path), read_only=read_only)
+        try:
+            self.con = duckdb.connect(str(self.db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            pid = re.search(r"\(PID (\d+)\)", str(exc))
+            raise WorkspaceBusy(f"{self.path}: 工作区正被另一个进程使用"
+                                + (f"（进程号 {pid.group(1)}）" if pid else "")
+                                + "，请等它结束后再试") from None
         if not read_only:
             self._ensure_schema()
 

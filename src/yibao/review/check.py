@@ -33,14 +33,15 @@ import duckdb
 import pyarrow as pa
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
+from yibao.contract.errors import RefusedInput
 from yibao.contract.schema import TABLES
 from yibao.engine.runner import query_arrow
 from yibao.review.pipelines import build_pipeline
 from yibao.review.ruleset import RuleSet
 
 
-class CheckError(ValueError):
-    """Bad input to a check: one Chinese line naming the field."""
+class CheckError(RefusedInput, ValueError):
+    """Bad input to a check: one Chinese line naming the field (exit 2)."""
 
 
 def _date(v, field: str) -> dt.date | None:

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from yibao.contract.errors import BadPolicy
 from yibao.review.logic import LINE, LINE_LOGIC, SET_LOGIC, shape_of
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -42,8 +43,8 @@ RULE_KEYS = {"id", "name", "category", "severity", "amount", "window", "settings
              "institution_kinds", "targets", "logic", "message", "basis", "params", "enabled", "stage"}
 
 
-class RuleError(ValueError):
-    """A rule file that cannot be used: the message names the file, the rule and the problem (Chinese)."""
+class RuleError(BadPolicy, ValueError):
+    """A rule file that cannot be used: the message names the file, the rule and the problem (Chinese; exit 2)."""
 
 
 @dataclass(frozen=True)
