@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.derived import QUALIFICATION_PERIODS
+from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods, emergency_paid
 from yibao.contract.schema import TABLES
 from yibao.engine.runner import query_arrow
 from yibao.review.pipelines import build_pipeline
@@ -84,7 +84,7 @@ class Checker:
         self.con.register("_inst", institutions.cast(TABLES["institutions"].arrow_schema()))
         self.con.execute("CREATE TABLE institutions AS SELECT * FROM _inst")
         self.con.unregister("_inst")
-        p = (periods if periods is not None else QUALIFICATION_PERIODS.empty_table()).cast(QUALIFICATION_PERIODS)
+        p = as_qualification_periods(periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
         self.con.register("_p", p)
         self.con.execute("CREATE TABLE qualification_periods AS SELECT * FROM _p")
         self.con.unregister("_p")
@@ -304,12 +304,13 @@ class _Index:
                 return r
         return None
 
-    def period(self, staff: str | None, day: dt.date) -> tuple[str, dt.date] | None:
+    def period(self, staff: str | None, day: dt.date) -> tuple[str, dt.date, bool] | None:
+        """(strongest status, earliest start, whether every covering period still settles emergencies)."""
         hit = [p for p in self.periods.get(staff or "", ()) if p["start_date"] <= day
                and (p["end_date"] is None or day < p["end_date"])]
         if not hit:
             return None
-        return max(p["status"] for p in hit), min(p["start_date"] for p in hit)
+        return max(p["status"] for p in hit), min(p["start_date"] for p in hit), all(emergency_paid(p) for p in hit)
 
 
 def _dec_param(v) -> Decimal:
@@ -362,7 +363,7 @@ def _line_fast(logic: str, p: dict, ln: dict, c: dict, k: dict | None, sp) -> tu
         ok = any(kw in (ln["item_name"] or "") for kw in p["item_keywords"]) and c.get("scheme") not in p["schemes"]
         return ok, amt, {"schemes": "、".join(p["schemes"])}
     if logic == "suspended_staff":
-        ok = sp is not None and not c["emergency"]
+        ok = sp is not None and not (c["emergency"] and sp[2])
         return ok, amt, {"period_start": sp[1] if sp else None, "status_zh": "终止" if sp and sp[0] == "terminated" else "暂停"}
     raise KeyError(logic)
 
@@ -465,7 +466,7 @@ def _case_fast(rule, rs, c: dict, lines: list[dict], idx: _Index) -> list[tuple]
         return out
     if lg == "suspended_attending":
         sp = idx.period(c["attending_staff_id"], c["admit_date"])
-        if sp and not c["emergency"]:
+        if sp and not (c["emergency"] and sp[2]):
             out.append((None, c["fund_paid"], {"staff_id": c["attending_staff_id"], "admit_date": c["admit_date"],
                                                "period_start": sp[1], "status_zh": "终止" if sp[0] == "terminated" else "暂停"}))
         return out
