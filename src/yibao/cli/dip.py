@@ -117,27 +117,9 @@ def dip_indicators(
 def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
     """DEDUCTIONS as CSV (institution_id,year,setting,source,amount,findings): the year's amounts of one setting
     summed per institution (a file without a ``setting`` column counts as inpatient)."""
-    import csv
-    from decimal import Decimal, InvalidOperation
+    from yibao.settle.deductions import by_institution, read_deductions
 
-    from yibao.contract.reasons import FatalLoadError
-
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FatalLoadError(str(path), f"无法读取扣款文件：{exc}") from None
-    out: dict[str, Decimal] = {}
-    for n, r in enumerate(rows, 2):
-        try:
-            y, inst, amt = int(r["year"]), r["institution_id"].strip(), Decimal(r["amount"].strip())
-        except (KeyError, ValueError, InvalidOperation, AttributeError):
-            raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
-        if amt < 0 or amt != amt.quantize(Decimal("0.01")):
-            raise FatalLoadError(str(path), f"第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
-        if y == year and amt and (r.get("setting") or "inpatient").strip() == setting:
-            out[inst] = out.get(inst, Decimal("0.00")) + amt
-    return out
+    return by_institution(read_deductions(path), year, setting)
 
 
 @dip_app.command("settle")
@@ -172,7 +154,13 @@ def dip_settle(
     beds = [b for b in y.bed_day]
     print(f"按床日：{sum(b.cases for b in beds)} 例，{sum(b.bed_days for b in beds)} 床日，应付 "
           f"{sum((b.payable for b in beds), 0)}；未入组（不计点数）病例 {sum(r['cases'] for r in y.unscored)}")
-    print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day .csv、summary.json"
+    from yibao.settle.agreement import exclusions_line
+    from yibao.settle.deductions import summary_line
+
+    print(exclusions_line(y.excluded))
+    if y.deductions:
+        print(summary_line(y.deductions["given"], y.deductions["applied"], y.deductions["not_applied"]))
+    print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day / exclusions .csv、summary.json"
           + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")
 
 
@@ -205,12 +193,12 @@ def _scored_table(scored: Path):
 
 def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None):
     from yibao.dip.settlement import run_settlement
+    from yibao.settle.deductions import read_deductions
 
     cp = bp.sections.clearing
-    inp = _read_deductions(deductions, bp.year, "inpatient") if deductions is not None else {}
-    out = _read_deductions(deductions, bp.year, "outpatient") if deductions is not None else {}
+    given = read_deductions(deductions) if deductions is not None else None
     return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp, cp.scores,
-                          cp.default_score, inp, engine, out)
+                          cp.default_score, None, engine, None, given=given)
 
 
 @dip_app.command("simulate")
