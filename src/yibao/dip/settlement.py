@@ -38,7 +38,8 @@ from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
 from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
-                                    exclusion_summary, months_in_force, EXCLUSION_COLUMNS)
+                                    exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
+                                    WHOLLY_EXCLUDED_ZH, wholly_excluded)
 from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconcile, summary_line
 from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, sheet_rows, write_csv
 from yibao.settle.units import (
@@ -477,24 +478,32 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     finally:
         if ws is not None:
             ws.close()
-    ded = split_deductions(deductions or {}, units, year)
     booked = booked_by_institution(cap["dip_capita_booked"].to_pylist(), year)
+    # an institution none of whose services of a setting this year the agreement covers was not settled for
+    # them: the deductions found on those services are not applied either (the services are not paid at all)
+    gone = wholly_excluded(excluded, year, {"inpatient": {r["institution_id"] for r in units.to_pylist()
+                                                          if r["year"] == year},
+                                            "outpatient": set(booked)})
+    ded = split_deductions({i: a for i, a in (deductions or {}).items() if ("inpatient", i) not in gone}, units, year)
     kinds = {r["institution_id"]: r["kind"] for r in institutions.to_pylist()}
     eligible = {i: a for i, a in (outpatient_deductions or {}).items()  # pharmacies etc. are not in this pot
-                if kinds.get(i) in policy.settlement.capita_kinds}
+                if kinds.get(i) in policy.settlement.capita_kinds and ("outpatient", i) not in gone}
     out_ded = settle_split(eligible, booked, SCHEMES)
     y = settle_year(year, units, cap["dip_capita_units"], cap["dip_capita_booked"], institutions, budgets, policy,
                     bands, scores, default_score, ded, history_from_units(units), out_ded)
-    y.excluded = exclusion_rows(excluded, year, y.institutions, "按病种分值（DIP）、按床日与按人头")
+    capita_kinds = set(policy.settlement.capita_kinds)
+    y.excluded = exclusion_rows(excluded, year, y.institutions, "按病种分值（DIP）、按床日与按人头",
+                                lambda r: r["setting"] == "inpatient" or kinds.get(r["institution_id"]) in capita_kinds)
     if given is not None:
-        y.deductions = _reconcile_dip(y, given, kinds, policy)
+        y.deductions = _reconcile_dip(y, given, kinds, policy, gone)
     return y
 
 
 KIND_ZH = {"hospital": "医院", "primary": "基层医疗机构", "pharmacy": "定点零售药店"}
 
 
-def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str], policy: DipPolicy) -> dict:
+def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str], policy: DipPolicy,
+                   gone: set[tuple[str, str]]) -> dict:
     applied: dict[tuple[str, str], Decimal] = {}
     for setting, runs in (("inpatient", y.dip), ("outpatient", y.capita)):
         for s in runs.values():
@@ -506,6 +515,8 @@ def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str],
 
     def why_not(d: Deduction) -> str:
         kind = kinds.get(d.institution_id)
+        if (d.setting, d.institution_id) in gone:
+            return WHOLLY_EXCLUDED_ZH.format(setting=SETTING_ZH.get(d.setting, d.setting))
         if d.setting == "outpatient":
             if kind not in policy.settlement.capita_kinds:
                 return (f"门诊扣款：{KIND_ZH.get(kind, kind or '未知机构')}不参加按人头结算（只有{pots}），"

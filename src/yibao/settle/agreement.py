@@ -22,6 +22,7 @@ logic ``outside_agreement``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import pyarrow as pa
@@ -88,6 +89,19 @@ def months_in_force(start: dt.date | None, end: dt.date | None, year: int) -> se
     return out
 
 
+WHOLLY_EXCLUDED_ZH = ("该机构本年度{setting}服务均在服务协议期外、未予结算：扣款所涉病例本身已不予支付，不再扣减")
+
+
+def wholly_excluded(excluded: pa.Table, year: int, covered: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(setting, institution) pairs with services of ``year`` outside the agreement and none the settlement
+    paid (``covered[setting]``: the institutions with settled services of that setting in the year)."""
+    out = set()
+    for r in excluded.to_pylist():
+        if r["settle_year"] == year and r["institution_id"] not in covered.get(r["setting"], set()):
+            out.add((r["setting"], r["institution_id"]))
+    return out
+
+
 # (column, 中文表头) of exclusions.csv
 EXCLUSION_COLUMNS = (("institution_id", "机构编码"), ("name", "机构名称"), ("case_id", "病例号"),
                      ("setting", "就诊类型"), ("scheme", "险种"), ("service_date", "服务日期（出院日期）"),
@@ -95,13 +109,14 @@ EXCLUSION_COLUMNS = (("institution_id", "机构编码"), ("name", "机构名称"
                      ("reason", "不予结算原因"), ("total_cost", "医疗总费用"), ("fund_paid", "统筹基金记账（不予支付）"))
 
 
-def exclusion_rows(excluded: pa.Table, year: int, institutions: dict[str, dict], method: str) -> list[dict]:
+def exclusion_rows(excluded: pa.Table, year: int, institutions: dict[str, dict], method: str,
+                   keep: Callable[[dict], bool] | None = None) -> list[dict]:
     """The settlement year's excluded cases as rows for exclusions.csv (Chinese labels; ``method`` names the
-    payment the case would have had)."""
+    payment the case would have had; ``keep``: the cases this settlement would have paid at all)."""
     scheme_zh = {"employee": "职工", "resident": "城乡居民"}
     out = []
     for r in excluded.to_pylist():
-        if r["settle_year"] != year:
+        if r["settle_year"] != year or (keep is not None and not keep(r)):
             continue
         end = r["agreement_end"]
         why = (f"{REASON_ZH[r['reason']]}（协议期 {r['agreement_start']} 至 {end or '长期'}，服务日期 "
