@@ -470,6 +470,14 @@ def _case_fast(rule, rs, c: dict, lines: list[dict], idx: _Index) -> list[tuple]
             out.append((None, c["fund_paid"], {"staff_id": c["attending_staff_id"], "admit_date": c["admit_date"],
                                                "period_start": sp[1], "status_zh": "终止" if sp[0] == "terminated" else "暂停"}))
         return out
+    if lg == "outside_agreement":  # twin of logic.SET_LOGIC["outside_agreement"]
+        day = c["discharge_date"] or c["admit_date"]
+        start, end = c.get("agreement_start"), c.get("agreement_end")
+        if start is not None and (day < start or (end is not None and day > end)):
+            out.append((None, c["fund_paid"], {"institution_id": c["institution_id"], "service_date": day,
+                                               "agreement_start": start, "agreement_end": end or "长期",
+                                               "fund_paid": c["fund_paid"]}))
+        return out
     if lg in ("out_of_catalog_share", "cash_share"):
         num = c["out_of_pocket_excluded"] + (c["self_pay"] if lg == "cash_share" else 0)
         mx = _dec_param(p["max_share"])
@@ -565,6 +573,7 @@ def fast_findings(checker: "Checker", t: dict[str, pa.Table]) -> list[tuple]:
         b, a = person["birth_date"], c["admit_date"]
         age = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
     c.update(inst_level=inst.get("level"), inst_kind=inst.get("kind"), sex=c["sex"] or person["sex"], age=age,
+             agreement_start=inst.get("agreement_start"), agreement_end=inst.get("agreement_end"),
              dx_list=[c["principal_dx"], *(c["secondary_dx"] or [])], emergency=bool(c["emergency"]),
              death_date=person["death_date"])
     lines = t["fee_items"].to_pylist()

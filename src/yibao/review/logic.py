@@ -365,6 +365,15 @@ SET_LOGIC: dict[str, SetLogic] = {
         HAVING NOT (any_value(c.emergency) AND bool_and({emergency_paid_sql('q')}))
     """, "the attending physician had no payment qualification on the admission (visit) day (emergencies exempt as "
          "for L11): a flag for the reviewer; the money effect is the person's own lines (L11)"),
+    "outside_agreement": SetLogic(PERSON, """
+        SELECT case_id, institution_id, coalesce(discharge_date, admit_date) AS service_date, agreement_start,
+               coalesce(CAST(agreement_end AS VARCHAR), '长期') AS agreement_end, fund_paid, fund_paid AS amount
+        FROM review_cases
+        WHERE agreement_start IS NOT NULL
+          AND (coalesce(discharge_date, admit_date) < agreement_start
+               OR coalesce(discharge_date, admit_date) > agreement_end)
+    """, "the service date (discharge date, else admission) outside the institution's service agreement "
+         "(agreement_start..agreement_end, inclusive): the settlement pays no such service (yibao.settle.agreement)"),
     "visit_frequency": SetLogic(PERSON, """
         WITH v AS (SELECT case_id, person_id, strftime(admit_date, '%Y-%m') AS month,
                           count(*) OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')) AS visits,

@@ -55,7 +55,7 @@ REVIEW_CASES = pa.schema([
     ("death_date", pa.date32()), ("total_cost", MONEY), ("fund_paid", MONEY), ("self_pay", MONEY),
     ("out_of_pocket_excluded", MONEY), ("settle_date", pa.date32()), ("attending_staff_id", pa.string()),
     ("discharge_mode", pa.string()), ("procedures", pa.list_(pa.string())), ("dept_code", pa.string()),
-    ("scheme", pa.string()),
+    ("scheme", pa.string()), ("agreement_start", pa.date32()), ("agreement_end", pa.date32()),
 ])
 
 REVIEW_CASES_SQL = """
@@ -66,7 +66,7 @@ SELECT c.case_id, c.person_id, c.institution_id, i.level AS inst_level, i.kind A
        list_concat([c.principal_dx], coalesce(c.secondary_dx, CAST([] AS VARCHAR[]))) AS dx_list,
        coalesce(c.emergency, FALSE) AS emergency, p.death_date, c.total_cost, c.fund_paid, c.self_pay,
        c.out_of_pocket_excluded, c.settle_date, c.attending_staff_id, c.discharge_mode, c.procedures,
-       c.dept_code, c.scheme
+       c.dept_code, c.scheme, i.agreement_start, i.agreement_end
 FROM cases c LEFT JOIN insured p ON p.person_id = c.person_id
      LEFT JOIN institutions i ON i.institution_id = c.institution_id
 """
