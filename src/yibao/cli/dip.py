@@ -129,14 +129,6 @@ def dip_indicators(
 
 
 
-def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
-    """DEDUCTIONS as CSV (institution_id,year,setting,source,amount,findings): the year's amounts of one setting
-    summed per institution (a file without a ``setting`` column counts as inpatient)."""
-    from yibao.settle.deductions import by_institution, read_deductions
-
-    return by_institution(read_deductions(path), year, setting)
-
-
 @dip_app.command("settle")
 def dip_settle(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
