@@ -12,7 +12,7 @@ from yibao.review.check import Checker, CheckError
 from yibao.review.pipelines import review_fixture
 from yibao.review.ruleset import load_rules
 
-from .builder import Region
+from .builder import D, Region
 
 
 def _case_json(tables: dict[str, pa.Table], case_id: str) -> dict:
@@ -113,3 +113,39 @@ def test_check_command(tmp_path):
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     p = run_cli("check", str(tmp_path / "bad.json"), "--catalog", str(tmp_path / "catalog.csv"))
     assert p.returncode == 2 and p.stderr.startswith("错误") and "Traceback" not in p.stderr
+
+
+def test_fast_path_equals_sql_on_agreement_period_and_terminated_emergencies():
+    """Issue 13: the twins of the agreement-period rule (C19) and of the emergency exception for suspension only
+    (L11, C08) give the SQL path's findings."""
+    from dataclasses import replace
+
+    r = Region().suspend("S9", "2024-07-01", "2024-08-01").suspend("S8", "2024-07-01", None, status="terminated")
+    for i in r.institutions:
+        if i["institution_id"] == "H2":
+            i["agreement_end"] = D("2024-07-31")
+        if i["institution_id"] == "H1":
+            i["agreement_start"] = D("2024-09-01")
+    r.case("IN", inst="H2", admit="2024-07-05", discharge="2024-07-10", daily=False)        # inside H2's term
+    r.line("IN", "BED", "2024-07-05", "1", "80.00")
+    r.case("AFTER", inst="H2", admit="2024-07-30", discharge="2024-08-03", daily=False)     # discharged after
+    r.line("AFTER", "BED", "2024-07-30", "1", "80.00")
+    r.case("BEFORE", person="F30", inst="H1", setting="outpatient", admit="2024-08-15")   # before H1's start
+    r.case("EM", person="K05", admit="2024-07-10", discharge="2024-07-12", daily=False, emergency=True, staff="S8")
+    r.line("EM", "CEF", "2024-07-10", "1", "5.20", staff="S9")   # suspended, emergency: settled
+    r.line("EM", "CEF", "2024-07-10", "2", "5.20", staff="S8")   # terminated, emergency: not settled
+    t = r.tables()
+    assert _both_paths_agree(t) >= 4
+    rs = load_rules()
+    rs = replace(rs, rules=tuple(replace(x, enabled=True) for x in rs.rules))
+    ch = Checker(t["catalog"], t["institutions"], rs, t["qualification_periods"])
+    hits = {}
+    for cid in ("IN", "AFTER", "BEFORE", "EM"):
+        got = ch.check(_case_json(t, cid))
+        assert got == ch.check(_case_json(t, cid), engine="sql")
+        hits[cid] = [(f["rule_id"], f["line_no"], f["amount"]) for f in got["findings"]
+                     if f["rule_id"] in ("C19", "L11", "C08")]
+    assert hits["IN"] == []
+    assert [h[0] for h in hits["AFTER"]] == ["C19"] and [h[0] for h in hits["BEFORE"]] == ["C19"]
+    assert ("L11", 2, "10.40") in hits["EM"] and ("L11", 1, "5.20") not in hits["EM"]
+    assert ("C08", None, "0.00") in hits["EM"]  # the terminated attending physician: flagged, no amount

@@ -90,7 +90,8 @@ def test_reregistration_only_after_the_bar(tmp_path) -> None:
         assert _status(ws, "S1", "2026-05-19")["status"] == "terminated"
         assert _status(ws, "S1", "2026-05-20")["status"] == "active"
         per = periods_of(ws)
-        assert per == [("S1", "terminated", D("2025-05-20"), D("2026-05-20"), "B")]
+        # emergency_paid False: the emergency exception is for suspension only (seed 001; issue 13)
+        assert per == [("S1", "terminated", D("2025-05-20"), D("2026-05-20"), "B", False)]
     finally:
         ws.close()
 
@@ -268,7 +269,7 @@ def _cases(rows):
 def test_emergency_case_during_suspension_is_paid_and_a_non_emergency_one_is_not(tmp_path) -> None:
     periods = periods_from_dir(write_staff_region(tmp_path, [sanction("A", "2025-03-01", 9)]))
     assert [tuple(r.values()) for r in periods.to_pylist()] == [
-        ("S1", "suspended", D("2025-03-01"), D("2025-04-01"), "A")]
+        ("S1", "suspended", D("2025-03-01"), D("2025-04-01"), "A", True)]
     cases = _cases([
         ("C1", "S1", "2025-03-10", True, "1000.00"),    # emergency during the suspension: paid
         ("C2", "S1", "2025-03-10", False, "800.50"),    # not emergency: not paid
@@ -281,10 +282,12 @@ def test_emergency_case_during_suspension_is_paid_and_a_non_emergency_one_is_not
         "amount": pa.array([Decimal("50.25"), Decimal("20.00"), Decimal("99.00")], pa.decimal128(18, 2)),
     })
     detail, summary = withheld(duckdb.connect(), periods, cases=cases, fee_items=lines)
-    assert [(r["case_id"], r["line_no"], r["amount"]) for r in detail.to_pylist()] == [
-        ("C2", None, Decimal("800.50")), ("C4", 1, Decimal("50.25"))]
+    # issue 13: the money effect is the person's own lines (seed 001: 暂停期内提供服务发生的医保费用不予结算) —
+    # C2 is attended by S1 but has no line of S1: nothing withheld (it was the whole 800.50 before); C1's line by
+    # S1 is an emergency during a suspension: paid; C4's line by S1 (50.25) is withheld, S2's line (20.00) paid
+    assert [(r["case_id"], r["line_no"], r["amount"]) for r in detail.to_pylist()] == [("C4", 1, Decimal("50.25"))]
     assert [(r["institution_id"], r["year"], r["setting"], r["source"], r["amount"], r["findings"])
-            for r in summary.to_pylist()] == [("H001", 2025, "inpatient", "staff_qualification", Decimal("850.75"), 2)]
+            for r in summary.to_pylist()] == [("H001", 2025, "inpatient", "staff_qualification", Decimal("50.25"), 1)]
 
 
 # --------------------------------------------------------------------------- the contract command
@@ -336,11 +339,12 @@ def test_summary_for_make_demo(tmp_path) -> None:
         csv.writer(f, lineterminator="\n").writerows(rows)
     load_region(region, tmp_path / "ws")
     s = year_summary(tmp_path / "ws", 2024)
-    # C0001 (2024-03-01, attending D440203000001, not emergency) is inside the suspension 03-01..04-01
-    assert s == {"year": 2024, "suspended": 1, "terminated": 0, "withheld": Decimal("9000.25")}
+    # C0001 (2024-03-01, attending D440203000001, not emergency) is inside the suspension 03-01..04-01; issue 13:
+    # only the person's own line is withheld (line 2, 阿莫西林胶囊 7.50 on 03-02), not the case's 9,000.25
+    assert s == {"year": 2024, "suspended": 1, "terminated": 0, "withheld": Decimal("7.50")}
     assert year_summary(region, 2024)["withheld"] is None
     r = run_cli("staff", "summary", "--year", "2024", "-w", tmp_path / "ws")
-    assert "暂停 1 人，终止 0 人" in r.stdout and "9,000.25 元" in r.stdout, r.stderr
+    assert "暂停 1 人，终止 0 人" in r.stdout and "7.50 元" in r.stdout, r.stderr
     assert json.dumps(str(s["withheld"]))
 
 
@@ -426,4 +430,4 @@ def test_periods_from_workspace_include_imported_periods(two_regions) -> None:
     t = staff.periods_from_workspace(b)
     assert t.schema.equals(QUALIFICATION_PERIODS)
     assert [tuple(r.values()) for r in t.to_pylist()] == [
-        ("S1", "suspended", D("2025-03-01"), D("2025-05-01"), "440200:suspended:S1:2025-03-01")]
+        ("S1", "suspended", D("2025-03-01"), D("2025-05-01"), "440200:suspended:S1:2025-03-01", True)]

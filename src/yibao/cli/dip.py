@@ -19,16 +19,27 @@ def dip_build(
     out_dir: Path = typer.Option(..., "--out", help="目录库输出目录"),
     standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（用其 valid_procedures.csv 区分手术）"),
     engine: str = engine_option(),
+    year: Optional[int] = typer.Option(None, "--year", help="结算年度：未在政策文件给出 catalogue.years 时，用该年度之前的历史年度（缺省为工作区最新出院年度）"),
 ) -> None:
     """由历史住院病例生成 DIP 病种目录库（核心病种、综合病种、分值），存为 CSV、Parquet 与 Excel。"""
-    from yibao.dip.build import build
+    import sys
+    from decimal import Decimal
+
+    from yibao.dip.build import build, catalogue_year_warning
     from yibao.dip.policy import load_policy
 
     pol = load_policy(policy)
-    cat = build(workspace, pol, out_dir, standards=standards, engine=engine)
+    cat = build(workspace, pol, out_dir, standards=standards, engine=engine, settle_year=year)
     th, m = cat.threshold, cat.manifest
-    print(f"病种目录库 {cat.version}：年度 {m['parameters']['years']}，核心病种 {m['groups']['core']} 个，"
-          f"综合病种 {m['groups']['comprehensive']} 个")
+    ys, weights = m["parameters"]["years"], m["parameters"].get("year_weights", [])
+    how = ("政策文件 catalogue.years 给定" if m.get("years_from") == "policy"
+           else f"结算年度 {m['settle_year']} 之前的 {len(ys)} 个年度，未给 catalogue.years 时自动选取")
+    ws_ = ":".join(str(Decimal(w).normalize()) for w in weights)
+    print(f"病种目录库 {cat.version}：历史年度 {'、'.join(map(str, ys))}（{how}；年度权重 {ws_}），"
+          f"核心病种 {m['groups']['core']} 个，综合病种 {m['groups']['comprehensive']} 个")
+    warning = catalogue_year_warning(cat.version, ys, m.get("settle_year"))
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"核心病种病例数临界值 {th['core_min_cases']}，核心病种覆盖病例 {th['core_cases']}/{th['total_cases']}"
           f"（{th['core_share']}）；全部病例平均费用 {m['reference_cost']} 元")
     print(f"不能入组的历史病例：{m['history_cases']['ungroupable'] or '无'}")
@@ -46,11 +57,15 @@ def dip_score(
     engine: str = engine_option(),
 ) -> None:
     """住院病例入组与赋分：核心病种→综合病种→不能入组；偏差病例、机构系数、特例单议。"""
+    import sys
+
     from yibao.dip.build import score
     from yibao.dip.policy import load_policy
 
     pol = load_policy(policy)
     s = score(workspace, catalogue, pol, out_dir, review=review, engine=engine, year=year)
+    for w in s.get("warnings", []):
+        print(w, file=sys.stderr)
     print(f"目录库 {s['catalogue_version']}：住院病例 {s['cases']}，状态 {s['status']}，病种类型 {s['group_kind']}")
     print(f"偏差 {s['deviation']}；特例单议待审 {s['review_queue']}（超 {pol.extreme_ratio.normalize()} 倍 {s['extreme_flagged']}）；"
           f"总分值 {s['points_total']}")
@@ -112,33 +127,6 @@ def dip_indicators(
 
 
 
-def _read_deductions(path: Path, year: int, setting: str = "inpatient") -> dict:
-    """DEDUCTIONS as CSV (institution_id,year,setting,source,amount,findings): the year's amounts of one setting
-    summed per institution (a file without a ``setting`` column counts as inpatient)."""
-    import csv
-    from decimal import Decimal, InvalidOperation
-
-    from yibao.contract.readers import detect_encoding
-    from yibao.contract.reasons import FatalLoadError
-
-    try:
-        with path.open(encoding=detect_encoding(path), newline="") as f:  # Excel saves CSV as GBK/GB18030
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FatalLoadError(str(path), f"无法读取扣款文件：{exc}") from None
-    out: dict[str, Decimal] = {}
-    for n, r in enumerate(rows, 2):
-        try:
-            y, inst, amt = int(r["year"]), r["institution_id"].strip(), Decimal(r["amount"].strip())
-        except (KeyError, ValueError, InvalidOperation, AttributeError):
-            raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
-        if amt < 0 or amt != amt.quantize(Decimal("0.01")):
-            raise FatalLoadError(str(path), f"第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
-        if y == year and amt and (r.get("setting") or "inpatient").strip() == setting:
-            out[inst] = out.get(inst, Decimal("0.00")) + amt
-    return out
-
-
 @dip_app.command("settle")
 def dip_settle(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
@@ -158,6 +146,7 @@ def dip_settle(
     pol = load_policy(policy)
     table = _scored_table(scored)
     _require_year(table.column("settle_year").to_pylist(), bp.year, scored / "scored_cases.parquet", budget_policy)
+    _warn_catalogue_years(scored, bp.year)
     y = _settle(workspace, table, bp, budgets, pol, deductions, engine)
     files = write_year(y, out_dir, statements=statements)
     for scheme, s in y.dip.items():
@@ -173,8 +162,30 @@ def dip_settle(
     beds = [b for b in y.bed_day]
     print(f"按床日：{sum(b.cases for b in beds)} 例，{sum(b.bed_days for b in beds)} 床日，应付 "
           f"{sum((b.payable for b in beds), 0)}；未入组（不计点数）病例 {sum(r['cases'] for r in y.unscored)}")
-    print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day .csv、summary.json"
+    from yibao.settle.agreement import exclusions_line
+    from yibao.settle.deductions import summary_line
+
+    print(exclusions_line(y.excluded))
+    if y.deductions:
+        print(summary_line(y.deductions["given"], y.deductions["applied"], y.deductions["not_applied"]))
+    print(f"已写入 {out_dir}（point_values / prepayments / clearing / bed_day / exclusions .csv、summary.json"
           + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")
+
+
+def _warn_catalogue_years(scored: Path, year: int) -> None:
+    """A warning on stderr when the scored cases' catalogue was built from years including ``year``."""
+    import json
+    import sys
+
+    from yibao.dip.build import catalogue_year_warning
+
+    try:
+        summary = json.loads((scored / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    w = catalogue_year_warning(summary.get("catalogue_version", ""), summary.get("catalogue_years"), year)
+    if w:
+        print(w, file=sys.stderr)
 
 
 def _budget(budget_policy: Path):
@@ -216,12 +227,12 @@ def _scored_table(scored: Path):
 
 def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None):
     from yibao.dip.settlement import run_settlement
+    from yibao.settle.deductions import read_deductions
 
     cp = bp.sections.clearing
-    inp = _read_deductions(deductions, bp.year, "inpatient") if deductions is not None else {}
-    out = _read_deductions(deductions, bp.year, "outpatient") if deductions is not None else {}
+    given = read_deductions(deductions) if deductions is not None else None
     return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp, cp.scores,
-                          cp.default_score, inp, engine, out)
+                          cp.default_score, None, engine, None, given=given)
 
 
 @dip_app.command("simulate")
@@ -251,7 +262,7 @@ def dip_simulate(
     cat = catalogue
     if sc.changes_catalogue:
         cat = out_dir / "scenario" / "catalogue"
-        build(workspace, scen_pol, cat, standards=standards, engine=engine)
+        build(workspace, scen_pol, cat, standards=standards, engine=engine, settle_year=bp.year)
     if sc.changes_scoring:
         score(workspace, cat, scen_pol, out_dir / "scenario" / "scored", engine=engine)
         scen_table = _scored_table(out_dir / "scenario" / "scored")

@@ -24,14 +24,17 @@ def drg_settle(
     weights_file: Optional[Path] = file_option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
-    from yibao.cli.dip import _budget, _read_deductions, _require_year
+    from yibao.cli.dip import _budget, _require_year
     from yibao.contract.reasons import FatalLoadError
     from yibao.contract.standards import find_standards
     from yibao.drg.grouper import group_table
     from yibao.drg.payment import (DRG_PAYMENT, DRG_WEIGHTS, budget_rate_of, history_years, load_payment_policy,
                                    param_tables, settle_drg_year, write_drg_year)
     from yibao.drg.standards import load_standards
+    from yibao.drg.payment import drg_wholly_excluded, finish_drg_year
     from yibao.drg.weights import check_weights, official_weights, read_weights
+    from yibao.settle.agreement import OUTSIDE_AGREEMENT, agreement_sources, exclusions_line
+    from yibao.settle.deductions import by_institution, read_deductions, summary_line
     from yibao.settle.units import booked_by_institution, split_deductions
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
@@ -55,7 +58,9 @@ def drg_settle(
             "ORDER BY 1").fetchall()]
         hist = history_years(years, bp.year, pol)
         src = {"drg_grouped": grouped, "cases": cases, "institutions": f'"{db}".main.institutions',
-               **param_tables(pol, bp.year, hist)}
+               **param_tables(pol, bp.year, hist), **agreement_sources(bp.year)}
+        excluded = runner.run_pipeline(OUTSIDE_AGREEMENT, src)["settle_outside_agreement"]
+        src["settle_outside_agreement"] = excluded
         weights = runner.run_pipeline(DRG_WEIGHTS, src)["drg_weights"]
         official = read_weights(weights_file) if weights_file is not None else None
         if official is not None:  # the city's published weights; the history only lends costs where it has them
@@ -67,17 +72,22 @@ def drg_settle(
     units = out["drg_pay_units"]
     _require_year(units.column("year").to_pylist(), bp.year, workspace, budget_policy)
     ded = {}
-    if deductions is not None:  # split over schemes by the institution's DRG-year booked fund, as for DIP
-        ded = split_deductions(_read_deductions(deductions, bp.year),
-                               booked_by_institution(units.to_pylist(), bp.year))
+    given = read_deductions(deductions) if deductions is not None else None
+    gone = drg_wholly_excluded(units, excluded, bp.year)
+    if given is not None:  # split over schemes by the institution's DRG-year booked fund, as for DIP
+        ded = split_deductions({i: a for i, a in by_institution(given, bp.year, "inpatient").items()
+                                if ("inpatient", i) not in gone},
+                               booked_by_institution([r for r in units.to_pylist() if r["method"] != "excluded"],
+                                                     bp.year))
     cp = bp.sections.clearing
     y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, cp.scores, cp.default_score, ded,
                         weights_version=official.version if official else str(getattr(std, "version", "")))
+    finish_drg_year(y, excluded, given, gone)
     problems = []
     if official is not None:
         year_drgs: dict[str, int] = {}
         for r in out["drg_case_pay"].to_pylist():
-            if r["settle_year"] == bp.year and r["status"] == "ok" and r["drg"]:
+            if r["settle_year"] == bp.year and r["status"] == "ok" and r["drg"] and r["method"] != "excluded":
                 year_drgs[r["drg"]] = year_drgs.get(r["drg"], 0) + 1
         problems = check_weights(official, std, year_drgs)
     hist_units = {}
@@ -104,7 +114,10 @@ def drg_settle(
         item = sum(i["paid"] for i in y.item if i["scheme"] == scheme)
         print(f"{zh}：按项目结算 {item}，DRG 预算 {s.budget}，病例权重 {s.units}，费率 {s.value_shown} 元/权重，"
               f"机构 {len(s.clearing)} 家，年度应付 {s.entitled}，基金结余 {s.balance}")
-    print(f"已写入 {out_dir}（weights / cases / base_rates / prepayments / clearing / item .csv、summary.json"
+    print(exclusions_line(y.excluded))
+    if y.deductions:
+        print(summary_line(y.deductions["given"], y.deductions["applied"], y.deductions["not_applied"]))
+    print(f"已写入 {out_dir}（weights / cases / base_rates / prepayments / clearing / item / exclusions .csv、summary.json"
           + ("、weights_report.csv" if official is not None else "")
           + (f"、{sum(1 for f in files if f.suffix == '.xlsx')} 份机构结算单" if statements else "") + "）")
     serious = [p for p in problems if p["kind"] in ("unknown_drg", "missing_weight")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -83,23 +83,27 @@ def _sources_from_workspace(workspace: Path, engine: str, names: tuple[str, ...]
     return src, runner_for(engine), None
 
 
-def history_years(workspace: Path, policy: DipPolicy) -> list[int]:
-    """The policy's years, or the last ``len(year_weights)`` discharge years of inpatient cases."""
-    if policy.years:
-        return list(policy.years)
+def history_years(workspace: Path, policy: DipPolicy, settle_year: int | None = None) -> tuple[list[int], int]:
+    """(history years, settlement year). The policy's ``catalogue.years`` when given; else the discharge years of
+    inpatient cases **before the settlement year** — ``settle_year``, or the latest discharge year in the data
+    (the year still to be settled) — at most ``len(year_weights)`` of them, the latest ones (DIP 技术规范:
+    以近三年历史病例为基础: history, not the year being paid)."""
     from yibao.engine.workspace import Workspace
 
     with Workspace(workspace, read_only=True) as ws:
         years = [r[0] for r in ws.con.execute(
             "SELECT DISTINCT CAST(year(discharge_date) AS INTEGER) FROM main.cases WHERE setting = 'inpatient' "
-            "ORDER BY 1").fetchall()]
+            "AND discharge_date IS NOT NULL ORDER BY 1").fetchall()]
     if not years:
         raise DipError(str(workspace), "工作区没有住院结算清单，无法生成病种目录库")
-    n = len(policy.year_weights)
-    if len(years) < n:
-        raise DipError(str(workspace), f"住院病例只有 {len(years)} 个年度（{years}），catalogue.year_weights 需要 {n} 个年度；"
-                                       "请在政策文件中给出 catalogue.years 与相应的 year_weights")
-    return years[-n:]
+    target = settle_year if settle_year is not None else years[-1]
+    if policy.years:
+        return list(policy.years), target
+    before = [y for y in years if y < target]
+    if not before:
+        raise DipError(str(workspace), f"结算年度 {target} 之前没有住院病例（出院年度 {years}），无法由历史年度生成目录库；"
+                                       "请用 --year 指定结算年度，或在政策文件中给出 catalogue.years")
+    return before[-len(policy.year_weights):], target
 
 
 @dataclass
@@ -117,8 +121,12 @@ def build_tables(sources: dict, runner, policy: DipPolicy, years: list[int], rul
 
 
 def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | None = None,
-          engine: str = "duckdb") -> Catalogue:
-    years = history_years(workspace, policy)
+          engine: str = "duckdb", settle_year: int | None = None) -> Catalogue:
+    """The catalogue from the history years (:func:`history_years`); without ``catalogue.years`` in the policy the
+    years before the settlement year, with the newest of ``year_weights`` (two years of ``1, 2, 7``: ``2, 7``)."""
+    years, target = history_years(workspace, policy, settle_year)
+    if not policy.years:
+        policy = replace(policy, year_weights=tuple(policy.year_weights[-len(years):]))
     rules, valid = read_overrides(), read_valid_procedures(standards)
     sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases",))
     try:
@@ -126,11 +134,24 @@ def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | N
     finally:
         if ws is not None:
             ws.close()
-    return write_catalogue(out, policy, years, rules, valid, out_dir)
+    return write_catalogue(out, policy, years, rules, valid, out_dir,
+                           {"settle_year": target, "years_from": "policy" if policy.years else "before_settle_year"})
+
+
+def catalogue_year_warning(version: str, years, settle_year: int | None) -> str | None:
+    """A warning when a catalogue's history years include the year being settled (its scores would come from the
+    very cases they pay)."""
+    years = [int(y) for y in years or []]
+    if settle_year is None or settle_year not in years:
+        return None
+    return (f"注意：病种目录库 {version} 的历史年度 {'、'.join(map(str, years))} 包含结算年度 {settle_year}："
+            f"分值由待结算年度自身的病例得出；DIP 技术规范以结算年度之前的历史病例为基础，"
+            f"请用 {settle_year} 年之前的年度重建目录库（yibao dip build，catalogue.years）")
 
 
 def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int], rules: pa.Table,
-                    valid: pa.Table, out_dir: Path) -> Catalogue:
+                    valid: pa.Table, out_dir: Path, extra: dict | None = None) -> Catalogue:
+    """``extra``: manifest entries outside the version hash (the settlement year the history was chosen for)."""
     cat = out["dip_catalogue"]
     th = out["dip_threshold"].to_pylist()[0]
     keys = out["dip_case_keys"]
@@ -164,6 +185,7 @@ def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int
                           "ungroupable": dict(sorted(reasons.items()))},
         "rounding": "四舍五入 ROUND_HALF_UP",
         "files": {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())},
+        **(extra or {}),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     for n, b in files.items():
@@ -279,10 +301,17 @@ def score(workspace: Path, cat_dir: Path, policy: DipPolicy, out_dir: Path, revi
     finally:
         if ws is not None:
             ws.close()
-    return write_scores(result, manifest, out_dir, rev)
+    # the year being settled: the one asked for, else the latest discharge year scored
+    latest = pa.compute.max(result.column("year")).as_py() if result.num_rows else None
+    target = year if year is not None else latest
+    years = manifest.get("parameters", {}).get("years", [])
+    warning = catalogue_year_warning(manifest["version"], years, target)
+    return write_scores(result, manifest, out_dir, rev, {"catalogue_years": years,
+                                                         "warnings": [warning] if warning else []})
 
 
-def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Table | None = None) -> dict:
+def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Table | None = None,
+                 extra: dict | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "scored_cases.csv").write_bytes(csv_bytes(result, SCORED_COLUMNS))
     (out_dir / "scored_cases.parquet").write_bytes(parquet_bytes(result))
@@ -306,6 +335,7 @@ def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Tab
         "review_queue": queue.num_rows,
         "ungroupable": {r: {"count": n, "zh": REASONS_ZH.get(r, r)} for r, n in sorted(reasons.items())},
         "points_total": str(Decimal("0.0000") if total is None else total.quantize(Decimal("0.0000"))),
+        **(extra or {}),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")

@@ -585,10 +585,13 @@ register(DIP_SCORING, fixture=scoring_fixture)
 
 
 # --- settlement aggregates (yibao.dip.settlement) ----------------------------------------------------
-from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, example_settle_sources  # noqa: E402
+from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, example_settle_sources_outside  # noqa: E402
 
-register(DIP_SETTLE_UNITS, fixture=example_settle_sources)
-register(DIP_PER_CAPITA, fixture=example_settle_sources)
+register(DIP_SETTLE_UNITS, fixture=example_settle_sources_outside)
+register(DIP_PER_CAPITA, fixture=example_settle_sources_outside)
+from yibao.dip.settlement import OUTSIDE_AGREEMENT, example_agreement_sources  # noqa: E402
+
+register(OUTSIDE_AGREEMENT, fixture=example_agreement_sources)
 from yibao.dip.indicators import DIP_INDICATORS, indicators_fixture  # noqa: E402
 
 register(DIP_INDICATORS, fixture=indicators_fixture)

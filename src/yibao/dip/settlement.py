@@ -37,6 +37,10 @@ from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
+from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
+                                    exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
+                                    WHOLLY_EXCLUDED_ZH, wholly_excluded)
+from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconcile, summary_line
 from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, sheet_rows, write_csv
 from yibao.settle.units import (
     SchemeSettlement,
@@ -75,7 +79,7 @@ SETTLE_UNITS = Step(
     main="dip_case_points",
     mode="partitioned",
     partition_by=("institution_id",),
-    broadcast=("dip_settle_params", "dip_bed_rules"),
+    broadcast=("dip_settle_params", "dip_bed_rules", "settle_outside_agreement"),
     sql="""
 WITH c AS (
     SELECT d.*,
@@ -83,6 +87,7 @@ WITH c AS (
              WHERE starts_with(coalesce(d.principal_dx, ''), r.prefix)) AS bed_kind_match
     FROM dip_case_points d, dip_settle_params p
     WHERE d.settle_year <= p.year AND d.scheme IS NOT NULL
+      AND """ + NOT_EXCLUDED.format(alias="d") + """  -- services outside the agreement are not settled
 ),
 m AS (
     SELECT c.*,
@@ -106,7 +111,8 @@ GROUP BY ALL
                       ("cases", pa.int64()), ("units", UNITS), ("bed_days", pa.int64()),
                       ("total_cost", MONEY), ("fund_paid", MONEY)]),
     order_by=("year", "scheme", "institution_id", "month", "method", "bed_kind"),
-    doc="结算年度及以前各年度：每机构每月的 DIP 点数、床日病例与床日数、其他（不能入组）病例，及其费用与统筹基金记账",
+    doc="结算年度及以前各年度：每机构每月的 DIP 点数、床日病例与床日数、其他（不能入组）病例，及其费用与统筹基金记账"
+        "（服务协议期外的病例不计）",
 )
 
 DIP_SETTLE_UNITS = Pipeline(
@@ -120,12 +126,13 @@ CAPITA_ATTRIBUTION = Step(
     main="cases",
     mode="partitioned",
     partition_by=("person_id",),
-    broadcast=("dip_settle_params", "institutions", "dip_capita_kinds"),
+    broadcast=("dip_settle_params", "institutions", "dip_capita_kinds", "settle_outside_agreement"),
     sql="""
 WITH v AS (
     SELECT c.person_id, c.scheme, c.institution_id, count(*) AS visits
     FROM cases c, dip_settle_params p
     WHERE c.setting = 'outpatient' AND year(c.settle_date) = p.year AND c.scheme IS NOT NULL
+      AND """ + NOT_EXCLUDED.format(alias="c") + """
       AND c.institution_id IN (SELECT i.institution_id FROM institutions i
                                WHERE i.kind IN (SELECT kind FROM dip_capita_kinds))
     GROUP BY ALL
@@ -159,13 +166,14 @@ CAPITA_BOOKED = Step(
     main="cases",
     mode="partitioned",
     partition_by=("institution_id",),
-    broadcast=("dip_settle_params", "institutions", "dip_capita_kinds"),
+    broadcast=("dip_settle_params", "institutions", "dip_capita_kinds", "settle_outside_agreement"),
     sql="""
 SELECT CAST(year(c.settle_date) AS INTEGER) AS year, c.scheme, c.institution_id,
        CAST(month(c.settle_date) AS INTEGER) AS month, CAST(count(*) AS BIGINT) AS visits,
        CAST(sum(c.total_cost) AS DECIMAL(18, 2)) AS total_cost, CAST(sum(c.fund_paid) AS DECIMAL(18, 2)) AS fund_paid
 FROM cases c, dip_settle_params p
 WHERE c.setting = 'outpatient' AND year(c.settle_date) IN (p.year, p.year - 1) AND c.scheme IS NOT NULL
+  AND """ + NOT_EXCLUDED.format(alias="c") + """
   AND c.institution_id IN (SELECT i.institution_id FROM institutions i
                            WHERE i.kind IN (SELECT kind FROM dip_capita_kinds))
 GROUP BY ALL
@@ -219,6 +227,8 @@ class DipYear:
     bed_day_capped: dict[str, bool]
     unscored: list[dict]
     institutions: dict[str, dict] = field(default_factory=dict)
+    excluded: list[dict] = field(default_factory=list)  # exclusions.csv rows: services outside the agreement
+    deductions: dict = field(default_factory=dict)       # given, applied, not_applied (rows with the reason)
 
 
 def _unit_months(rows: list[dict], year: int, scheme: str, units_key: str = "units") -> list[UnitMonth]:
@@ -313,9 +323,12 @@ def settle_year(year: int, units: pa.Table, capita_units: pa.Table, capita_booke
             persons = {r["institution_id"]: r["persons"] for r in cu}
             months = []
             for i in sorted(set(persons) | {k[0] for k in booked}):  # booked without persons: 0 units
+                # units only in the months the service agreement is in force (韶关办法第四条)
+                a = inst.get(i)
+                force = months_in_force(a["agreement_start"], a["agreement_end"], year) if a else set(range(1, 13))
                 for m in range(1, 13):
                     v, tc, fp = booked.get((i, m), [0, ZERO, ZERO])
-                    months.append(UnitMonth(i, m, Decimal(persons.get(i, 0)), v, tc, fp))
+                    months.append(UnitMonth(i, m, Decimal(persons.get(i, 0)) if m in force else Decimal(0), v, tc, fp))
             capita[scheme] = settle_scheme(scheme, budgets.outpatient[scheme], months, UnitPolicy("fund", None,
                                            sp.deposit_rate, sp.prepay_cap), bands, scores, default_score,
                                            {i: a for (sc, i), a in (capita_deductions or {}).items() if sc == scheme},
@@ -345,8 +358,9 @@ def settle_year(year: int, units: pa.Table, capita_units: pa.Table, capita_booke
     return DipYear(year, {"settlement": sp.as_dict()}, values, dip, capita, beds, capped, unscored, inst)
 
 
-def example_settle_sources() -> dict[str, pa.Table]:
-    """A small scored-case table and region for the parity suite (both pipelines)."""
+def example_settle_sources(outside_agreement: bool = False) -> dict[str, pa.Table]:
+    """A small scored-case table and region for the parity suite (both pipelines); ``outside_agreement``: C2 and
+    V3 outside their institution's agreement (else no case is)."""
     d = dt.date
     pts = []
     spec = [("C1", "H3", "employee", 2025, 1, "1200.0000", "K80.1", 5, "scored"),
@@ -382,7 +396,37 @@ def example_settle_sources() -> dict[str, pa.Table]:
     from yibao.dip.policy import load_policy
 
     src = settle_sources(2025, load_policy().settlement)
-    return {"dip_case_points": points, "cases": cases, "institutions": inst, **src}
+    # C2 and V3 fall outside their institution's agreement: left out of the units and of the booked amounts
+    ex_schema = OUTSIDE_AGREEMENT.steps[-1].schema
+    ex = [{"case_id": "C2", "institution_id": "H3", "scheme": "employee", "setting": "inpatient",
+           "service_date": d(2025, 2, 1), "settle_date": d(2025, 2, 3), "settle_year": 2025,
+           "total_cost": Decimal("10000.00"), "fund_paid": Decimal("7000.00"), "agreement_start": d(2015, 1, 1),
+           "agreement_end": d(2025, 1, 31), "reason": "after_end"},
+          {"case_id": "V3", "institution_id": "P2", "scheme": "resident", "setting": "outpatient",
+           "service_date": d(2025, 3, 3), "settle_date": d(2025, 3, 3), "settle_year": 2025,
+           "total_cost": Decimal("100.00"), "fund_paid": Decimal("60.00"), "agreement_start": d(2025, 4, 1),
+           "agreement_end": None, "reason": "before_start"}]
+    ex = ex if outside_agreement else []
+    excluded = pa.table({f.name: pa.array([r[f.name] for r in ex], f.type) for f in ex_schema}, schema=ex_schema)
+    return {"dip_case_points": points, "cases": cases, "institutions": inst, **src,
+            "settle_outside_agreement": excluded}
+
+
+def example_settle_sources_outside() -> dict[str, pa.Table]:
+    return example_settle_sources(outside_agreement=True)
+
+
+def example_agreement_sources() -> dict[str, pa.Table]:
+    """The example region with P2's agreement starting 2025-02-01 and H3's ending 2024-12-31 (parity suite)."""
+    src = example_settle_sources()
+    inst = src["institutions"].to_pylist()
+    for r in inst:
+        if r["institution_id"] == "P2":
+            r["agreement_start"] = dt.date(2025, 2, 1)
+        if r["institution_id"] == "H3":
+            r["agreement_end"] = dt.date(2024, 12, 31)
+    return {"cases": src["cases"], "institutions": pa.Table.from_pylist(inst, schema=INSTITUTIONS.arrow_schema()),
+            **agreement_sources(2025)}
 
 
 # --- running over a workspace and writing the year ------------------------------------------------
@@ -403,17 +447,27 @@ def history_from_units(units: pa.Table) -> dict[tuple[str, int], Decimal]:
 def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, policy: DipPolicy, bands: Bands,
                    scores: Mapping[str, Decimal], default_score: Decimal,
                    deductions: Mapping[str, Decimal] | None = None, engine: str = "duckdb",
-                   outpatient_deductions: Mapping[str, Decimal] | None = None) -> DipYear:
+                   outpatient_deductions: Mapping[str, Decimal] | None = None,
+                   given: list[Deduction] | None = None) -> DipYear:
     """Aggregate ``scored`` cases and the workspace's outpatient cases on ``engine``, then settle exactly.
 
     ``deductions`` / ``outpatient_deductions``: per institution (DEDUCTIONS of the year, inpatient and
-    outpatient settings), split over schemes by the fund each institution booked in each.
+    outpatient settings), split over schemes by the fund each institution booked in each. ``given``: the rows of
+    a DEDUCTIONS file instead — the year's amounts are taken from it, and every row the settlement does not
+    apply is listed with its reason (``DipYear.deductions``). Cases whose service date lies outside their
+    institution's service agreement are left out (:mod:`yibao.settle.agreement`) and listed.
     """
     from yibao.dip.build import _sources_from_workspace
 
+    if given is not None:
+        deductions = by_institution(given, year, "inpatient")
+        outpatient_deductions = by_institution(given, year, "outpatient")
     sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases", "institutions"))
     try:
-        src = {**sources, "dip_case_points": scored, **settle_sources(year, policy.settlement)}
+        src = {**sources, "dip_case_points": scored, **settle_sources(year, policy.settlement),
+               **agreement_sources(year)}
+        excluded = run_final(runner, OUTSIDE_AGREEMENT, src)
+        src["settle_outside_agreement"] = excluded
         units = run_final(runner, DIP_SETTLE_UNITS, src)
         cap = runner.run_pipeline(DIP_PER_CAPITA, src)
         institutions = sources["institutions"]
@@ -424,14 +478,58 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     finally:
         if ws is not None:
             ws.close()
-    ded = split_deductions(deductions or {}, units, year)
     booked = booked_by_institution(cap["dip_capita_booked"].to_pylist(), year)
+    # an institution none of whose services of a setting this year the agreement covers was not settled for
+    # them: the deductions found on those services are not applied either (the services are not paid at all)
+    gone = wholly_excluded(excluded, year, {"inpatient": {r["institution_id"] for r in units.to_pylist()
+                                                          if r["year"] == year},
+                                            "outpatient": set(booked)})
+    ded = split_deductions({i: a for i, a in (deductions or {}).items() if ("inpatient", i) not in gone}, units, year)
     kinds = {r["institution_id"]: r["kind"] for r in institutions.to_pylist()}
     eligible = {i: a for i, a in (outpatient_deductions or {}).items()  # pharmacies etc. are not in this pot
-                if kinds.get(i) in policy.settlement.capita_kinds}
+                if kinds.get(i) in policy.settlement.capita_kinds and ("outpatient", i) not in gone}
     out_ded = settle_split(eligible, booked, SCHEMES)
-    return settle_year(year, units, cap["dip_capita_units"], cap["dip_capita_booked"], institutions, budgets, policy,
-                       bands, scores, default_score, ded, history_from_units(units), out_ded)
+    y = settle_year(year, units, cap["dip_capita_units"], cap["dip_capita_booked"], institutions, budgets, policy,
+                    bands, scores, default_score, ded, history_from_units(units), out_ded)
+    capita_kinds = set(policy.settlement.capita_kinds)
+    y.excluded = exclusion_rows(excluded, year, y.institutions, "按病种分值（DIP）、按床日与按人头",
+                                lambda r: r["setting"] == "inpatient" or kinds.get(r["institution_id"]) in capita_kinds)
+    if given is not None:
+        y.deductions = _reconcile_dip(y, given, kinds, policy, gone)
+    return y
+
+
+KIND_ZH = {"hospital": "医院", "primary": "基层医疗机构", "pharmacy": "定点零售药店"}
+
+
+def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str], policy: DipPolicy,
+                   gone: set[tuple[str, str]]) -> dict:
+    applied: dict[tuple[str, str], Decimal] = {}
+    for setting, runs in (("inpatient", y.dip), ("outpatient", y.capita)):
+        for s in runs.values():
+            for c in s.clearing:
+                if c.deductions:
+                    k = (setting, c.institution_id)
+                    applied[k] = applied.get(k, ZERO) + c.deductions
+    pots = "、".join(KIND_ZH.get(k, k) for k in policy.settlement.capita_kinds)
+
+    def why_not(d: Deduction) -> str:
+        kind = kinds.get(d.institution_id)
+        if (d.setting, d.institution_id) in gone:
+            return WHOLLY_EXCLUDED_ZH.format(setting=SETTING_ZH.get(d.setting, d.setting))
+        if d.setting == "outpatient":
+            if kind not in policy.settlement.capita_kinds:
+                return (f"门诊扣款：{KIND_ZH.get(kind, kind or '未知机构')}不参加按人头结算（只有{pots}），"
+                        "本次结算没有可扣减的清算款，请另行追回")
+            return "门诊扣款：该机构本年度无按人头结算（无归属人数或无门诊统筹预算），本次未扣减"
+        if d.setting == "inpatient":
+            return "住院扣款：本次结算中该机构没有住院清算（该险种无住院统筹预算），未扣减"
+        return f"就诊类型 {d.setting!r} 不是 inpatient 或 outpatient，无法对应结算"
+
+    g, a, rows = reconcile(given, y.year, applied, why_not)
+    for r in rows:
+        r["name"] = y.institutions.get(r["institution_id"], {}).get("name", "")
+    return {"given": g, "applied": a, "not_applied": rows}
 
 
 # (column, 中文表头)
@@ -473,6 +571,10 @@ def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
     spec = {"point_values": POINT_VALUE_COLUMNS, "prepayments": PREPAY_COLUMNS, "clearing": CLEARING_COLUMNS,
             "bed_day": BED_COLUMNS}
     files = [write_csv(out_dir / f"{n}.csv", cols, rows[n]) for n, cols in spec.items()]
+    files.append(write_csv(out_dir / "exclusions.csv", EXCLUSION_COLUMNS, y.excluded))
+    if y.deductions:
+        files.append(write_csv(out_dir / "deductions_not_applied.csv", NOT_APPLIED_COLUMNS,
+                               y.deductions["not_applied"]))
     summary = summary_of(y)
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
                                           + "\n", encoding="utf-8")
@@ -520,6 +622,12 @@ def summary_of(y: DipYear) -> dict:
                         "capped": y.bed_day_capped.get(scheme, False)},
         }
     out["unscored_cases"] = sum(r["cases"] for r in y.unscored)
+    out["outside_agreement"] = exclusion_summary(y.excluded)
+    if y.deductions:
+        d = y.deductions
+        out["deductions"] = {"given": str(d["given"]), "applied": str(d["applied"]),
+                             "not_applied": str(sum((r["amount"] for r in d["not_applied"]), ZERO)),
+                             "line": summary_line(d["given"], d["applied"], d["not_applied"])}
     return out
 
 

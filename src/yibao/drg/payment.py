@@ -30,6 +30,9 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.runner import Pipeline, Step
+from yibao.settle.agreement import (EXCLUSION_COLUMNS, NOT_EXCLUDED, OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH,
+                                    exclusion_rows, exclusion_summary, wholly_excluded)
+from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, reconcile, summary_line
 from yibao.settle.bands import Bands
 from yibao.settle.relative import group_year_step, relative_step
 from yibao.settle.units import SchemeSettlement, UnitMonth, UnitPolicy, last_year_weights, settle_scheme
@@ -222,7 +225,7 @@ CASE_PAY = Step(
     name="drg_case_pay",
     main="drg_pay_case_costs",
     mode="rowwise",
-    broadcast=("drg_weights", "drg_pay_params", "institutions", "drg_coefficients"),
+    broadcast=("drg_weights", "drg_pay_params", "institutions", "drg_coefficients", "settle_outside_agreement"),
     sql="""
 WITH m AS (
     SELECT c.*, w.relative AS rw, w.avg_cost, w.group_id IS NOT NULL AS listed,
@@ -264,7 +267,9 @@ SELECT case_id, institution_id, scheme, year, settle_year, settle_month, status,
        CAST(adj_u * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS adjusted_weight, coefficient,
        CAST(((2 * adj_u * CAST(coefficient * 10000 AS BIGINT) + 10000) // 20000)
             * CAST(0.0001 AS DECIMAL(5, 4)) AS DECIMAL(18, 4)) AS case_weight,
-       CASE WHEN item_why IS NULL THEN 'drg' ELSE 'item' END AS method,
+       -- a service outside the institution's agreement is not settled (韶关办法第四条, yibao.settle.agreement)
+       CASE WHEN """ + NOT_EXCLUDED.format(alias="s") + """ THEN CASE WHEN item_why IS NULL THEN 'drg' ELSE 'item' END
+            ELSE 'excluded' END AS method,
        item_why AS item_reason, total_cost, fund_paid, los_days
 FROM s
 """,
@@ -275,7 +280,7 @@ FROM s
                       ("case_weight", SCORE), ("method", pa.string()), ("item_reason", pa.string()),
                       ("total_cost", MONEY), ("fund_paid", MONEY), ("los_days", pa.int32())]),
     order_by=("case_id",),
-    doc="病例权重：RW × 机构系数，高倍率与低倍率病例调整；按项目结算的病例",
+    doc="病例权重：RW × 机构系数，高倍率与低倍率病例调整；按项目结算的病例；服务协议期外的病例（不予结算）",
 )
 
 PAY_UNITS = Step(
@@ -319,6 +324,8 @@ class DrgYear:
     drg: dict[str, SchemeSettlement]
     item: list[dict]
     institutions: dict[str, dict]
+    excluded: list[dict] = field(default_factory=list)  # exclusions.csv rows: services outside the agreement
+    deductions: dict = field(default_factory=dict)       # given, applied, not_applied (rows with the reason)
 
 
 def history_years(available: list[int], year: int, p: DrgPolicy) -> list[int]:
@@ -413,7 +420,9 @@ def example_payment_sources() -> dict[str, pa.Table]:
                      "agreement_start": [d(2015, 1, 1)] * 2, "agreement_end": [None] * 2},
                     schema=INSTITUTIONS.arrow_schema())
     pol = load_payment_policy()
-    src = {"drg_grouped": grouped, "cases": cases, "institutions": inst, **param_tables(pol, 2025, [2023, 2024])}
+    ex_schema = OUTSIDE_AGREEMENT.steps[-1].schema
+    src = {"drg_grouped": grouped, "cases": cases, "institutions": inst, **param_tables(pol, 2025, [2023, 2024]),
+           "settle_outside_agreement": ex_schema.empty_table()}
     src["drg_coefficients"] = pa.table({"scope": ["level"], "key": ["3"], "coefficient": [Decimal("1.1000")]},
                                        schema=COEF_SCHEMA)
     return src
@@ -425,8 +434,21 @@ def example_weights() -> pa.Table:
     return LocalRunner().run_pipeline(DRG_WEIGHTS, example_payment_sources())["drg_weights"]
 
 
-def payment_fixture() -> dict[str, pa.Table]:
-    return {**example_payment_sources(), "drg_weights": example_weights()}
+def payment_fixture(outside_agreement: bool = False) -> dict[str, pa.Table]:
+    """``outside_agreement``: B2 (H2, 2025) outside H2's agreement, for the parity suite."""
+    src = {**example_payment_sources(), "drg_weights": example_weights()}
+    if outside_agreement:
+        ex_schema = OUTSIDE_AGREEMENT.steps[-1].schema
+        row = {"case_id": "B2", "institution_id": "H2", "scheme": "employee", "setting": "inpatient",
+               "service_date": dt.date(2025, 6, 20), "settle_date": dt.date(2025, 6, 20), "settle_year": 2025,
+               "total_cost": Decimal("1000.00"), "fund_paid": Decimal("800.00"), "agreement_start": dt.date(2015, 1, 1),
+               "agreement_end": dt.date(2024, 12, 31), "reason": "after_end"}
+        src["settle_outside_agreement"] = pa.Table.from_pylist([row], schema=ex_schema)
+    return src
+
+
+def payment_fixture_outside() -> dict[str, pa.Table]:
+    return payment_fixture(outside_agreement=True)
 
 
 def budget_rate_of(budget: Decimal, history_units: Mapping[int, Decimal], policy: DrgPolicy,
@@ -439,6 +461,44 @@ def budget_rate_of(budget: Decimal, history_units: Mapping[int, Decimal], policy
     expected = sum((Fraction(ws[y]) * Fraction(u) for y, u in history_units.items() if y in ws), Fraction(0)) / \
         Fraction(wsum)
     return decimal_view(Fraction(budget) / expected, 6) if expected > 0 else None
+
+
+def drg_wholly_excluded(units: pa.Table, excluded: pa.Table, year: int) -> set[tuple[str, str]]:
+    """Institutions none of whose inpatient services of ``year`` DRG payment settles (all outside the agreement)."""
+    return wholly_excluded(excluded, year, {"inpatient": {r["institution_id"] for r in units.to_pylist()
+                                                          if r["year"] == year and r["method"] != "excluded"}})
+
+
+def finish_drg_year(y: DrgYear, excluded: pa.Table, given: list[Deduction] | None,
+                    gone: set[tuple[str, str]] | None = None) -> DrgYear:
+    """The year's exclusions (inpatient services outside the agreement) and, for a DEDUCTIONS file's rows, every
+    deduction DRG payment does not apply with its reason (outpatient ones: DRG clears the inpatient pot only)."""
+    y.excluded = exclusion_rows(excluded, y.year, y.institutions, "按 DRG 付费与按项目结算",
+                                lambda r: r["setting"] == "inpatient")
+    if given is None:
+        return y
+    gone = gone or set()
+    applied: dict[tuple[str, str], Decimal] = {}
+    for s in y.drg.values():
+        for c in s.clearing:
+            if c.deductions:
+                k = ("inpatient", c.institution_id)
+                applied[k] = applied.get(k, ZERO) + c.deductions
+
+    def why_not(d: Deduction) -> str:
+        if (d.setting, d.institution_id) in gone:
+            return WHOLLY_EXCLUDED_ZH.format(setting="住院")
+        if d.setting == "outpatient":
+            return "门诊扣款：DRG 付费只清算住院统筹，门诊扣款应在按人头或门诊统筹结算中扣减，本次未扣减"
+        if d.setting == "inpatient":
+            return "住院扣款：本次结算中该机构没有住院清算（该险种无住院统筹预算），未扣减"
+        return f"就诊类型 {d.setting!r} 不是 inpatient 或 outpatient，无法对应结算"
+
+    g, a, rows = reconcile(given, y.year, applied, why_not)
+    for r in rows:
+        r["name"] = y.institutions.get(r["institution_id"], {}).get("name", "")
+    y.deductions = {"given": g, "applied": a, "not_applied": rows}
+    return y
 
 
 # --- writing the year --------------------------------------------------------------------------------
@@ -492,7 +552,8 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
     cases = cases.append_column("drg_name", pc.take(pa.array(list(names.values()), pa.string()),
                                                     pc.index_in(cases.column("drg"),
                                                                 value_set=pa.array(list(names), pa.string()))))
-    labels = {"outlier": OUTLIER_ZH, "item_reason": ITEM_ZH, "method": {"drg": "按 DRG", "item": "按项目"},
+    labels = {"outlier": OUTLIER_ZH, "item_reason": ITEM_ZH,
+              "method": {"drg": "按 DRG", "item": "按项目", "excluded": "协议期外不予结算"},
               "scheme": SCHEME_ZH}
     cases = pa.table({k: relabel(cases.column(k), labels[k]) if k in labels else cases.column(k)
                       for k, _ in CASE_COLUMNS})
@@ -511,11 +572,21 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
              for i in y.item]
     files += [write_csv(out_dir / "prepayments.csv", PREPAY_COLUMNS, pre),
               write_csv(out_dir / "clearing.csv", CLEARING_COLUMNS, clr),
-              write_csv(out_dir / "item.csv", ITEM_COLUMNS, items)]
+              write_csv(out_dir / "item.csv", ITEM_COLUMNS, items),
+              write_csv(out_dir / "exclusions.csv", EXCLUSION_COLUMNS, y.excluded)]
+    if y.deductions:
+        files.append(write_csv(out_dir / "deductions_not_applied.csv", NOT_APPLIED_COLUMNS,
+                               y.deductions["not_applied"]))
     summary = {"year": y.year, "weights_version": y.weights_version, "schemes": {
         s: {"budget_after_item": str(x.budget), "weight": str(x.units), "base_rate": str(x.value_shown),
             "entitled": str(x.entitled), "balance": str(x.balance),
-            "item_paid": str(sum((i["paid"] for i in y.item if i["scheme"] == s), ZERO))} for s, x in y.drg.items()}}
+            "item_paid": str(sum((i["paid"] for i in y.item if i["scheme"] == s), ZERO))} for s, x in y.drg.items()},
+        "outside_agreement": exclusion_summary(y.excluded)}
+    if y.deductions:
+        d = y.deductions
+        summary["deductions"] = {"given": str(d["given"]), "applied": str(d["applied"]),
+                                 "not_applied": str(sum((r["amount"] for r in d["not_applied"]), ZERO)),
+                                 "line": summary_line(d["given"], d["applied"], d["not_applied"])}
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
     files.append(out_dir / "summary.json")

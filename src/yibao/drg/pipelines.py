@@ -24,7 +24,7 @@ def drg_fixture() -> dict[str, pa.Table]:
 register(DRG_GROUP, fixture=drg_fixture)
 
 # DRG payment (yibao.drg.payment): weights from history and the year's case weights, on the example region there
-from yibao.drg.payment import DRG_PAYMENT, DRG_WEIGHTS, example_payment_sources, payment_fixture  # noqa: E402
+from yibao.drg.payment import DRG_PAYMENT, DRG_WEIGHTS, example_payment_sources, payment_fixture_outside  # noqa: E402
 
 register(DRG_WEIGHTS, fixture=example_payment_sources)
-register(DRG_PAYMENT, fixture=payment_fixture)
+register(DRG_PAYMENT, fixture=payment_fixture_outside)

@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.derived import QUALIFICATION_PERIODS
+from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods, emergency_paid
 from yibao.contract.errors import RefusedInput
 from yibao.contract.schema import TABLES
 from yibao.engine.runner import query_arrow
@@ -85,7 +85,7 @@ class Checker:
         self.con.register("_inst", institutions.cast(TABLES["institutions"].arrow_schema()))
         self.con.execute("CREATE TABLE institutions AS SELECT * FROM _inst")
         self.con.unregister("_inst")
-        p = (periods if periods is not None else QUALIFICATION_PERIODS.empty_table()).cast(QUALIFICATION_PERIODS)
+        p = as_qualification_periods(periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
         self.con.register("_p", p)
         self.con.execute("CREATE TABLE qualification_periods AS SELECT * FROM _p")
         self.con.unregister("_p")
@@ -305,12 +305,13 @@ class _Index:
                 return r
         return None
 
-    def period(self, staff: str | None, day: dt.date) -> tuple[str, dt.date] | None:
+    def period(self, staff: str | None, day: dt.date) -> tuple[str, dt.date, bool] | None:
+        """(strongest status, earliest start, whether every covering period still settles emergencies)."""
         hit = [p for p in self.periods.get(staff or "", ()) if p["start_date"] <= day
                and (p["end_date"] is None or day < p["end_date"])]
         if not hit:
             return None
-        return max(p["status"] for p in hit), min(p["start_date"] for p in hit)
+        return max(p["status"] for p in hit), min(p["start_date"] for p in hit), all(emergency_paid(p) for p in hit)
 
 
 def _dec_param(v) -> Decimal:
@@ -363,7 +364,7 @@ def _line_fast(logic: str, p: dict, ln: dict, c: dict, k: dict | None, sp) -> tu
         ok = any(kw in (ln["item_name"] or "") for kw in p["item_keywords"]) and c.get("scheme") not in p["schemes"]
         return ok, amt, {"schemes": "、".join(p["schemes"])}
     if logic == "suspended_staff":
-        ok = sp is not None and not c["emergency"]
+        ok = sp is not None and not (c["emergency"] and sp[2])
         return ok, amt, {"period_start": sp[1] if sp else None, "status_zh": "终止" if sp and sp[0] == "terminated" else "暂停"}
     raise KeyError(logic)
 
@@ -466,9 +467,17 @@ def _case_fast(rule, rs, c: dict, lines: list[dict], idx: _Index) -> list[tuple]
         return out
     if lg == "suspended_attending":
         sp = idx.period(c["attending_staff_id"], c["admit_date"])
-        if sp and not c["emergency"]:
+        if sp and not (c["emergency"] and sp[2]):
             out.append((None, c["fund_paid"], {"staff_id": c["attending_staff_id"], "admit_date": c["admit_date"],
                                                "period_start": sp[1], "status_zh": "终止" if sp[0] == "terminated" else "暂停"}))
+        return out
+    if lg == "outside_agreement":  # twin of logic.SET_LOGIC["outside_agreement"]
+        day = c["discharge_date"] or c["admit_date"]
+        start, end = c.get("agreement_start"), c.get("agreement_end")
+        if start is not None and (day < start or (end is not None and day > end)):
+            out.append((None, c["fund_paid"], {"institution_id": c["institution_id"], "service_date": day,
+                                               "agreement_start": start, "agreement_end": end or "长期",
+                                               "fund_paid": c["fund_paid"]}))
         return out
     if lg in ("out_of_catalog_share", "cash_share"):
         num = c["out_of_pocket_excluded"] + (c["self_pay"] if lg == "cash_share" else 0)
@@ -565,6 +574,7 @@ def fast_findings(checker: "Checker", t: dict[str, pa.Table]) -> list[tuple]:
         b, a = person["birth_date"], c["admit_date"]
         age = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
     c.update(inst_level=inst.get("level"), inst_kind=inst.get("kind"), sex=c["sex"] or person["sex"], age=age,
+             agreement_start=inst.get("agreement_start"), agreement_end=inst.get("agreement_end"),
              dx_list=[c["principal_dx"], *(c["secondary_dx"] or [])], emergency=bool(c["emergency"]),
              death_date=person["death_date"])
     lines = t["fee_items"].to_pylist()

@@ -14,7 +14,7 @@ from typing import Mapping
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS
+from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.schema import LABEL_PATTERNS, TABLES
 from yibao.engine.runner import LocalRunner, Runner, query_arrow, runner_for
 from yibao.review.pipelines import build_pipeline
@@ -36,8 +36,8 @@ def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None
     """Run the enabled rules of ``rs`` over ``sources`` (contract table name → Arrow table or SQL relation)."""
     runner = runner or LocalRunner()
     src = dict(sources)
-    src["qualification_periods"] = (periods if periods is not None else QUALIFICATION_PERIODS.empty_table()) \
-        .cast(QUALIFICATION_PERIODS)
+    src["qualification_periods"] = as_qualification_periods(
+        periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
     out = runner.run_pipeline(build_pipeline(rs), src)
     return ReviewResult(out["review_findings"], out["review_cases"])
 

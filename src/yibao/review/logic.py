@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from yibao.contract.derived import emergency_paid_sql
+
 
 def qty(expr: str) -> str:
     """A quantity as text without trailing zeros (2.5000 → 2.5, 3.0000 → 3)."""
@@ -117,9 +119,11 @@ LINE_LOGIC: dict[str, LineLogic] = {
         {"ratio_pct": "CAST(${min_price_ratio} * 100 AS INTEGER)"},
         "price band mismatch (串换): a covered code billed far below its cap, typically at another item's price"),
     "suspended_staff": LineLogic(
-        "l.sp_status IS NOT NULL AND NOT l.emergency", "l.amount",
+        "l.sp_status IS NOT NULL AND NOT (l.emergency AND l.sp_emergency_paid)", "l.amount",
         {"period_start": "l.sp_start", "status_zh": "CASE l.sp_status WHEN 'terminated' THEN '终止' ELSE '暂停' END"},
-        "service on a day inside a suspension/termination of the line's staff (QUALIFICATION_PERIODS), not emergency",
+        "service on a day inside a suspension/termination of the line's own staff (QUALIFICATION_PERIODS): the "
+        "money effect defined once in yibao.contract.derived; emergencies exempt only where every covering period "
+        "has emergency_paid (by default suspensions, not terminations)",
         line_filter="l.sp_status IS NOT NULL"),
     "dept_limit": LineLogic(
         "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) "
@@ -139,7 +143,7 @@ LINE_COLUMNS = (
     "case_id", "line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date", "quantity",
     "unit_price", "amount", "staff_id", "person_id", "institution_id", "inst_level", "inst_kind", "sex", "age",
     "setting", "emergency", "dx_list", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty", "sex_limit",
-    "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start",
+    "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start", "sp_emergency_paid",
 )
 
 SET_LOGIC: dict[str, SetLogic] = {
@@ -351,15 +355,25 @@ SET_LOGIC: dict[str, SetLogic] = {
           AND discharge_date - admit_date <= ${max_los_days} AND total_cost <= ${max_total_cost}
           AND len(list_filter(${minor_dx_prefixes}, lambda p: starts_with(principal_dx, p))) > 0
     """, "an inpatient stay for a listed minor condition, short and cheap, not an emergency"),
-    "suspended_attending": SetLogic(PERSON, """
+    "suspended_attending": SetLogic(PERSON, f"""
         SELECT c.case_id, c.attending_staff_id AS staff_id, c.admit_date, min(q.start_date) AS period_start,
                CASE max(q.status) WHEN 'terminated' THEN '终止' ELSE '暂停' END AS status_zh,
                any_value(c.fund_paid) AS amount
         FROM review_cases c JOIN qualification_periods q ON q.staff_id = c.attending_staff_id
              AND c.admit_date >= q.start_date AND (q.end_date IS NULL OR c.admit_date < q.end_date)
-        WHERE NOT c.emergency
         GROUP BY c.case_id, c.attending_staff_id, c.admit_date
-    """, "the attending physician had no payment qualification on the admission (visit) day, not emergency"),
+        HAVING NOT (any_value(c.emergency) AND bool_and({emergency_paid_sql('q')}))
+    """, "the attending physician had no payment qualification on the admission (visit) day (emergencies exempt as "
+         "for L11): a flag for the reviewer; the money effect is the person's own lines (L11)"),
+    "outside_agreement": SetLogic(PERSON, """
+        SELECT case_id, institution_id, coalesce(discharge_date, admit_date) AS service_date, agreement_start,
+               coalesce(CAST(agreement_end AS VARCHAR), '长期') AS agreement_end, fund_paid, fund_paid AS amount
+        FROM review_cases
+        WHERE agreement_start IS NOT NULL
+          AND (coalesce(discharge_date, admit_date) < agreement_start
+               OR coalesce(discharge_date, admit_date) > agreement_end)
+    """, "the service date (discharge date, else admission) outside the institution's service agreement "
+         "(agreement_start..agreement_end, inclusive): the settlement pays no such service (yibao.settle.agreement)"),
     "visit_frequency": SetLogic(PERSON, """
         WITH v AS (SELECT case_id, person_id, strftime(admit_date, '%Y-%m') AS month,
                           count(*) OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')) AS visits,

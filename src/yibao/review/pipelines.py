@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from yibao.contract.derived import QUALIFICATION_PERIODS
+from yibao.contract.derived import QUALIFICATION_PERIODS, emergency_paid_sql
 from yibao.contract.schema import TABLES
 from yibao.engine.registry import register
 from yibao.engine.runner import Pipeline, Step
@@ -55,7 +55,7 @@ REVIEW_CASES = pa.schema([
     ("death_date", pa.date32()), ("total_cost", MONEY), ("fund_paid", MONEY), ("self_pay", MONEY),
     ("out_of_pocket_excluded", MONEY), ("settle_date", pa.date32()), ("attending_staff_id", pa.string()),
     ("discharge_mode", pa.string()), ("procedures", pa.list_(pa.string())), ("dept_code", pa.string()),
-    ("scheme", pa.string()),
+    ("scheme", pa.string()), ("agreement_start", pa.date32()), ("agreement_end", pa.date32()),
 ])
 
 REVIEW_CASES_SQL = """
@@ -66,7 +66,7 @@ SELECT c.case_id, c.person_id, c.institution_id, i.level AS inst_level, i.kind A
        list_concat([c.principal_dx], coalesce(c.secondary_dx, CAST([] AS VARCHAR[]))) AS dx_list,
        coalesce(c.emergency, FALSE) AS emergency, p.death_date, c.total_cost, c.fund_paid, c.self_pay,
        c.out_of_pocket_excluded, c.settle_date, c.attending_staff_id, c.discharge_mode, c.procedures,
-       c.dept_code, c.scheme
+       c.dept_code, c.scheme, i.agreement_start, i.agreement_end
 FROM cases c LEFT JOIN insured p ON p.person_id = c.person_id
      LEFT JOIN institutions i ON i.institution_id = c.institution_id
 """
@@ -88,10 +88,11 @@ QP_CTES = """pb AS (  -- qualification periods cut into disjoint elementary inte
 piv AS (SELECT staff_id, d AS lo, coalesce(lead(d) OVER (PARTITION BY staff_id ORDER BY d), DATE '9999-12-31') AS hi
         FROM pb),
 sp AS (  -- per interval: the periods covering it (the strongest status, the earliest start)
-    SELECT piv.staff_id, piv.lo, piv.hi, max(q.status) AS sp_status, min(q.start_date) AS sp_start
+    SELECT piv.staff_id, piv.lo, piv.hi, max(q.status) AS sp_status, min(q.start_date) AS sp_start,
+           bool_and(QP_EMERGENCY_PAID) AS sp_emergency_paid
     FROM piv JOIN qualification_periods q ON q.staff_id = piv.staff_id AND q.start_date <= piv.lo
          AND (q.end_date IS NULL OR piv.lo < q.end_date)
-    GROUP BY piv.staff_id, piv.lo, piv.hi)"""
+    GROUP BY piv.staff_id, piv.lo, piv.hi)""".replace("QP_EMERGENCY_PAID", emergency_paid_sql("q"))
 
 # Where each column of the line relation ``l`` (LINE_COLUMNS) comes from: the fee line itself, its case
 # (``review_cases``), its catalogue version (``cat``, under another name where it would clash) or the
@@ -103,7 +104,7 @@ CASE_FACTS = ("person_id", "institution_id", "inst_level", "inst_kind", "sex", "
 CAT_FACTS = {"cat_code": "item_code", "cat_name": "item_name", "class": "class", "price_cap": "price_cap",
              "max_daily_qty": "max_daily_qty", "sex_limit": "sex_limit", "min_age": "min_age", "max_age": "max_age",
              "indications": "indications", "min_level": "min_level"}
-SP_FACTS = ("sp_status", "sp_start")
+SP_FACTS = ("sp_status", "sp_start", "sp_emergency_paid")
 
 _QTY_COLUMNS = {"quantity", "max_daily_qty"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -400,7 +401,7 @@ def review_fixture() -> dict[str, pa.Table]:
     line("C6", 1, "BED", "床位费", "facility", "bed", "2024-09-01", "1", "80.00", staff="S2")
     line("C6", 2, "NUR", "Ⅱ级护理", "service", "nursing", "2024-09-09", "1", "28.00", staff="S2")
     periods = pa.table({"staff_id": ["S2"], "status": ["suspended"], "start_date": [D("2024-08-15")],
-                        "end_date": [D("2024-09-05")], "source_id": ["CF1"]}, schema=QUALIFICATION_PERIODS)
+                        "end_date": [D("2024-09-05")], "source_id": ["CF1"], "emergency_paid": [True]}, schema=QUALIFICATION_PERIODS)
     return {"institutions": _table("institutions", inst), "insured": _table("insured", insured),
             "catalog": _table("catalog", cat), "cases": _table("cases", cases), "fee_items": _table("fee_items", L),
             "qualification_periods": periods}

@@ -15,7 +15,10 @@ may hold::
 
     [[diagnosis]] / [[group]]   # replace the upcoding evidence table
 
-Unknown keys, unknown logic and missing parameters are errors naming the rule (``RuleError``).
+Unknown keys, unknown logic, missing parameters, ``enabled`` that is not a TOML boolean (``"false"`` in quotes
+would be truthy), float parameters and negative thresholds are errors naming the file, the rule and the key
+(``RuleError``, a :class:`~yibao.contract.errors.BadPolicy`); all problems of a region's file are reported in
+one message.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ RULE_KEYS = {"id", "name", "category", "severity", "amount", "window", "settings
 
 
 class RuleError(BadPolicy, ValueError):
-    """A rule file that cannot be used: the message names the file, the rule and the problem (Chinese; exit 2)."""
+    """A rule file that cannot be used: the message names the file, the rule, the key and the problem (Chinese;
+    exit 2); every problem of a region's file at once."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def sql_literal(v: Any) -> str:
         return "TRUE" if v else "FALSE"
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, float):
+    if isinstance(v, float):  # refused earlier by name (_param_problems); kept for rules built in code
         raise RuleError(f"参数 {v!r} 是浮点数：金额与比例请写成字符串（如 \"0.50\"）")
     if isinstance(v, str):
         try:
@@ -162,40 +166,94 @@ def render(sql: str, params: dict[str, str], where: str) -> str:
     return _PARAM.sub(sub, sql)
 
 
-def _rule_from(d: dict, where: str) -> Rule:
+def _param_problems(rid: str, params: object) -> list[str]:
+    """Problems of a rule's parameters: floats (money and ratios are exact strings), negative thresholds."""
+    if not isinstance(params, dict):
+        return [f"规则 {rid} 键 params：应为表（[rule.params]），实际为 {params!r}"]
+    out = []
+    for k, v in params.items():
+        where = f"规则 {rid} 参数 {k}"
+        if isinstance(v, float):
+            out.append(f"{where}：{v!r} 是浮点数，金额与比例请写成字符串（如 \"{v}\"）")
+        elif isinstance(v, bool):
+            continue
+        elif isinstance(v, int):
+            if v < 0:
+                out.append(f"{where}：阈值不能为负数（{v}）")
+        elif isinstance(v, str):
+            try:
+                d = Decimal(v.strip())
+            except InvalidOperation:
+                continue  # a keyword, not a number
+            if d.is_finite() and d < 0:
+                out.append(f"{where}：阈值不能为负数（{v!r}）")
+        elif isinstance(v, list):
+            if any(isinstance(x, float) for x in v):
+                out.append(f"{where}：列表中有浮点数 {v!r}，请写成字符串")
+            elif any(isinstance(x, int) and not isinstance(x, bool) and x < 0 for x in v):
+                out.append(f"{where}：阈值不能为负数（{v!r}）")
+        else:
+            out.append(f"{where}：类型不支持（整数、金额字符串、字符串或其列表），实际为 {v!r}")
+    return out
+
+
+def _rule_problems(d: dict) -> list[str]:
+    """Every problem of one rule's keys (the rule named in each); empty when the rule can be used."""
+    rid = d.get("id", "（无编号）")
+    pre = f"规则 {rid}"
+    out = []
     unknown = set(d) - RULE_KEYS
     if unknown:
-        raise RuleError(f"{where}：未知的键 {', '.join(sorted(unknown))}")
+        out.append(f"{pre}：未知的键 {', '.join(sorted(unknown))}")
     missing = [k for k in ("id", "name", "category", "severity", "amount", "logic", "message", "basis") if k not in d]
     if missing:
-        raise RuleError(f"{where}：缺少 {', '.join(missing)}")
-    rid = d["id"]
-    where = f"{where} 规则 {rid}"
-    if d["category"] not in CATEGORIES:
-        raise RuleError(f"{where}：类别 {d['category']!r} 应为 {'/'.join(CATEGORIES)}")
-    if d["severity"] not in SEVERITIES:
-        raise RuleError(f"{where}：严重程度 {d['severity']!r} 应为 reject 或 warn")
-    if d["amount"] not in AMOUNTS:
-        raise RuleError(f"{where}：扣减金额方式 {d['amount']!r} 应为 {'/'.join(AMOUNTS)}")
-    if d["logic"] not in LINE_LOGIC and d["logic"] not in SET_LOGIC:
-        raise RuleError(f"{where}：未知的规则逻辑 {d['logic']!r}")
-    for s in d.get("settings", []):
-        if s not in SETTINGS:
-            raise RuleError(f"{where}：就诊类型 {s!r} 应为 inpatient 或 outpatient")
-    for k in d.get("institution_kinds", []):
-        if k not in KINDS:
-            raise RuleError(f"{where}：机构类型 {k!r} 应为 {'/'.join(KINDS)}")
+        out.append(f"{pre}：缺少 {', '.join(missing)}")
+    if "category" in d and d["category"] not in CATEGORIES:
+        out.append(f"{pre} 键 category：类别 {d['category']!r} 应为 {'/'.join(CATEGORIES)}")
+    if "severity" in d and d["severity"] not in SEVERITIES:
+        out.append(f"{pre} 键 severity：严重程度 {d['severity']!r} 应为 reject 或 warn")
+    if "amount" in d and d["amount"] not in AMOUNTS:
+        out.append(f"{pre} 键 amount：扣减金额方式 {d['amount']!r} 应为 {'/'.join(AMOUNTS)}")
+    if "logic" in d and d["logic"] not in LINE_LOGIC and d["logic"] not in SET_LOGIC:
+        out.append(f"{pre} 键 logic：未知的规则逻辑 {d['logic']!r}")
+    if "enabled" in d and not isinstance(d["enabled"], bool):
+        # a string "false" is truthy: it would silently leave the rule on
+        out.append(f"{pre} 键 enabled：应为 true 或 false（不加引号），实际为 {d['enabled']!r}")
+    for key, allowed in (("settings", SETTINGS), ("institution_kinds", KINDS)):
+        v = d.get(key, [])
+        if not isinstance(v, (list, tuple)):
+            out.append(f"{pre} 键 {key}：应为列表，实际为 {v!r}")
+            continue
+        for x in v:
+            if x not in allowed:
+                out.append(f"{pre} 键 {key}：{x!r} 应为 {'/'.join(allowed)}")
+    lv = d.get("institution_levels", [])
+    if not isinstance(lv, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 3
+                                                    for x in lv):
+        out.append(f"{pre} 键 institution_levels：应为 0–3 的整数列表，实际为 {lv!r}")
     from yibao.contract.schema import LABEL_PATTERNS
 
     if d.get("targets") is not None and d["targets"] not in LABEL_PATTERNS:
-        raise RuleError(f"{where}：targets {d['targets']!r} 不在合同的异常模式列表中")
+        out.append(f"{pre} 键 targets：{d['targets']!r} 不在合同的异常模式列表中")
+    out += _param_problems(rid, d.get("params", {}))
+    return out
+
+
+def _rule_from(d: dict, where: str) -> Rule:
+    problems = _rule_problems(d)
+    if problems:
+        raise RuleError(f"{where}：" + "；".join(problems))
+    return _make_rule(d)
+
+
+def _make_rule(d: dict) -> Rule:
     return Rule(
-        id=rid, name=d["name"], category=d["category"], severity=d["severity"], amount=d["amount"],
+        id=d["id"], name=d["name"], category=d["category"], severity=d["severity"], amount=d["amount"],
         window=d.get("window", ""), logic=d["logic"], message=d["message"], basis=d["basis"],
         targets=d.get("targets"), settings=tuple(d.get("settings", ())),
         institution_levels=tuple(int(x) for x in d.get("institution_levels", ())),
         institution_kinds=tuple(d.get("institution_kinds", ())), params=dict(d.get("params", {})),
-        enabled=bool(d.get("enabled", True)), stage=tuple(d.get("stage", ("事前", "事中", "事后"))),
+        enabled=d.get("enabled", True), stage=tuple(d.get("stage", ("事前", "事中", "事后"))),
     )
 
 
@@ -224,26 +282,49 @@ def load_rules(override: Path | str | None = None) -> RuleSet:
     if override is not None:
         path = Path(override)
         data = _read(path)
+        problems: list[str] = []  # every problem of the region's file, reported at once
         unknown = set(data) - {"rules", "rule", "diagnosis", "group"}
         if unknown:
-            raise RuleError(f"{path}：未知的键 {', '.join(sorted(unknown))}")
+            problems.append(f"未知的键 {', '.join(sorted(unknown))}")
         for d in data.get("rule", []):
-            r = _rule_from(d, str(path))
-            rules[r.id] = r
-        for rid, change in data.get("rules", {}).items():
+            p = _rule_problems(d)
+            if p:
+                problems += p
+            else:
+                rules[d["id"]] = _make_rule(d)
+        changes = data.get("rules", {})
+        if not isinstance(changes, dict):
+            problems.append(f"[rules] 应为表，实际为 {changes!r}")
+            changes = {}
+        for rid, change in changes.items():
             if rid not in rules:
-                raise RuleError(f"{path}：没有编号为 {rid} 的规则")
+                problems.append(f"没有编号为 {rid} 的规则")
+                continue
+            if not isinstance(change, dict):
+                problems.append(f"规则 {rid}：[rules.{rid}] 应为表")
+                continue
             r = rules[rid]
-            merged = {k: getattr(r, k) for k in RULE_KEYS - {"params"}}
-            merged["params"] = {**r.params, **change.get("params", {})}
-            unknown_p = set(change.get("params", {})) - set(r.params)
+            cp = change.get("params", {})
+            if not isinstance(cp, dict):
+                problems.append(f"规则 {rid} 键 params：应为表")
+                continue
+            unknown_p = set(cp) - set(r.params)
             if unknown_p:
-                raise RuleError(f"{path} 规则 {rid}：未知参数 {', '.join(sorted(unknown_p))}")
+                problems.append(f"规则 {rid}：未知参数 {', '.join(sorted(unknown_p))}")
+                continue
+            merged = {k: getattr(r, k) for k in RULE_KEYS - {"params"}}
+            merged["params"] = {**r.params, **cp}
             for k, v in change.items():
                 if k != "params":
                     merged[k] = v
             merged = {k: (list(v) if isinstance(v, tuple) else v) for k, v in merged.items()}
-            rules[rid] = _rule_from(merged, str(path))
+            p = _rule_problems(merged)
+            if p:
+                problems += p
+            else:
+                rules[rid] = _make_rule(merged)
+        if problems:
+            raise RuleError(f"{path}：{len(problems)} 处问题：" + "；".join(problems))
         if "diagnosis" in data or "group" in data:
             evidence = {"diagnosis": data.get("diagnosis", []), "group": data.get("group", evidence.get("group", []))}
         sources.append(str(path))

@@ -29,7 +29,8 @@ def year_summary(path: Path, year: int, pol: StaffPolicy | None = None) -> dict:
 
     A person is counted once: as terminated if terminated at any time in the year, else as
     suspended if suspended at any time in it. ``withheld`` (a Decimal, yuan) is the fund amount not
-    paid for the year's settled cases and lines because of them (emergency exempt) — computed
+    paid for the year's settled lines because of them (their own lines; emergencies exempt during a
+    suspension only, yibao.contract.derived) — computed
     from a workspace's cases and fee lines; None for a region directory.
     """
     from yibao.staff.settlement import withheld

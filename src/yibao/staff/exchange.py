@@ -19,7 +19,9 @@ File format ``yibao-staff-exchange``, version 1, UTF-8, one JSON object per line
    environment variable named by ``exchange.key_env`` (``YIBAO_EXCHANGE_KEY``), or
    ``<key_env>_<ORIGIN>`` for one origin's own key. Without a key the trailer carries
    ``"alg": "SHA-256"`` (integrity against accidental damage only), accepted on import only
-   when ``exchange.allow_unsigned = true``.
+   when ``exchange.allow_unsigned = true`` **and no key is configured**: once a key is set, an
+   unsigned file is refused whatever ``allow_unsigned`` says (anyone can replace an HMAC trailer
+   by the plain SHA-256 of a tampered body).
 
 Import is all or nothing: a file that is not UTF-8 JSON Lines, has a wrong header, count or
 record, or whose checksum does not verify is refused whole with one line naming the file and
@@ -165,6 +167,9 @@ def read_exchange(path: Path, pol: StaffPolicy) -> tuple[dict, list[dict], str]:
         if key is None:
             raise ExchangeError(p, f"文件已签名（HMAC-SHA256），但没有交换密钥：请设置环境变量 {pol.key_env}")
     elif cs.get("alg") == "SHA-256":
+        if key is not None:  # a key is configured: an unsigned file could be anyone's (a tampered file re-hashed)
+            raise ExchangeError(p, f"文件未签名（仅 SHA-256），但已配置交换密钥（{pol.key_env}）：有密钥时只接受"
+                                   "HMAC-SHA256 签名的文件，未签名文件可能被篡改后重新计算了校验值，整个文件拒绝导入")
         if not pol.allow_unsigned:
             raise ExchangeError(p, "文件未签名（仅 SHA-256），政策不接受未签名文件（exchange.allow_unsigned = false）")
         key = None

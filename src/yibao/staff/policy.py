@@ -45,6 +45,7 @@ class StaffPolicy:
     key_env: str
     allow_unsigned: bool
     repair_not_before_decision: bool = True
+    emergency_paid_statuses: tuple[str, ...] = ("suspended",)  # seed 001: 急救、抢救除外 for suspension only
 
     def months_for(self, total: int) -> int:
         """Months of suspension for a year total in [suspend_points, terminate_points)."""
@@ -63,6 +64,7 @@ class StaffPolicy:
             "at_once_points": self.at_once_points, "min_points": self.min_points, "max_points": self.max_points,
             "scoring_bases": list(self.scoring_bases),
             "scoring_responsibilities": list(self.scoring_responsibilities),
+            "emergency_paid_statuses": list(self.emergency_paid_statuses),
         }
 
 
@@ -125,6 +127,10 @@ def load_policy(path: Path | None = None) -> StaffPolicy:
         raise StaffPolicyError(where, "exchange.region_code 与 exchange.key_env 应为字符串")
     if not isinstance(e["allow_unsigned"], bool) or not isinstance(s["repair_not_before_decision"], bool):
         raise StaffPolicyError(where, "exchange.allow_unsigned 与 staff.repair_not_before_decision 应为 true 或 false")
+    ep = s["emergency_paid_statuses"]
+    if not isinstance(ep, list) or not set(ep) <= {"suspended", "terminated"}:
+        raise StaffPolicyError(where, "staff.emergency_paid_statuses 只能包含 suspended、terminated"
+                                      f"（急诊、抢救仍予结算的资格状态），实际为 {ep!r}")
     return StaffPolicy(
         path=where, suspend_points=sp, terminate_points=tp, suspend_months=months,
         suspend_months_min=mn, suspend_months_max=mx,
@@ -136,4 +142,5 @@ def load_policy(path: Path | None = None) -> StaffPolicy:
         review_request_days=_int(where, "procedure.review_request_days", p["review_request_days"], 0, 365),
         flag_share=share, region_code=e["region_code"].strip(), key_env=e["key_env"],
         allow_unsigned=e["allow_unsigned"], repair_not_before_decision=s["repair_not_before_decision"],
+        emergency_paid_statuses=tuple(sorted(set(ep))),
     )

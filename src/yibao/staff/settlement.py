@@ -1,19 +1,22 @@
 """Effect on settlement (结算): what the fund does not pay because of a suspension or termination.
 
-Rule (seed 001, 顾荣 answer 1: 暂停期内提供服务发生的医保费用不予结算（急救、抢救除外）; 终止期内 … 不予结算):
+The rule is the one definition in :mod:`yibao.contract.derived` (next to QUALIFICATION_PERIODS), shared with
+the claims review's rule L11 (seed 001, 顾荣 answer 1: 暂停期内提供服务发生的医保费用不予结算（急救、抢救除外）;
+终止期内所提供服务发生的医保费用将不予结算):
 
-- a **case** whose attending staff (``attending_staff_id``) had no payment qualification on its
-  admission date (outpatient: the visit date) is not paid by the fund: ``fund_paid`` is withheld;
-- a **fee line** of another case whose prescribing/performing staff (``staff_id``) had none on
-  the line's ``service_date`` is not paid: its ``amount`` is withheld, the case's withheld lines
-  together never more than the case's ``fund_paid``;
-- except cases with ``emergency = 1`` (急诊、抢救), never withheld.
+- a **fee line** whose own staff member (``fee_items.staff_id``, 开单/执行人员) had no payment qualification
+  on the line's ``service_date`` is not settled: its ``amount`` is withheld — the person's own services;
+- lines of other staff on a case the person attended (``attending_staff_id``) are their services and are
+  paid (until issue 13 the whole case of a suspended attending physician was withheld here while the review
+  rejected only the person's lines; the seed speaks of the services the person provided);
+- the emergency exception (``emergency = 1``, 急救、抢救) holds only for periods with ``emergency_paid``
+  (by default suspensions, ``staff.emergency_paid_statuses``): a terminated person's emergency services are
+  not settled either.
 
 "No qualification on day D" = a QUALIFICATION_PERIODS row with ``start_date ≤ D`` and
 (``end_date`` NULL or ``D < end_date``). Money is DECIMAL(18,2), sums exact. The year is the
-settlement year (``settle_date``). The claims-review rule of issue 6 (yibao.review) applies the
-same rule per case/line with its own rule id; this module gives the per-institution figures for
-``make demo`` and the settlement deductions (``DEDUCTIONS`` with ``source = 'staff_qualification'``).
+settlement year (``settle_date``). The deductions per institution (``DEDUCTIONS`` with
+``source = 'staff_qualification'``) equal the review's L11 reject amounts on the same data.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS
+from yibao.contract.derived import DEDUCTIONS, as_qualification_periods, emergency_paid_sql
 from yibao.engine.runner import query_arrow
 
 SOURCE = "staff_qualification"
@@ -29,7 +32,7 @@ MONEY = pa.decimal128(18, 2)
 
 WITHHELD_LINES = pa.schema([
     pa.field("case_id", pa.string(), nullable=False),
-    pa.field("line_no", pa.int64()),                     # NULL = the whole case
+    pa.field("line_no", pa.int64()),
     pa.field("institution_id", pa.string(), nullable=False),
     pa.field("year", pa.int32(), nullable=False),
     pa.field("staff_id", pa.string(), nullable=False),
@@ -40,45 +43,28 @@ WITHHELD_LINES = pa.schema([
 ])
 
 _DETAIL_SQL = """
-    WITH p AS (SELECT staff_id, status, start_date, end_date, source_id FROM periods),
-    case_hits AS (
-        SELECT c.case_id, NULL::BIGINT AS line_no, c.institution_id, CAST(year(c.settle_date) AS INTEGER) AS year,
-               c.attending_staff_id AS staff_id, p.status, c.admit_date AS service_date,
-               CAST(c.fund_paid AS DECIMAL(18,2)) AS amount, p.source_id,
-               row_number() OVER (PARTITION BY c.case_id ORDER BY p.start_date, p.status) AS k
-        FROM cases AS c JOIN p ON p.staff_id = c.attending_staff_id
-         AND p.start_date <= c.admit_date AND (p.end_date IS NULL OR c.admit_date < p.end_date)
-        WHERE NOT coalesce(CAST(c.emergency AS BOOLEAN), FALSE)
-    ),
+    WITH p AS (SELECT staff_id, status, start_date, end_date, source_id,
+                      {paid} AS emergency_paid FROM periods),
     line_hits AS (
         SELECT f.case_id, CAST(f.line_no AS BIGINT) AS line_no, c.institution_id,
                CAST(year(c.settle_date) AS INTEGER) AS year, f.staff_id, p.status, f.service_date,
                CAST(f.amount AS DECIMAL(18,2)) AS amount, p.source_id,
-               row_number() OVER (PARTITION BY f.case_id, f.line_no ORDER BY p.start_date, p.status) AS k
+               coalesce(CAST(c.emergency AS BOOLEAN), FALSE) AS emergency, p.emergency_paid,
+               row_number() OVER (PARTITION BY f.case_id, f.line_no ORDER BY p.start_date, p.status) AS k,
+               bool_and(p.emergency_paid) OVER (PARTITION BY f.case_id, f.line_no) AS all_paid
         FROM fee_items AS f JOIN cases AS c ON c.case_id = f.case_id
         JOIN p ON p.staff_id = f.staff_id AND p.start_date <= f.service_date
          AND (p.end_date IS NULL OR f.service_date < p.end_date)
-        WHERE NOT coalesce(CAST(c.emergency AS BOOLEAN), FALSE)
-          AND f.case_id NOT IN (SELECT case_id FROM case_hits)
     )
     SELECT case_id, line_no, institution_id, year, staff_id, status, service_date, amount, source_id
-    FROM case_hits WHERE k = 1
-    UNION ALL
-    SELECT case_id, line_no, institution_id, year, staff_id, status, service_date, amount, source_id
-    FROM line_hits WHERE k = 1
-"""
+    FROM line_hits WHERE k = 1 AND NOT (emergency AND all_paid)
+""".replace("{paid}", emergency_paid_sql())
 
 _SUMMARY_SQL = """
-    WITH d AS (SELECT * FROM withheld_detail),
-    per_case AS (
-        SELECT d.institution_id, d.year, d.case_id, any_value(c.setting) AS setting,
-               CASE WHEN bool_or(d.line_no IS NULL) THEN sum(d.amount)
-                    ELSE least(sum(d.amount), any_value(CAST(c.fund_paid AS DECIMAL(18,2)))) END AS amount
-        FROM d JOIN cases AS c USING (case_id) GROUP BY d.institution_id, d.year, d.case_id
-    )
-    SELECT institution_id, year, setting, 'staff_qualification' AS source,
-           CAST(sum(amount) AS DECIMAL(18,2)) AS amount, count(*) AS findings
-    FROM per_case GROUP BY institution_id, year, setting ORDER BY institution_id, year, setting
+    SELECT d.institution_id, d.year, c.setting, 'staff_qualification' AS source,
+           CAST(sum(d.amount) AS DECIMAL(18,2)) AS amount, count(DISTINCT d.case_id) AS findings
+    FROM withheld_detail d JOIN cases AS c USING (case_id)
+    GROUP BY d.institution_id, d.year, c.setting ORDER BY d.institution_id, d.year, c.setting
 """
 
 
@@ -92,7 +78,7 @@ def withheld(con: duckdb.DuckDBPyConnection, periods: pa.Table, cases: str | pa.
     """
     cur = con.cursor()
     try:
-        cur.register("periods", periods.cast(QUALIFICATION_PERIODS))
+        cur.register("periods", as_qualification_periods(periods))
         for name, src in (("cases", cases), ("fee_items", fee_items)):
             if isinstance(src, pa.Table):
                 cur.register(name, src)

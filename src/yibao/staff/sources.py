@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.readers import find_file, read_table
@@ -87,10 +88,15 @@ def qualification_periods(events: pa.Table, pol: StaffPolicy | None = None,
 
     ``status`` 'suspended' or 'terminated'; ``start_date`` inclusive; ``end_date`` exclusive, NULL
     for a termination not (yet) ended by a re-registration; ``source_id`` the sanction (or
-    ledger event) that started or last extended the period. Sorted by staff, start, status.
+    ledger event) that started or last extended the period; ``emergency_paid`` whether emergency
+    services during it are still settled (``staff.emergency_paid_statuses``). Sorted by staff, start, status.
     """
-    d = derive(events, pol or load_policy(), as_of)
-    return d.periods.select(QUALIFICATION_PERIODS.names).cast(QUALIFICATION_PERIODS)
+    pol = pol or load_policy()
+    d = derive(events, pol, as_of)
+    p = d.periods
+    paid = pa.compute.is_in(p.column("status"), pa.array(list(pol.emergency_paid_statuses), pa.string()))
+    p = p.append_column("emergency_paid", paid)  # staff.emergency_paid_statuses (seed 001: suspension only)
+    return p.select(QUALIFICATION_PERIODS.names).cast(QUALIFICATION_PERIODS)
 
 
 def periods_from_dir(data_dir: Path, pol: StaffPolicy | None = None) -> pa.Table:
