@@ -154,26 +154,20 @@ class Profile:
         data = self._combine(schema, data)
         changed: dict[str, int] = {}
         seps = [s for s in self.separators if s != "|"]
+        pattern = "|".join(_re_escape(s) for s in seps)
         for c in schema.columns:
             if c.name not in data.column_names:
                 continue
             col = data.column(c.name)
-            new = col
-            if c.is_list and seps:
-                pattern = "|".join(_re_escape(s) for s in seps)
-                new = pc.replace_substring_regex(new, pattern=pattern, replacement="|")
+            new, n = col, 0
+            if c.is_list and seps and pc.any(pc.match_substring_regex(col, pattern=pattern)).as_py():
+                new = pc.replace_substring_regex(col, pattern=pattern, replacement="|")
+                n = pc.sum(pc.invert(pc.equal(new, col))).as_py() or 0
             words = self.values.get(schema.name, {}).get(c.name)
             if words:
-                key = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(new, "NFKC")))
-                key = pc.replace_substring_regex(key, pattern=r"\s+", replacement="")
-                idx = pc.index_in(key, value_set=pa.array(list(words), pa.string()))
-                hit = pc.is_valid(idx)
-                codes = pc.take(pa.array(list(words.values()), pa.string()), pc.fill_null(idx, 0))
-                new = pc.if_else(hit, codes, new)
-            if new is not col:
-                n = pc.sum(pc.invert(pc.equal(new, col))).as_py() or 0
-                if n:
-                    changed[c.name] = n
+                new, n = _translate(new, words)
+            if n:
+                changed[c.name] = n
                 data = data.set_column(data.column_names.index(c.name), c.name, new)
         return data, changed
 
@@ -184,12 +178,30 @@ class Profile:
                 groups.setdefault(n.split(PART)[0], []).append(n)
         for col, parts in groups.items():
             parts.sort(key=lambda n: int(n.split(PART)[1]))
-            arrays = [pc.utf8_trim_whitespace(data.column(p)) for p in parts]
-            # blank parts are skipped: join the non-blank ones with |
-            nulled = [pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a) for a in arrays]
-            joined = pc.binary_join_element_wise(*nulled, "|", null_handling="skip")
-            data = data.drop_columns(parts).append_column(col, pc.fill_null(joined, ""))
+            arrays = [pc.utf8_trim_whitespace(data.column(p).combine_chunks()) for p in parts]
+            joined = pc.binary_join_element_wise(*arrays, "|")
+            # blank parts leave empty elements: drop them (validation ignores blanks in a list anyway)
+            joined = pc.replace_substring_regex(joined, pattern=r"\|{2,}", replacement="|")
+            joined = pc.replace_substring_regex(joined, pattern=r"^\||\|$", replacement="")
+            data = data.drop_columns(parts).append_column(col, joined)
         return data
+
+
+def _translate(col: pa.ChunkedArray, words: dict[str, str]) -> tuple[pa.ChunkedArray, int]:
+    """Code words of a whole column → codes; (new column, cells changed). The words are looked up
+    once per distinct value; a column with nothing to translate is returned as it is."""
+    uniq = pc.unique(col)
+    key = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(uniq, "NFKC")))
+    key = pc.replace_substring_regex(key, pattern=r"\s+", replacement="")
+    idx = pc.index_in(key, value_set=pa.array(list(words), pa.string()))
+    codes = pc.take(pa.array(list(words.values()), pa.string()), pc.fill_null(idx, 0))
+    hit = pc.and_(pc.is_valid(idx), pc.not_equal(codes, uniq))
+    if not pc.any(hit).as_py():
+        return col, 0
+    frm, to = uniq.filter(hit), codes.filter(hit)
+    pos = pc.index_in(col, value_set=frm)
+    found = pc.is_valid(pos)
+    return pc.if_else(found, pc.take(to, pc.fill_null(pos, 0)), col), pc.sum(found).as_py() or 0
 
 
 def _re_escape(s: str) -> str:
