@@ -231,6 +231,12 @@ def _load(directory: Path, workspace: Path, raws: dict[str, RawTable], unrecogni
         ws.close()
 
 
+def _plain(d: Decimal) -> str:
+    """0.30 → 0.3, 1E+0 → 1: a share as a person writes it."""
+    text = format(d.normalize(), "f")
+    return text
+
+
 def _problem(reports: list[TableReport], share: Decimal | None) -> str:
     """The one-line reason a load must fail (all rows, or more than ``share``, quarantined), or ''."""
     bad = []
@@ -242,7 +248,7 @@ def _problem(reports: list[TableReport], share: Decimal | None) -> str:
             code, n = r.top_reason or ("BAD_ROW_SHAPE", r.quarantined)
             what = (f"{r.read:,} 行全部被隔离" if r.accepted == 0 else
                     f"隔离 {r.quarantined:,}/{r.read:,} 行（{Decimal(100 * r.quarantined) / r.read:.1f}%），"
-                    f"超过 --max-quarantine-share {share}")
+                    f"超过 --max-quarantine-share {_plain(share)}")
             example = f"，如{r.example}" if r.example else ""
             bad.append(f"{Path(r.file).name}：{r.table}（{TABLES[r.table].zh}）表{what}，"
                        f"主要原因 {code}（{REASONS.get(code, code)}）{n:,} 行{example}")
