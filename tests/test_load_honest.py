@@ -282,6 +282,8 @@ employee = ["公费医疗"]
     ("[values.level]\n\"4\" = [\"特级\"]\n", "「4」不是 level 允许的整数（0–3）"),
     ("[combine.cases]\nprincipal_dx = [\"a\", \"b\"]\n", "principal_dx 不是列表列"),
     ("[colums]\n", "未知的配置节 colums"),
+    ("[values.scheme]\nemployee = [\"职保\"]\nresident = [\"职保\"]\n", "「职保」同时对应代码 employee 与 resident"),
+    ("[columns.cases]\ntotal_cost = [\"费用\"]\nfund_paid = [\"费用\"]\n", "表头「费用」同时对应 total_cost 与 fund_paid"),
     ("[files\n", "不是有效的 TOML"),
 ])
 def test_bad_mapping_file_is_refused_with_its_key(tmp_path: Path, text: str, needle: str) -> None:

@@ -287,12 +287,19 @@ def _merge(p: Profile, doc: dict, where: str, region: bool) -> None:
     if unknown:
         raise MappingError(where, f"未知的配置节 {', '.join(sorted(unknown))}（可用：{', '.join(sorted(_SECTIONS))}）")
     p.sources.append(where)
+    mine: dict[tuple, str] = {}  # what this file has said: a name claimed twice in one file is refused
+
+    def claim(key: tuple, target: str, text: str) -> None:
+        if mine.setdefault(key, target) != target:
+            raise MappingError(where, text.format(a=mine[key], b=target))
+
     for table, names in _section(where, doc, "files").items():
         t = _table(where, f"[files] {table}", table)
         for n in _names(where, f"[files] {table}", names):
             have = p.files.get(norm(n))
             if have not in (None, t.name) and not region:
                 raise MappingError(where, f"[files] 文件名「{n}」同时属于 {have} 与 {t.name}")
+            claim(("file", norm(n)), t.name, f"[files] 文件名「{n}」同时属于 {{a}} 与 {{b}}")
             p.files[norm(n)] = t.name
             p.file_names[t.name].append(n)
     for table, cols in _section(where, doc, "columns").items():
@@ -303,6 +310,7 @@ def _merge(p: Profile, doc: dict, where: str, region: bool) -> None:
                 have = p.headers[t.name].get(norm(h))
                 if have not in (None, c.name) and not region:
                     raise MappingError(where, f"[columns.{table}] 表头「{h}」同时对应 {have} 与 {c.name}")
+                claim(("col", t.name, norm(h)), c.name, f"[columns.{table}] 表头「{h}」同时对应 {{a}} 与 {{b}}")
                 p.headers[t.name][norm(h)] = c.name
     for table, cols in _section(where, doc, "combine").items():
         t = _table(where, f"[combine.{table}]", table)
@@ -328,6 +336,8 @@ def _merge(p: Profile, doc: dict, where: str, region: bool) -> None:
                 _check_code(where, f"[values.{key}] {code}", c, str(code))
                 table_map = p.values.setdefault(t.name, {}).setdefault(c.name, {})
                 for w in _names(where, f"[values.{key}] {code}", ws):
+                    claim(("val", key, t.name, c.name, norm(w)), str(code),
+                          f"[values.{key}] 「{w}」同时对应代码 {{a}} 与 {{b}}")
                     table_map[norm(w)] = str(code)
     lists = _section(where, doc, "lists")
     if "separators" in lists:
