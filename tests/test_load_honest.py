@@ -119,7 +119,7 @@ def test_table_quarantined_whole_fails_the_load_and_changes_nothing(tmp_path: Pa
         load_region(tmp_path / "region", ws)
     msg = str(e.value)
     assert e.value.exit_code == 3
-    assert "cases.csv：cases（医保结算清单）表3 行全部被隔离，主要原因 BAD_ENUM（取值不在允许范围内）3 行" in msg
+    assert "cases.csv：cases（医保结算清单）表 3 行全部被隔离，主要原因 BAD_ENUM（取值不在允许范围内）3 行" in msg
     assert "险种（scheme）「公费医疗」" in msg
     # the fee lines find their cases among those loaded before: only cases is named
     assert "fee_items" not in msg
@@ -136,7 +136,7 @@ def test_fee_lines_all_unknown_case_fail_a_fresh_load_and_leave_no_workspace(tmp
     assert r.returncode == 3, r.stderr
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in r.stderr
-    assert err[0].startswith("错误：fee_items.csv：fee_items（费用明细）表3 行全部被隔离，主要原因 UNKNOWN_CASE")
+    assert err[0].startswith("错误：fee_items.csv：fee_items（费用明细）表 3 行全部被隔离，主要原因 UNKNOWN_CASE")
     assert "fee_items     read          3  accepted          0  quarantined        3" in r.stdout
     assert not ws.exists()
 
@@ -479,11 +479,11 @@ def _two_headers_one_column(tmp: Path) -> None:
 
 LOAD_ERROR_CASES: list[LoadErrorCase] = [
     LoadErrorCase("all cases quarantined (unmapped code word)", ("load", "{region}", "--workspace", "{ws}"),
-                  _all_cases_bad_scheme, 3, "cases（医保结算清单）表3 行全部被隔离，主要原因 BAD_ENUM"),
+                  _all_cases_bad_scheme, 3, "cases（医保结算清单）表 3 行全部被隔离，主要原因 BAD_ENUM"),
     LoadErrorCase("all cases quarantined, fresh workspace", ("load", "{region}", "--workspace", "{ws}"),
                   _all_cases_bad_scheme, 3, "3 行全部被隔离", preloaded=False),
     LoadErrorCase("all fee lines UNKNOWN_CASE", ("load", "{region}", "--workspace", "{ws}"),
-                  _fee_lines_orphaned, 3, "fee_items（费用明细）表3 行全部被隔离，主要原因 UNKNOWN_CASE"),
+                  _fee_lines_orphaned, 3, "fee_items（费用明细）表 3 行全部被隔离，主要原因 UNKNOWN_CASE"),
     LoadErrorCase("quarantined share above --max-quarantine-share",
                   ("load", "{region}", "--workspace", "{ws}", "--max-quarantine-share", "0.2"),
                   _one_bad_case, 3, "隔离 1/3 行（33.3%），超过 --max-quarantine-share 0.2"),

@@ -246,7 +246,7 @@ def _problem(reports: list[TableReport], share: Decimal | None) -> str:
         over = share is not None and Decimal(r.quarantined) > share * Decimal(r.read)
         if r.accepted == 0 or over:
             code, n = r.top_reason or ("BAD_ROW_SHAPE", r.quarantined)
-            what = (f"{r.read:,} 行全部被隔离" if r.accepted == 0 else
+            what = (f" {r.read:,} 行全部被隔离" if r.accepted == 0 else
                     f"隔离 {r.quarantined:,}/{r.read:,} 行（{Decimal(100 * r.quarantined) / r.read:.1f}%），"
                     f"超过 --max-quarantine-share {_plain(share)}")
             example = f"，如{r.example}" if r.example else ""
