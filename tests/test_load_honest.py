@@ -137,7 +137,9 @@ def test_fee_lines_all_unknown_case_fail_a_fresh_load_and_leave_no_workspace(tmp
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in r.stderr
     assert err[0].startswith("错误：fee_items.csv：fee_items（费用明细）表 3 行全部被隔离，主要原因 UNKNOWN_CASE")
+    assert "（目录中有未识别的文件：case_list.csv）" in err[0]
     assert "fee_items     read          3  accepted          0  quarantined        3" in r.stdout
+    assert "未识别的文件（未装载）：case_list.csv：最接近的已知文件名为「cases」（cases 表）" in r.stdout
     assert not ws.exists()
 
 

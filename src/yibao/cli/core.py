@@ -62,6 +62,11 @@ def load(
     except LoadProblem as exc:
         for t in exc.tables:  # the counts behind the refusal, on stdout; the one-line error follows
             print(t.line())
+        for t in exc.tables:
+            for note in t.notes():
+                print("  " + note)
+        for name, hint in exc.unrecognised:
+            print(f"  未识别的文件（未装载）：{name}：{hint}")
         raise
     total_read = sum(t.read for t in report.tables)
     for t in report.tables:

@@ -107,9 +107,10 @@ class LoadReport:
 class LoadProblem(ProblemReported):
     """A load stopped because a table's rows were all (or too many) quarantined: exit 3, nothing changed."""
 
-    def __init__(self, message: str, tables: list[TableReport]) -> None:
+    def __init__(self, message: str, tables: list[TableReport], unrecognised: list[tuple[str, str]]) -> None:
         super().__init__(message)
         self.tables = tables
+        self.unrecognised = unrecognised
 
 
 def parse_share(value: str | Decimal | None) -> Decimal | None:
@@ -215,9 +216,9 @@ def _load(directory: Path, workspace: Path, raws: dict[str, RawTable], unrecogni
                     progress(name, "done", reports[-1].read)
                 if os.environ.get(FAULT_ENV) == name:
                     os._exit(86)  # simulate a crash mid-load (tests only)
-            problem = _problem(reports, share)
+            problem = _problem(reports, share, [f for f, _ in unrecognised])
             if problem:
-                raise LoadProblem(problem, reports)  # rolls the transaction back
+                raise LoadProblem(problem, reports, unrecognised)  # rolls the transaction back
             con.execute("UPDATE loads SET finished_at = ? WHERE load_id = ?", [now(), load_id])
             ws.log_event("load", {
                 "load_id": load_id, "source_dir": str(Path(directory).resolve()),
@@ -237,7 +238,7 @@ def _plain(d: Decimal) -> str:
     return text
 
 
-def _problem(reports: list[TableReport], share: Decimal | None) -> str:
+def _problem(reports: list[TableReport], share: Decimal | None, unrecognised: list[str]) -> str:
     """The one-line reason a load must fail (all rows, or more than ``share``, quarantined), or ''."""
     bad = []
     for r in reports:
@@ -250,8 +251,11 @@ def _problem(reports: list[TableReport], share: Decimal | None) -> str:
                     f"隔离 {r.quarantined:,}/{r.read:,} 行（{Decimal(100 * r.quarantined) / r.read:.1f}%），"
                     f"超过 --max-quarantine-share {_plain(share)}")
             example = f"，如{r.example}" if r.example else ""
+            orphan = ""
+            if code.startswith("UNKNOWN_") and unrecognised:  # the referenced table may sit in a file not recognised
+                orphan = f"（目录中有未识别的文件：{'、'.join(unrecognised[:3])}{' 等' if len(unrecognised) > 3 else ''}）"
             bad.append(f"{Path(r.file).name}：{r.table}（{TABLES[r.table].zh}）表{what}，"
-                       f"主要原因 {code}（{REASONS.get(code, code)}）{n:,} 行{example}")
+                       f"主要原因 {code}（{REASONS.get(code, code)}）{n:,} 行{orphan}{example}")
     if not bad:
         return ""
     return "；".join(bad) + "。本次装载未生效，工作区保持不变"
