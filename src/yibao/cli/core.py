@@ -10,7 +10,6 @@ import typer
 from yibao.cli._common import (RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option,
                                file_option, out)
 from yibao.contract.reasons import REASONS
-from yibao.contract.schema import TABLES
 
 
 @app.command()
@@ -46,25 +45,41 @@ def synth(
 def load(
     directory: Path = typer.Argument(..., help="统筹区数据目录"),
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping",
+                                           help="本地区映射配置（TOML）：文件名、表头与代码值，合并在内置全国映射之上"),
+    max_quarantine_share: Optional[str] = typer.Option(
+        None, "--max-quarantine-share",
+        help="任一表隔离行占比超过该值（如 0.05 或 5%）时整个装载不生效（退出码 3，工作区不变）"),
 ) -> None:
     """校验并装载数据目录到工作区；问题行进入隔离表。"""
-    from yibao.engine.loading import load_region
+    from yibao.engine.loading import LoadProblem, load_region
 
-    with RateProgress("load") as bar:
-        report = load_region(directory, workspace,
-                             progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"))
+    try:
+        with RateProgress("load") as bar:
+            report = load_region(directory, workspace,
+                                 progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"),
+                                 mapping=mapping, max_quarantine_share=max_quarantine_share)
+    except LoadProblem as exc:
+        for t in exc.tables:  # the counts behind the refusal, on stdout; the one-line error follows
+            print(t.line())
+        for t in exc.tables:
+            for note in t.notes():
+                print("  " + note)
+        for name, hint in exc.unrecognised:
+            print(f"  未识别的文件（未装载）：{name}：{hint}")
+        raise
     total_read = sum(t.read for t in report.tables)
     for t in report.tables:
         print(t.line())
     print(f"{'total':<13} read {total_read:>10,}  accepted {sum(t.accepted for t in report.tables):>10,}  "
           f"quarantined {sum(t.quarantined for t in report.tables):>8,}")
     for t in report.tables:
-        if t.reasons:
-            print(f"  {t.table} 隔离原因：" + "，".join(f"{k} {v:,}" for k, v in t.reasons.items()))
-        if t.ignored_columns:
-            print(f"  {t.table} 忽略的非合同列：{', '.join(t.ignored_columns)}")
-    if report.skipped:
-        print(f"  未识别的文件（未装载）：{', '.join(report.skipped)}")
+        for note in t.notes():
+            print("  " + note)
+    for name, hint in report.unrecognised:
+        print(f"  未识别的文件（未装载）：{name}：{hint}")
+    if len(report.mapping) > 1:
+        print(f"  映射配置：{'；'.join(report.mapping)}")
     rate = total_read / report.seconds if report.seconds else 0
     print(f"装载批次 {report.load_id} 完成：{report.seconds:.1f} 秒，{rate:,.0f} 行/秒，工作区 {report.workspace}")
 
@@ -126,36 +141,23 @@ def budget(
 def quarantine(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     table: Optional[str] = typer.Option(None, "--table", help="只导出该表的隔离行"),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开）"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开；身份证号、姓名默认脱敏）"),
+    unmasked: bool = typer.Option(False, "--unmasked", help="导出身份证号、姓名明文（未脱敏导出，须按个人信息保护要求保管）"),
 ) -> None:
     """隔离行：按表和原因统计；--out 导出明细（含原始文本），便于退回机构更正。"""
-    from yibao.engine.workspace import Workspace
+    from yibao.engine.quarantine import export_quarantine, quarantine_counts
 
-    if table is not None and table not in TABLES:
-        _fail(f"{table}: 不是数据合同中的表（可选：{', '.join(TABLES)}）")
-    ws = Workspace(workspace, read_only=True)
-    try:
-        where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
-        counts = ws.con.execute(f"SELECT table_name, reason_code, count(*) FROM quarantine {where} "
-                                "GROUP BY ALL ORDER BY 1, 3 DESC, 2", params).fetchall()
-        for t, code, n in counts:
-            print(f"{t:<13} {code:<28} {n:>10,}  {REASONS.get(code, '')}")
-        if not counts:
-            print("没有隔离行")
-        if out_file is not None:
-            rel = ws.con.execute(
-                f"""SELECT load_id AS 装载批次, table_name AS 表, source_file AS 来源文件, source_row AS 行号,
-                           reason_code AS 原因代码, message AS 原因说明, original AS 原始内容
-                    FROM quarantine {where} ORDER BY load_id, table_name, source_file, source_row""", params)
-            import csv
-
-            with out_file.open("w", encoding="utf-8-sig", newline="") as f:
-                w = csv.writer(f)
-                w.writerow([d[0] for d in rel.description])
-                w.writerows(rel.fetchall())
-            print(f"已导出 {out_file}")
-    finally:
-        ws.close()
+    counts = quarantine_counts(workspace, table)
+    for t, code, n in counts:
+        print(f"{t:<13} {code:<28} {n:>10,}  {REASONS.get(code, '')}")
+    if not counts:
+        print("没有隔离行")
+    if out_file is not None:
+        n = export_quarantine(workspace, out_file, table, masked=not unmasked)
+        if unmasked:
+            print(f"已导出 {out_file}（{n:,} 行）：未脱敏导出，含身份证号、姓名明文，请按个人信息保护要求保管")
+        else:
+            print(f"已导出 {out_file}（{n:,} 行）：身份证号、姓名已脱敏（明文导出用 --unmasked）")
 
 
 @contract_app.command("docs")

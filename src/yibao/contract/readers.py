@@ -7,6 +7,10 @@ judge it and the quarantine can keep it as it came. Typing happens later, in SQL
 A file that cannot be read at all raises :class:`FatalLoadError` with one line naming the file
 and the problem (wrong or missing columns, undecodable bytes with their offset, binary data,
 a truncated Parquet file, a broken workbook).
+
+File discovery (:func:`discover`) and the mapping of headers and code words to the contract
+(:mod:`yibao.contract.mapping`) are applied here too, set-based: a file named ``结算清单.csv`` with
+the settlement list's field names and ``职工``/``住院`` reads as the contract's ``cases`` table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from yibao.contract.mapping import PART, Profile, is_code_column, load_profile
 from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import Table
 
@@ -53,30 +58,71 @@ class RawTable:
     ignored_columns: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     shape_errors: list[ShapeError] = field(default_factory=list)
+    mapped_columns: dict[str, str] = field(default_factory=dict)    # file header → contract column
+    mapped_values: dict[str, int] = field(default_factory=dict)     # column → cells the profile translated
+    numeric_code_cells: dict[str, int] = field(default_factory=dict)  # code column → numeric cells (Excel, Parquet)
+    header_row: int = 1                                             # sheet row of the header (title rows above)
 
     @property
     def read(self) -> int:
         return self.data.num_rows + len(self.shape_errors)
 
 
-def find_file(directory: Path, name: str) -> Path | None:
-    """The file holding table ``name`` in a region directory, or None; two formats is an error."""
-    found = [directory / f"{name}{ext}" for ext in FORMATS if (directory / f"{name}{ext}").is_file()]
-    if len(found) > 1:
-        raise FatalLoadError(str(directory), f"表 {name} 有多个文件（{', '.join(p.name for p in found)}），只能保留一个")
-    return found[0] if found else None
+@dataclass
+class Discovered:
+    """The files of a region directory: one per recognised table, and the rest with a hint each."""
+
+    files: dict[str, Path]
+    unrecognised: list[tuple[str, str]]  # (file name, Chinese hint)
 
 
-def read_table(path: Path, schema: Table) -> RawTable:
+def discover(directory: Path, profile: Profile | None = None) -> Discovered:
+    """Which file holds which table: names compared case-insensitively (``Cases.CSV``), Chinese
+    names (``结算清单.csv``) through the mapping profile; two files for one table is an error."""
+    profile = profile or shipped_profile()
+    found: dict[str, list[Path]] = {}
+    other: list[tuple[str, str]] = []
+    for p in sorted(Path(directory).iterdir()):
+        if not p.is_file() or p.name.startswith((".", "~$")):
+            continue
+        table = profile.table_for_file(p) if p.suffix.lower() in FORMATS else None
+        if table is None:
+            other.append((p.name, profile.hint(p)))
+        else:
+            found.setdefault(table, []).append(p)
+    for table, paths in found.items():
+        if len(paths) > 1:
+            raise FatalLoadError(str(directory),
+                                 f"表 {table} 有多个文件（{', '.join(p.name for p in paths)}），只能保留一个")
+    return Discovered({t: ps[0] for t, ps in found.items()}, other)
+
+
+def find_file(directory: Path, name: str, profile: Profile | None = None) -> Path | None:
+    """The file holding table ``name`` in a region directory, or None; two files is an error."""
+    return discover(directory, profile).files.get(name)
+
+
+_SHIPPED: list[Profile] = []
+
+
+def shipped_profile() -> Profile:
+    """The shipped mapping profile (read once per process)."""
+    if not _SHIPPED:
+        _SHIPPED.append(load_profile())
+    return _SHIPPED[0]
+
+
+def read_table(path: Path, schema: Table, profile: Profile | None = None) -> RawTable:
     path = Path(path)
     ext = path.suffix.lower()
+    profile = profile or shipped_profile()
     try:
         if ext == ".csv":
-            return _read_csv(path, schema)
+            return _read_csv(path, schema, profile)
         if ext == ".parquet":
-            return _read_parquet(path, schema)
+            return _read_parquet(path, schema, profile)
         if ext == ".xlsx":
-            return _read_xlsx(path, schema)
+            return _read_xlsx(path, schema, profile)
     except FatalLoadError:
         raise
     except (OSError, pa.ArrowException, ValueError, KeyError, EOFError) as exc:
@@ -146,7 +192,7 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
             offset += len(chunk)
 
 
-def _read_csv(path: Path, schema: Table) -> RawTable:
+def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
     encoding = detect_encoding(path)
     with path.open("r", encoding=encoding, newline="") as f:
         try:
@@ -155,8 +201,7 @@ def _read_csv(path: Path, schema: Table) -> RawTable:
             raise FatalLoadError(str(path), "空文件（没有表头）") from None
         except csv.Error as exc:
             raise FatalLoadError(str(path), f"表头无法解析：{_one_line(exc)}") from exc
-    names = [h.strip().lstrip("\ufeff") for h in header]
-    _check_header(path, names, schema)
+    names, mapped = _contract_header(path, [h.strip().lstrip("\ufeff") for h in header], schema, profile)
 
     def parse(use_threads: bool, sink: list[ShapeError]) -> pa.Table:
         def on_bad(row) -> str:
@@ -185,7 +230,8 @@ def _read_csv(path: Path, schema: Table) -> RawTable:
         shape_errors = []
         data = parse(False, shape_errors)
     rows = _row_numbers(data.num_rows, [e.row for e in shape_errors if e.row is not None])
-    return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, shape_errors, names)
+    return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, shape_errors, names,
+                   profile, mapped)
 
 
 def _row_numbers(n: int, skipped: list[int]) -> np.ndarray:
@@ -198,17 +244,17 @@ def _row_numbers(n: int, skipped: list[int]) -> np.ndarray:
 
 # --------------------------------------------------------------------------- Parquet
 
-def _read_parquet(path: Path, schema: Table) -> RawTable:
+def _read_parquet(path: Path, schema: Table, profile: Profile) -> RawTable:
     try:
         data = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise FatalLoadError(str(path), f"无法读取 Parquet 文件（可能已截断或损坏）：{_one_line(exc)}") from exc
-    names = [n.strip() for n in data.column_names]
-    _check_header(path, names, schema)
+    names, mapped = _contract_header(path, [n.strip() for n in data.column_names], schema, profile)
+    numeric = _numeric_code_columns(schema, names, data)
     cols = [_arrow_to_text(col) for col in data.columns]
     text = pa.table(cols, names=names)
     text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
-    return _finish(path, schema, text, "parquet", [], names)
+    return _finish(path, schema, text, "parquet", [], names, profile, mapped, numeric)
 
 
 def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -230,7 +276,7 @@ def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 # --------------------------------------------------------------------------- Excel
 
-def _read_xlsx(path: Path, schema: Table) -> RawTable:
+def _read_xlsx(path: Path, schema: Table, profile: Profile) -> RawTable:
     import zipfile
 
     from openpyxl import load_workbook
@@ -242,20 +288,25 @@ def _read_xlsx(path: Path, schema: Table) -> RawTable:
         raise FatalLoadError(str(path), f"无法读取 Excel 文件（不是有效的 .xlsx）：{_one_line(exc)}") from exc
     try:
         ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
+        rows, header_row, header = _xlsx_header(ws.iter_rows(values_only=True), schema, profile)
         if header is None:
             raise FatalLoadError(str(path), "第一个工作表为空（没有表头）")
         names = [("" if h is None else str(h)).strip() for h in header]
         while names and names[-1] == "":
             names.pop()
-        _check_header(path, names, schema)
+        names, mapped = _contract_header(path, names, schema, profile)
         width = len(names)
         columns: list[list[str]] = [[] for _ in names]
+        code_idx = [i for i, n in enumerate(names) if n.split(PART)[0] in schema.column_names
+                    and is_code_column(schema.column(n.split(PART)[0]))]
+        numeric_at = [0] * width
         for values in rows:  # openpyxl is cell-by-cell; .xlsx files are small by nature
             cells = [_cell_text(v) for v in values[:width]]
             if not any(cells):
                 continue  # trailing empty rows Excel keeps
+            for i in code_idx:  # a code typed as a number in Excel: its leading zeros are gone
+                if i < len(values) and type(values[i]) in (int, float):
+                    numeric_at[i] += 1
             cells += [""] * (width - len(cells))
             for i, c in enumerate(cells):
                 columns[i].append(c)
@@ -263,7 +314,10 @@ def _read_xlsx(path: Path, schema: Table) -> RawTable:
         wb.close()
     text = pa.table([pa.array(c, pa.string()) for c in columns], names=names)
     text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
-    return _finish(path, schema, text, "xlsx", [], names)
+    numeric = {names[i].split(PART)[0]: n for i, n in enumerate(numeric_at) if n}
+    raw = _finish(path, schema, text, "xlsx", [], names, profile, mapped, numeric)
+    raw.header_row = header_row
+    return raw
 
 
 def _cell_text(v: object) -> str:
@@ -297,7 +351,11 @@ def _check_header(path: Path, names: list[str], schema: Table) -> None:
 
 
 def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
-            shape_errors: list[ShapeError], names: list[str]) -> RawTable:
+            shape_errors: list[ShapeError], names: list[str], profile: Profile | None = None,
+            mapped: dict[str, str] | None = None, numeric: dict[str, int] | None = None) -> RawTable:
+    changed: dict[str, int] = {}
+    if profile is not None:
+        data, changed = profile.apply(schema, data)
     n = data.num_rows
     cols, missing = [], []
     for c in schema.columns:
@@ -307,5 +365,59 @@ def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
             missing.append(c.name)
             cols.append(pa.chunked_array([pa.array([""] * n, pa.string())]) if n else pa.chunked_array([], pa.string()))
     out = pa.table(cols + [data.column(ROW)], names=schema.column_names + [ROW])
-    ignored = [n for n in names if n not in schema.column_names and n]
-    return RawTable(schema, path, out, encoding, _sha256(path), ignored, missing, shape_errors)
+    ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
+    return RawTable(schema, path, out, encoding, _sha256(path), ignored, missing, shape_errors,
+                    mapped or {}, changed, numeric or {})
+
+
+# --------------------------------------------------------------------------- mapping
+
+HEADER_SCAN_ROWS = 30  # title rows above a sheet's header: how far down to look for it
+
+
+def _contract_header(path: Path, names: list[str], schema: Table, profile: Profile) -> tuple[list[str], dict[str, str]]:
+    """Header cells renamed to contract columns by the profile, checked; and {header: column}."""
+    renamed, mapped = profile.rename(schema.name, names)
+    by_target: dict[str, list[str]] = {}
+    for orig, new in zip(names, renamed):
+        if new in schema.column_names:
+            by_target.setdefault(new, []).append(orig)
+    clash = {t: hs for t, hs in by_target.items() if len(hs) > 1 and len(set(hs)) == len(hs)}
+    if clash:
+        t, hs = sorted(clash.items())[0]
+        raise FatalLoadError(str(path), f"表头 {'、'.join(hs)} 都对应合同列 {t}，只能保留一列（或在映射文件中去掉其一）")
+    _check_header(path, renamed, schema)
+    return renamed, mapped
+
+
+def _xlsx_header(rows, schema: Table, profile: Profile):
+    """(remaining rows, 1-based sheet row of the header, header cells): the header is the first of
+    the top rows holding every required column (by the profile), else the one matching most."""
+    import itertools
+
+    head = list(itertools.islice(rows, HEADER_SCAN_ROWS))
+    if not head:
+        return rows, 1, None
+    best, best_score = 0, (-1, -1)
+    for i, values in enumerate(head):
+        cells = [("" if v is None else str(v)).strip() for v in values]
+        score = profile.header_score(schema, cells)
+        if score[0] == len(schema.required_columns):
+            best = i
+            break
+        if score > best_score:
+            best, best_score = i, score
+    return itertools.chain(head[best + 1:], rows), best + 1, head[best]
+
+
+def _numeric_code_columns(schema: Table, names: list[str], data: pa.Table) -> dict[str, int]:
+    """Code columns stored as numbers in a Parquet file: {column: non-blank cells}."""
+    out = {}
+    for name, col in zip(names, data.columns):
+        base = name.split(PART)[0]
+        if base in schema.column_names and is_code_column(schema.column(base)) and (
+                pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
+            n = len(col) - col.null_count
+            if n:
+                out[base] = n
+    return out
