@@ -93,7 +93,12 @@ def load_policy(path: Path | str | None = None) -> AssessPolicy:
     raw = read_toml(DEFAULTS, PolicyError)
     where = DEFAULTS.name
     if path is not None:
-        raw = _merge(raw, read_toml(path, PolicyError))
+        user = read_toml(path, PolicyError)
+        for name, r in user.get("score", {}).get("indicators", {}).items():  # a user's zero_at replaces the
+            base = raw.get("score", {}).get("indicators", {}).get(name)      # default tolerance, and vice versa
+            if isinstance(r, dict) and isinstance(base, dict) and ("zero_at" in r) != ("tolerance" in r):
+                base.pop("tolerance" if "zero_at" in r else "zero_at", None)
+        raw = _merge(raw, user)
         where = str(path)
     ind = raw.get("indicators", {})
     unknown = sorted(set(ind) - set(POLICY_INDICATORS))

@@ -233,7 +233,7 @@ def _sheet(wb: Workbook, title: str, notes: list[str], headers: list[str], rows:
             fmt = (formats or {}).get(c)
             if callable(fmt):
                 fmt = fmt(row)
-            if fmt and isinstance(v, Decimal):
+            if fmt:
                 cell.number_format = fmt
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     return ws, header_row
