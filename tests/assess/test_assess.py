@@ -290,3 +290,18 @@ def test_cli_reads_staff_periods_from_the_workspace(ws, tmp_path):
     assert r.returncode == 0, r.stderr
     v = {(r["institution_id"], r["indicator"]): r["value"] for r in read(tmp_path / "extra_indicators.csv")}
     assert v["H1", "staff_sanction_share"] == "0.0000"  # no sanctions loaded
+
+
+@NEEDS_STD
+def test_standards_with_only_valid_procedures(ws, tmp_path):
+    """--standards needs only valid_procedures.csv for the contract; without mcc.csv the severe share is left out."""
+    std = tmp_path / "std"
+    std.mkdir()
+    (std / "valid_procedures.csv").write_bytes((STD / "valid_procedures.csv").read_bytes())
+    r = run_cli("assess", "--workspace", ws, "--year", "2025", "--out", tmp_path / "out", "--standards", std)
+    assert r.returncode == 0, r.stderr
+    assert "没有 mcc.csv" in r.stderr
+    got = [(x["institution_id"], x["indicator"], x["value"]) for x in read(tmp_path / "out" / "indicators.csv")]
+    assert got == _expected_rows(with_surgery=True)
+    extra = {x["indicator"] for x in read(tmp_path / "out" / "extra_indicators.csv")}
+    assert "elective_surgery_rate" in extra and "severe_case_share" not in extra

@@ -32,7 +32,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from yibao.assess.policy import ALL_INDICATORS, CONTRACT_INDICATORS, READMIT_DAYS, AssessPolicy
+from yibao.assess.policy import ALL_INDICATORS, READMIT_DAYS, AssessPolicy
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.schema import TABLES
 from yibao.engine.registry import register
@@ -46,7 +46,8 @@ VALUE = pa.decimal128(18, 4)
 PARAMS_SCHEMA = pa.schema([
     ("year", pa.int32()), ("readmit_days", pa.int32()), ("revisit_window", pa.int32()),
     ("revisit_min_gap", pa.int32()), ("revisit_same_dx", pa.bool_()), ("death_mode", pa.string()),
-    ("use_cc", pa.bool_()), ("has_standards", pa.bool_()), ("iqr_multiple", pa.decimal128(9, 4)),
+    ("use_cc", pa.bool_()), ("has_standards", pa.bool_()), ("has_severe_dx", pa.bool_()),
+    ("iqr_multiple", pa.decimal128(9, 4)),
     ("min_peers", pa.int32()),
 ])
 CODES_SCHEMA = pa.schema([("code", pa.string())])
@@ -55,12 +56,13 @@ ICU_SCHEMA = pa.schema([("prefix", pa.string())])
 STOCKING_SCHEMA = pa.schema([("institution_id", pa.string()), ("item_code", pa.string())])
 
 
-def params_table(policy: AssessPolicy, year: int, has_standards: bool) -> pa.Table:
+def params_table(policy: AssessPolicy, year: int, has_standards: bool, has_severe_dx: bool | None = None) -> pa.Table:
     return pa.table({
         "year": [year], "readmit_days": [READMIT_DAYS], "revisit_window": [policy.revisit_window_days],
         "revisit_min_gap": [policy.revisit_min_gap_days], "revisit_same_dx": [policy.revisit_same_dx],
         "death_mode": [policy.death_discharge_mode], "use_cc": [policy.severe_use_cc],
-        "has_standards": [has_standards], "iqr_multiple": [policy.iqr_multiple], "min_peers": [policy.min_peers],
+        "has_standards": [has_standards],
+        "has_severe_dx": [has_standards if has_severe_dx is None else has_severe_dx], "iqr_multiple": [policy.iqr_multiple], "min_peers": [policy.min_peers],
     }, schema=PARAMS_SCHEMA)
 
 
@@ -189,7 +191,7 @@ SELECT y.case_id, y.institution_id, y.person_id, y.scheme, y.setting, i.region_c
        y.setting = 'outpatient' AND v.case_id IS NOT NULL AS revisit,
        CASE WHEN p.has_standards AND y.setting = 'inpatient' THEN s.case_id IS NOT NULL END AS surgery,
        y.emergency,
-       CASE WHEN p.has_standards AND y.setting = 'inpatient'
+       CASE WHEN p.has_severe_dx AND y.setting = 'inpatient'
             THEN coalesce(y.discharge_mode = p.death_mode, false) OR u.case_id IS NOT NULL OR d.case_id IS NOT NULL
        END AS severe
 FROM y CROSS JOIN p
@@ -281,7 +283,7 @@ _VALUE_SQL: dict[str, tuple[str, str | None]] = {
     "surgery_rate": (_q("b.surg_cases", "b.ip_cases"), "p.has_standards"),
     "revisit_rate": (_q("b.revisits", "b.op_visits"), None),
     "elective_surgery_rate": (_q("b.elective_num", "b.elective_den"), "p.has_standards"),
-    "severe_case_share": (_q("b.severe_cases", "b.ip_cases"), "p.has_standards"),
+    "severe_case_share": (_q("b.severe_cases", "b.ip_cases"), "p.has_severe_dx"),
     "stocking_rate": (_q("b.stocked_required", "b.required"), "b.grain = 'institution' AND b.st_institution IS NOT NULL"),
     "staff_sanction_share": (_q("b.sanctioned", "b.staff"), "b.grain = 'institution'"),
 }
@@ -361,7 +363,6 @@ FROM v LEFT JOIN f ON f.kind IS NOT DISTINCT FROM v.kind AND f.level IS NOT DIST
 
 ASSESS = Pipeline(name="assess_indicators", steps=(CASE_FEES, STOCK, STAFF, CASES, BASE, VALUES, BANDS),
                   doc="机构考核指标：指标值、汇总与同级对比")
-CONTRACT_SET = frozenset(CONTRACT_INDICATORS)
 
 
 # --- a small example region (the parity suite's fixture) ----------------------------------------------
@@ -412,7 +413,7 @@ def example_sources() -> dict[str, pa.Table]:
     periods = pa.table({"staff_id": ["S1"], "status": ["suspended"], "start_date": [D(2025, 3, 1)],
                         "end_date": [D(2025, 6, 1)], "source_id": ["X"]}, schema=QUALIFICATION_PERIODS)
     from_policy = {"year": 2025, "readmit_days": READMIT_DAYS, "revisit_window": 30, "revisit_min_gap": 1,
-                   "revisit_same_dx": True, "death_mode": "5", "use_cc": False, "has_standards": True,
+                   "revisit_same_dx": True, "death_mode": "5", "use_cc": False, "has_standards": True, "has_severe_dx": True,
                    "iqr_multiple": d("1.5000"), "min_peers": 4}
     return {
         "cases": _table("cases", rows), "fee_items": _table("fee_items", lines), "institutions": _table("institutions", insts),

@@ -59,6 +59,7 @@ class AssessResult:
     scored: int
     with_standards: bool
     with_stocking: bool
+    with_severe: bool
     out_dir: Path
     files: tuple[str, ...]
     bands: list[dict]
@@ -75,14 +76,17 @@ def _read_codes(path: Path, what: str) -> list[str]:
         return sorted({r["code"].strip() for r in reader if (r.get("code") or "").strip()})
 
 
-def standards_tables(standards: Path | None) -> tuple[pa.Table, pa.Table]:
-    """(valid procedures, severe diagnoses) of a CHS-DRG standards dir; empty without one."""
+def standards_tables(standards: Path | None) -> tuple[pa.Table, pa.Table | None]:
+    """(valid procedures, severe diagnoses) of a CHS-DRG standards dir: empty procedures without one;
+    severe diagnoses None when the dir has no ``mcc.csv`` (重症病人比例 is then not computed)."""
     if standards is None:
-        return pa.table({"code": []}, schema=CODES_SCHEMA), pa.table({"code": [], "kind": []}, schema=SEVERE_DX_SCHEMA)
+        return pa.table({"code": []}, schema=CODES_SCHEMA), None
     std = Path(standards)
     if not std.is_dir():
         raise BadFile(f"{std}: 标准目录不存在")
     procs = _read_codes(std / "valid_procedures.csv", "手术操作编码")
+    if not (std / "mcc.csv").is_file():
+        return pa.table({"code": procs}, schema=CODES_SCHEMA), None
     mcc = _read_codes(std / "mcc.csv", "严重并发症或合并症 MCC")
     cc = _read_codes(std / "cc.csv", "并发症或合并症 CC") if (std / "cc.csv").is_file() else []
     sev = [(c, "mcc") for c in mcc] + [(c, "cc") for c in cc]
@@ -126,8 +130,9 @@ def compute(workspace: Path, year: int, *, policy: AssessPolicy, standards: Path
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         sources = {n: f'"{db}".main.{n}' for n in ("cases", "fee_items", "institutions", "catalog", "staff")}
         sources.update({ "assess_periods": periods.cast(QUALIFICATION_PERIODS),
-                        "assess_params": params_table(policy, year, standards is not None),
-                        "assess_procedures": procs, "assess_severe_dx": severe, "assess_icu": icu_table(policy),
+                        "assess_params": params_table(policy, year, standards is not None, severe is not None),
+                        "assess_procedures": procs,
+                        "assess_severe_dx": severe if severe is not None else SEVERE_DX_SCHEMA.empty_table(), "assess_icu": icu_table(policy),
                         "assess_stocking": stock})
         out = LocalRunner(con=con).run_pipeline(ASSESS, sources)
         inst = query_arrow(con, "SELECT institution_id, name, kind, level, region_code FROM main.institutions")
@@ -136,7 +141,7 @@ def compute(workspace: Path, year: int, *, policy: AssessPolicy, standards: Path
     regions = {k: v["region_code"] for k, v in names.items()}
     rows, totals = score_rows(bands, regions, policy, year)
     return {"values": out["assess_values"], "bands": bands, "scores": rows, "totals": totals, "institutions": names,
-            "cases": n_cases}
+            "cases": n_cases, "severe": severe is not None}
 
 
 def _long(values: pa.Table, grain: str, indicators: tuple[str, ...]) -> pa.Table:
@@ -196,7 +201,7 @@ def assess(workspace: Path, year: int, out_dir: Path, *, policy: Path | None = N
     flagged = len({b["institution_id"] for b in bands if b["position"] in ("above", "below")})
     return AssessResult(year, len({b["institution_id"] for b in bands}), res["cases"], flagged,
                         sum(t["score"] is not None for t in res["totals"]), standards is not None, stocking is not None,
-                        out, FILES, bands, res["totals"])
+                        res["severe"], out, FILES, bands, res["totals"])
 
 
 # --- the workbook ---------------------------------------------------------------------------------------

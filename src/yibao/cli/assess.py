@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from yibao.cli._common import app, err
+from yibao.cli._common import app
+
+
+def _note(text: str) -> None:
+    print("注意：" + text, file=sys.stderr)  # one line, never wrapped
 
 
 @app.command("assess")
@@ -34,7 +39,9 @@ def assess_cmd(
     print(f"{r.year} 年考核：机构 {r.institutions} 家，结算病例 {r.cases:,} 例；"
           f"超出同级区间的机构 {r.flagged} 家；已计算考核得分 {r.scored} 家")
     if not r.with_standards:
-        err.print("注意：未给出 --standards，不计算手术率、择期手术率、重症病人比例")
+        _note("未给出 --standards，不计算手术率、择期手术率、重症病人比例")
+    elif not r.with_severe:
+        _note(f"{standards} 中没有 mcc.csv，不计算重症病人比例")
     if not r.with_stocking:
-        err.print("注意：未给出 --stocking，不计算目录内药品备药率")
+        _note("未给出 --stocking，不计算目录内药品备药率")
     print(f"已写入 {out_dir}（{'、'.join(r.files)}）")
