@@ -32,6 +32,8 @@ def assess_cmd(
 
     if not (workspace / DB_FILE).is_file():
         raise BadOption(f"{workspace}: 工作区不存在（先运行 yibao load）")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadOption(f"--out {out_dir}：已存在且不是目录")
     if not 1900 <= year <= 2200:
         raise BadOption(f"--year {year}：年度无效")
     periods = periods_from_workspace(workspace)  # the staff capability's public function (staff-sanction share)
