@@ -100,3 +100,51 @@ def test_dip_settle_hand_override_needs_a_reason(region: Path, tmp_path):
     rec = {x["institution_id"]: x for x in _csv(tmp_path / "b" / "score_sources.csv")}
     assert rec[first]["score_used"] == typed and rec[first]["reason"] == "飞行检查发现问题，考核委员会决定"
     assert f"手工覆盖 1 家（{first}" in r.stdout
+
+
+def _assessed(region: Path) -> dict[str, str]:
+    if not (region / "assess" / "score_totals.csv").exists():
+        r = run_cli("assess", "--workspace", region / "ws", "--year", "2025", "--out", region / "assess")
+        assert r.returncode == 0, r.stderr
+    return {t["institution_id"]: t["score"] for t in _csv(region / "assess" / "score_totals.csv")}
+
+
+def test_budget_year_clearing_reads_the_assessment_score(region: Path, tmp_path):
+    scores = _assessed(region)
+    r = run_cli("budget", "--policy", region / "region" / "budget_policy.toml", "--workspace", region / "ws",
+                "--out", tmp_path, "--scores", region / "assess" / "score_totals.csv")
+    assert r.returncode == 0, r.stderr
+    assert "质量保证金按考核得分返还" in r.stdout
+    bands = [(D(90), D(1)), (D(80), D("0.9")), (D(70), D("0.7")), (D(60), D("0.5")), (D(0), D(0))]
+    rows = [c for c in _csv(tmp_path / "clearing.csv") if c["机构编码"] in scores and scores[c["机构编码"]]]
+    assert rows
+    low = 0
+    for c in rows:
+        s = D(scores[c["机构编码"]])
+        assert D(c["考核得分"]) == s and c["得分来源"] == "考核得分"
+        share = next(x for m, x in bands if s >= m)
+        assert D(c["保证金返还比例"]) == share
+        returned = (D(c["预留质量保证金"]) * share).quantize(D("0.01"), ROUND_HALF_UP)
+        assert D(c["返还保证金"]) == returned and D(c["扣减保证金"]) == D(c["预留质量保证金"]) - returned
+        low += share < 1 and D(c["预留质量保证金"]) > 0
+    assert low >= 1
+    bad = run_cli("budget", "--policy", region / "region" / "budget_policy.toml", "--out", tmp_path / "x",
+                  "--scores", region / "assess" / "score_totals.csv")
+    assert bad.returncode == 2 and "--workspace" in bad.stderr
+
+
+def test_drg_clearing_reads_the_assessment_score(region: Path, tmp_path):
+    from conftest import standards_dir
+
+    std = standards_dir()
+    if std is None:
+        pytest.skip("CHS-DRG standards directory absent (set YIBAO_STANDARDS)")
+    scores = _assessed(region)
+    r = run_cli("drg", "settle", "-w", region / "ws", "--standards", std, "--no-statements",
+                "--budget-policy", region / "region" / "budget_policy.toml",
+                "--scores", region / "assess" / "score_totals.csv", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = [c for c in _csv(tmp_path / "clearing.csv") if D(c["质量保证金"] or 0) > 0]
+    assert rows
+    assert all(D(c["考核得分"]) == D(scores[c["机构编码"]]) for c in rows)
+    assert (tmp_path / "score_sources.csv").is_file()

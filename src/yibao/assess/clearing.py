@@ -97,3 +97,10 @@ def write_record(rows: list[dict], path: Path) -> None:
         w.writerow(RECORD_COLUMNS)
         for r in rows:
             w.writerow(["" if r[c] is None else str(r[c]) for c in RECORD_COLUMNS])
+
+
+def summary_line(rows: list[dict], score_file: Path) -> str:
+    """The command's line about where the clearing's scores came from (Chinese, for users)."""
+    overrides = [r["institution_id"] for r in rows if r["source"] == "手工得分（覆盖考核得分）"]
+    return (f"质量保证金按考核得分返还（{score_file}）：{len(rows)} 家；手工覆盖 {len(overrides)} 家"
+            + (f"（{'、'.join(overrides)}，理由见 score_sources.csv）" if overrides else ""))

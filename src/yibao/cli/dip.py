@@ -167,12 +167,10 @@ def dip_settle(
     y = _settle(workspace, _scored_table(scored), bp, budgets, pol, deductions, engine, scores=used)
     files = write_year(y, out_dir, statements=statements)
     if record is not None:
-        from yibao.assess.clearing import write_record
+        from yibao.assess.clearing import summary_line, write_record
 
         write_record(record, out_dir / "score_sources.csv")
-        overrides = [r["institution_id"] for r in record if r["source"] == "手工得分（覆盖考核得分）"]
-        print(f"质量保证金按考核得分返还（{scores}）：{len(record)} 家；手工覆盖 {len(overrides)} 家"
-              + (f"（{'、'.join(overrides)}，理由见 score_sources.csv）" if overrides else ""))
+        print(summary_line(record, scores))
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
         bpv = next((v["value"] for v in y.point_values if v["scheme"] == scheme and v["kind"] == "budget"), None)

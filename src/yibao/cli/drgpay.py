@@ -22,6 +22,8 @@ def drg_settle(
     policy: Optional[Path] = typer.Option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
     deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
+    scores: Optional[Path] = typer.Option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
     from yibao.cli.dip import _budget, _read_deductions
@@ -37,6 +39,12 @@ def drg_settle(
 
     bp, budgets = _budget(budget_policy)
     pol = load_payment_policy(policy)
+    cp = bp.sections.clearing
+    used, record = cp.scores, None
+    if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
+        from yibao.assess.clearing import clearing_scores, parse_reasons
+
+        used, record = clearing_scores(scores, cp.scores, parse_reasons(score_reason))
     sdir = find_standards(standards)
     if sdir is None:
         raise FatalLoadError(str(standards or "--standards"), "找不到 CHS-DRG 分组标准目录，请用 --standards 指定")
@@ -65,8 +73,7 @@ def drg_settle(
     if deductions is not None:  # split over schemes by the institution's DRG-year booked fund, as for DIP
         ded = split_deductions(_read_deductions(deductions, bp.year),
                                booked_by_institution(units.to_pylist(), bp.year))
-    cp = bp.sections.clearing
-    y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, cp.scores, cp.default_score, ded,
+    y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, used, cp.default_score, ded,
                         weights_version=str(getattr(std, "version", "")))
     hist_units = {}
     for r in units.to_pylist():
@@ -79,6 +86,11 @@ def drg_settle(
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
     files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements)
+    if record is not None:
+        from yibao.assess.clearing import summary_line, write_record
+
+        write_record(record, out_dir / "score_sources.csv")
+        print(summary_line(record, scores))
     print(f"分组标准 {getattr(std, 'version', '')}；权重年度 {hist}，DRG {weights.num_rows} 个")
     for scheme, s in y.drg.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
