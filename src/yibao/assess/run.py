@@ -32,8 +32,8 @@ from openpyxl.utils import get_column_letter
 
 from yibao.assess.pipelines import (ASSESS, CODES_SCHEMA, SEVERE_DX_SCHEMA, STOCKING_SCHEMA, icu_table,
                                     params_table)
-from yibao.assess.policy import (ALL_INDICATORS, CONTRACT_INDICATORS, KIND, POLICY_INDICATORS, ZH, AssessPolicy,
-                                 load_policy)
+from yibao.assess.policy import (ALL_INDICATORS, CONTRACT_INDICATORS, KIND, POLICY_INDICATORS, SIX, ZH,
+                                 AssessPolicy, load_policy)
 from yibao.assess.score import score_rows
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.errors import BadFile, MissingData
@@ -307,8 +307,10 @@ def write_workbook(path: Path, year: int, res: dict, pol: AssessPolicy) -> None:
            {4: lambda row: "0.00" if row[10] == "total" else _fmt(row[10]),
             5: lambda row: _fmt(row[10]), 8: "0.00", 9: "0.00"})
     defs = [[k, ZH[k], "合同（数据合同“机构指标”）" if k in CONTRACT_INDICATORS else pol.indicator_docs[k]["source"],
-             "" if k in CONTRACT_INDICATORS else pol.indicator_docs[k]["definition"]] for k in ALL_INDICATORS]
-    _sheet(wb, "指标定义", ["指标定义与来源（详见 docs/assess.md）"], ["指标代码", "指标", "来源", "定义"], defs)
+             "" if k in CONTRACT_INDICATORS else pol.indicator_docs[k]["definition"],
+             "是" if k in SIX else ""] for k in ALL_INDICATORS]
+    _sheet(wb, "指标定义", ["指标定义与来源（详见 docs/assess.md）", "福建“六指标”：闽劳社文〔2003〕344号 六"],
+           ["指标代码", "指标", "来源", "定义", "福建“六指标”"], defs)
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "yibao"
