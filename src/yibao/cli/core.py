@@ -102,6 +102,8 @@ def budget(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w",
                                              help="工作区：给出时按其结算清单完成年度分解、月度拨付、年终清算与结算单"),
     engine: str = engine_option(help="duckdb 或 spark（汇总结算清单）"),
+    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），年终清算按其返还质量保证金；需 --workspace"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
     from yibao.budget.policy import SCHEME_ZH, load_policy
@@ -111,6 +113,19 @@ def budget(
     from yibao.engine.money import fmt
 
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
+    record = None
+    if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
+        from dataclasses import replace
+
+        from yibao.assess.clearing import clearing_scores, parse_reasons
+        from yibao.contract.errors import BadOption
+
+        if workspace is None:
+            raise BadOption("--scores 用于年终清算，需同时给出 --workspace")
+        sec = pol.sections
+        used, record = clearing_scores(scores, sec.clearing.scores, parse_reasons(score_reason))
+        pol = replace(pol, sections=replace(sec, clearing=replace(sec.clearing, scores=used), sources={
+            **sec.sources, "clearing.scores": f"{scores}（yibao assess 考核得分；手工覆盖见 score_sources.csv）"}))
     totals = compute_totals(pol)
     result = None
     if workspace is not None:
@@ -135,6 +150,11 @@ def budget(
             print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
                   f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")
         print(f"已写入 {result.year} 年度分解、月度拨付与年终清算（{out_dir}），结算单 {len(written) - 2} 份及全市汇总、公开表")
+        if record is not None:
+            from yibao.assess.clearing import summary_line, write_record
+
+            write_record(record, out_dir / "score_sources.csv")
+            print(summary_line(record, scores))
 
 
 @app.command()

@@ -137,6 +137,8 @@ def dip_settle(
     deductions: Optional[Path] = file_option(None, "--deductions", help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
     engine: str = engine_option(),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
+    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
     from yibao.dip.policy import load_policy
@@ -147,8 +149,18 @@ def dip_settle(
     table = _scored_table(scored)
     _require_year(table.column("settle_year").to_pylist(), bp.year, scored / "scored_cases.parquet", budget_policy)
     _warn_catalogue_years(scored, bp.year)
-    y = _settle(workspace, table, bp, budgets, pol, deductions, engine)
+    used, record = None, None
+    if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
+        from yibao.assess.clearing import clearing_scores, parse_reasons
+
+        used, record = clearing_scores(scores, bp.sections.clearing.scores, parse_reasons(score_reason))
+    y = _settle(workspace, table, bp, budgets, pol, deductions, engine, scores=used)
     files = write_year(y, out_dir, statements=statements)
+    if record is not None:
+        from yibao.assess.clearing import summary_line as score_line, write_record
+
+        write_record(record, out_dir / "score_sources.csv")
+        print(score_line(record, scores))
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
         bpv = next((v["value"] for v in y.point_values if v["scheme"] == scheme and v["kind"] == "budget"), None)
@@ -225,13 +237,15 @@ def _scored_table(scored: Path):
     return table
 
 
-def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None):
+def _settle(workspace: Path, table, bp, budgets, pol, deductions: Optional[Path], engine: str, budgets_override=None,
+            scores=None):
     from yibao.dip.settlement import run_settlement
     from yibao.settle.deductions import read_deductions
 
     cp = bp.sections.clearing
     given = read_deductions(deductions) if deductions is not None else None
-    return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp, cp.scores,
+    return run_settlement(workspace, table, bp.year, budgets_override or budgets, pol, cp,
+                          cp.scores if scores is None else scores,
                           cp.default_score, None, engine, None, given=given)
 
 

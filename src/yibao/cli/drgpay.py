@@ -22,6 +22,8 @@ def drg_settle(
     deductions: Optional[Path] = file_option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
     weights_file: Optional[Path] = file_option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
+    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
     from yibao.cli.dip import _budget, _require_year
@@ -41,6 +43,12 @@ def drg_settle(
 
     bp, budgets = _budget(budget_policy)
     pol = load_payment_policy(policy)
+    cp = bp.sections.clearing
+    used, record = cp.scores, None
+    if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
+        from yibao.assess.clearing import clearing_scores, parse_reasons
+
+        used, record = clearing_scores(scores, cp.scores, parse_reasons(score_reason))
     sdir = find_standards(standards)
     if sdir is None:
         raise FatalLoadError(str(standards or "--standards"), "找不到 CHS-DRG 分组标准目录，请用 --standards 指定")
@@ -79,8 +87,7 @@ def drg_settle(
                                 if ("inpatient", i) not in gone},
                                booked_by_institution([r for r in units.to_pylist() if r["method"] != "excluded"],
                                                      bp.year))
-    cp = bp.sections.clearing
-    y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, cp.scores, cp.default_score, ded,
+    y = settle_drg_year(bp.year, units, institutions, budgets.inpatient, pol, cp, used, cp.default_score, ded,
                         weights_version=official.version if official else str(getattr(std, "version", "")))
     finish_drg_year(y, excluded, given, gone)
     problems = []
@@ -103,6 +110,11 @@ def drg_settle(
     files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements,
                            weights_report=problems if official is not None else None,
                            drg_names={**std.adrg_names, **std.drg_names})
+    if record is not None:
+        from yibao.assess.clearing import summary_line as score_line, write_record
+
+        write_record(record, out_dir / "score_sources.csv")
+        print(score_line(record, scores))
     if official is not None:
         listed = sum(1 for w in official.rows.values() if w.weight is None)
         print(f"分组标准 {getattr(std, 'version', '')}；官方权重表 {weights_file}（DRG {len(official.rows)} 个，"
