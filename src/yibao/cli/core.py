@@ -95,7 +95,10 @@ def budget(
     from yibao.budget.totals import BINDING_ZH, compute_totals
     from yibao.engine.money import fmt
 
+    from yibao.settle.report import issuer_from
+
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
+    issuer = issuer_from(pol.raw, str(policy))
     totals = compute_totals(pol)
     result = None
     if workspace is not None:
@@ -115,7 +118,7 @@ def budget(
         from yibao.budget.year import write_year
 
         write_year(result, out_dir)
-        written = write_statements(result, out_dir)
+        written = write_statements(result, out_dir, issuer)
         for r in result.rows("pots"):
             print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
                   f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")

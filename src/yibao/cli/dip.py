@@ -154,11 +154,14 @@ def dip_settle(
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
     from yibao.dip.policy import load_policy
     from yibao.dip.settlement import write_year
+    from yibao.settle.report import issuer_from, read_deduction_lines
 
     bp, budgets = _budget(budget_policy)
+    issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_policy(policy)
     y = _settle(workspace, _scored_table(scored), bp, budgets, pol, deductions, engine)
-    files = write_year(y, out_dir, statements=statements)
+    files = write_year(y, out_dir, statements=statements, issuer=issuer,
+                       deduction_lines=read_deduction_lines(deductions, bp.year))
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
         bpv = next((v["value"] for v in y.point_values if v["scheme"] == scheme and v["kind"] == "budget"), None)

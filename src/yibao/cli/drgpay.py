@@ -35,7 +35,10 @@ def drg_settle(
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
 
+    from yibao.settle.report import issuer_from, read_deduction_lines
+
     bp, budgets = _budget(budget_policy)
+    issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_payment_policy(policy)
     sdir = find_standards(standards)
     if sdir is None:
@@ -78,7 +81,8 @@ def drg_settle(
         y.rates.insert(0, {"scheme": scheme, "kind": "budget", "month": None, "budget": y.drg[scheme].budget,
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
-    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements)
+    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements, names=std.drg_names,
+                           issuer=issuer, deduction_lines=read_deduction_lines(deductions, bp.year))
     print(f"分组标准 {getattr(std, 'version', '')}；权重年度 {hist}，DRG {weights.num_rows} 个")
     for scheme, s in y.drg.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]

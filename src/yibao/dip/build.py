@@ -39,7 +39,7 @@ from yibao.dip.pipelines import (
 )
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.csvfile import csv_bytes
-from yibao.engine.excel import Sheet, write_workbook
+from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.runner import query_arrow, run_final, runner_for
 
 CATALOGUE_ZH = {
@@ -125,11 +125,11 @@ def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | N
     finally:
         if ws is not None:
             ws.close()
-    return write_catalogue(out, policy, years, rules, valid, out_dir)
+    return write_catalogue(out, policy, years, rules, valid, out_dir, names=code_names(standards))
 
 
 def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int], rules: pa.Table,
-                    valid: pa.Table, out_dir: Path) -> Catalogue:
+                    valid: pa.Table, out_dir: Path, names: "CodeNames | None" = None) -> Catalogue:
     cat = out["dip_catalogue"]
     th = out["dip_threshold"].to_pylist()[0]
     keys = out["dip_case_keys"]
@@ -169,20 +169,66 @@ def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int
         (out_dir / n).write_bytes(b)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")
-    _workbook(cat, manifest, out_dir / "catalogue.xlsx")
+    _workbook(cat, manifest, out_dir / "catalogue.xlsx", names)
     return Catalogue(version, cat, th, manifest)
 
 
-def _workbook(cat: pa.Table, manifest: dict, path: Path) -> None:
-    cols = list(CATALOGUE_ZH)
+@dataclass(frozen=True)
+class CodeNames:
+    """Diagnosis and procedure names of a CHS-DRG standards directory (display only, never in the version)."""
+
+    dx: dict[str, str]
+    proc: dict[str, str]
+
+    def diagnosis(self, dx_sub: str | None) -> str:
+        """The name of a five-character subcategory (``K80.1``): its ``.x00`` code, else its first code."""
+        if not dx_sub:
+            return ""
+        for code in (f"{dx_sub}00", f"{dx_sub}00x001", dx_sub):
+            if code in self.dx:
+                return self.dx[code]
+        first = next((c for c in sorted(self.dx) if c.startswith(dx_sub)), None)
+        return self.dx[first] if first else ""
+
+    def procedures(self, combo: str | None) -> str:
+        if not combo or combo == "-":
+            return ""
+        return "＋".join(self.proc.get(c, c) for c in combo.split("+"))
+
+
+def code_names(standards: Path | None) -> CodeNames | None:
+    """The names of ``diagnoses.csv`` and ``procedures.csv`` in a standards directory (None without one)."""
+    if standards is None:
+        return None
+    out = []
+    for name in ("diagnoses.csv", "procedures.csv"):
+        path = Path(standards) / name
+        if not path.is_file():
+            return None
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            out.append({r["code"].strip(): r["name"].strip() for r in csv.DictReader(f) if r.get("code")})
+    return CodeNames(*out)
+
+
+CATALOGUE_SHEET = (
+    ("group_id", "病种编码", "code"), ("kind", "病种类型", "text"), ("dx_cat", "诊断类目", "code"),
+    ("dx_sub", "诊断亚目", "code"), ("dx_name", "诊断名称", "text"), ("combo", "手术操作组合", "code"),
+    ("combo_name", "手术操作名称", "text"), ("tier", "操作层级", "text"), ("cases", "病例数", "count"),
+    ("cases_kept", "计入均值病例数", "count"), ("avg_cost", "病种平均费用（元）", "money"), ("score", "病种分值", "score"),
+    ("primary_care", "基层病种", "bool"), ("reference_cost", "全部病例平均费用（元）", "money"),
+)
+
+
+def _workbook(cat: pa.Table, manifest: dict, path: Path, names: CodeNames | None = None) -> None:
     rows = []
     for r in cat.to_pylist():
-        rows.append([
-            r["group_id"], KIND_ZH.get(r["kind"], r["kind"]), r["dx_cat"], r["dx_sub"] or "",
-            "" if r["combo"] is None else ("无" if r["combo"] == "-" else r["combo"]),
-            TIER_ZH.get(r["tier"], "") if r["tier"] else "", r["cases"], r["cases_kept"], r["avg_cost"],
-            str(r["score"]), "是" if r["primary_care"] else "否", r["reference_cost"],
-        ])
+        rows.append({
+            **r, "kind": KIND_ZH.get(r["kind"], r["kind"]),
+            "combo": None if r["combo"] is None else ("无" if r["combo"] == "-" else r["combo"]),
+            "tier": TIER_ZH.get(r["tier"], "") if r["tier"] else None,
+            "dx_name": names.diagnosis(r["dx_sub"]) if names else None,
+            "combo_name": names.procedures(r["combo"]) if names else None,
+        })
     th = manifest["threshold"]
     p = manifest["parameters"]
     notes = [
@@ -191,8 +237,11 @@ def _workbook(cat: pa.Table, manifest: dict, path: Path) -> None:
          f"（{'按覆盖比例 ' + p['core_share'] if th['by_share'] else '政策给定'}），核心病种覆盖病例 {th['core_share']}"),
         (f"病种分值 = 病种平均费用（剔除费用排位低于 {p['trim_lower']}、高于 {p['trim_upper']} 的病例，年度加权）"
          f" ÷ 全部病例平均费用 {manifest['reference_cost']} 元 × {p['score_base']}；四舍五入"),
+        ("诊断与手术操作名称取自 CHS-DRG 分组标准的诊断、手术操作字典（仅供阅读）" if names else
+         "未提供分组标准目录（--standards）：不列诊断与手术操作名称"),
     ]
-    write_workbook(path, [Sheet("病种目录库", [CATALOGUE_ZH[c] for c in cols], rows, notes)])
+    skip = () if names else ("dx_name", "combo_name")
+    write_workbook(path, [table_sheet("病种目录库", CATALOGUE_SHEET, rows, notes, skip=skip)])
 
 
 # --- reading a catalogue back, scoring ---------------------------------------------------------

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from yibao.dip.pipelines import KIND_ZH, REASONS_ZH
 from yibao.dip.policy import DipPolicy, DipPolicyError
-from yibao.engine.excel import Sheet, write_workbook
+from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.sqlmoney import div_round
 
 DEVIATION_ZH = {"normal": "正常", "high": "高倍率", "low": "低倍率", "extreme": "极高倍率（特例单议）"}
@@ -244,10 +244,49 @@ def _write(out_dir: Path, institution: str, year: int | None, lv, summary: dict,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / f"{institution}_病种分值.xlsx"]
-    write_workbook(files[0], [Sheet("概况", sh, sr, notes_s), Sheet("病例明细", dh, dr, notes_d),
-                              Sheet("病种汇总", gh, gr, notes_g)])
+    write_workbook(files[0], workbook_sheets(institution, lv, summary, cases, groups, point_value,
+                                             (notes_s, notes_d, notes_g)))
     for name, (h, r) in (("概况", (sh, sr)), ("病例明细", (dh, dr)), ("病种汇总", (gh, gr))):
         p = out_dir / f"{institution}_{name}.csv"
         p.write_bytes(_csv(h, r))
         files.append(p)
     return files
+
+
+# --- the workbook: typed columns (yibao.engine.excel) ------------------------------------------------
+
+SUMMARY_KINDS = {"institutions": "count", "cases": "count", "grouped": "count", "ungroupable": "count",
+                 "points": "weight", "cmi": "weight", "cost_per_point": "weight", "high_share": "share",
+                 "low_share": "share", "extreme_share": "share", "comprehensive_share": "share"}
+DETAIL_SHEET = (
+    ("case_id", "病例号", "code"), ("year", "出院年度", "int"), ("group_id", "病种编码", "code"),
+    ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"), ("score", "病种分值", "score"),
+    ("total_cost", "医疗总费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"), ("ratio", "费用比", "weight"),
+    ("deviation", "偏差类型", "text"), ("case_score", "病例分值", "score"), ("coefficient", "系数", "weight"),
+    ("points", "点数", "weight"), ("status", "状态", "text"), ("reason", "未入组原因", "text"),
+    ("explanation", "点数计算说明", "text"),
+)
+GROUP_SHEET = (
+    ("group_id", "病种编码", "code"), ("group_kind", "病种类型", "text"), ("score", "病种分值", "score"),
+    ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
+    ("points", "点数", "weight"), ("mean_cost", "次均费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"),
+)
+DIP_LABELS = {"group_kind": KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}
+
+
+def workbook_sheets(institution: str, lv, summary: dict, cases: list[dict], groups: list[dict],
+                    point_value: Decimal | None, notes: tuple) -> list[Sheet]:
+    """概况 (one row per scope: the institution, its peers, the region), 病例明细 and 病种汇总, typed."""
+    notes_s, notes_d, notes_g = notes
+    peer = f"同级其他机构（{lv} 级）" if summary["peers"] is not None else "同级其他机构（未提供工作区）"
+    scopes = [("institution", f"本机构 {institution}"), ("peers", peer), ("region", "全区域")]
+    s_cols = [Col("范围")] + [Col(zh, SUMMARY_KINDS[k], total=False) for k, zh in SUMMARY_ROWS]
+    s_rows = [[label] + [None if summary[scope] is None else summary[scope][k] for k, _ in SUMMARY_ROWS]
+              for scope, label in scopes]
+    detail = DETAIL_SHEET + ((("amount", "金额（元）", "money"),) if point_value is not None else ())
+    d_rows = [{**r, "primary_care": r["primary_care"] if r["group_id"] else None} for r in cases]
+    totals = {"avg_cost": False, "points": True}
+    return [Sheet("概况", s_cols, s_rows, notes_s, filter=False),
+            table_sheet("病例明细", detail, d_rows, notes_d, labels=DIP_LABELS, total=True, totals=totals),
+            table_sheet("病种汇总", GROUP_SHEET, groups, notes_g, labels=DIP_LABELS, total=True,
+                        totals={**totals, "mean_cost": False})]

@@ -559,5 +559,6 @@ def drg_statement_sheets(y: DrgYear, i: str, clr: list[dict], pre: list[dict], i
             statement_sheet("按项目结算", ITEM_COLUMNS, [r for r in items if r["institution_id"] == i],
                             [f"{nm}（{i}）{y.year} 年按项目结算"], skip=("name",)),
             table_sheet("病例", kinds_of(NAMED_CASE_COLUMNS), cases, [f"{nm}（{i}）{y.year} 年结算病例"],
-                        kinds=CASE_KINDS, skip=("institution_id",), total=True),
+                        kinds=CASE_KINDS, skip=("institution_id",), total=True,
+                        totals={"avg_cost": False, "case_weight": True}),
             deduction_sheet(deduction_lines, i, sum((r["deductions"] for r in mine), ZERO))]

@@ -102,8 +102,10 @@ class Sheet:
 
 
 def cols(spec: Sequence[tuple[str, str, str]] | Sequence[tuple[str, str]], kinds: Mapping[str, str] | None = None,
-         labels: Mapping[str, Mapping] | None = None, skip: Sequence[str] = ()) -> tuple[list[str], list[Col]]:
-    """(keys, columns) of a ``(key, 中文表头[, kind])`` spec; ``kinds`` / ``labels`` per key override or add."""
+         labels: Mapping[str, Mapping] | None = None, skip: Sequence[str] = (),
+         totals: Mapping[str, bool] | None = None) -> tuple[list[str], list[Col]]:
+    """(keys, columns) of a ``(key, 中文表头[, kind])`` spec; ``kinds`` / ``labels`` / ``totals`` (whether the
+    合计 row sums the column: an average or a rate is not summed) per key override or add."""
     keys, out = [], []
     for item in spec:
         key, zh = item[0], item[1]
@@ -111,15 +113,16 @@ def cols(spec: Sequence[tuple[str, str, str]] | Sequence[tuple[str, str]], kinds
             continue
         kind = (kinds or {}).get(key) or (item[2] if len(item) > 2 else "text")
         keys.append(key)
-        out.append(Col(zh, kind, (labels or {}).get(key)))
+        out.append(Col(zh, kind, (labels or {}).get(key), (totals or {}).get(key)))
     return keys, out
 
 
 def table_sheet(title: str, spec, rows: Sequence[Mapping], notes: Sequence[str] = (), *,
                 kinds: Mapping[str, str] | None = None, labels: Mapping[str, Mapping] | None = None,
-                skip: Sequence[str] = (), total: bool = False, filter: bool = True) -> Sheet:
+                skip: Sequence[str] = (), total: bool = False, filter: bool = True,
+                totals: Mapping[str, bool] | None = None) -> Sheet:
     """A sheet of dict rows under a ``(key, 中文表头[, kind])`` spec."""
-    keys, columns = cols(spec, kinds, labels, skip)
+    keys, columns = cols(spec, kinds, labels, skip, totals)
     return Sheet(title, columns, [[r.get(k) for k in keys] for r in rows], notes, total, filter)
 
 

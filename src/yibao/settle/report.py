@@ -56,6 +56,7 @@ KINDS = {
     "budget": "money", "points": "weight", "value": "point_value", "bed_days": "count", "rate": "money",
     "standard": "money", "payable": "money", "year": "int", "findings": "count",
 }
+NOT_SUMMED = {"rate": False, "avg_cost": False, "budget": False}
 SOURCE_ZH = {"review": "智能审核", "manual": "人工审核", "audit": "稽核检查", "onsite": "现场检查"}
 SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 STATEMENT_DEFAULTS = Path(__file__).with_name("statement.toml")
@@ -110,8 +111,10 @@ def kinds_of(cols: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
 
 def sheet(title: str, cols: Sequence[tuple[str, str]], rows: Sequence[Mapping], notes: Sequence[str] = (),
           skip: tuple[str, ...] = (), total: bool = True, filter: bool = True, kinds: Mapping | None = None) -> Sheet:
-    """A statement sheet of settlement rows: typed columns, a 合计 row over the money and the counts."""
-    return table_sheet(title, kinds_of(cols), rows, notes, skip=skip, total=total, filter=filter, kinds=kinds)
+    """A statement sheet of settlement rows: typed columns, a 合计 row over the money and the counts
+    (not over rates and standards: 床日标准 ``rate``)."""
+    return table_sheet(title, kinds_of(cols), rows, notes, skip=skip, total=total, filter=filter, kinds=kinds,
+                       totals=NOT_SUMMED)
 
 
 # --- the statement head ----------------------------------------------------------------------------
