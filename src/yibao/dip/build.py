@@ -181,19 +181,21 @@ class CodeNames:
     proc: dict[str, str]
 
     def diagnosis(self, dx_sub: str | None) -> str:
-        """The name of a five-character subcategory (``K80.1``): its ``.x00`` code, else its first code."""
+        """The name of a five-character subcategory (``K80.1``, ``C61.X``): its ``.x00`` code, else its first
+        code (codes compared without case: the dictionary writes ``C61.x00``)."""
         if not dx_sub:
             return ""
-        for code in (f"{dx_sub}00", f"{dx_sub}00x001", dx_sub):
+        sub = dx_sub.lower()
+        for code in (f"{sub}00", f"{sub}00x001", sub):
             if code in self.dx:
                 return self.dx[code]
-        first = next((c for c in sorted(self.dx) if c.startswith(dx_sub)), None)
+        first = next((c for c in sorted(self.dx) if c.startswith(sub)), None)
         return self.dx[first] if first else ""
 
     def procedures(self, combo: str | None) -> str:
         if not combo or combo == "-":
             return ""
-        return "＋".join(self.proc.get(c, c) for c in combo.split("+"))
+        return "＋".join(self.proc.get(c.lower(), c) for c in combo.split("+"))
 
 
 def code_names(standards: Path | None) -> CodeNames | None:
@@ -206,7 +208,7 @@ def code_names(standards: Path | None) -> CodeNames | None:
         if not path.is_file():
             return None
         with path.open(encoding="utf-8-sig", newline="") as f:
-            out.append({r["code"].strip(): r["name"].strip() for r in csv.DictReader(f) if r.get("code")})
+            out.append({r["code"].strip().lower(): r["name"].strip() for r in csv.DictReader(f) if r.get("code")})
     return CodeNames(*out)
 
 
