@@ -93,8 +93,8 @@ def read_scored(scored_dir: Path) -> pa.Table:
 
 
 def read_levels(workspace: Path | None) -> pa.Table:
-    """``institution_id, level`` from a workspace (empty without one: no peer column)."""
-    schema = pa.schema([("institution_id", pa.string()), ("level", pa.int64())])
+    """``institution_id, level, name`` from a workspace (empty without one: no peer column)."""
+    schema = pa.schema([("institution_id", pa.string()), ("level", pa.int64()), ("name", pa.string())])
     if workspace is None:
         return schema.empty_table()
     from yibao.engine.workspace import Workspace
@@ -102,9 +102,10 @@ def read_levels(workspace: Path | None) -> pa.Table:
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise HospitalError(str(workspace), "不是 yibao 工作区（缺少 yibao.duckdb）")
     with Workspace(workspace, read_only=True) as ws:
-        rows = ws.con.execute("SELECT institution_id, CAST(level AS BIGINT) FROM main.institutions "
+        rows = ws.con.execute("SELECT institution_id, CAST(level AS BIGINT), name FROM main.institutions "
                               "ORDER BY institution_id").fetchall()
-    return pa.table({"institution_id": [r[0] for r in rows], "level": [r[1] for r in rows]}, schema=schema)
+    return pa.table({"institution_id": [r[0] for r in rows], "level": [r[1] for r in rows],
+                     "name": [r[2] for r in rows]}, schema=schema)
 
 
 def explain(r: dict, policy: DipPolicy) -> str:
@@ -182,7 +183,10 @@ def hospital_view(scored_dir: Path, institution: str, out_dir: Path, policy: Dip
         r["explanation"] = explain(r, policy)
         r["amount"] = None if point_value is None or r["points"] is None else \
             (r["points"] * point_value).quantize(Q2, ROUND_HALF_UP)
-    files = _write(out_dir, institution, year, lv, summary, case_rows, group_rows, point_value)
+    names = dict(zip(levels.column("institution_id").to_pylist(), levels.column("name").to_pylist())) \
+        if "name" in levels.column_names else {}
+    files = _write(out_dir, institution, year, lv, summary, case_rows, group_rows, point_value,
+                   names.get(institution) or "")
     return HospitalView(institution, lv, summary, case_rows, group_rows, files)
 
 
@@ -228,23 +232,24 @@ def _csv(headers: list[str], rows: list[list]) -> bytes:
 
 
 def _write(out_dir: Path, institution: str, year: int | None, lv, summary: dict, cases: list[dict],
-           groups: list[dict], point_value: Decimal | None) -> list[Path]:
+           groups: list[dict], point_value: Decimal | None, name: str = "") -> list[Path]:
     (sh, sr), (dh, dr), (gh, gr) = _tables(institution, lv, summary, cases, groups, point_value)
+    who = f"{name}（{institution}）" if name else institution
     period = f"{year} 年度出院病例" if year is not None else "赋分结果中的全部出院病例"
     money_note = (f"金额 = 点数 × 点值 {point_value} 元/点，四舍五入到分" if point_value is not None else
                   "点值（第 3 部分，尚未建立）未给出：只列点数；给出 --point-value 时另列金额 = 点数 × 点值（四舍五入到分）")
-    notes_s = [f"机构 {institution} 病种分值概况（{period}）",
+    notes_s = [f"机构 {who} 病种分值概况（{period}）",
                ("CMI = 入组病例病种分值之和 ÷ 入组病例数 ÷ 1000；每点费用 = 入组病例医疗总费用之和 ÷ 点数之和；"
                 "占比的分母为入组病例数；除法精确，四舍五入"),
                "同级其他机构：工作区 institutions 中等级相同的其他机构；全区域含本机构", money_note]
-    notes_d = [f"机构 {institution} 病例明细（{period}）",
+    notes_d = [f"机构 {who} 病例明细（{period}）",
                ("点数 = 病例分值 × 系数（基层病种系数为 1）；高倍率：分值 × ((费用 ÷ 病种平均费用 − 高倍率界值) + 1)；"
                 "低倍率：分值 × 费用 ÷ 病种平均费用；特例单议终审点数取代公式点数"), money_note]
-    notes_g = [f"机构 {institution} 病种汇总（{period}，仅入组病例）", "次均费用 = 该机构该病种医疗总费用之和 ÷ 病例数，四舍五入到分"]
+    notes_g = [f"机构 {who} 病种汇总（{period}，仅入组病例）", "次均费用 = 该机构该病种医疗总费用之和 ÷ 病例数，四舍五入到分"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / f"{institution}_病种分值.xlsx"]
-    write_workbook(files[0], workbook_sheets(institution, lv, summary, cases, groups, point_value,
+    write_workbook(files[0], workbook_sheets(who, lv, summary, cases, groups, point_value,
                                              (notes_s, notes_d, notes_g)))
     for name, (h, r) in (("概况", (sh, sr)), ("病例明细", (dh, dr)), ("病种汇总", (gh, gr))):
         p = out_dir / f"{institution}_{name}.csv"

@@ -201,7 +201,9 @@ def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa
 # columns findings.csv adds after the contract's (settle_year: the year of the case's settlement date)
 FINDINGS_EXTRA = ("institution_id", "person_id", "staff_id", "dept_code", "admit_date", "settle_year", "item_code")
 WORKBOOK = "审核结果.xlsx"
-MAX_SHEET_ROWS = 1_000_000  # Excel holds 1,048,576 rows a sheet; findings.csv always holds every finding
+# The 审核结果 sheet lists at most this many findings (a workbook is written cell by cell in memory; Excel
+# itself holds 1,048,576 rows): beyond it the sheet says how many are left out and findings.csv has them all.
+MAX_SHEET_ROWS = 200_000
 SEVERITY_ZH = {"reject": "拒付", "warn": "提示"}
 SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 SOURCE_ZH = {"review": "智能审核"}
