@@ -279,3 +279,36 @@ def test_review_workbook_and_headline_per_year(outputs) -> None:
     for y in years:
         amount = sum(Decimal(d["amount"]) for d in ded if d["year"] == y)
         assert f"{y} 年 {amount:,.2f} 元" in line
+
+
+# --- the writer and the statement parameters, without a region ------------------------------------------------
+
+def test_writer_stores_each_kind_and_refuses_text_in_a_number_column(tmp_path: Path) -> None:
+    from yibao.engine.excel import Col, Sheet, write_workbook
+
+    cols = [Col("机构名称"), Col("金额", "money"), Col("人数", "count"), Col("比例", "share"), Col("点值", "point_value"),
+            Col("基层", "bool"), Col("险种", "code", {"employee": "职工"})]
+    rows = [["=1+1", Decimal("1234.50"), 3, Decimal("0.1234"), Decimal("12.345678"), True, "employee"],
+            ["-负数开头", "10.05", "4", None, None, False, "resident"]]
+    write_workbook(tmp_path / "a.xlsx", [Sheet("表", cols, rows, ["标题"], total=True)])
+    ws = load_workbook(tmp_path / "a.xlsx")["表"]
+    assert [c.value for c in ws[4]] == ["=1+1", 1234.5, 3, 0.1234, 12.345678, "是", "职工"]
+    assert ws["A4"].data_type == "s" and ws["A4"].quotePrefix and ws["A5"].quotePrefix
+    assert ws["B5"].value == 10.05 and ws["C5"].value == 4  # numbers given as text are stored as numbers
+    assert [c.value for c in ws[6]][:3] == ["合计", 1244.55, 7] and ws["D6"].value is None
+    assert [ws.cell(row=4, column=c).number_format for c in range(2, 6)] == ["#,##0.00", "#,##0", "0.00%", "0.000000"]
+    assert ws["G5"].value == "resident" and ws.auto_filter.ref == "A3:G5"
+    with pytest.raises(ValueError, match="not a number"):
+        write_workbook(tmp_path / "b.xlsx", [Sheet("表", [Col("金额", "money")], [["十元"]])])
+
+
+def test_statement_issuer_is_a_policy_parameter() -> None:
+    from yibao.contract.reasons import FatalLoadError
+    from yibao.settle.report import issuer_from
+
+    assert issuer_from({}).agency == "统筹地区医疗保障经办机构" and issuer_from({}).issue_date == dt.date.today()
+    own = issuer_from({"statement": {"agency": "韶关市医疗保障事业管理中心", "issue_date": "2026-01-15"}})
+    assert (own.agency, own.issue_date) == ("韶关市医疗保障事业管理中心", dt.date(2026, 1, 15))
+    for bad in ({"agent": "x"}, {"agency": " "}, {"issue_date": "15/01/2026"}):
+        with pytest.raises(FatalLoadError):
+            issuer_from({"statement": bad}, "budget.toml")
