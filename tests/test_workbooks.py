@@ -245,6 +245,11 @@ def test_labels_and_names_a_person_reads(outputs) -> None:
     core = [g for g in groups if g["病种类型"] == "核心病种"]
     assert core and all(g["诊断名称"] for g in core)
     assert any(g["手术操作名称"] for g in core if g["手术操作组合"] not in (None, "无"))
+    wb = load_workbook(out / "hospital" / f"{outputs['hospital']}_病种分值.xlsx")
+    lay = layout_of(wb)["病种汇总"]
+    hosp = _sheet_dicts(wb["病种汇总"], lay["header_row"], lay["last_row"])
+    assert hosp and all(g["病种名称"] for g in hosp if "|" in g["病种编码"])
+    assert wb["概况"].cell(row=1, column=1).value.startswith(f"机构 {FORMULA_NAME}（{outputs['hospital']}）")
     # codes shown as Chinese labels: schemes, kinds, levels
     wb = load_workbook(out / "budget" / "statements" / "全市汇总.xlsx")
     lay = layout_of(wb)["机构汇总"]

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
+from yibao.contract.standards import find_standards
 from yibao.dip.pipelines import (
     DIP_CATALOGUE,
     DIP_SCORING,
@@ -125,7 +126,7 @@ def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | N
     finally:
         if ws is not None:
             ws.close()
-    return write_catalogue(out, policy, years, rules, valid, out_dir, names=code_names(standards))
+    return write_catalogue(out, policy, years, rules, valid, out_dir, names=code_names(find_standards(standards)))
 
 
 def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int], rules: pa.Table,
@@ -192,6 +193,19 @@ class CodeNames:
         first = next((c for c in sorted(self.dx) if c.startswith(sub)), None)
         return self.dx[first] if first else ""
 
+    def group(self, group_id: str | None) -> str:
+        """A group's name: a core group ``K80.1|51.2300`` → diagnosis name：procedure names; a
+        comprehensive group ``K80#surgical`` → ``K80 类目·手术（综合病种）`` (the dictionaries name codes,
+        not ICD-10 categories)."""
+        if not group_id:
+            return ""
+        if "|" in group_id:
+            sub, combo = group_id.split("|", 1)
+            procs = self.procedures(combo)
+            return self.diagnosis(sub) + (f"：{procs}" if procs else "")
+        cat, _, tier = group_id.partition("#")
+        return f"{cat} 类目{('·' + TIER_ZH[tier]) if tier in TIER_ZH else ''}（综合病种）"
+
     def procedures(self, combo: str | None) -> str:
         if not combo or combo == "-":
             return ""
@@ -239,8 +253,8 @@ def _workbook(cat: pa.Table, manifest: dict, path: Path, names: CodeNames | None
          f"（{'按覆盖比例 ' + p['core_share'] if th['by_share'] else '政策给定'}），核心病种覆盖病例 {th['core_share']}"),
         (f"病种分值 = 病种平均费用（剔除费用排位低于 {p['trim_lower']}、高于 {p['trim_upper']} 的病例，年度加权）"
          f" ÷ 全部病例平均费用 {manifest['reference_cost']} 元 × {p['score_base']}；四舍五入"),
-        ("诊断与手术操作名称取自 CHS-DRG 分组标准的诊断、手术操作字典（仅供阅读）" if names else
-         "未提供分组标准目录（--standards）：不列诊断与手术操作名称"),
+        ("诊断与手术操作名称取自 CHS-DRG 分组标准的诊断、手术操作字典（仅供阅读，不影响目录库版本）" if names else
+         "找不到分组标准目录（--standards 或 YIBAO_STANDARDS）：不列诊断与手术操作名称"),
     ]
     skip = () if names else ("dx_name", "combo_name")
     write_workbook(path, [table_sheet("病种目录库", CATALOGUE_SHEET, rows, notes, skip=skip)])

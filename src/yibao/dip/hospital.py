@@ -30,6 +30,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yibao.contract.standards import find_standards
+from yibao.dip.build import code_names
 from yibao.dip.pipelines import KIND_ZH, REASONS_ZH
 from yibao.dip.policy import DipPolicy, DipPolicyError
 from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
@@ -265,15 +267,15 @@ SUMMARY_KINDS = {"institutions": "count", "cases": "count", "grouped": "count", 
                  "low_share": "share", "extreme_share": "share", "comprehensive_share": "share"}
 DETAIL_SHEET = (
     ("case_id", "病例号", "code"), ("year", "出院年度", "int"), ("group_id", "病种编码", "code"),
-    ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"), ("score", "病种分值", "score"),
+    ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"), ("score", "病种分值", "score"),
     ("total_cost", "医疗总费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"), ("ratio", "费用比", "weight"),
     ("deviation", "偏差类型", "text"), ("case_score", "病例分值", "score"), ("coefficient", "系数", "weight"),
     ("points", "点数", "weight"), ("status", "状态", "text"), ("reason", "未入组原因", "text"),
     ("explanation", "点数计算说明", "text"),
 )
 GROUP_SHEET = (
-    ("group_id", "病种编码", "code"), ("group_kind", "病种类型", "text"), ("score", "病种分值", "score"),
-    ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
+    ("group_id", "病种编码", "code"), ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"),
+    ("score", "病种分值", "score"), ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
     ("points", "点数", "weight"), ("mean_cost", "次均费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"),
 )
 DIP_LABELS = {"group_kind": KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}
@@ -289,9 +291,14 @@ def workbook_sheets(institution: str, lv, summary: dict, cases: list[dict], grou
     s_rows = [[label] + [None if summary[scope] is None else summary[scope][k] for k, _ in SUMMARY_ROWS]
               for scope, label in scopes]
     detail = DETAIL_SHEET + ((("amount", "金额（元）", "money"),) if point_value is not None else ())
-    d_rows = [{**r, "primary_care": r["primary_care"] if r["group_id"] else None} for r in cases]
+    names = code_names(find_standards(None))  # display only: the CHS-DRG dictionaries when they are found
+    name = (lambda g: names.group(g)) if names else (lambda g: None)
+    d_rows = [{**r, "primary_care": r["primary_care"] if r["group_id"] else None, "group_name": name(r["group_id"])}
+              for r in cases]
+    groups = [{**g, "group_name": name(g["group_id"])} for g in groups]
+    skip = () if names else ("group_name",)
     totals = {"avg_cost": False, "points": True}
     return [Sheet("概况", s_cols, s_rows, notes_s, filter=False),
-            table_sheet("病例明细", detail, d_rows, notes_d, labels=DIP_LABELS, total=True, totals=totals),
+            table_sheet("病例明细", detail, d_rows, notes_d, labels=DIP_LABELS, total=True, totals=totals, skip=skip),
             table_sheet("病种汇总", GROUP_SHEET, groups, notes_g, labels=DIP_LABELS, total=True,
-                        totals={**totals, "mean_cost": False})]
+                        totals={**totals, "mean_cost": False}, skip=skip)]
