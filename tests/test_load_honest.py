@@ -161,7 +161,7 @@ def test_max_quarantine_share(tmp_path: Path, share: str, code: int) -> None:
     assert r.returncode == code, r.stderr
     if code == 3:
         assert r.stderr.count("\n") == 1
-        assert f"cases（医保结算清单）表隔离 1/3 行（33.3%），超过 --max-quarantine-share 0.3" in r.stderr
+        assert "cases（医保结算清单）表隔离 1/3 行（33.3%），超过 --max-quarantine-share 0.3" in r.stderr
         assert "MONEY_TOO_MANY_DECIMALS" in r.stderr
         assert not (tmp_path / "ws").exists()
     else:

@@ -46,8 +46,8 @@ def test_settle_conserves_every_fen_and_is_deterministic(region: Path) -> None:
         assert sum(Decimal(r["按点值应付"]) for r in mine) == budget
         value = next(Decimal(v["点值（元/点）"]) for v in values if v["险种"] == scheme and v["点值类型"] == "结算点值")
         for r in mine:
-            assert abs(Decimal(r["按点值应付"]) - Decimal(r["年度点数/权重/人数"]) * value) <= Decimal("0.01") + \
-                Decimal(r["年度点数/权重/人数"]) * Decimal("0.0000005")
+            assert abs(Decimal(r["按点值应付"]) - Decimal(r["年度点数/人月"]) * value) <= Decimal("0.01") + \
+                Decimal(r["年度点数/人月"]) * Decimal("0.0000005")
             assert Decimal(r["已预付"]) + Decimal(r["清算拨付（负数为退回）"]) == Decimal(r["年度应付"])
     pre = _csv(region / "y1" / "prepayments.csv")
     assert all(Decimal(p["实际拨付"]) + Decimal(p["预留质量保证金"]) == Decimal(p["应预付"]) for p in pre)

@@ -48,7 +48,8 @@ def test_review_writes_the_contract_findings(region, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "fee_items 1 行" in p.stdout  # the line of an unknown case was quarantined, not reviewed
     lines = (out / "findings.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "case_id,line_no,rule_id,severity,amount,message"
+    assert lines[0] == ("case_id,line_no,rule_id,severity,amount,message,"  # the contract's columns, then added ones
+                        "institution_id,person_id,staff_id,dept_code,admit_date,settle_year,item_code")
     rows = list(csv.DictReader(lines))
     assert ("C5", "", "C02", "reject", "30.00") in [(r["case_id"], r["line_no"], r["rule_id"], r["severity"], r["amount"])
                                                   for r in rows]

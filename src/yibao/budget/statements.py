@@ -18,10 +18,11 @@ import io
 import re
 from pathlib import Path
 
-from yibao.budget.split import KIND_ZH, LEVEL_ZH, pot_zh
-from yibao.budget.year import COLUMNS, YearResult
-from yibao.engine.excel import Sheet, write_workbook
+from yibao.budget.split import CATEGORY_ZH, KIND_ZH, LEVEL_ZH, pot_zh
+from yibao.budget.year import COLUMNS, POTS, YearResult
+from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.money import ZERO, fmt
+from yibao.settle.report import Issuer, statement_head
 
 STATEMENT_LINES = (  # (label, clearing key) of the one-page statement, in reading order
     ("年度指标", "quota"), ("记账金额", "booked"), ("按月拨付", "paid_monthly"), ("暂缓拨付", "deferred"),
@@ -34,27 +35,39 @@ PUBLIC = ("institution_id", "name", "kind", "level", "quota", "booked", "saving_
           "compensation", "deposit_deducted", "entitlement")
 
 
-def _sheet(title: str, result: YearResult, name: str, rows: list[dict], notes=()) -> Sheet:
-    cols = COLUMNS[name]
-    return Sheet(title, [zh for _, zh, _ in cols], [[r[k] for k, _, _ in cols] for r in rows], notes)
+# the workbook kind of each COLUMNS type (yibao.engine.excel); keys below override
+KIND_OF_TYPE = {"str": "text", "int": "count", "bool": "bool", "money": "money", "share": "share", "rate": "share",
+                "rate2": "weight"}
+KIND_OF_KEY = {"month": "int", "index": "int", "months_in_force": "int", "factor": "weight", "score": "score",
+               "institution_id": "code"}
+LABELS = {"kind": KIND_ZH, "level": {str(k): v for k, v in LEVEL_ZH.items()}, "category": CATEGORY_ZH,
+          "pot": {p: pot_zh(p) for p in POTS}}
+
+
+def _sheet(title: str, result: YearResult, name: str, rows: list[dict], notes=(), total: bool = True) -> Sheet:
+    spec = [(k, zh, KIND_OF_KEY.get(k, KIND_OF_TYPE[t])) for k, zh, t in COLUMNS[name]]
+    labels = {k: v for k, v in LABELS.items() if not (name == "pots" and k == "pot")}
+    return table_sheet(title, spec, rows, notes, labels=labels, total=total,
+                       totals={"group_quota": False, "institutions": False})
 
 
 def _safe(text: str) -> str:
     return re.sub(r'[\\/:*?"<>|\s]+', "_", text)[:60]
 
 
-def institution_workbook(result: YearResult, institution_id: str, path: Path) -> None:
+def institution_workbook(result: YearResult, institution_id: str, path: Path, issuer: Issuer | None = None) -> None:
     inst = result.institutions[institution_id]
     clearing = [r for r in result.rows("clearing") if r["institution_id"] == institution_id]
     months = [r for r in result.rows("months") if r["institution_id"] == institution_id]
     pots = [r["pot"] for r in clearing]
-    header = ["项目"] + [pot_zh(p) for p in pots] + ["合计"]
+    header = [Col("项目")] + [Col(pot_zh(p), "money") for p in pots] + [Col("合计", "money")]
     lines = [[label] + [r[key] for r in clearing] + [sum((r[key] for r in clearing), ZERO)]
              for label, key in STATEMENT_LINES]
-    notes = [f"{inst.name}（{institution_id}）{result.year} 年度医保基金总额控制结算单",
+    notes = statement_head("医保基金总额控制结算单", "ZEKZ", result.year, institution_id, inst.name, issuer)[1:]
+    notes = [f"{inst.name}（{institution_id}）{result.year} 年度医保基金总额控制结算单", *notes,
              f"{KIND_ZH.get(inst.kind, inst.kind)}·{LEVEL_ZH.get(inst.level, inst.level)}；单位：元；"
              "依据：人社部发〔2012〕70号、韶关市按病种分值结算办法；金额四舍五入到分"]
-    sheets = [Sheet("年度结算单", header, lines, notes),
+    sheets = [Sheet("年度结算单", header, lines, notes, filter=False),
               _sheet("月度明细", result, "months", months, [f"{inst.name} {result.year} 年月度拨付明细"]),
               _sheet("年终清算", result, "clearing", clearing, [f"{inst.name} {result.year} 年年终清算"])]
     write_workbook(path, sheets)
@@ -81,12 +94,12 @@ def public_csv(result: YearResult) -> str:
     return buf.getvalue()
 
 
-def write_statements(result: YearResult, out_dir: Path) -> list[Path]:
+def write_statements(result: YearResult, out_dir: Path, issuer: Issuer | None = None) -> list[Path]:
     base = Path(out_dir) / "statements"
     written = []
     for iid in sorted({r["institution_id"] for r in result.rows("clearing")}):
         path = base / "机构" / f"{_safe(iid)}_{_safe(result.institutions[iid].name)}.xlsx"
-        institution_workbook(result, iid, path)
+        institution_workbook(result, iid, path, issuer)
         written.append(path)
     region = base / "全市汇总.xlsx"
     write_workbook(region, [

@@ -112,6 +112,8 @@ def budget(
     from yibao.budget.totals import BINDING_ZH, compute_totals
     from yibao.engine.money import fmt
 
+    from yibao.settle.report import issuer_from
+
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
     record = None
     if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
@@ -126,6 +128,7 @@ def budget(
         used, record = clearing_scores(scores, sec.clearing.scores, parse_reasons(score_reason))
         pol = replace(pol, sections=replace(sec, clearing=replace(sec.clearing, scores=used), sources={
             **sec.sources, "clearing.scores": f"{scores}（yibao assess 考核得分；手工覆盖见 score_sources.csv）"}))
+    issuer = issuer_from(pol.raw, str(policy))
     totals = compute_totals(pol)
     result = None
     if workspace is not None:
@@ -145,7 +148,7 @@ def budget(
         from yibao.budget.year import write_year
 
         write_year(result, out_dir)
-        written = write_statements(result, out_dir)
+        written = write_statements(result, out_dir, issuer)
         for r in result.rows("pots"):
             print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
                   f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")

@@ -143,8 +143,10 @@ def dip_settle(
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
     from yibao.dip.policy import load_policy
     from yibao.dip.settlement import write_year
+    from yibao.settle.report import issuer_from, read_deduction_lines
 
     bp, budgets = _budget(budget_policy)
+    issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_policy(policy)
     table = _scored_table(scored)
     _require_year(table.column("settle_year").to_pylist(), bp.year, scored / "scored_cases.parquet", budget_policy)
@@ -155,7 +157,8 @@ def dip_settle(
 
         used, record = clearing_scores(scores, bp.sections.clearing.scores, parse_reasons(score_reason))
     y = _settle(workspace, table, bp, budgets, pol, deductions, engine, scores=used)
-    files = write_year(y, out_dir, statements=statements)
+    files = write_year(y, out_dir, statements=statements, issuer=issuer,
+                       deduction_lines=read_deduction_lines(deductions, bp.year))
     if record is not None:
         from yibao.assess.clearing import summary_line as score_line, write_record
 

@@ -41,7 +41,10 @@ def drg_settle(
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
 
+    from yibao.settle.report import issuer_from, read_deduction_lines
+
     bp, budgets = _budget(budget_policy)
+    issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_payment_policy(policy)
     cp = bp.sections.clearing
     used, record = cp.scores, None
@@ -108,8 +111,9 @@ def drg_settle(
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
     files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements,
-                           weights_report=problems if official is not None else None,
-                           drg_names={**std.adrg_names, **std.drg_names})
+                           names={**std.adrg_names, **std.drg_names}, issuer=issuer,
+                           deduction_lines=read_deduction_lines(deductions, bp.year),
+                           weights_report=problems if official is not None else None)
     if record is not None:
         from yibao.assess.clearing import summary_line as score_line, write_record
 

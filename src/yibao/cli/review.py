@@ -100,11 +100,13 @@ def review_cmd(
         print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
     if out_dir is not None:
         s = rv.write_outputs(res, rs, out_dir)
-        total = sum(s["deductions"].column("amount").to_pylist(), start=__import__("decimal").Decimal("0.00"))
-        print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}），"
-              f"结算应扣减 {total:.2f} 元")
+        per_year = rv.deductions_by_year(s["deductions"])
+        print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}）")
+        print("结算应扣减（拒付金额，按结算年度）：" + ("；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"))
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
-              f"deductions.csv、rules.csv）")
+              f"deductions.csv、rules.csv、{rv.WORKBOOK}）")
+        if f.num_rows > rv.MAX_SHEET_ROWS:
+            print(f"注意：{rv.WORKBOOK} 的审核结果表只列前 {rv.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 findings.csv")
     if labels is not None:
         ev = rv.evaluate(f, labels, rs)
         _print_evaluation(ev)

@@ -386,25 +386,10 @@ def staff_institutions(
     print(f"已写入 {out_dir}（institution_shares.csv、notification_list.csv、staff_institutions.xlsx）")
 
 
-SHARE_ZH = {"institution_id": "机构编码", "name": "机构名称", "year": "年度", "registered": "登记人员数",
-            "suspended": "暂停人数", "terminated": "终止人数", "share": "暂停终止比例", "flagged": "超过比例"}
-LIST_ZH = {"regulator": "通报部门", "staff_id": "医保相关人员代码", "name": "姓名", "role": "人员类别",
-           "institution_id": "机构编码", "institution_name": "机构名称", "status": "状态", "start_date": "开始日期",
-           "end_date": "结束日期（不含）", "year_points": "年度记分"}
-
-
 def _workbook(path: Path, shares, lst, year: int, flag_share) -> None:
-    from yibao.engine.excel import Sheet, write_workbook
+    from yibao.staff.writers import write_institutions_workbook
 
-    def rows(t):
-        return [["是" if v is True else "否" if v is False else v for v in r.values()] for r in t.to_pylist()]
-
-    write_workbook(path, [
-        Sheet("机构暂停终止比例", [SHARE_ZH[n] for n in shares.column_names], rows(shares),
-              notes=[f"{year} 年定点医药机构相关人员暂停、终止医保支付资格比例（预警阈值 {flag_share}）"]),
-        Sheet("通报名单", [LIST_ZH[n] for n in lst.column_names], rows(lst),
-              notes=[f"{year} 年暂停、终止医保支付资格人员通报名单（卫生健康部门、药监部门）"]),
-    ])
+    write_institutions_workbook(path, shares, lst, year, flag_share)
 
 
 @staff_app.command("summary")

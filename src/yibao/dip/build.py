@@ -25,6 +25,7 @@ import pyarrow.compute
 import pyarrow.parquet as pq
 
 from yibao.contract.readers import detect_encoding
+from yibao.contract.standards import find_standards
 from yibao.dip.pipelines import (
     DIP_CATALOGUE,
     DIP_SCORING,
@@ -40,7 +41,7 @@ from yibao.dip.pipelines import (
 )
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.csvfile import csv_bytes
-from yibao.engine.excel import Sheet, write_workbook
+from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.runner import query_arrow, run_final, runner_for
 
 CATALOGUE_ZH = {
@@ -135,7 +136,8 @@ def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | N
         if ws is not None:
             ws.close()
     return write_catalogue(out, policy, years, rules, valid, out_dir,
-                           {"settle_year": target, "years_from": "policy" if policy.years else "before_settle_year"})
+                           {"settle_year": target, "years_from": "policy" if policy.years else "before_settle_year"},
+                           names=code_names(find_standards(standards)))
 
 
 def catalogue_year_warning(version: str, years, settle_year: int | None) -> str | None:
@@ -150,7 +152,8 @@ def catalogue_year_warning(version: str, years, settle_year: int | None) -> str 
 
 
 def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int], rules: pa.Table,
-                    valid: pa.Table, out_dir: Path, extra: dict | None = None) -> Catalogue:
+                    valid: pa.Table, out_dir: Path, extra: dict | None = None,
+                    names: "CodeNames | None" = None) -> Catalogue:
     """``extra``: manifest entries outside the version hash (the settlement year the history was chosen for)."""
     cat = out["dip_catalogue"]
     th = out["dip_threshold"].to_pylist()[0]
@@ -192,20 +195,81 @@ def write_catalogue(out: dict[str, pa.Table], policy: DipPolicy, years: list[int
         (out_dir / n).write_bytes(b)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")
-    _workbook(cat, manifest, out_dir / "catalogue.xlsx")
+    _workbook(cat, manifest, out_dir / "catalogue.xlsx", names)
     return Catalogue(version, cat, th, manifest)
 
 
-def _workbook(cat: pa.Table, manifest: dict, path: Path) -> None:
-    cols = list(CATALOGUE_ZH)
+@dataclass(frozen=True)
+class CodeNames:
+    """Diagnosis and procedure names of a CHS-DRG standards directory (display only, never in the version)."""
+
+    dx: dict[str, str]
+    proc: dict[str, str]
+
+    def diagnosis(self, dx_sub: str | None) -> str:
+        """The name of a five-character subcategory (``K80.1``, ``C61.X``): its ``.x00`` code, else its first
+        code (codes compared without case: the dictionary writes ``C61.x00``)."""
+        if not dx_sub:
+            return ""
+        sub = dx_sub.lower()
+        for code in (f"{sub}00", f"{sub}00x001", sub):
+            if code in self.dx:
+                return self.dx[code]
+        first = next((c for c in sorted(self.dx) if c.startswith(sub)), None)
+        return self.dx[first] if first else ""
+
+    def group(self, group_id: str | None) -> str:
+        """A group's name: a core group ``K80.1|51.2300`` → diagnosis name：procedure names; a
+        comprehensive group ``K80#surgical`` → ``K80 类目·手术（综合病种）`` (the dictionaries name codes,
+        not ICD-10 categories)."""
+        if not group_id:
+            return ""
+        if "|" in group_id:
+            sub, combo = group_id.split("|", 1)
+            procs = self.procedures(combo)
+            return self.diagnosis(sub) + (f"：{procs}" if procs else "")
+        cat, _, tier = group_id.partition("#")
+        return f"{cat} 类目{('·' + TIER_ZH[tier]) if tier in TIER_ZH else ''}（综合病种）"
+
+    def procedures(self, combo: str | None) -> str:
+        if not combo or combo == "-":
+            return ""
+        return "＋".join(self.proc.get(c.lower(), c) for c in combo.split("+"))
+
+
+def code_names(standards: Path | None) -> CodeNames | None:
+    """The names of ``diagnoses.csv`` and ``procedures.csv`` in a standards directory (None without one)."""
+    if standards is None:
+        return None
+    out = []
+    for name in ("diagnoses.csv", "procedures.csv"):
+        path = Path(standards) / name
+        if not path.is_file():
+            return None
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            out.append({r["code"].strip().lower(): r["name"].strip() for r in csv.DictReader(f) if r.get("code")})
+    return CodeNames(*out)
+
+
+CATALOGUE_SHEET = (
+    ("group_id", "病种编码", "code"), ("kind", "病种类型", "text"), ("dx_cat", "诊断类目", "code"),
+    ("dx_sub", "诊断亚目", "code"), ("dx_name", "诊断名称", "text"), ("combo", "手术操作组合", "code"),
+    ("combo_name", "手术操作名称", "text"), ("tier", "操作层级", "text"), ("cases", "病例数", "count"),
+    ("cases_kept", "计入均值病例数", "count"), ("avg_cost", "病种平均费用（元）", "money"), ("score", "病种分值", "score"),
+    ("primary_care", "基层病种", "bool"), ("reference_cost", "全部病例平均费用（元）", "money"),
+)
+
+
+def _workbook(cat: pa.Table, manifest: dict, path: Path, names: CodeNames | None = None) -> None:
     rows = []
     for r in cat.to_pylist():
-        rows.append([
-            r["group_id"], KIND_ZH.get(r["kind"], r["kind"]), r["dx_cat"], r["dx_sub"] or "",
-            "" if r["combo"] is None else ("无" if r["combo"] == "-" else r["combo"]),
-            TIER_ZH.get(r["tier"], "") if r["tier"] else "", r["cases"], r["cases_kept"], r["avg_cost"],
-            str(r["score"]), "是" if r["primary_care"] else "否", r["reference_cost"],
-        ])
+        rows.append({
+            **r, "kind": KIND_ZH.get(r["kind"], r["kind"]),
+            "combo": None if r["combo"] is None else ("无" if r["combo"] == "-" else r["combo"]),
+            "tier": TIER_ZH.get(r["tier"], "") if r["tier"] else None,
+            "dx_name": names.diagnosis(r["dx_sub"]) if names else None,
+            "combo_name": names.procedures(r["combo"]) if names else None,
+        })
     th = manifest["threshold"]
     p = manifest["parameters"]
     notes = [
@@ -214,8 +278,11 @@ def _workbook(cat: pa.Table, manifest: dict, path: Path) -> None:
          f"（{'按覆盖比例 ' + p['core_share'] if th['by_share'] else '政策给定'}），核心病种覆盖病例 {th['core_share']}"),
         (f"病种分值 = 病种平均费用（剔除费用排位低于 {p['trim_lower']}、高于 {p['trim_upper']} 的病例，年度加权）"
          f" ÷ 全部病例平均费用 {manifest['reference_cost']} 元 × {p['score_base']}；四舍五入"),
+        ("诊断与手术操作名称取自 CHS-DRG 分组标准的诊断、手术操作字典（仅供阅读，不影响目录库版本）" if names else
+         "找不到分组标准目录（--standards 或 YIBAO_STANDARDS）：不列诊断与手术操作名称"),
     ]
-    write_workbook(path, [Sheet("病种目录库", [CATALOGUE_ZH[c] for c in cols], rows, notes)])
+    skip = () if names else ("dx_name", "combo_name")
+    write_workbook(path, [table_sheet("病种目录库", CATALOGUE_SHEET, rows, notes, skip=skip)])
 
 
 # --- reading a catalogue back, scoring ---------------------------------------------------------

@@ -30,9 +30,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yibao.contract.standards import find_standards
+from yibao.dip.build import code_names
 from yibao.dip.pipelines import KIND_ZH, REASONS_ZH
 from yibao.dip.policy import DipPolicy, DipPolicyError
-from yibao.engine.excel import Sheet, write_workbook
+from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.sqlmoney import div_round
 
 DEVIATION_ZH = {"normal": "正常", "high": "高倍率", "low": "低倍率", "extreme": "极高倍率（特例单议）"}
@@ -93,8 +95,8 @@ def read_scored(scored_dir: Path) -> pa.Table:
 
 
 def read_levels(workspace: Path | None) -> pa.Table:
-    """``institution_id, level`` from a workspace (empty without one: no peer column)."""
-    schema = pa.schema([("institution_id", pa.string()), ("level", pa.int64())])
+    """``institution_id, level, name`` from a workspace (empty without one: no peer column)."""
+    schema = pa.schema([("institution_id", pa.string()), ("level", pa.int64()), ("name", pa.string())])
     if workspace is None:
         return schema.empty_table()
     from yibao.engine.workspace import Workspace
@@ -102,9 +104,10 @@ def read_levels(workspace: Path | None) -> pa.Table:
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise HospitalError(str(workspace), "不是 yibao 工作区（缺少 yibao.duckdb）")
     with Workspace(workspace, read_only=True) as ws:
-        rows = ws.con.execute("SELECT institution_id, CAST(level AS BIGINT) FROM main.institutions "
+        rows = ws.con.execute("SELECT institution_id, CAST(level AS BIGINT), name FROM main.institutions "
                               "ORDER BY institution_id").fetchall()
-    return pa.table({"institution_id": [r[0] for r in rows], "level": [r[1] for r in rows]}, schema=schema)
+    return pa.table({"institution_id": [r[0] for r in rows], "level": [r[1] for r in rows],
+                     "name": [r[2] for r in rows]}, schema=schema)
 
 
 def explain(r: dict, policy: DipPolicy) -> str:
@@ -182,7 +185,10 @@ def hospital_view(scored_dir: Path, institution: str, out_dir: Path, policy: Dip
         r["explanation"] = explain(r, policy)
         r["amount"] = None if point_value is None or r["points"] is None else \
             (r["points"] * point_value).quantize(Q2, ROUND_HALF_UP)
-    files = _write(out_dir, institution, year, lv, summary, case_rows, group_rows, point_value)
+    names = dict(zip(levels.column("institution_id").to_pylist(), levels.column("name").to_pylist())) \
+        if "name" in levels.column_names else {}
+    files = _write(out_dir, institution, year, lv, summary, case_rows, group_rows, point_value,
+                   names.get(institution) or "")
     return HospitalView(institution, lv, summary, case_rows, group_rows, files)
 
 
@@ -228,26 +234,71 @@ def _csv(headers: list[str], rows: list[list]) -> bytes:
 
 
 def _write(out_dir: Path, institution: str, year: int | None, lv, summary: dict, cases: list[dict],
-           groups: list[dict], point_value: Decimal | None) -> list[Path]:
+           groups: list[dict], point_value: Decimal | None, name: str = "") -> list[Path]:
     (sh, sr), (dh, dr), (gh, gr) = _tables(institution, lv, summary, cases, groups, point_value)
+    who = f"{name}（{institution}）" if name else institution
     period = f"{year} 年度出院病例" if year is not None else "赋分结果中的全部出院病例"
     money_note = (f"金额 = 点数 × 点值 {point_value} 元/点，四舍五入到分" if point_value is not None else
                   "点值（第 3 部分，尚未建立）未给出：只列点数；给出 --point-value 时另列金额 = 点数 × 点值（四舍五入到分）")
-    notes_s = [f"机构 {institution} 病种分值概况（{period}）",
+    notes_s = [f"机构 {who} 病种分值概况（{period}）",
                ("CMI = 入组病例病种分值之和 ÷ 入组病例数 ÷ 1000；每点费用 = 入组病例医疗总费用之和 ÷ 点数之和；"
                 "占比的分母为入组病例数；除法精确，四舍五入"),
                "同级其他机构：工作区 institutions 中等级相同的其他机构；全区域含本机构", money_note]
-    notes_d = [f"机构 {institution} 病例明细（{period}）",
+    notes_d = [f"机构 {who} 病例明细（{period}）",
                ("点数 = 病例分值 × 系数（基层病种系数为 1）；高倍率：分值 × ((费用 ÷ 病种平均费用 − 高倍率界值) + 1)；"
                 "低倍率：分值 × 费用 ÷ 病种平均费用；特例单议终审点数取代公式点数"), money_note]
-    notes_g = [f"机构 {institution} 病种汇总（{period}，仅入组病例）", "次均费用 = 该机构该病种医疗总费用之和 ÷ 病例数，四舍五入到分"]
+    notes_g = [f"机构 {who} 病种汇总（{period}，仅入组病例）", "次均费用 = 该机构该病种医疗总费用之和 ÷ 病例数，四舍五入到分"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [out_dir / f"{institution}_病种分值.xlsx"]
-    write_workbook(files[0], [Sheet("概况", sh, sr, notes_s), Sheet("病例明细", dh, dr, notes_d),
-                              Sheet("病种汇总", gh, gr, notes_g)])
+    write_workbook(files[0], workbook_sheets(who, lv, summary, cases, groups, point_value,
+                                             (notes_s, notes_d, notes_g)))
     for name, (h, r) in (("概况", (sh, sr)), ("病例明细", (dh, dr)), ("病种汇总", (gh, gr))):
         p = out_dir / f"{institution}_{name}.csv"
         p.write_bytes(_csv(h, r))
         files.append(p)
     return files
+
+
+# --- the workbook: typed columns (yibao.engine.excel) ------------------------------------------------
+
+SUMMARY_KINDS = {"institutions": "count", "cases": "count", "grouped": "count", "ungroupable": "count",
+                 "points": "weight", "cmi": "weight", "cost_per_point": "weight", "high_share": "share",
+                 "low_share": "share", "extreme_share": "share", "comprehensive_share": "share"}
+DETAIL_SHEET = (
+    ("case_id", "病例号", "code"), ("year", "出院年度", "int"), ("group_id", "病种编码", "code"),
+    ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"), ("score", "病种分值", "score"),
+    ("total_cost", "医疗总费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"), ("ratio", "费用比", "weight"),
+    ("deviation", "偏差类型", "text"), ("case_score", "病例分值", "score"), ("coefficient", "系数", "weight"),
+    ("points", "点数", "weight"), ("status", "状态", "text"), ("reason", "未入组原因", "text"),
+    ("explanation", "点数计算说明", "text"),
+)
+GROUP_SHEET = (
+    ("group_id", "病种编码", "code"), ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"),
+    ("score", "病种分值", "score"), ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
+    ("points", "点数", "weight"), ("mean_cost", "次均费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"),
+)
+DIP_LABELS = {"group_kind": KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}
+
+
+def workbook_sheets(institution: str, lv, summary: dict, cases: list[dict], groups: list[dict],
+                    point_value: Decimal | None, notes: tuple) -> list[Sheet]:
+    """概况 (one row per scope: the institution, its peers, the region), 病例明细 and 病种汇总, typed."""
+    notes_s, notes_d, notes_g = notes
+    peer = f"同级其他机构（{lv} 级）" if summary["peers"] is not None else "同级其他机构（未提供工作区）"
+    scopes = [("institution", f"本机构 {institution}"), ("peers", peer), ("region", "全区域")]
+    s_cols = [Col("范围")] + [Col(zh, SUMMARY_KINDS[k], total=False) for k, zh in SUMMARY_ROWS]
+    s_rows = [[label] + [None if summary[scope] is None else summary[scope][k] for k, _ in SUMMARY_ROWS]
+              for scope, label in scopes]
+    detail = DETAIL_SHEET + ((("amount", "金额（元）", "money"),) if point_value is not None else ())
+    names = code_names(find_standards(None))  # display only: the CHS-DRG dictionaries when they are found
+    name = (lambda g: names.group(g)) if names else (lambda g: None)
+    d_rows = [{**r, "primary_care": r["primary_care"] if r["group_id"] else None, "group_name": name(r["group_id"])}
+              for r in cases]
+    groups = [{**g, "group_name": name(g["group_id"])} for g in groups]
+    skip = () if names else ("group_name",)
+    totals = {"avg_cost": False, "points": True}
+    return [Sheet("概况", s_cols, s_rows, notes_s, filter=False),
+            table_sheet("病例明细", detail, d_rows, notes_d, labels=DIP_LABELS, total=True, totals=totals, skip=skip),
+            table_sheet("病种汇总", GROUP_SHEET, groups, notes_g, labels=DIP_LABELS, total=True,
+                        totals={**totals, "mean_cost": False}, skip=skip)]

@@ -41,7 +41,9 @@ from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_s
                                     exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
                                     WHOLLY_EXCLUDED_ZH, wholly_excluded)
 from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconcile, summary_line
-from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, sheet_rows, write_csv
+from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, write_csv
+from yibao.settle.report import deduction_sheet, statement_head
+from yibao.settle.report import sheet as statement_sheet
 from yibao.settle.units import (
     SchemeSettlement,
     UnitMonth,
@@ -558,12 +560,12 @@ def year_rows(y: DipYear) -> dict[str, list[dict]]:
     return {"point_values": pv, "prepayments": pre, "clearing": clr, "bed_day": beds}
 
 
-def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
+def write_year(y: DipYear, out_dir, statements: bool = True, issuer=None, deduction_lines=()) -> list:
     """CSV files with Chinese headers (UTF-8 with BOM for Excel), summary.json, one Excel statement per institution."""
     import json
     from pathlib import Path
 
-    from yibao.engine.excel import Sheet, write_workbook
+    from yibao.engine.excel import write_workbook
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -584,22 +586,31 @@ def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
         sdir.mkdir(exist_ok=True)
         insts = sorted({r["institution_id"] for r in rows["clearing"]} | {r["institution_id"] for r in rows["bed_day"]})
         for i in insts:
-            nm = y.institutions.get(i, {}).get("name", "")
-            clr = [r for r in rows["clearing"] if r["institution_id"] == i]
-            pre = [r for r in rows["prepayments"] if r["institution_id"] == i]
-            bed = [r for r in rows["bed_day"] if r["institution_id"] == i]
-            vals = [r for r in rows["point_values"] if r["kind"] != "月度预付点值"]
-            notes = [f"{nm}（{i}）{y.year} 年度医保结算单：按病种分值（DIP）、按人头、按床日",
-                     "金额单位：元；点值与报销比例为精确值的显示（6 位小数），金额按点数分配预算（最大余数法，到分）"]
-            sheets = [Sheet("年终清算", *sheet_rows(CLEARING_COLUMNS, clr, ("name", "level")), notes),
-                      Sheet("按月预付", *sheet_rows(PREPAY_COLUMNS, pre, ("name",)), []),
-                      Sheet("点值", *sheet_rows(POINT_VALUE_COLUMNS, vals), [])]
-            if bed:
-                sheets.append(Sheet("按床日", *sheet_rows(BED_COLUMNS, bed), []))
+            sheets = statement_sheets(y, i, rows, issuer, deduction_lines)
             path = sdir / f"{i}.xlsx"
             write_workbook(path, sheets)
             files.append(path)
     return files
+
+
+def statement_sheets(y: DipYear, i: str, rows: dict[str, list[dict]], issuer=None, deduction_lines=()) -> list:
+    """One institution's statement workbook: clearing (with the statement head), months, values, beds, deductions."""
+    nm = y.institutions.get(i, {}).get("name", "")
+    clr = [r for r in rows["clearing"] if r["institution_id"] == i]
+    pre = [r for r in rows["prepayments"] if r["institution_id"] == i]
+    bed = [r for r in rows["bed_day"] if r["institution_id"] == i]
+    vals = [r for r in rows["point_values"] if r["kind"] != "月度预付点值"]
+    notes = statement_head("医保结算单：按病种分值（DIP）、按人头、按床日", "DIP", y.year, i, nm, issuer) + [
+        "金额单位：元；点值与报销比例为精确值的显示（6 位小数），金额按点数分配预算（最大余数法，到分）；"
+        "按人头的计量单位为人月（归属人数 × 月数）"]
+    sheets = [statement_sheet("年终清算", CLEARING_COLUMNS, clr, notes, skip=("name", "level"), filter=False),
+              statement_sheet("按月预付", PREPAY_COLUMNS, pre, [f"{nm}（{i}）{y.year} 年按月预付"], skip=("name",)),
+              statement_sheet("点值", POINT_VALUE_COLUMNS, vals, [f"{y.year} 年点值"], total=False,
+                              kinds={"points": "weight"})]
+    if bed:
+        sheets.append(statement_sheet("按床日", BED_COLUMNS, bed, [f"{nm}（{i}）{y.year} 年按床日结算"]))
+    sheets.append(deduction_sheet(deduction_lines, i, sum((r["deductions"] for r in clr), ZERO)))
+    return sheets
 
 
 def summary_of(y: DipYear) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from yibao.dip.policy import DipPolicyError
 from yibao.dip.settlement import SCHEME_ZH, Budgets, DipYear
+from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.money import ZERO, decimal_view, round_money
 
 
@@ -132,9 +133,15 @@ TOTAL_COLUMNS = (("scheme", "险种"), ("base_budget", "基准：住院统筹预
                  ("base_balance", "基准：基金结余"), ("scen_balance", "情景：基金结余"))
 
 
-def write_comparison(rows: list[dict], totals: list[dict], out_dir: Path, scenario: Scenario) -> list[Path]:
-    from yibao.engine.excel import Sheet, write_workbook
+COMPARE_KINDS = {
+    "institution_id": "code", "base_points": "weight", "scen_points": "weight", "base_amount": "money",
+    "scen_amount": "money", "base_entitlement": "money", "scen_entitlement": "money", "diff": "money",
+    "diff_rate": "share", "base_budget": "money", "scen_budget": "money", "base_value": "point_value",
+    "scen_value": "point_value", "base_balance": "money", "scen_balance": "money",
+}
 
+
+def write_comparison(rows: list[dict], totals: list[dict], out_dir: Path, scenario: Scenario) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for name, cols, data in (("comparison", COMPARE_COLUMNS, rows), ("comparison_totals", TOTAL_COLUMNS, totals)):
@@ -147,9 +154,7 @@ def write_comparison(rows: list[dict], totals: list[dict], out_dir: Path, scenar
         files.append(out_dir / f"{name}.csv")
     notes = [f"情景：{scenario.name}（{Path(scenario.path).name}）；基准与情景分别计算，真实结算结果未改动"]
     write_workbook(out_dir / "comparison.xlsx", [
-        Sheet("汇总", [zh for _, zh in TOTAL_COLUMNS], [["" if r.get(k) is None else r.get(k) for k, _ in TOTAL_COLUMNS]
-                                                       for r in totals], notes),
-        Sheet("机构", [zh for _, zh in COMPARE_COLUMNS], [["" if r.get(k) is None else r.get(k) for k, _ in COMPARE_COLUMNS]
-                                                        for r in rows], notes)])
+        table_sheet("汇总", TOTAL_COLUMNS, totals, notes, kinds=COMPARE_KINDS, filter=False),
+        table_sheet("机构", COMPARE_COLUMNS, rows, notes, kinds=COMPARE_KINDS, total=True)])
     files.append(out_dir / "comparison.xlsx")
     return files

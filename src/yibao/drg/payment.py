@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,11 +30,14 @@ from yibao.contract.policyfile import decimal_param, int_param, read_toml
 from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.engine.money import ZERO, decimal_view, fmt
+from yibao.engine.excel import table_sheet
 from yibao.engine.runner import Pipeline, Step
 from yibao.settle.agreement import (EXCLUSION_COLUMNS, NOT_EXCLUDED, OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH,
                                     exclusion_rows, exclusion_summary, wholly_excluded)
 from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, reconcile, summary_line
 from yibao.settle.bands import Bands
+from yibao.settle.report import DRG_CLEARING_COLUMNS, DRG_PREPAY_COLUMNS, deduction_sheet, kinds_of, statement_head
+from yibao.settle.report import sheet as statement_sheet
 from yibao.settle.relative import group_year_step, relative_step
 from yibao.settle.units import SchemeSettlement, UnitMonth, UnitPolicy, last_year_weights, settle_scheme
 
@@ -524,26 +528,26 @@ WEIGHTS_REPORT_ZH = {"unknown_drg": "权重表中的 DRG 不在分组标准中",
 
 
 def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: Path,
-                   statements: bool = True, weights_report: list[dict] | None = None,
-                   drg_names: Mapping[str, str] | None = None) -> list[Path]:
-    """The year's files; ``weights_report``: what an official weight table and the cases disagree on
-    (:func:`yibao.drg.weights.check_weights`), written as weights_report.csv when given; ``drg_names``:
-    DRG → name (the standards'), written beside every DRG code."""
+                   statements: bool = True, names: Mapping[str, str] | None = None, issuer=None,
+                   deduction_lines=(), weights_report: list[dict] | None = None) -> list[Path]:
+    """The year's files; ``names``: DRG → name (the standards'), written beside every DRG code;
+    ``weights_report``: what an official weight table and the cases disagree on
+    (:func:`yibao.drg.weights.check_weights`), written as weights_report.csv when given."""
     import json
 
     import pyarrow.compute as pc
 
     from yibao.engine.columns import relabel
     from yibao.engine.csvfile import csv_bytes
-    from yibao.engine.excel import Sheet, write_workbook
-    from yibao.settle.report import (CLEARING_COLUMNS, PREPAY_COLUMNS, SCHEME_ZH, scheme_rows, sheet_rows,
-                                     write_csv)
+    from yibao.engine.excel import write_workbook
+    from yibao.settle.report import DRG_CLEARING_COLUMNS as CLEARING_COLUMNS
+    from yibao.settle.report import DRG_PREPAY_COLUMNS as PREPAY_COLUMNS
+    from yibao.settle.report import SCHEME_ZH, scheme_rows, write_csv
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = dict(drg_names or {})
-    files = [write_csv(out_dir / "weights.csv", WEIGHT_COLUMNS,
-                       [{**r, "name": names.get(r["group_id"])} for r in weights.to_pylist()])]
+    names = dict(names or {})
+    files = [write_csv(out_dir / "weights.csv", WEIGHT_COLUMNS, with_drg_names(weights.to_pylist(), names, "group_id"))]
     if weights_report is not None:
         files.append(write_csv(out_dir / "weights_report.csv", WEIGHTS_REPORT_COLUMNS,
                                [{**p, "kind": WEIGHTS_REPORT_ZH[p["kind"]]} for p in weights_report]))
@@ -594,16 +598,56 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
         sdir = out_dir / "statements"
         sdir.mkdir(exist_ok=True)
         for i in sorted({r["institution_id"] for r in clr} | {r["institution_id"] for r in items}):
-            nm = y.institutions.get(i, {}).get("name", "")
-            notes = [f"{nm}（{i}）{y.year} 年度 DRG 付费结算单", "金额单位：元；费率为精确值的显示（6 位小数）"]
-            mine = cases.filter(pc.equal(cases.column("institution_id"), i)).to_pylist()
-            sheets = [Sheet("年终清算", *sheet_rows(CLEARING_COLUMNS, [r for r in clr if r["institution_id"] == i],
-                                                   ("name", "level")), notes),
-                      Sheet("按月预付", *sheet_rows(PREPAY_COLUMNS, [r for r in pre if r["institution_id"] == i],
-                                                   ("name",)), []),
-                      Sheet("按项目结算", *sheet_rows(ITEM_COLUMNS, [r for r in items if r["institution_id"] == i],
-                                                     ("name",)), []),
-                      Sheet("病例", *sheet_rows(CASE_COLUMNS, mine, ("institution_id",)), [])]
+            mine = with_drg_names(cases.filter(pc.equal(cases.column("institution_id"), i)).to_pylist(), names, "drg")
+            sheets = drg_statement_sheets(y, i, clr, pre, items, mine, issuer, deduction_lines)
             write_workbook(sdir / f"{i}.xlsx", sheets)
             files.append(sdir / f"{i}.xlsx")
     return files
+
+
+# --- the institution's statement (结算单) ---------------------------------------------------------------
+
+CASE_KINDS = {"case_id": "code", "settle_year": "int", "settle_month": "int", "drg": "code", "rw": "weight",
+              "avg_cost": "money", "total_cost": "money", "adjusted_weight": "weight", "coefficient": "weight",
+              "case_weight": "weight", "fund_paid": "money", "los_days": "int", "adrg": "code"}
+NAMED_CASE_COLUMNS = tuple(c for k in CASE_COLUMNS if k[0] != "drg_name" for c in
+                           ((k,) if k[0] != "drg" else (k, ("drg_name", "DRG 名称"), ("adrg", "ADRG"),
+                                                        ("adrg_name", "ADRG 名称"))))
+_CC_SUFFIX = re.compile(r"，(伴严重并发症或合并症|伴并发症或合并症|不伴并发症或合并症|伴重要并发症或合并症)$")
+
+
+def adrg_name(drg_name: str) -> str:
+    """An ADRG's name from one of its DRGs' names (the standards have no ADRG name table): the DRG name
+    without its complication suffix (``脊髓手术，伴严重并发症或合并症`` → ``脊髓手术``)."""
+    return _CC_SUFFIX.sub("", drg_name)
+
+
+def with_drg_names(rows: list[dict], names: Mapping[str, str] | None, key: str) -> list[dict]:
+    """Rows with the DRG name, its ADRG (the first three characters) and the ADRG name beside ``key``."""
+    names = names or {}
+    out = []
+    for r in rows:
+        code = r.get(key) or ""
+        nm = names.get(code, "")
+        out.append({**r, "drg_name": nm, "name": nm if key == "group_id" else r.get("name"),
+                    "adrg": code[:3] or None, "adrg_name": adrg_name(nm) if nm else ""})
+    return out
+
+
+def drg_statement_sheets(y: DrgYear, i: str, clr: list[dict], pre: list[dict], items: list[dict],
+                         cases: list[dict], issuer=None, deduction_lines=()) -> list:
+    """One institution's DRG statement: clearing (with the statement head), months, by-item cases, cases,
+    the deductions behind the clearing's 审核扣款."""
+    nm = y.institutions.get(i, {}).get("name", "")
+    mine = [r for r in clr if r["institution_id"] == i]
+    notes = statement_head("DRG 付费结算单", "DRG", y.year, i, nm, issuer) + [
+        "金额单位：元；费率为精确值的显示（6 位小数）；DRG 金额 = 病例权重 × 费率（元/权重）"]
+    return [statement_sheet("年终清算", DRG_CLEARING_COLUMNS, mine, notes, skip=("name", "level"), filter=False),
+            statement_sheet("按月预付", DRG_PREPAY_COLUMNS, [r for r in pre if r["institution_id"] == i],
+                            [f"{nm}（{i}）{y.year} 年按月预付"], skip=("name",)),
+            statement_sheet("按项目结算", ITEM_COLUMNS, [r for r in items if r["institution_id"] == i],
+                            [f"{nm}（{i}）{y.year} 年按项目结算"], skip=("name",)),
+            table_sheet("病例", kinds_of(NAMED_CASE_COLUMNS), cases, [f"{nm}（{i}）{y.year} 年结算病例"],
+                        kinds=CASE_KINDS, skip=("institution_id",), total=True,
+                        totals={"avg_cost": False, "case_weight": True}),
+            deduction_sheet(deduction_lines, i, sum((r["deductions"] for r in mine), ZERO))]

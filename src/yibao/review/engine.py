@@ -8,6 +8,7 @@ workspace, or an existing workspace) and hands in the qualification periods of t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.schema import LABEL_PATTERNS, TABLES
+from yibao.engine.excel import Sheet, table_sheet, write_workbook
 from yibao.engine.runner import LocalRunner, Runner, query_arrow, runner_for
 from yibao.review.pipelines import build_pipeline
 from yibao.review.ruleset import RuleSet
@@ -29,6 +31,8 @@ class ReviewResult:
     findings: pa.Table
     cases: pa.Table  # review_cases (case facts): institution and settlement date of every reviewed case
     counts: dict = field(default_factory=dict)  # reviewed cases / lines
+    lines: pa.Table | None = None  # the fee lines that have findings: case_id, line_no, item_code, item_name, staff_id
+    names: dict = field(default_factory=dict)  # "institutions" / "staff": (id, name) tables, for people reading
 
 
 def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
@@ -62,13 +66,52 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
             res = run(src, rs, runner_for("duckdb", con=ws.con), periods)
             res.counts = dict(zip(("cases", "lines"), ws.con.execute(
                 "SELECT (SELECT count(*) FROM main.cases), (SELECT count(*) FROM main.fee_items)").fetchall()[0]))
+            attach_facts(res, ws.con, src["fee_items"], src["institutions"], _staff_relation(ws.con, db))
             return res
         src = {n: query_arrow(ws.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema()) for n in SOURCE_TABLES}
+        staff = query_arrow(ws.con, "SELECT staff_id, name FROM main.staff") if _staff_relation(ws.con, "") else None
     finally:
         ws.close()
     res = run(src, rs, runner_for(engine), periods)
     res.counts = {"cases": src["cases"].num_rows, "lines": src["fee_items"].num_rows}
+    con = _con()
+    try:
+        con.register("fee_items_src", src["fee_items"])
+        con.register("institutions_src", src["institutions"])
+        if staff is not None:
+            con.register("staff_src", staff)
+        attach_facts(res, con, "fee_items_src", "institutions_src", "staff_src" if staff is not None else None)
+    finally:
+        con.close()
     return res
+
+
+def _staff_relation(con, db: str) -> str | None:
+    """The workspace's staff table as a relation name (None when the region has none)."""
+    n = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                    "AND table_name = 'staff'").fetchall()[0][0]
+    if not n:
+        return None
+    return f'"{db}".main.staff' if db else "main.staff"
+
+
+def attach_facts(res: ReviewResult, con, fee_items: str, institutions: str, staff: str | None) -> None:
+    """The facts people read beside a finding (set-based, over the findings only): its fee line's item and
+    staff, the institutions' and staff members' names."""
+    con.register("review_findings_keys", res.findings.select(["case_id", "line_no"]))
+    try:
+        res.lines = query_arrow(con, f"""
+            SELECT l.case_id, l.line_no, min(l.item_code) AS item_code, min(l.item_name) AS item_name,
+                   min(l.staff_id) AS staff_id
+            FROM {fee_items} l SEMI JOIN (SELECT DISTINCT case_id, line_no FROM review_findings_keys
+                                          WHERE line_no IS NOT NULL) k
+                 ON k.case_id = l.case_id AND k.line_no = l.line_no
+            GROUP BY l.case_id, l.line_no""")
+    finally:
+        con.unregister("review_findings_keys")
+    res.names["institutions"] = query_arrow(con, f"SELECT institution_id, name FROM {institutions}")
+    if staff is not None:
+        res.names["staff"] = query_arrow(con, f"SELECT staff_id, any_value(name) AS name FROM {staff} GROUP BY staff_id")
 
 
 # --- outputs ------------------------------------------------------------------------------------------------
@@ -140,15 +183,128 @@ def write_csv(table: pa.Table, path: Path) -> None:
 
 
 def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa.Table]:
-    """findings.csv (contract columns, exactly), summaries, deductions.csv, rules.csv."""
+    """findings.csv (contract columns, then FINDINGS_EXTRA), summaries, deductions.csv, rules.csv, 审核结果.xlsx."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(res.findings.select(list(FINDINGS_COLUMNS)), out_dir / "findings.csv")
+    detail = findings_detail(res)
+    write_csv(detail.select(list(FINDINGS_COLUMNS + FINDINGS_EXTRA)), out_dir / "findings.csv")
     s = summaries(res, rs)
     for name, t in s.items():
         write_csv(t, out_dir / f"{name}.csv")
     write_csv(rules_table(rs), out_dir / "rules.csv")
+    write_workbook(out_dir / WORKBOOK, review_sheets(detail, s, res))
     return s
+
+
+# --- findings with their facts, and the workbook for people (审核结果.xlsx) ------------------------------------
+
+# columns findings.csv adds after the contract's (settle_year: the year of the case's settlement date)
+FINDINGS_EXTRA = ("institution_id", "person_id", "staff_id", "dept_code", "admit_date", "settle_year", "item_code")
+WORKBOOK = "审核结果.xlsx"
+# The 审核结果 sheet lists at most this many findings (a workbook is written cell by cell in memory; Excel
+# itself holds 1,048,576 rows): beyond it the sheet says how many are left out and findings.csv has them all.
+MAX_SHEET_ROWS = 200_000
+SEVERITY_ZH = {"reject": "拒付", "warn": "提示"}
+SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
+SOURCE_ZH = {"review": "智能审核"}
+
+
+def findings_detail(res: ReviewResult) -> pa.Table:
+    """Every finding (in its order) with its case's and line's facts and the names people read."""
+    con = _con()
+    try:
+        f = res.findings
+        con.register("findings", f.append_column("_i", pa.array(range(f.num_rows), pa.int64())))
+        con.register("cases", res.cases)
+        con.register("lines", res.lines if res.lines is not None else pa.table(
+            {"case_id": pa.array([], pa.string()), "line_no": pa.array([], pa.int32()),
+             "item_code": pa.array([], pa.string()), "item_name": pa.array([], pa.string()),
+             "staff_id": pa.array([], pa.string())}))
+        empty = pa.table({"id": pa.array([], pa.string()), "name": pa.array([], pa.string())})
+        inst, staff = res.names.get("institutions"), res.names.get("staff")
+        con.register("inst_names", inst.rename_columns(["id", "name"]) if inst is not None else empty)
+        con.register("staff_names", staff.rename_columns(["id", "name"]) if staff is not None else empty)
+        return query_arrow(con, """
+            SELECT f.case_id, f.line_no, f.rule_id, f.severity, f.amount, f.message,
+                   c.institution_id, c.person_id, coalesce(l.staff_id, c.attending_staff_id) AS staff_id,
+                   c.dept_code, c.admit_date, CAST(year(c.settle_date) AS INTEGER) AS settle_year, l.item_code,
+                   l.item_name, i.name AS institution_name, s.name AS staff_name, c.setting
+            FROM findings f LEFT JOIN cases c USING (case_id)
+            LEFT JOIN lines l ON l.case_id = f.case_id AND l.line_no = f.line_no
+            LEFT JOIN inst_names i ON i.id = c.institution_id
+            LEFT JOIN staff_names s ON s.id = coalesce(l.staff_id, c.attending_staff_id)
+            ORDER BY f._i""")
+    finally:
+        con.close()
+
+
+DETAIL_SHEET = (
+    ("case_id", "病例号", "code"), ("line_no", "明细行号", "int"), ("rule_id", "规则编码", "code"),
+    ("rule_name", "规则名称", "text"), ("severity", "审核结论", "text"), ("amount_rejected", "拒付金额", "money"),
+    ("amount_flagged", "提示金额", "money"), ("message", "审核说明", "text"), ("institution_id", "机构编码", "code"),
+    ("institution_name", "机构名称", "text"), ("dept_code", "科室", "code"), ("staff_name", "医师（人员）姓名", "text"),
+    ("setting", "就医类型", "text"), ("admit_date", "入院（就诊）日期", "date"), ("settle_year", "结算年度", "int"),
+    ("item_code", "项目编码", "code"), ("item_name", "项目名称", "text"),
+)
+INSTITUTION_SHEET = (
+    ("institution_id", "机构编码", "code"), ("institution_name", "机构名称", "text"), ("findings", "审核结果条数", "count"),
+    ("cases_with_findings", "涉及病例数", "count"), ("reject_findings", "拒付条数", "count"),
+    ("amount_rejected", "拒付金额", "money"), ("warn_findings", "提示条数", "count"),
+)
+RULE_SHEET = (
+    ("institution_id", "机构编码", "code"), ("institution_name", "机构名称", "text"), ("rule_id", "规则编码", "code"),
+    ("rule_name", "规则名称", "text"), ("severity", "审核结论", "text"), ("findings", "审核结果条数", "count"),
+    ("cases", "涉及病例数", "count"), ("amount_rejected", "拒付金额", "money"), ("amount_flagged", "提示金额", "money"),
+)
+DEDUCTION_SHEET = (
+    ("year", "结算年度", "int"), ("institution_id", "机构编码", "code"), ("institution_name", "机构名称", "text"),
+    ("setting", "就医类型", "text"), ("source", "扣款来源", "text"), ("findings", "拒付条数", "count"),
+    ("amount", "应扣减金额", "money"),
+)
+LABELS = {"severity": SEVERITY_ZH, "setting": SETTING_ZH, "source": SOURCE_ZH}
+
+
+def deductions_by_year(deductions: pa.Table) -> dict[int, Decimal]:
+    """The settlement deductions per settlement year (a headline over several years would mix them)."""
+    out: dict[int, Decimal] = {}
+    for y, a in zip(deductions.column("year").to_pylist(), deductions.column("amount").to_pylist()):
+        out[y] = out.get(y, Decimal("0.00")) + a
+    return dict(sorted(out.items()))
+
+
+def review_sheets(detail: pa.Table, s: dict[str, pa.Table], res: ReviewResult) -> list[Sheet]:
+    """审核结果 (every finding, with institution and staff names, no id numbers of persons), 机构汇总 (a row per
+    institution), 机构规则汇总 (institution × rule, filter by institution), 结算扣款 (per settlement year)."""
+    inst = res.names.get("institutions")
+    names = dict(zip(inst.column("institution_id").to_pylist(), inst.column("name").to_pylist())) if inst else {}
+    rule_names = dict(zip(s["summary_by_rule"].column("rule_id").to_pylist(),
+                          s["summary_by_rule"].column("rule_name").to_pylist()))
+    rows = detail.slice(0, MAX_SHEET_ROWS).to_pylist()
+    for r in rows:
+        r["rule_name"] = rule_names.get(r["rule_id"], "")
+        r["amount_rejected"] = r["amount"] if r["severity"] == "reject" else None
+        r["amount_flagged"] = r["amount"] if r["severity"] == "warn" else None
+    cut = detail.num_rows - len(rows)
+    notes = ["智能审核结果（每条审核结果一行；不含参保人身份信息与人员代码，完整数据见 findings.csv）",
+             "拒付金额：从结算中扣减；提示金额：提示核查，不扣减；金额单位：元"]
+    if cut:
+        notes.append(f"本表列出前 {len(rows):,} 条，另有 {cut:,} 条超出 Excel 行数上限，见 findings.csv")
+
+    def named(t: pa.Table) -> list[dict]:
+        return [{**r, "institution_name": names.get(r["institution_id"], "")} for r in t.to_pylist()]
+
+    per_year = deductions_by_year(s["deductions"])
+    head = "；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"
+    return [
+        table_sheet("审核结果", DETAIL_SHEET, rows, notes, labels=LABELS, total=True),
+        table_sheet("机构汇总", INSTITUTION_SHEET, named(s["summary_by_institution"]),
+                    ["各机构审核结果汇总（全部结算年度）"], total=True),
+        table_sheet("机构规则汇总", RULE_SHEET, named(s["summary_by_rule"]),
+                    ["各机构按规则汇总（用表头筛选查看一家机构）"], labels=LABELS, total=True),
+        table_sheet("结算扣款", DEDUCTION_SHEET, named(s["deductions"]),
+                    [f"结算应扣减（拒付金额，按结算年度）：{head}", "各年度的扣款分别计入该年度的结算"],
+                    labels=LABELS, total=True),
+    ]
 
 
 # --- evaluation against injected labels -------------------------------------------------------------------------
