@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from yibao.contract.reasons import FatalLoadError
-from yibao.contract.schema import Table
+from yibao.contract.schema import CSV_MAX_UNCLOSED_QUOTES, XLSX_MAX_UNPACKED_BYTES, Table
 
 FORMATS = (".csv", ".parquet", ".xlsx")
 ROW = "_row"  # 1-based data row number in the source (header excluded)
@@ -35,10 +36,25 @@ _CHUNK = 1 << 24
 
 @dataclass
 class ShapeError:
+    """A line that is not a row: wrong number of fields, or an unclosed quote (``code``)."""
+
     row: int | None
     text: str
     expected: int
     actual: int
+    code: str = "BAD_ROW_SHAPE"
+    line: int | None = None  # physical line in the file (header = 1)
+    lines: int = 1  # physical lines the record spans
+
+
+@dataclass
+class CellIssue:
+    """A cell the reader found wrong (the text alone would not show it): quarantines its row."""
+
+    row: int
+    column: str
+    code: str
+    text: str
 
 
 @dataclass
@@ -53,6 +69,7 @@ class RawTable:
     ignored_columns: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     shape_errors: list[ShapeError] = field(default_factory=list)
+    cell_issues: list[CellIssue] = field(default_factory=list)
 
     @property
     def read(self) -> int:
@@ -158,34 +175,211 @@ def _read_csv(path: Path, schema: Table) -> RawTable:
     names = [h.strip().lstrip("\ufeff") for h in header]
     _check_header(path, names, schema)
 
-    def parse(use_threads: bool, sink: list[ShapeError]) -> pa.Table:
-        def on_bad(row) -> str:
-            line = row.number
-            sink.append(ShapeError(None if line is None else line - 1, row.text,
-                                   row.expected_columns, row.actual_columns))
-            return "skip"
-
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                use_threads=use_threads, column_names=names, skip_rows=1, block_size=1 << 24,
-            ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
-
+    scan = _scan(path)
+    if scan.nul_offset is not None:
+        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 0x00（二进制数据）")
+    arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
     shape_errors: list[ShapeError] = []
-    data = parse(True, shape_errors)
-    if shape_errors:
-        # rare: parse again on one thread, which reports line numbers of the bad rows
-        shape_errors = []
-        data = parse(False, shape_errors)
-    rows = _row_numbers(data.num_rows, [e.row for e in shape_errors if e.row is not None])
-    return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, shape_errors, names)
+
+    def on_bad(row) -> str:
+        line = row.number
+        shape_errors.append(ShapeError(None if line is None else line - 1, row.text,
+                                       row.expected_columns, row.actual_columns, line=line))
+        return "skip"
+
+    data = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=names,
+                                       skip_rows=1, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    if not shape_errors and data.num_rows == scan.records:
+        # the common case: one record per non-blank line, checked against the file's own line count
+        rows = np.arange(1, data.num_rows + 1, dtype=np.int64)
+        return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, [], names,
+                       scan.sha256)
+    # rare: a bad row, a value holding a line break, or an unclosed quote that swallowed lines
+    data, shape_errors = _read_csv_by_lines(path, schema, names, arrow_encoding, encoding)
+    return _finish(path, schema, data, encoding, shape_errors, names, scan.sha256)
+
+
+@dataclass
+class _Scan:
+    records: int  # non-blank lines after the header: the rows a file without line breaks in values holds
+    sha256: str
+    nul_offset: int | None = None
+    nul_line: int | None = None
+
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the bytes, by chunks: non-blank lines, the first NUL byte, the sha256.
+
+    A blank line (nothing, or only ``\r``) is skipped by the CSV parser; every other line is a row,
+    unless a quoted value holds a line break. (0x0A and 0x00 never occur inside a multi-byte UTF-8 or
+    GB18030 character, so counting bytes is exact for every accepted encoding.) Counting runs at memory
+    speed (``bytes.count``); numpy looks at a chunk only when it holds a blank line.
+    """
+    h = hashlib.sha256()
+    lines = blank = 0
+    tail = b""  # the last two bytes of the previous chunk
+    pending = False  # a non-blank line has begun since the last line end
+    nul = nul_line = None
+    offset = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            if nul is None and (i := chunk.find(b"\x00")) >= 0:
+                nul, nul_line = offset + i, lines + chunk.count(b"\n", 0, i) + 1
+            lines += chunk.count(b"\n")
+            head = tail + chunk
+            if b"\n\n" in head or b"\n\r\n" in head:
+                a = np.frombuffer(head, dtype=np.uint8)
+                nl = a[:-1] == 10
+                b1 = nl & (a[1:] == 10)
+                b2 = nl[:-1] & (a[1:-1] == 13) & (a[2:] == 10)
+                t = len(tail)  # count the blank lines that end in this chunk only
+                blank += int(np.count_nonzero(b1[max(t - 1, 0):])) + int(np.count_nonzero(b2[max(t - 2, 0):]))
+            r = chunk.rfind(b"\n")
+            pending = bool(chunk[r + 1:].strip(b"\r")) if r >= 0 else (pending or bool(chunk.strip(b"\r")))
+            tail = head[-2:]
+            offset += len(chunk)
+    if pending:
+        lines += 1  # a last line without a line end
+    return _Scan(max(lines - blank - 1, 0), h.hexdigest(), nul, nul_line)
+
+
+_LINE = "\x00line"  # the physical line number put in front of every line on the careful path
+
+
+def _read_csv_by_lines(path: Path, schema: Table, names: list[str], arrow_encoding: str,
+                       encoding: str) -> tuple[pa.Table, list[ShapeError]]:
+    """Parse with each line's number in front, so every record knows the lines it spans.
+
+    A record spanning several lines is a value with a line break — allowed in free text only — or an
+    unclosed quote that swallowed the lines after it: then the line holding the quote is quarantined
+    alone (``UNCLOSED_QUOTE``, with its line number) and the file is parsed again from the next line.
+    At the end every line of the file is a row, a quarantined row, or blank; otherwise the file is refused.
+    """
+    buf = path.read_bytes()
+    a = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(a == 10)
+    starts = np.concatenate(([0], nl + 1)).astype(np.int64)
+    if starts[-1] == len(buf):
+        starts = starts[:-1]
+    ends = np.concatenate((starts[1:], [len(buf)])).astype(np.int64)
+    content = ends - starts - (a[np.maximum(ends - 1, 0)] == 10)
+    content = content - ((content > 0) & (a[np.maximum(starts + content - 1, 0)] == 13))
+    blank = content <= 0
+    n_lines = len(starts)
+    offsets = np.concatenate((starts, [len(buf)])).astype(np.int64)
+    lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n_lines, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+    number = pc.cast(pa.array(np.arange(1, n_lines + 1, dtype=np.int64)), pa.string())
+    prefix = pc.if_else(pa.array(blank), pa.scalar("", pa.string()),
+                        pc.binary_join_element_wise(number, pa.scalar(","), pa.scalar("")))
+    numbered = pc.binary_join_element_wise(pc.cast(prefix, pa.large_binary()), lines, pa.scalar(b"", pa.large_binary()))
+    free = [n for n in names if n in schema.column_names and schema.column(n).free_text]
+    others = [n for n in names if n not in free]
+    swallowed = "\n[^\n]*" + "(,[^\n]*)" * max(len(names) - 1, 1)  # a whole row inside a value
+    pieces: list[pa.Table] = []
+    errors: list[ShapeError] = []
+    first = 1  # index of the first data line still to parse (line 0 is the header)
+    for _ in range(CSV_MAX_UNCLOSED_QUOTES + 1):
+        part = numbered.slice(first)
+        if len(part) == 0:
+            break
+        o = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset:part.offset + len(part) + 1]
+        body = part.buffers()[2][int(o[0]):int(o[-1])]
+        t, errs = _parse_numbered(body, names, arrow_encoding)
+        line = pc.cast(t.column(_LINE), pa.int64())
+        span = pa.array(np.ones(t.num_rows, dtype=np.int64))
+        bad_here = pa.array(np.zeros(t.num_rows, dtype=bool))
+        cols = {}
+        for n in names:
+            col = t.column(n)
+            if pc.any(pc.match_substring(col, "\n")).as_py():
+                col = pc.replace_substring_regex(col, "\n[0-9]+,", "\n")
+                k = pc.count_substring(col, "\n")
+                span = pc.add(span, pc.cast(k, pa.int64()))
+                broken = pc.greater(k, 0) if n in others else pc.match_substring_regex(col, swallowed)
+                bad_here = pc.or_(bad_here, broken)
+            cols[n] = col
+        t = pa.table({**{n: cols[n] for n in names}, _LINE: line})
+        cut = None  # physical line of the first unclosed quote in this part
+        bad_lines = pc.filter(line, pc.fill_null(bad_here, False))
+        if len(bad_lines):
+            cut = int(pc.min(bad_lines).as_py())
+        for e in errs:
+            if e.lines > 1 and (cut is None or e.line < cut):
+                cut = e.line
+        if cut is None:
+            pieces.append(t.append_column("_span", span))
+            errors += errs
+            break
+        keep = pc.less(line, cut)
+        pieces.append(t.filter(keep).append_column("_span", pc.filter(span, keep)))
+        errors += [e for e in errs if e.line < cut]
+        i = cut - 1
+        text = buf[starts[i]:starts[i] + max(int(content[i]), 0)].decode(encoding, errors="replace")
+        errors.append(ShapeError(cut - 1, text, len(names), 0, code="UNCLOSED_QUOTE", line=cut, lines=1))
+        first = cut  # parse again from the line after the quote
+    else:
+        raise FatalLoadError(str(path), f"超过 {CSV_MAX_UNCLOSED_QUOTES} 行有未闭合的引号，文件不是按 CSV 规则加引号的"
+                                        "（单元格内的双引号应写成两个双引号 \"\"）")
+    data = pa.concat_tables(pieces) if pieces else pa.table({**{n: pa.array([], pa.string()) for n in names},
+                                                             _LINE: pa.array([], pa.int64()),
+                                                             "_span": pa.array([], pa.int64())})
+    _check_lines(path, data.column(_LINE), data.column("_span"), errors, blank)
+    rows = pc.subtract(data.column(_LINE), 1)
+    data = data.drop_columns([_LINE, "_span"]).append_column(ROW, rows)
+    errors.sort(key=lambda e: e.line)
+    return data, errors
+
+
+def _parse_numbered(body, names: list[str], arrow_encoding: str) -> tuple[pa.Table, list[ShapeError]]:
+    errs: list[ShapeError] = []
+
+    def on_bad(row) -> str:
+        number, _, text = row.text.partition(",")
+        if not number.isdigit():  # pragma: no cover - every non-blank line carries its number
+            raise FatalLoadError("", "无法核对行号")
+        text = re.sub("\n[0-9]+,", "\n", text)
+        line = int(number)
+        errs.append(ShapeError(line - 1, text, row.expected_columns - 1, row.actual_columns - 1, line=line,
+                               lines=1 + text.count("\n")))
+        return "skip"
+
+    t = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=[_LINE, *names],
+                                       block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in [_LINE, *names]},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return t, errs
+
+
+def _ints(col: pa.ChunkedArray) -> np.ndarray:
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks] or [np.zeros(0)]).astype(np.int64)
+
+
+def _check_lines(path: Path, line: pa.ChunkedArray, span: pa.ChunkedArray, errors: list[ShapeError],
+                 blank: np.ndarray) -> None:
+    """Every non-blank data line is covered by exactly one row or quarantined line — or the file is refused."""
+    n = len(blank)
+    starts = np.concatenate([_ints(line), np.array([e.line for e in errors], dtype=np.int64)]) - 1
+    spans = np.concatenate([_ints(span), np.array([e.lines for e in errors], dtype=np.int64)])
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, starts, 1)
+    np.add.at(cover, np.minimum(starts + spans, n), -1)
+    cover = np.cumsum(cover)[:n]
+    cover[0] = 1  # the header
+    wrong = np.flatnonzero((cover > 1) | ((cover == 0) & ~blank))
+    if wrong.size:
+        raise FatalLoadError(str(path), f"行数核对不符：文件第 {int(wrong[0]) + 1} 行既不是数据行也不是隔离行"
+                                        f"（共 {int(wrong.size):,} 行），文件未装载")
 
 
 def _row_numbers(n: int, skipped: list[int]) -> np.ndarray:
@@ -297,7 +491,8 @@ def _check_header(path: Path, names: list[str], schema: Table) -> None:
 
 
 def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
-            shape_errors: list[ShapeError], names: list[str]) -> RawTable:
+            shape_errors: list[ShapeError], names: list[str], sha256: str | None = None,
+            cell_issues: list[CellIssue] | None = None) -> RawTable:
     n = data.num_rows
     cols, missing = [], []
     for c in schema.columns:
@@ -308,4 +503,5 @@ def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
             cols.append(pa.chunked_array([pa.array([""] * n, pa.string())]) if n else pa.chunked_array([], pa.string()))
     out = pa.table(cols + [data.column(ROW)], names=schema.column_names + [ROW])
     ignored = [n for n in names if n not in schema.column_names and n]
-    return RawTable(schema, path, out, encoding, _sha256(path), ignored, missing, shape_errors)
+    return RawTable(schema, path, out, encoding, sha256 or _sha256(path), ignored, missing, shape_errors,
+                    cell_issues or [])
