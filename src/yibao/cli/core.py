@@ -129,7 +129,7 @@ def quarantine(
     out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开）"),
 ) -> None:
     """隔离行：按表和原因统计；--out 导出明细（含原始文本），便于退回机构更正。"""
-    from yibao.engine.workspace import Workspace
+    from yibao.engine.workspace import Workspace, open_private
 
     if table is not None and table not in TABLES:
         _fail(f"{table}: 不是数据合同中的表（可选：{', '.join(TABLES)}）")
@@ -149,7 +149,7 @@ def quarantine(
                     FROM quarantine {where} ORDER BY load_id, table_name, source_file, source_row""", params)
             import csv
 
-            with out_file.open("w", encoding="utf-8-sig", newline="") as f:
+            with open_private(out_file, "w", encoding="utf-8-sig", newline="") as f:  # personal information
                 w = csv.writer(f)
                 w.writerow([d[0] for d in rel.description])
                 w.writerows(rel.fetchall())

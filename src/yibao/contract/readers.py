@@ -382,14 +382,6 @@ def _check_lines(path: Path, line: pa.ChunkedArray, span: pa.ChunkedArray, error
                                         f"（共 {int(wrong.size):,} 行），文件未装载")
 
 
-def _row_numbers(n: int, skipped: list[int]) -> np.ndarray:
-    """Data-row numbers of the ``n`` parsed rows, given the numbers of the skipped rows."""
-    if not skipped:
-        return np.arange(1, n + 1, dtype=np.int64)
-    every = np.arange(1, n + len(skipped) + 1, dtype=np.int64)
-    return np.setdiff1d(every, np.asarray(skipped, dtype=np.int64), assume_unique=True)
-
-
 # --------------------------------------------------------------------------- Parquet
 
 def _read_parquet(path: Path, schema: Table) -> RawTable:
@@ -399,10 +391,26 @@ def _read_parquet(path: Path, schema: Table) -> RawTable:
         raise FatalLoadError(str(path), f"无法读取 Parquet 文件（可能已截断或损坏）：{_one_line(exc)}") from exc
     names = [n.strip() for n in data.column_names]
     _check_header(path, names, schema)
+    for n, col in zip(names, data.columns):
+        if n in schema.column_names:
+            _check_parquet_type(path, schema.column(n), col.type)
     cols = [_arrow_to_text(col) for col in data.columns]
     text = pa.table(cols, names=names)
     text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
     return _finish(path, schema, text, "parquet", [], names)
+
+
+def _check_parquet_type(path: Path, c, t: pa.DataType) -> None:
+    """Refuse a column whose Parquet type cannot hold the contract's text: nested data outside a list column
+    (a list in a name column used to become blank), or a floating-point code (an 18-digit id number as a
+    double has lost its last digits)."""
+    nested = pa.types.is_nested(t) or pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type)
+    if nested and not (c.is_list and (pa.types.is_list(t) or pa.types.is_large_list(t))):
+        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 嵌套类型 {t}，合同要求{'编码' if c.is_code else '文本或数值'}"
+                                        "（只有诊断、手术等列表列可为 list）")
+    if c.is_code and (pa.types.is_floating(t) or pa.types.is_decimal(t)):
+        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 数值类型 {t}：编码必须存为文本"
+                                        "（超过 15 位的数字已丢失末位，前导零已丢失）")
 
 
 def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -424,18 +432,40 @@ def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 # --------------------------------------------------------------------------- Excel
 
+def _check_zip(path: Path) -> None:
+    """Refuse a workbook whose members declare more than XLSX_MAX_UNPACKED_BYTES unpacked, before opening it.
+
+    (Python's zipfile never inflates a member past its declared size: the check cannot be lied to.)
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FatalLoadError(str(path), f"无法读取 Excel 文件（不是有效的 .xlsx）：{_one_line(exc)}") from exc
+    if total > XLSX_MAX_UNPACKED_BYTES:
+        raise FatalLoadError(str(path), f"Excel 文件解压后为 {total / 2**20:,.0f} MiB，超过上限 "
+                                        f"{XLSX_MAX_UNPACKED_BYTES / 2**20:,.0f} MiB（可能是压缩炸弹；大表请用 CSV 或 Parquet）")
+
+
 def _read_xlsx(path: Path, schema: Table) -> RawTable:
     import zipfile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_zip(path)
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, OSError, KeyError) as exc:
         raise FatalLoadError(str(path), f"无法读取 Excel 文件（不是有效的 .xlsx）：{_one_line(exc)}") from exc
+    issues: list[CellIssue] = []
     try:
         ws = wb.worksheets[0]
+        # read-only mode trusts the sheet's <dimension> tag, which writers leave stale (A1:A1 over 200
+        # rows loaded 0 of them): forget it and read every row the sheet holds
+        ws.reset_dimensions()
         rows = ws.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
@@ -445,19 +475,26 @@ def _read_xlsx(path: Path, schema: Table) -> RawTable:
             names.pop()
         _check_header(path, names, schema)
         width = len(names)
+        codes = [i for i, n in enumerate(names) if n in schema.column_names and schema.column(n).is_code]
         columns: list[list[str]] = [[] for _ in names]
-        for values in rows:  # openpyxl is cell-by-cell; .xlsx files are small by nature
+        numbers: list[int] = []
+        for sheet_row, values in enumerate(rows, start=2):  # openpyxl is cell-by-cell; .xlsx files are small
             cells = [_cell_text(v) for v in values[:width]]
             if not any(cells):
-                continue  # trailing empty rows Excel keeps
+                continue  # empty rows Excel keeps
             cells += [""] * (width - len(cells))
             for i, c in enumerate(cells):
                 columns[i].append(c)
+            numbers.append(sheet_row - 1)
+            for i in codes:
+                v = values[i] if i < len(values) else None
+                if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+                    issues.append(CellIssue(sheet_row - 1, names[i], "NUMERIC_CODE_CELL", cells[i]))
     finally:
         wb.close()
     text = pa.table([pa.array(c, pa.string()) for c in columns], names=names)
-    text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
-    return _finish(path, schema, text, "xlsx", [], names)
+    text = text.append_column(ROW, pa.array(np.asarray(numbers, dtype=np.int64), pa.int64()))
+    return _finish(path, schema, text, "xlsx", [], names, cell_issues=issues)
 
 
 def _cell_text(v: object) -> str:

@@ -36,7 +36,7 @@ REASONS: dict[str, str] = {
     "UNSAFE_CODE": "编码含不允许的字符（只允许字母、数字、-、_ 和不在开头的 .；不得含 /、\\、..、空白或控制字符）",
     "INVISIBLE_CHAR": "编码含不可见字符（如 BOM、零宽空格），会与看起来相同的编码混为两个",
     "BAD_CODE_FORMAT": "编码不符合国家编码格式",
-    "BAD_ID_NUMBER": "身份证号无效（GB 11643 校验码不符，或被 Excel 按数字保存为科学计数法）",
+    "BAD_ID_NUMBER": "身份证号无效（GB 11643）",
     "NUMERIC_CODE_CELL": "编码在 Excel 中是数字单元格（前导零和第 16 位以后的数字已丢失），请把该列设为文本后重新导出",
     "CONTROL_CHAR": "含控制字符（如 0x00），不是正常文本",
     "CELL_TOO_LONG": "单元格过长（超过 32767 个字符，Excel 单元格的上限）",

@@ -80,7 +80,8 @@ class CodeFormat:
     ``check`` is an extra SQL predicate over ``{v}`` (the trimmed cell) for formats with a check digit.
     ``majority`` formats are enforced for a column of a file when at least NATIONAL_FORMAT_MIN_SHARE of
     its non-blank values follow the format (a region's real export); a file whose codes are local
-    (test regions use ``H001``, ``S1``) is checked for the safe character set only, and the load says so.
+    (test regions use ``H001``, ``S1``) is checked for the safe character set only, with a note
+    (``Validated.notes``).
     """
 
     name: str
