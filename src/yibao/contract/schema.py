@@ -98,7 +98,7 @@ NATIONAL_FORMAT_MIN_SHARE = 0.5
 # GB 11643-1999 公民身份号码: 17 digits + check character (ISO 7064 MOD 11-2: weights 2^(17-i) mod 11, the
 # remainder 0..10 of the weighted sum maps to 1 0 X 9 8 7 6 5 4 3 2).
 ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_SUM = " + ".join(f"{w} * CAST(substr({{v}}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(ID_NUMBER_WEIGHTS))
+_ID_SUM = " + ".join(f"{w} * TRY_CAST(substr({{v}}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(ID_NUMBER_WEIGHTS))
 ID_NUMBER_CHECK = f"substr('10X98765432', (({_ID_SUM}) % 11) + 1, 1) = upper(substr({{v}}, 18, 1))"
 
 _DIGITS, _UPPER = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

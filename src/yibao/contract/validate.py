@@ -111,7 +111,7 @@ def _code_checks(c: Column, enforced: frozenset[str]) -> tuple[str, list[tuple[s
         sci = f"regexp_full_match({v}, '[0-9]+(\\.[0-9]*)?[eE][+-]?[0-9]+|[0-9]{{15,}}\\.[0-9]*')"
         checks.insert(0, (sci, "BAD_ID_NUMBER", "（科学计数法或小数：被表格软件按数字保存过，末几位已丢失）"))
         checks.append(("TRUE", "BAD_ID_NUMBER", "（第 18 位校验码不符）"))
-        valid = f"({safe} AND (NOT {shaped} OR {check}))"
+        valid = f"({safe} AND (NOT {shaped} OR coalesce({check}, FALSE)))"
     elif fmt is not None and (not fmt.majority or c.name in enforced):
         valid = f"({safe} AND regexp_full_match({v}, {lit(fmt.pattern)}))"
         checks.append(("TRUE", "BAD_CODE_FORMAT", f"（{fmt.zh}应为 {fmt.pattern.strip('^$')}）"))
