@@ -117,6 +117,21 @@ def test_line_break_inside_a_quoted_name_still_loads_and_shape_errors_keep_line_
     assert [(e.code, e.row) for e in raw.shape_errors] == [("BAD_ROW_SHAPE", 5)]
 
 
+def test_lines_ending_in_a_lone_cr_are_counted_and_mixed_line_ends_refused(tmp_path: Path) -> None:
+    # a guard for the line check: old-Mac CR line ends still load (4 rows), an unclosed quote there too;
+    # lone CRs among LF line ends cannot be counted and refuse the file
+    p = tmp_path / "institutions.csv"
+    rows = [",".join(r) for r in ROWS["institutions"]]
+    rows[1] = rows[1].replace("市中医院", '"市中医院')
+    p.write_bytes("\r".join([",".join(TABLES["institutions"].column_names)] + rows).encode() + b"\r")
+    raw = readers.read_table(p, TABLES["institutions"])
+    assert raw.read == 4 and raw.data.column("_row").to_pylist() == [1, 3, 4]
+    assert [(e.code, e.row) for e in raw.shape_errors] == [("UNCLOSED_QUOTE", 2)]
+    p.write_bytes(p.read_bytes().replace(b"\r", b"\n", 2))
+    with pytest.raises(FatalLoadError, match="单独的回车符"):
+        readers.read_table(p, TABLES["institutions"])
+
+
 # --------------------------------------------------------------------------- 2. stale <dimension>
 
 

@@ -31,7 +31,8 @@ def _checks_section() -> list[str]:
         "number) and the file is parsed again from the next line. Then every non-blank line is a row or a "
         "quarantined row, or the file is refused. "
         f"More than {CSV_MAX_UNCLOSED_QUOTES} unclosed quotes refuse the file (it is not quoted the CSV way). "
-        "`_row`/`source_row` is the data row (file line − 1).",
+        "`_row`/`source_row` is the data row (file line − 1). Lines ending in a lone CR (the old Mac format) are "
+        "counted as lines; a file mixing lone CRs with LF line ends cannot be checked and is refused.",
         "- **Binary data** (a 0x00 byte anywhere in a CSV) refuses the file, naming the byte offset and line.",
         "- **Excel**: the sheet's `<dimension>` tag is ignored (writers leave it stale); every row is read, "
         "empty rows skipped, `source_row` = sheet row − 1. A numeric cell in a code column (keys, references, "

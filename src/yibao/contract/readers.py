@@ -263,6 +263,14 @@ def _read_csv_by_lines(path: Path, schema: Table, names: list[str], arrow_encodi
     """
     buf = path.read_bytes()
     a = np.frombuffer(buf, dtype=np.uint8)
+    cr = np.flatnonzero(a == 13)
+    bare = cr[(cr + 1 >= len(a)) | (a[np.minimum(cr + 1, len(a) - 1)] != 10)]
+    if bare.size and not np.any(a == 10):  # lines end in CR alone (the old Mac format): count those
+        buf = buf.replace(b"\r", b"\n")
+        a = np.frombuffer(buf, dtype=np.uint8)
+    elif bare.size:  # the parser ends a line at a lone CR too: mixed with LF, lines could not be checked
+        raise FatalLoadError(str(path), f"第 {int(bare[0])} 字节处是单独的回车符（CR），其他行以 LF 结尾：无法核对行数，"
+                                        "请另存为 CRLF 或 LF 换行的 CSV")
     nl = np.flatnonzero(a == 10)
     starts = np.concatenate(([0], nl + 1)).astype(np.int64)
     if starts[-1] == len(buf):
