@@ -220,6 +220,7 @@ def test_id_numbers_excel_numbers_scientific_notation_and_check_digits(tmp_path:
     v, q = quarantine_of(raw)
     assert (v.read, v.accepted, v.quarantined) == (4, 2, 2)
     assert codes_by_row(q) == {2: ["BAD_ID_NUMBER", "NUMERIC_CODE_CELL"], 4: ["NUMERIC_CODE_CELL"]}
+    assert "440282********2400" in q[0][2] and "440282197310062400" not in q[0][2]  # masked in the message
 
     # CSV: scientific notation, a wrong check digit, a passport number, a lower-case x
     rows = [good, ["P0030", "4.40282E+17"] + good[2:], ["P0031", "440282197310062412"] + good[2:],

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path

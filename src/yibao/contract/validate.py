@@ -318,8 +318,8 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         con.register("_reader", pa.table({
             ROW: pa.array([i.row for i in raw.cell_issues], pa.int64()),
             "code": pa.array([i.code for i in raw.cell_issues], pa.string()),
-            "msg": pa.array([f"{_label(t.column(i.column))}「{i.text}」：{REASONS[i.code]}" for i in raw.cell_issues],
-                            pa.string()),
+            "msg": pa.array([f"{_label(t.column(i.column))}「{_mask(i.text) if t.column(i.column).personal else i.text}」："
+                             f"{REASONS[i.code]}" for i in raw.cell_issues], pa.string()),
         }))
         parts.append(f"SELECT {ROW}, code, msg FROM _reader")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _extra AS
@@ -369,6 +369,11 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
     return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes)
+
+
+def _mask(text: str) -> str:
+    """Personal information in a message, as :func:`_shown` masks it in SQL."""
+    return text[:6] + "*" * (len(text) - 10) + text[-4:] if len(text) > 10 else "*" * len(text)
 
 
 def _kept(cell: str) -> str:
