@@ -203,6 +203,18 @@ def test_implausible_dates_and_a_birth_in_the_future_are_quarantined(tmp_path: P
     assert "应在 1900-01-01 至 2100-12-31 之间" in q[0][2]
 
 
+def test_a_case_admitted_before_its_person_was_born_is_quarantined(tmp_path: Path) -> None:
+    # P0002 was born 1990-03-15 (tests/regions.py); a visit on 1990-03-14 cannot be hers
+    early = ["C0009", *ROWS["cases"][1][1:7], "1990-03-14", "1990-03-14", *ROWS["cases"][1][9:22], "1990-03-14"]
+    born = ["C0010", *ROWS["cases"][1][1:7], "1990-03-15", "1990-03-15", *ROWS["cases"][1][9:22], "1990-03-15"]
+    d = write_region(tmp_path / "r", {**ROWS, "cases": ROWS["cases"] + [early, born]})
+    report = load_region(d, tmp_path / "ws")
+    t = next(t for t in report.tables if t.table == "cases")
+    assert (t.read, t.accepted, t.quarantined) == (5, 4, 1) and t.reasons == {"ADMITTED_BEFORE_BIRTH": 1}
+    assert query(tmp_path / "ws", "SELECT source_row, message FROM quarantine") == [
+        (4, "就诊日期早于参保人出生日期：入院日期 1990-03-14 早于参保人出生日期 1990-03-15")]
+
+
 def test_id_numbers_excel_numbers_scientific_notation_and_check_digits(tmp_path: Path) -> None:
     # an 18-digit id number typed into Excel is a double: 440282197310062418 comes back as …062400
     p = tmp_path / "insured.xlsx"

@@ -59,7 +59,8 @@ def _checks_section() -> list[str]:
         "Other identity documents (passports …) are checked for the safe character set only. Messages mask "
         "personal information (first 6 and last 4 characters).",
         f"- **Dates** must lie in {DATE_MIN} … {DATE_MAX} (`BAD_DATE_RANGE`: `0000-01-01`, `9999-12-31` are "
-        "placeholders; an open end is blank). A birth date after the day of the load is `BIRTH_IN_FUTURE`.",
+        "placeholders; an open end is blank). A birth date after the day of the load is `BIRTH_IN_FUTURE`; a "
+        "case admitted before its insured person's birth date is `ADMITTED_BEFORE_BIRTH`.",
         f"- **Text** cells hold no control character (`CONTROL_CHAR`; tab and line ends are allowed) and at most "
         f"{CELL_MAX_CHARS:,} characters, Excel's own cell limit (`CELL_TOO_LONG`; the quarantine keeps the "
         "first 1,000 characters of such a cell).",
@@ -109,6 +110,9 @@ def render() -> str:
             out.append(f"| `{c.name}` | {c.zh} | {kind} | `{c.duckdb_type}` | {req} | {notes} |")
         for rc in t.row_checks:
             out.append(f"\nRow check `{rc.reason}`: bad when `{rc.violation_sql}`.")
+        for rc in t.ref_checks:
+            out.append(f"\nCheck against `{rc.ref_table}` (`r`, the row whose `{rc.ref_column}` = `{rc.column}`) "
+                       f"`{rc.reason}`: bad when `{rc.violation_sql}`.")
         out.append("")
     out += ["## Reason codes (隔离原因)", "", "| code | 中文 |", "|---|---|"]
     out += [f"| `{k}` | {v} |" for k, v in REASONS.items()]

@@ -42,6 +42,7 @@ REASONS: dict[str, str] = {
     "CELL_TOO_LONG": "单元格过长（超过 32767 个字符，Excel 单元格的上限）",
     "BAD_DATE_RANGE": "日期超出合理范围",
     "BIRTH_IN_FUTURE": "出生日期晚于装载当日",
+    "ADMITTED_BEFORE_BIRTH": "就诊日期早于参保人出生日期",
 }
 
 

@@ -208,6 +208,19 @@ class RowCheck:
 
 
 @dataclass(frozen=True)
+class RefCheck:
+    """A check against the referenced row: ``violation_sql`` over this row's typed columns and ``r.`` columns
+    of the ``ref_table`` row whose ``ref_column`` equals ``column`` (checked where the workspace holds it)."""
+
+    reason: str
+    column: str
+    ref_table: str
+    ref_column: str
+    violation_sql: str
+    detail_sql: str
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     zh: str
@@ -215,6 +228,7 @@ class Table:
     key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     row_checks: tuple[RowCheck, ...] = ()
+    ref_checks: tuple[RefCheck, ...] = ()
     doc: str = ""
     _by_name: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -346,6 +360,10 @@ CASES = Table(
                  "'出院日期 ' || discharge_date || ' 早于入院日期 ' || admit_date"),
         RowCheck("SETTLED_BEFORE_DISCHARGE", "settle_date < discharge_date",
                  "'结算日期 ' || settle_date || ' 早于出院日期 ' || discharge_date"),
+    ),
+    ref_checks=(
+        RefCheck("ADMITTED_BEFORE_BIRTH", "person_id", "insured", "person_id", "admit_date < r.birth_date",
+                 "'入院日期 ' || admit_date || ' 早于参保人出生日期 ' || r.birth_date"),
     ),
 )
 

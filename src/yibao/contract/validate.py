@@ -296,6 +296,19 @@ def reference_sql(t: Table, chk: str, fk, ref: str) -> str:
             f"AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {ref})")
 
 
+def ref_check_sql(t: Table, chk: str, rc) -> str:
+    """Clean rows of ``chk`` that contradict their referenced row in the workspace table ``main.{ref_table}``
+    (rows accepted earlier in the same load are in it already: the loader inserts table by table)."""
+    msg = f"{lit(REASONS[rc.reason] + '：')} || {rc.detail_sql}"
+    return (f"SELECT {ROW}, {lit(rc.reason)} AS code, {msg} AS msg FROM {chk} JOIN main.{rc.ref_table} AS r "
+            f"ON r.{q(rc.ref_column)} = {chk}.{q(rc.column)} WHERE {CLEAN} AND coalesce({rc.violation_sql}, FALSE)")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ? "
+                            "AND NOT temporary", [name]).fetchall()[0][0])
+
+
 def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
              load_id: int = 0, prefix: str = "stage") -> Validated:
     """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
@@ -314,6 +327,8 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src, enforced, proven)}")
     parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
     parts += [reference_sql(t, "_chk", fk, refs[fk.ref_table]) for fk in t.foreign_keys if fk.ref_table in refs]
+    parts += [ref_check_sql(t, "_chk", rc) for rc in t.ref_checks
+              if rc.ref_table in refs and _has_table(con, rc.ref_table)]
     if raw.cell_issues:  # found by the reader (e.g. a numeric Excel cell in a code column), on any row
         con.register("_reader", pa.table({
             ROW: pa.array([i.row for i in raw.cell_issues], pa.int64()),
