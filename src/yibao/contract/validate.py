@@ -412,8 +412,13 @@ def _lut(chars: str | bytes) -> np.ndarray:
     return lut
 
 
-_SAFE = _lut("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+_SAFE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 _CONTROL = _lut(bytes([*range(0, 9), 11, 12, *range(14, 32), 127]))
+
+
+def _only(data: np.ndarray, allowed: bytes) -> bool:
+    """Every byte of ``data`` is one of ``allowed`` (``bytes.translate`` runs at memory speed)."""
+    return not data.tobytes().translate(None, allowed)
 
 
 def _chunks(col: pa.ChunkedArray):
@@ -430,9 +435,9 @@ def _chunks(col: pa.ChunkedArray):
 def _bytes_safe_code(col: pa.ChunkedArray) -> bool:
     for offsets, data in _chunks(col):
         lengths = np.diff(offsets)
-        if lengths.size and lengths.max() > CODE_MAX_LENGTH or np.bincount(data, minlength=256)[~_SAFE].any():
+        if lengths.size and lengths.max() > CODE_MAX_LENGTH or not _only(data, _SAFE_BYTES):
             return False
-        if np.any(data[offsets[:-1][lengths > 0]] == 46) or np.any((data[:-1] == 46) & (data[1:] == 46)):
+        if np.any(data[offsets[:-1][lengths > 0]] == 46) or b".." in data.tobytes():
             return False  # a leading '.' or a '..' (perhaps across two cells: then SQL decides)
     return True
 
@@ -448,7 +453,7 @@ def _bytes_fixed_format(col: pa.ChunkedArray, fixed: tuple[tuple[str, int], ...]
         cells = data.reshape(-1, width)  # every non-blank cell has the width, blank cells hold no bytes
         pos = 0
         for chars, n in fixed:
-            if np.bincount(cells[:, pos:pos + n].ravel(), minlength=256)[~_lut(chars)].any():
+            if not _only(cells[:, pos:pos + n], chars.encode()):
                 return False
             pos += n
     return True
@@ -456,8 +461,11 @@ def _bytes_fixed_format(col: pa.ChunkedArray, fixed: tuple[tuple[str, int], ...]
 
 def _bytes_clean_text(col: pa.ChunkedArray) -> bool:
     for offsets, data in _chunks(col):
-        if np.diff(offsets).max(initial=0) > CELL_MAX_CHARS or np.bincount(data, minlength=256)[_CONTROL].any():
+        if np.diff(offsets).max(initial=0) > CELL_MAX_CHARS:
             return False
+        if data.size and (data.min() < 32 or b"\x7f" in data.tobytes()):  # tab or line end: look closer
+            if np.bincount(data, minlength=256)[_CONTROL].any():
+                return False
     return True
 
 
