@@ -376,12 +376,12 @@ def test_chinese_example_region_loads_like_the_english_one(tmp_path: Path) -> No
 
 def _bad_personal_rows(tmp: Path) -> Path:
     insured = rows()["insured"]
-    insured[0][3] = "未知"  # P0001 张伟 440203196501012315: sex not a code
+    insured[0][3] = "未知"  # P0001 张伟 440203196501012317: sex not a code
     staff = rows()["staff"]
-    staff[1][3] = "护工"  # D440203000002 陈护士 440203198001010022
+    staff[1][3] = "护工"  # D440203000002 陈护士 440203198001010023
     region = write_region(tmp / "region", rows(insured=insured, staff=staff))
     with (region / "insured.csv").open("a", encoding="utf-8") as f:
-        f.write("P0009,110101199003070066,欧阳娜娜,2\n")  # too few fields: quarantined as one text
+        f.write("P0009,110101199003070062,欧阳娜娜,2\n")  # too few fields: quarantined as one text
     return region
 
 
@@ -393,7 +393,7 @@ def test_quarantine_export_masks_personal_data_by_default(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr
     assert "身份证号、姓名已脱敏" in r.stdout
     text = out.read_text(encoding="utf-8-sig")
-    for clear in ("440203196501012315", "440203198001010022", "110101199003070066", "张伟", "陈护士", "欧阳娜娜"):
+    for clear in ("440203196501012317", "440203198001010023", "110101199003070062", "张伟", "陈护士", "欧阳娜娜"):
         assert clear not in text, clear
     rows_ = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     # insured P0001 (BAD_ENUM) and the short row, staff D440203000002 (BAD_ENUM), then what hung on them:
@@ -403,11 +403,11 @@ def test_quarantine_export_masks_personal_data_by_default(tmp_path: Path) -> Non
         ("insured", "BAD_ENUM"), ("insured", "BAD_ROW_SHAPE"), ("staff", "BAD_ENUM")]
     by = {(x["表"], x["原因代码"]): x for x in rows_}
     person = json.loads(by[("insured", "BAD_ENUM")]["原始内容"])
-    assert person["id_number"] == "440203********2315" and person["name"] == "张*" and person["sex"] == "未知"
+    assert person["id_number"] == "440203********2317" and person["name"] == "张*" and person["sex"] == "未知"
     worker = json.loads(by[("staff", "BAD_ENUM")]["原始内容"])
-    assert worker["id_number"] == "440203********0022" and worker["name"] == "陈**" and worker["role"] == "护工"
+    assert worker["id_number"] == "440203********0023" and worker["name"] == "陈**" and worker["role"] == "护工"
     shape = json.loads(by[("insured", "BAD_ROW_SHAPE")]["原始内容"])["_text"]
-    assert shape == "P0009,110101********0066,欧**,2"
+    assert shape == "P0009,110101********0062,欧**,2"
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
 
 
@@ -419,7 +419,7 @@ def test_quarantine_unmasked_export_says_so(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "未脱敏导出，含身份证号、姓名明文" in r.stdout
     text = out.read_text(encoding="utf-8-sig")
-    assert "440203196501012315" in text and "张伟" in text and "陈护士" not in text  # insured only
+    assert "440203196501012317" in text and "张伟" in text and "陈护士" not in text  # insured only
 
 
 # --------------------------------------------------------------------------- exit codes (for tests/test_error_shape.py)

@@ -9,8 +9,8 @@ from regions import INSTITUTIONS, write_csv
 from yibao.contract.schema import TABLES
 
 STAFF = [
-    ["S1", "甲医生", "440203197001010011", "physician", "H001", "2020-01-01"],
-    ["S2", "乙医生", "440203197001010022", "physician", "H002", "2020-01-01"],
+    ["S1", "甲医生", "440203197001010010", "physician", "H001", "2020-01-01"],
+    ["S2", "乙医生", "440203197001010029", "physician", "H002", "2020-01-01"],
 ]
 
 

@@ -7,7 +7,6 @@ judge it and the quarantine can keep it as it came. Typing happens later, in SQL
 A file that cannot be read at all raises :class:`FatalLoadError` with one line naming the file
 and the problem (wrong or missing columns, undecodable bytes with their offset, binary data,
 a truncated Parquet file, a broken workbook).
-
 File discovery (:func:`discover`) and the mapping of headers and code words to the contract
 (:mod:`yibao.contract.mapping`) are applied here too, set-based: a file named ``结算清单.csv`` with
 the settlement list's field names and ``职工``/``住院`` reads as the contract's ``cases`` table.
@@ -19,6 +18,7 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from yibao.contract.mapping import PART, Profile, is_code_column, load_profile
 from yibao.contract.reasons import FatalLoadError
-from yibao.contract.schema import Table
+from yibao.contract.schema import CSV_MAX_UNCLOSED_QUOTES, XLSX_MAX_UNPACKED_BYTES, Table
 
 FORMATS = (".csv", ".parquet", ".xlsx")
 ROW = "_row"  # 1-based data row number in the source (header excluded)
@@ -40,10 +40,25 @@ _CHUNK = 1 << 24
 
 @dataclass
 class ShapeError:
+    """A line that is not a row: wrong number of fields, or an unclosed quote (``code``)."""
+
     row: int | None
     text: str
     expected: int
     actual: int
+    code: str = "BAD_ROW_SHAPE"
+    line: int | None = None  # physical line in the file (header = 1)
+    lines: int = 1  # physical lines the record spans
+
+
+@dataclass
+class CellIssue:
+    """A cell the reader found wrong (the text alone would not show it): quarantines its row."""
+
+    row: int
+    column: str
+    code: str
+    text: str
 
 
 @dataclass
@@ -58,6 +73,7 @@ class RawTable:
     ignored_columns: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     shape_errors: list[ShapeError] = field(default_factory=list)
+    cell_issues: list[CellIssue] = field(default_factory=list)
     mapped_columns: dict[str, str] = field(default_factory=dict)    # file header → contract column
     mapped_values: dict[str, int] = field(default_factory=dict)     # column → cells the profile translated
     numeric_code_cells: dict[str, int] = field(default_factory=dict)  # code column → numeric cells (Excel, Parquet)
@@ -203,43 +219,218 @@ def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
             raise FatalLoadError(str(path), f"表头无法解析：{_one_line(exc)}") from exc
     names, mapped = _contract_header(path, [h.strip().lstrip("\ufeff") for h in header], schema, profile)
 
-    def parse(use_threads: bool, sink: list[ShapeError]) -> pa.Table:
-        def on_bad(row) -> str:
-            line = row.number
-            sink.append(ShapeError(None if line is None else line - 1, row.text,
-                                   row.expected_columns, row.actual_columns))
-            return "skip"
-
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                use_threads=use_threads, column_names=names, skip_rows=1, block_size=1 << 24,
-            ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
-
+    scan = _scan(path)
+    if scan.nul_offset is not None:
+        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 0x00（二进制数据）")
+    arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
     shape_errors: list[ShapeError] = []
-    data = parse(True, shape_errors)
-    if shape_errors:
-        # rare: parse again on one thread, which reports line numbers of the bad rows
-        shape_errors = []
-        data = parse(False, shape_errors)
-    rows = _row_numbers(data.num_rows, [e.row for e in shape_errors if e.row is not None])
-    return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, shape_errors, names,
-                   profile, mapped)
+
+    def on_bad(row) -> str:
+        line = row.number
+        shape_errors.append(ShapeError(None if line is None else line - 1, row.text,
+                                       row.expected_columns, row.actual_columns, line=line))
+        return "skip"
+
+    data = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=names,
+                                       skip_rows=1, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    if not shape_errors and data.num_rows == scan.records:
+        # the common case: one record per non-blank line, checked against the file's own line count
+        rows = np.arange(1, data.num_rows + 1, dtype=np.int64)
+        return _finish(path, schema, data.append_column(ROW, pa.array(rows, pa.int64())), encoding, [], names,
+                       scan.sha256, profile=profile, mapped=mapped)
+    # rare: a bad row, a value holding a line break, or an unclosed quote that swallowed lines
+    data, shape_errors = _read_csv_by_lines(path, schema, names, arrow_encoding, encoding)
+    return _finish(path, schema, data, encoding, shape_errors, names, scan.sha256, profile=profile, mapped=mapped)
 
 
-def _row_numbers(n: int, skipped: list[int]) -> np.ndarray:
-    """Data-row numbers of the ``n`` parsed rows, given the numbers of the skipped rows."""
-    if not skipped:
-        return np.arange(1, n + 1, dtype=np.int64)
-    every = np.arange(1, n + len(skipped) + 1, dtype=np.int64)
-    return np.setdiff1d(every, np.asarray(skipped, dtype=np.int64), assume_unique=True)
+@dataclass
+class _Scan:
+    records: int  # non-blank lines after the header: the rows a file without line breaks in values holds
+    sha256: str
+    nul_offset: int | None = None
+    nul_line: int | None = None
+
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the bytes, by chunks: non-blank lines, the first NUL byte, the sha256.
+
+    A blank line (nothing, or only ``\r``) is skipped by the CSV parser; every other line is a row,
+    unless a quoted value holds a line break. (0x0A and 0x00 never occur inside a multi-byte UTF-8 or
+    GB18030 character, so counting bytes is exact for every accepted encoding.) Counting runs at memory
+    speed (numpy over each chunk's bytes).
+    """
+    h = hashlib.sha256()
+    lines = blank = 0
+    tail = b""  # the last two bytes of the previous chunk
+    pending = False  # a non-blank line has begun since the last line end
+    nul = nul_line = None
+    offset = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            if nul is None and (i := chunk.find(b"\x00")) >= 0:
+                nul, nul_line = offset + i, lines + chunk.count(b"\n", 0, i) + 1  # (before this chunk's lines)
+            head = tail + chunk
+            a = np.frombuffer(head, dtype=np.uint8)
+            nl = a == 10
+            t = len(tail)  # count what ends in this chunk only
+            lines += int(np.count_nonzero(nl[t:]))
+            blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
+            if b"\r" in head:  # "\n\r\n"
+                blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
+            r = chunk.rfind(b"\n")
+            pending = bool(chunk[r + 1:].strip(b"\r")) if r >= 0 else (pending or bool(chunk.strip(b"\r")))
+            tail = head[-2:]
+            offset += len(chunk)
+    if pending:
+        lines += 1  # a last line without a line end
+    return _Scan(max(lines - blank - 1, 0), h.hexdigest(), nul, nul_line)
+
+
+_LINE = "\x00line"  # the physical line number put in front of every line on the careful path
+
+
+def _read_csv_by_lines(path: Path, schema: Table, names: list[str], arrow_encoding: str,
+                       encoding: str) -> tuple[pa.Table, list[ShapeError]]:
+    """Parse with each line's number in front, so every record knows the lines it spans.
+
+    A record spanning several lines is a value with a line break — allowed in free text only — or an
+    unclosed quote that swallowed the lines after it: then the line holding the quote is quarantined
+    alone (``UNCLOSED_QUOTE``, with its line number) and the file is parsed again from the next line.
+    At the end every line of the file is a row, a quarantined row, or blank; otherwise the file is refused.
+    """
+    buf = path.read_bytes()
+    a = np.frombuffer(buf, dtype=np.uint8)
+    cr = np.flatnonzero(a == 13)
+    bare = cr[(cr + 1 >= len(a)) | (a[np.minimum(cr + 1, len(a) - 1)] != 10)]
+    if bare.size and not np.any(a == 10):  # lines end in CR alone (the old Mac format): count those
+        buf = buf.replace(b"\r", b"\n")
+        a = np.frombuffer(buf, dtype=np.uint8)
+    elif bare.size:  # the parser ends a line at a lone CR too: mixed with LF, lines could not be checked
+        raise FatalLoadError(str(path), f"第 {int(bare[0])} 字节处是单独的回车符（CR），其他行以 LF 结尾：无法核对行数，"
+                                        "请另存为 CRLF 或 LF 换行的 CSV")
+    nl = np.flatnonzero(a == 10)
+    starts = np.concatenate(([0], nl + 1)).astype(np.int64)
+    if starts[-1] == len(buf):
+        starts = starts[:-1]
+    ends = np.concatenate((starts[1:], [len(buf)])).astype(np.int64)
+    content = ends - starts - (a[np.maximum(ends - 1, 0)] == 10)
+    content = content - ((content > 0) & (a[np.maximum(starts + content - 1, 0)] == 13))
+    blank = content <= 0
+    n_lines = len(starts)
+    offsets = np.concatenate((starts, [len(buf)])).astype(np.int64)
+    lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n_lines, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+    number = pc.cast(pa.array(np.arange(1, n_lines + 1, dtype=np.int64)), pa.string())
+    prefix = pc.if_else(pa.array(blank), pa.scalar("", pa.string()),
+                        pc.binary_join_element_wise(number, pa.scalar(","), pa.scalar("")))
+    numbered = pc.binary_join_element_wise(pc.cast(prefix, pa.large_binary()), lines, pa.scalar(b"", pa.large_binary()))
+    free = [n for n in names if n in schema.column_names and schema.column(n).free_text]
+    others = [n for n in names if n not in free]
+    swallowed = "\n[^\n]*" + "(,[^\n]*)" * max(len(names) - 1, 1)  # a whole row inside a value
+    pieces: list[pa.Table] = []
+    errors: list[ShapeError] = []
+    first = 1  # index of the first data line still to parse (line 0 is the header)
+    for _ in range(CSV_MAX_UNCLOSED_QUOTES + 1):
+        part = numbered.slice(first)
+        if len(part) == 0:
+            break
+        o = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset:part.offset + len(part) + 1]
+        body = part.buffers()[2][int(o[0]):int(o[-1])]
+        t, errs = _parse_numbered(body, names, arrow_encoding)
+        line = pc.cast(t.column(_LINE), pa.int64())
+        span = pa.array(np.ones(t.num_rows, dtype=np.int64))
+        bad_here = pa.array(np.zeros(t.num_rows, dtype=bool))
+        cols = {}
+        for n in names:
+            col = t.column(n)
+            if pc.any(pc.match_substring(col, "\n")).as_py():
+                col = pc.replace_substring_regex(col, "\n[0-9]+,", "\n")
+                k = pc.count_substring(col, "\n")
+                span = pc.add(span, pc.cast(k, pa.int64()))
+                broken = pc.greater(k, 0) if n in others else pc.match_substring_regex(col, swallowed)
+                bad_here = pc.or_(bad_here, broken)
+            cols[n] = col
+        t = pa.table({**{n: cols[n] for n in names}, _LINE: line})
+        cut = None  # physical line of the first unclosed quote in this part
+        bad_lines = pc.filter(line, pc.fill_null(bad_here, False))
+        if len(bad_lines):
+            cut = int(pc.min(bad_lines).as_py())
+        for e in errs:
+            if e.lines > 1 and (cut is None or e.line < cut):
+                cut = e.line
+        if cut is None:
+            pieces.append(t.append_column("_span", span))
+            errors += errs
+            break
+        keep = pc.less(line, cut)
+        pieces.append(t.filter(keep).append_column("_span", pc.filter(span, keep)))
+        errors += [e for e in errs if e.line < cut]
+        i = cut - 1
+        text = buf[starts[i]:starts[i] + max(int(content[i]), 0)].decode(encoding, errors="replace")
+        errors.append(ShapeError(cut - 1, text, len(names), 0, code="UNCLOSED_QUOTE", line=cut, lines=1))
+        first = cut  # parse again from the line after the quote
+    else:
+        raise FatalLoadError(str(path), f"超过 {CSV_MAX_UNCLOSED_QUOTES} 行有未闭合的引号，文件不是按 CSV 规则加引号的"
+                                        "（单元格内的双引号应写成两个双引号 \"\"）")
+    data = pa.concat_tables(pieces) if pieces else pa.table({**{n: pa.array([], pa.string()) for n in names},
+                                                             _LINE: pa.array([], pa.int64()),
+                                                             "_span": pa.array([], pa.int64())})
+    _check_lines(path, data.column(_LINE), data.column("_span"), errors, blank)
+    rows = pc.subtract(data.column(_LINE), 1)
+    data = data.drop_columns([_LINE, "_span"]).append_column(ROW, rows)
+    errors.sort(key=lambda e: e.line)
+    return data, errors
+
+
+def _parse_numbered(body, names: list[str], arrow_encoding: str) -> tuple[pa.Table, list[ShapeError]]:
+    errs: list[ShapeError] = []
+
+    def on_bad(row) -> str:
+        number, _, text = row.text.partition(",")
+        if not number.isdigit():  # pragma: no cover - every non-blank line carries its number
+            raise FatalLoadError("", "无法核对行号")
+        text = re.sub("\n[0-9]+,", "\n", text)
+        line = int(number)
+        errs.append(ShapeError(line - 1, text, row.expected_columns - 1, row.actual_columns - 1, line=line,
+                               lines=1 + text.count("\n")))
+        return "skip"
+
+    t = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=[_LINE, *names],
+                                       block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in [_LINE, *names]},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return t, errs
+
+
+def _ints(col: pa.ChunkedArray) -> np.ndarray:
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks] or [np.zeros(0)]).astype(np.int64)
+
+
+def _check_lines(path: Path, line: pa.ChunkedArray, span: pa.ChunkedArray, errors: list[ShapeError],
+                 blank: np.ndarray) -> None:
+    """Every non-blank data line is covered by exactly one row or quarantined line — or the file is refused."""
+    n = len(blank)
+    starts = np.concatenate([_ints(line), np.array([e.line for e in errors], dtype=np.int64)]) - 1
+    spans = np.concatenate([_ints(span), np.array([e.lines for e in errors], dtype=np.int64)])
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, starts, 1)
+    np.add.at(cover, np.minimum(starts + spans, n), -1)
+    cover = np.cumsum(cover)[:n]
+    cover[0] = 1  # the header
+    wrong = np.flatnonzero((cover > 1) | ((cover == 0) & ~blank))
+    if wrong.size:
+        raise FatalLoadError(str(path), f"行数核对不符：文件第 {int(wrong[0]) + 1} 行既不是数据行也不是隔离行"
+                                        f"（共 {int(wrong.size):,} 行），文件未装载")
 
 
 # --------------------------------------------------------------------------- Parquet
@@ -251,10 +442,26 @@ def _read_parquet(path: Path, schema: Table, profile: Profile) -> RawTable:
         raise FatalLoadError(str(path), f"无法读取 Parquet 文件（可能已截断或损坏）：{_one_line(exc)}") from exc
     names, mapped = _contract_header(path, [n.strip() for n in data.column_names], schema, profile)
     numeric = _numeric_code_columns(schema, names, data)
+    for n, col in zip(names, data.columns):
+        if n in schema.column_names:
+            _check_parquet_type(path, schema.column(n), col.type)
     cols = [_arrow_to_text(col) for col in data.columns]
     text = pa.table(cols, names=names)
     text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
-    return _finish(path, schema, text, "parquet", [], names, profile, mapped, numeric)
+    return _finish(path, schema, text, "parquet", [], names, profile=profile, mapped=mapped, numeric=numeric)
+
+
+def _check_parquet_type(path: Path, c, t: pa.DataType) -> None:
+    """Refuse a column whose Parquet type cannot hold the contract's text: nested data outside a list column
+    (a list in a name column used to become blank), or a floating-point code (an 18-digit id number as a
+    double has lost its last digits)."""
+    nested = pa.types.is_nested(t) or pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type)
+    if nested and not (c.is_list and (pa.types.is_list(t) or pa.types.is_large_list(t))):
+        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 嵌套类型 {t}，合同要求{'编码' if c.is_code else '文本或数值'}"
+                                        "（只有诊断、手术等列表列可为 list）")
+    if c.is_code and (pa.types.is_floating(t) or pa.types.is_decimal(t)):
+        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 数值类型 {t}：编码必须存为文本"
+                                        "（超过 15 位的数字已丢失末位，前导零已丢失）")
 
 
 def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -276,18 +483,40 @@ def _arrow_to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 # --------------------------------------------------------------------------- Excel
 
+def _check_zip(path: Path) -> None:
+    """Refuse a workbook whose members declare more than XLSX_MAX_UNPACKED_BYTES unpacked, before opening it.
+
+    (Python's zipfile never inflates a member past its declared size: the check cannot be lied to.)
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FatalLoadError(str(path), f"无法读取 Excel 文件（不是有效的 .xlsx）：{_one_line(exc)}") from exc
+    if total > XLSX_MAX_UNPACKED_BYTES:
+        raise FatalLoadError(str(path), f"Excel 文件解压后为 {total / 2**20:,.0f} MiB，超过上限 "
+                                        f"{XLSX_MAX_UNPACKED_BYTES / 2**20:,.0f} MiB（可能是压缩炸弹；大表请用 CSV 或 Parquet）")
+
+
 def _read_xlsx(path: Path, schema: Table, profile: Profile) -> RawTable:
     import zipfile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_zip(path)
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, OSError, KeyError) as exc:
         raise FatalLoadError(str(path), f"无法读取 Excel 文件（不是有效的 .xlsx）：{_one_line(exc)}") from exc
+    issues: list[CellIssue] = []
     try:
         ws = wb.worksheets[0]
+        # read-only mode trusts the sheet's <dimension> tag, which writers leave stale (A1:A1 over 200
+        # rows loaded 0 of them): forget it and read every row the sheet holds
+        ws.reset_dimensions()
         rows, header_row, header = _xlsx_header(ws.iter_rows(values_only=True), schema, profile)
         if header is None:
             raise FatalLoadError(str(path), "第一个工作表为空（没有表头）")
@@ -296,26 +525,32 @@ def _read_xlsx(path: Path, schema: Table, profile: Profile) -> RawTable:
             names.pop()
         names, mapped = _contract_header(path, names, schema, profile)
         width = len(names)
-        columns: list[list[str]] = [[] for _ in names]
-        code_idx = [i for i, n in enumerate(names) if n.split(PART)[0] in schema.column_names
-                    and is_code_column(schema.column(n.split(PART)[0]))]
+        codes = [i for i, n in enumerate(names) if n.split(PART)[0] in schema.column_names
+                 and is_code_column(schema.column(n.split(PART)[0]))]
         numeric_at = [0] * width
-        for values in rows:  # openpyxl is cell-by-cell; .xlsx files are small by nature
+        columns: list[list[str]] = [[] for _ in names]
+        numbers: list[int] = []
+        for sheet_row, values in enumerate(rows, start=header_row + 1):  # openpyxl is cell-by-cell; .xlsx are small
             cells = [_cell_text(v) for v in values[:width]]
             if not any(cells):
-                continue  # trailing empty rows Excel keeps
-            for i in code_idx:  # a code typed as a number in Excel: its leading zeros are gone
-                if i < len(values) and type(values[i]) in (int, float):
-                    numeric_at[i] += 1
+                continue  # empty rows Excel keeps
             cells += [""] * (width - len(cells))
             for i, c in enumerate(cells):
                 columns[i].append(c)
+            numbers.append(sheet_row - header_row)
+            for i in codes:  # a code typed as a number in Excel: its leading zeros are gone
+                v = values[i] if i < len(values) else None
+                if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+                    numeric_at[i] += 1
+                    issues.append(CellIssue(sheet_row - header_row, names[i].split(PART)[0], "NUMERIC_CODE_CELL",
+                                            cells[i]))
     finally:
         wb.close()
     text = pa.table([pa.array(c, pa.string()) for c in columns], names=names)
-    text = text.append_column(ROW, pa.array(np.arange(1, text.num_rows + 1, dtype=np.int64)))
+    text = text.append_column(ROW, pa.array(np.asarray(numbers, dtype=np.int64), pa.int64()))
     numeric = {names[i].split(PART)[0]: n for i, n in enumerate(numeric_at) if n}
-    raw = _finish(path, schema, text, "xlsx", [], names, profile, mapped, numeric)
+    raw = _finish(path, schema, text, "xlsx", [], names, cell_issues=issues, profile=profile, mapped=mapped,
+                  numeric=numeric)
     raw.header_row = header_row
     return raw
 
@@ -351,7 +586,8 @@ def _check_header(path: Path, names: list[str], schema: Table) -> None:
 
 
 def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
-            shape_errors: list[ShapeError], names: list[str], profile: Profile | None = None,
+            shape_errors: list[ShapeError], names: list[str], sha256: str | None = None,
+            cell_issues: list[CellIssue] | None = None, profile: Profile | None = None,
             mapped: dict[str, str] | None = None, numeric: dict[str, int] | None = None) -> RawTable:
     changed: dict[str, int] = {}
     if profile is not None:
@@ -366,8 +602,8 @@ def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
             cols.append(pa.chunked_array([pa.array([""] * n, pa.string())]) if n else pa.chunked_array([], pa.string()))
     out = pa.table(cols + [data.column(ROW)], names=schema.column_names + [ROW])
     ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
-    return RawTable(schema, path, out, encoding, _sha256(path), ignored, missing, shape_errors,
-                    mapped or {}, changed, numeric or {})
+    return RawTable(schema, path, out, encoding, sha256 or _sha256(path), ignored, missing, shape_errors,
+                    cell_issues or [], mapped or {}, changed, numeric or {})
 
 
 # --------------------------------------------------------------------------- mapping

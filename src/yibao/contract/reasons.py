@@ -32,6 +32,17 @@ REASONS: dict[str, str] = {
     "UNKNOWN_STAFF": "医保相关人员代码不存在",
     "UNKNOWN_CASE": "结算清单不存在（或已被隔离）",
     "BAD_ROW_SHAPE": "字段个数与表头不符",
+    "UNCLOSED_QUOTE": "引号未闭合（该行以双引号开始的单元格没有结束引号；本行单独隔离，其后各行照常装载）",
+    "UNSAFE_CODE": "编码含不允许的字符（只允许字母、数字、-、_ 和不在开头的 .；不得含 /、\\、..、空白或控制字符）",
+    "INVISIBLE_CHAR": "编码含不可见字符（如 BOM、零宽空格），会与看起来相同的编码混为两个",
+    "BAD_CODE_FORMAT": "编码不符合国家编码格式",
+    "BAD_ID_NUMBER": "身份证号无效（GB 11643）",
+    "NUMERIC_CODE_CELL": "编码在 Excel 中是数字单元格（前导零和第 16 位以后的数字已丢失），请把该列设为文本后重新导出",
+    "CONTROL_CHAR": "含控制字符（如 0x00），不是正常文本",
+    "CELL_TOO_LONG": "单元格过长（超过 32767 个字符，Excel 单元格的上限）",
+    "BAD_DATE_RANGE": "日期超出合理范围",
+    "BIRTH_IN_FUTURE": "出生日期晚于装载当日",
+    "ADMITTED_BEFORE_BIRTH": "就诊日期早于参保人出生日期",
 }
 
 

@@ -10,7 +10,7 @@ Column kinds (``Column.kind``) and how each is stored:
 ============  ==================  ===========================  =================================
 kind          DuckDB type         Arrow type                   text accepted in a file
 ============  ==================  ===========================  =================================
-id            VARCHAR             string                       any non-blank text, trimmed
+id            VARCHAR             string                       a safe code (CODE_PATTERN), trimmed
 text          VARCHAR             string                       any text
 enum          VARCHAR             string                       one of ``Column.values``
 date          DATE                date32                       ``YYYY-MM-DD``, a real date
@@ -44,6 +44,77 @@ ICD9_PATTERN = r"^[0-9]{2}(\.([0-9]{1,5}|[0-9][xX][0-9]{2})([xX][0-9]{2,4})?([A-
 # 限定支付范围 prefixes: an ICD-10 code or any prefix of one (K, K80, K80.1)
 ICD10_PREFIX_PATTERN = r"^[A-Z]([0-9]{1,2}(\.[0-9xX]{0,3}([xX][0-9]{0,4})?)?)?$"
 REGION_CODE_PATTERN = r"^[0-9]{6}$"
+
+# --------------------------------------------------------------------------- codes and plausibility bounds
+# Every code column (kind ``id``: keys, references, dept_code …) must be a *safe code*: letters, digits,
+# ``-``, ``_`` and ``.`` (not leading, never ``..``), at most CODE_MAX_LENGTH characters. No ``/``, ``\``,
+# whitespace, control or invisible characters: a code names output files (statements/{institution_id}.xlsx)
+# and joins tables, so ``../../x`` or a key with a BOM or zero-width space is quarantined, never loaded.
+CODE_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+CODE_MAX_LENGTH = 64  # longest national code is 27 characters (医用耗材 27-character codes); room for local case ids
+# Invisible characters that make two codes look the same: BOM, zero-width space/joiners, word joiner, soft hyphen,
+# left-to-right/right-to-left marks. Named in the quarantine message (a reader cannot see them).
+INVISIBLE_CHARS = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# Control characters (NUL and the like) are refused in every text cell; tab and line ends may stand in free text.
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# Longest text cell: 32,767 characters, the most an Excel cell can hold (Microsoft, "Excel specifications and
+# limits"); a longer cell cannot have come from a clerk's workbook and is quarantined (its original cut short).
+CELL_MAX_CHARS = 32_767
+# Plausible dates: anything outside is a placeholder (0000-01-01, 9999-12-31 for "open-ended") or a typo.
+# 1900-01-01: an earlier birth date makes a person over 120 years old at every service date the contract covers;
+# 2100-12-31: far beyond any agreement or catalogue end a region sets (open-ended is blank, as the contract
+# says). A birth date must also not be after the day of the load.
+DATE_MIN, DATE_MAX = "1900-01-01", "2100-12-31"
+# An .xlsx is a zip: refused before it is opened when its members declare more than this unpacked (a 1 MiB
+# file unpacking to 1 GiB took 45 s and 6.4 GB). 256 MiB holds ~2 M cells of a contract table; larger tables
+# belong in CSV or Parquet (openpyxl reads a workbook cell by cell).
+XLSX_MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+# A CSV with more lines swallowed by unclosed quotes than this is refused (it is not quoted the CSV way).
+CSV_MAX_UNCLOSED_QUOTES = 20
+
+
+@dataclass(frozen=True)
+class CodeFormat:
+    """A national format a code column's values must follow (on top of the safe-code character set).
+
+    ``check`` is an extra SQL predicate over ``{v}`` (the trimmed cell) for formats with a check digit.
+    ``majority`` formats are enforced for a column of a file when at least NATIONAL_FORMAT_MIN_SHARE of
+    its non-blank values follow the format (a region's real export); a file whose codes are local
+    (test regions use ``H001``, ``S1``) is checked for the safe character set only, with a note
+    (``Validated.notes``).
+    """
+
+    name: str
+    zh: str
+    pattern: str
+    source: str
+    majority: bool = True
+    check: str | None = None
+    fixed: tuple[tuple[str, int], ...] = ()  # the pattern as (allowed characters, count) runs, for a byte check
+
+
+NATIONAL_FORMAT_MIN_SHARE = 0.5
+
+# GB 11643-1999 公民身份号码: 17 digits + check character (ISO 7064 MOD 11-2: weights 2^(17-i) mod 11, the
+# remainder 0..10 of the weighted sum maps to 1 0 X 9 8 7 6 5 4 3 2).
+ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_SUM = " + ".join(f"{w} * TRY_CAST(substr({{v}}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(ID_NUMBER_WEIGHTS))
+ID_NUMBER_CHECK = f"substr('10X98765432', (({_ID_SUM}) % 11) + 1, 1) = upper(substr({{v}}, 18, 1))"
+
+_DIGITS, _UPPER = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FORMATS: dict[str, CodeFormat] = {f.name: f for f in (
+    CodeFormat("institution_code", "定点医药机构编码", r"^[HP][0-9]{11}$",
+               "国家医保局《医疗保障信息业务编码标准》定点医疗机构（H）/定点零售药店（P）代码："
+               "类别 1 位 + 行政区划 6 位 + 顺序号 5 位，如 H44020300001", fixed=(("HP", 1), (_DIGITS, 11))),
+    CodeFormat("staff_code", "医保相关人员代码", r"^[A-Z][0-9]{12}$",
+               "国家医保局《医疗保障信息业务编码标准》医保医师（D）、护士（N）、药师（Y）、医技（J）等代码："
+               "类别 1 位 + 行政区划 6 位 + 顺序号 6 位，如 D440203000001", fixed=((_UPPER, 1), (_DIGITS, 12))),
+    CodeFormat("region_code", "行政区划代码", r"^[0-9]{6}$", "GB/T 2260 县级及以上行政区划代码，6 位数字",
+               majority=False),
+    CodeFormat("id_number", "公民身份号码", r"^[0-9]{17}[0-9Xx]$",
+               "GB 11643-1999 公民身份号码：18 位，第 18 位为 ISO 7064 MOD 11-2 校验码；"
+               "只校验 18 位的号码（护照等其他证件号码只查字符集）", majority=False, check=ID_NUMBER_CHECK),
+)}
 
 KINDS = (
     "id", "text", "enum", "date", "money", "quantity", "ratio", "int", "flag",
@@ -82,6 +153,7 @@ class Column:
     lo: int | None = None  # int: inclusive bounds
     hi: int | None = None
     pattern: str | None = None  # extra regex a non-blank value must match (e.g. region_code)
+    format: str | None = None  # a national format of FORMATS (institution_code, staff_code, id_number …)
     personal: bool = False  # personal information (个人信息): masked in exports and logs
     doc: str = ""
 
@@ -90,6 +162,18 @@ class Column:
             raise ValueError(f"unknown column kind {self.kind!r} for {self.name}")
         if self.kind == "enum" and not self.values:
             raise ValueError(f"enum column {self.name} needs values")
+        if self.format is not None and self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r} for {self.name}")
+
+    @property
+    def is_code(self) -> bool:
+        """A code: held as text, never a spreadsheet number (keys, references, region and id numbers)."""
+        return self.kind == "id" or self.format is not None
+
+    @property
+    def free_text(self) -> bool:
+        """Free text (names): the only cells that may hold a line break."""
+        return self.kind == "text" and self.pattern is None and self.format is None
 
     @property
     def duckdb_type(self) -> str:
@@ -124,6 +208,19 @@ class RowCheck:
 
 
 @dataclass(frozen=True)
+class RefCheck:
+    """A check against the referenced row: ``violation_sql`` over this row's typed columns and ``r.`` columns
+    of the ``ref_table`` row whose ``ref_column`` equals ``column`` (checked where the workspace holds it)."""
+
+    reason: str
+    column: str
+    ref_table: str
+    ref_column: str
+    violation_sql: str
+    detail_sql: str
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     zh: str
@@ -131,6 +228,7 @@ class Table:
     key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
     row_checks: tuple[RowCheck, ...] = ()
+    ref_checks: tuple[RefCheck, ...] = ()
     doc: str = ""
     _by_name: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -170,13 +268,14 @@ SCHEMES = ("employee", "resident")
 INSTITUTIONS = Table(
     "institutions", "定点医药机构",
     (
-        _c("institution_id", "id", "机构编码", required=True, doc="national institution code, unique"),
+        _c("institution_id", "id", "机构编码", required=True, format="institution_code",
+           doc="national institution code, unique"),
         _c("name", "text", "机构名称", required=True),
         _c("kind", "enum", "机构类型", required=True, values=("hospital", "primary", "pharmacy")),
         _c("level", "int", "机构级别", required=True, lo=0, hi=3, doc="3/2/1/0 = 三级/二级/一级/未定级"),
         _c("category", "enum", "机构类别", required=True,
            values=("general", "tcm", "specialist", "maternal_child", "other")),
-        _c("region_code", "text", "行政区划代码", required=True, pattern=REGION_CODE_PATTERN),
+        _c("region_code", "text", "行政区划代码", required=True, pattern=REGION_CODE_PATTERN, format="region_code"),
         _c("agreement_start", "date", "协议开始日期", required=True),
         _c("agreement_end", "date", "协议结束日期"),
     ),
@@ -191,30 +290,32 @@ INSURED = Table(
     "insured", "参保人",
     (
         _c("person_id", "id", "医保编号", required=True),
-        _c("id_number", "text", "身份证号", personal=True),
+        _c("id_number", "text", "身份证号", personal=True, format="id_number"),
         _c("name", "text", "姓名", personal=True),
         _c("sex", "enum", "性别", required=True, values=SEX),
         _c("birth_date", "date", "出生日期", required=True),
         _c("scheme", "enum", "险种", required=True, values=SCHEMES),
-        _c("region_code", "text", "参保地", required=True, pattern=REGION_CODE_PATTERN),
+        _c("region_code", "text", "参保地", required=True, pattern=REGION_CODE_PATTERN, format="region_code"),
         _c("death_date", "date", "死亡日期"),
     ),
     key=("person_id",),
     row_checks=(
         RowCheck("DATE_ORDER", "death_date < birth_date",
                  "'死亡日期 ' || death_date || ' 早于出生日期 ' || birth_date"),
+        RowCheck("BIRTH_IN_FUTURE", "birth_date > current_date",
+                 "'出生日期 ' || birth_date || ' 晚于装载当日 ' || current_date"),
     ),
 )
 
 STAFF = Table(
     "staff", "定点医药机构相关人员",
     (
-        _c("staff_id", "id", "医保相关人员代码", required=True),
+        _c("staff_id", "id", "医保相关人员代码", required=True, format="staff_code"),
         _c("name", "text", "姓名", personal=True),
-        _c("id_number", "text", "身份证号", personal=True),
+        _c("id_number", "text", "身份证号", personal=True, format="id_number"),
         _c("role", "enum", "人员类别", required=True,
            values=("physician", "nurse", "technician", "pharmacist", "billing", "pharmacy_principal")),
-        _c("institution_id", "id", "所在机构", required=True),
+        _c("institution_id", "id", "所在机构", required=True, format="institution_code"),
         _c("registered_on", "date", "登记备案日期", required=True),
     ),
     key=("staff_id",),
@@ -226,15 +327,15 @@ CASES = Table(
     (
         _c("case_id", "id", "结算清单号", required=True),
         _c("person_id", "id", "医保编号", required=True),
-        _c("institution_id", "id", "机构编码", required=True),
+        _c("institution_id", "id", "机构编码", required=True, format="institution_code"),
         _c("scheme", "enum", "险种", required=True, values=SCHEMES),
         _c("sex", "enum", "性别", values=SEX, doc="blank: take it from insured"),
         _c("age_years", "int", "年龄（岁）", lo=0, hi=150, doc="blank: compute from insured.birth_date"),
         _c("setting", "enum", "就诊类型", required=True, values=("inpatient", "outpatient")),
         _c("admit_date", "date", "入院日期", required=True),
         _c("discharge_date", "date", "出院日期", required=True),
-        _c("dept_code", "text", "科室代码"),
-        _c("attending_staff_id", "id", "主诊医师代码"),
+        _c("dept_code", "id", "科室代码"),
+        _c("attending_staff_id", "id", "主诊医师代码", format="staff_code"),
         _c("principal_dx", "icd10", "主要诊断", required=True),
         _c("secondary_dx", "icd10_list", "其他诊断"),
         _c("procedures", "icd9_list", "手术及操作", doc="principal first"),
@@ -260,6 +361,10 @@ CASES = Table(
         RowCheck("SETTLED_BEFORE_DISCHARGE", "settle_date < discharge_date",
                  "'结算日期 ' || settle_date || ' 早于出院日期 ' || discharge_date"),
     ),
+    ref_checks=(
+        RefCheck("ADMITTED_BEFORE_BIRTH", "person_id", "insured", "person_id", "admit_date < r.birth_date",
+                 "'入院日期 ' || admit_date || ' 早于参保人出生日期 ' || r.birth_date"),
+    ),
 )
 
 FEE_ITEMS = Table(
@@ -277,7 +382,7 @@ FEE_ITEMS = Table(
         _c("quantity", "quantity", "数量", required=True),
         _c("unit_price", "money", "单价", required=True),
         _c("amount", "money", "金额", required=True, doc="should equal quantity × unit_price (a review finding, not a load error)"),
-        _c("staff_id", "id", "开单/执行人员代码"),
+        _c("staff_id", "id", "开单/执行人员代码", format="staff_code"),
     ),
     key=("case_id", "line_no"),
     foreign_keys=(
@@ -317,8 +422,8 @@ SANCTIONS = Table(
     "sanctions", "人员记分依据（处理决定）",
     (
         _c("sanction_id", "id", "处理决定编号", required=True),
-        _c("staff_id", "id", "医保相关人员代码", required=True),
-        _c("institution_id", "id", "机构编码", required=True),
+        _c("staff_id", "id", "医保相关人员代码", required=True, format="staff_code"),
+        _c("institution_id", "id", "机构编码", required=True, format="institution_code"),
         _c("decided_on", "date", "决定日期", required=True),
         _c("basis", "text", "处理依据", required=True,
            doc="admin_penalty, agreement_termination, agreement_suspension, liquidated_damages; "
@@ -339,7 +444,7 @@ REPAIRS = Table(
     "repairs", "信用修复",
     (
         _c("repair_id", "id", "修复决定编号", required=True),
-        _c("staff_id", "id", "医保相关人员代码", required=True),
+        _c("staff_id", "id", "医保相关人员代码", required=True, format="staff_code"),
         _c("decided_on", "date", "决定日期", required=True),
         _c("points_reduced", "int", "减少记分", required=True, lo=0, hi=12),
         _c("shorten_days", "int", "缩短天数", required=True, lo=0, hi=3660),

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from yibao.contract.readers import ROW, RawTable
 from yibao.contract.reasons import REASONS
 from yibao.contract.schema import (
-    ICD9_PATTERN, ICD10_PATTERN, ICD10_PREFIX_PATTERN, MONEY_PRECISION, QUANTITY_PRECISION,
+    CELL_MAX_CHARS, CODE_MAX_LENGTH, CODE_PATTERN, CONTROL_PATTERN, DATE_MAX, DATE_MIN, FORMATS, ICD9_PATTERN, ICD10_PATTERN,
+    ICD10_PREFIX_PATTERN, INVISIBLE_CHARS, MONEY_PRECISION, NATIONAL_FORMAT_MIN_SHARE, QUANTITY_PRECISION,
     RATIO_PRECISION, Column, Table,
 )
 
@@ -45,6 +47,7 @@ class Validated:
     read: int
     accepted: int
     quarantined: int
+    notes: tuple[str, ...] = ()  # e.g. a national code format not enforced because the file's codes are local
 
 
 def q(name: str) -> str:
@@ -69,10 +72,62 @@ def _issue(code: str, msg_sql: str) -> str:
     return f"{{'code': {lit(code)}, 'msg': {msg_sql}}}"
 
 
+def _shown(c: Column) -> str:
+    """The cell as a message shows it: personal information masked (first 6 and last 4 characters kept)."""
+    v = _v(c)
+    if not c.personal:
+        return v
+    return f"(CASE WHEN length({v}) > 10 THEN left({v}, 6) || repeat('*', length({v}) - 10) || right({v}, 4) ELSE repeat('*', length({v})) END)"
+
+
 def _value_msg(c: Column, code: str, extra: str = "") -> str:
     """Chinese message: 列名（column）「value」：reason[extra]."""
     tail = REASONS[code] + extra
-    return f"{lit(_label(c) + '「')} || {_v(c)} || {lit('」：' + tail)}"
+    return f"{lit(_label(c) + '「')} || {_shown(c)} || {lit('」：' + tail)}"
+
+
+def _expr_msg(c: Column, code: str, extra_sql: str | None = None, with_value: bool = True) -> str:
+    """A ready-made message expression (marked with a leading NUL for :func:`column_checks`)."""
+    head = f"{lit(_label(c) + '「')} || {_shown(c)} || {lit('」：' + REASONS[code])}" if with_value \
+        else lit(_label(c) + '：' + REASONS[code])
+    return "\x00" + (f"{head} || {extra_sql}" if extra_sql else head)
+
+
+_INVISIBLE = "[" + INVISIBLE_CHARS + "]"
+
+
+def _code_checks(c: Column, enforced: frozenset[str]) -> tuple[str, list[tuple[str, str, str]]]:
+    """(valid, checks) of a code: the safe character set, then its national format where enforced."""
+    v = _v(c)
+    safe = f"(regexp_full_match({v}, {lit(CODE_PATTERN)}) AND NOT contains({v}, '..'))"
+    point = f"'（U+' || printf('%04X', unicode(regexp_extract({v}, {lit(_INVISIBLE)}))) || '）'"
+    checks = [(f"regexp_matches({v}, {lit(_INVISIBLE)})", "INVISIBLE_CHAR", _expr_msg(c, "INVISIBLE_CHAR", point)),
+              (f"NOT {safe}", "UNSAFE_CODE", "")]
+    valid = safe
+    fmt = FORMATS.get(c.format) if c.format else None
+    if fmt is not None and fmt.name == "id_number":
+        shaped = f"regexp_full_match({v}, {lit(fmt.pattern)})"
+        check = fmt.check.format(v=v)
+        sci = f"regexp_full_match({v}, '[0-9]+(\\.[0-9]*)?[eE][+-]?[0-9]+|[0-9]{{15,}}\\.[0-9]*')"
+        checks.insert(0, (sci, "BAD_ID_NUMBER", "（科学计数法或小数：被表格软件按数字保存过，末几位已丢失）"))
+        checks.append(("TRUE", "BAD_ID_NUMBER", "（第 18 位校验码不符）"))
+        valid = f"({safe} AND (NOT {shaped} OR coalesce({check}, FALSE)))"
+    elif fmt is not None and (not fmt.majority or c.name in enforced):
+        valid = f"({safe} AND regexp_full_match({v}, {lit(fmt.pattern)}))"
+        checks.append(("TRUE", "BAD_CODE_FORMAT", f"（{fmt.zh}应为 {fmt.pattern.strip('^$')}）"))
+    return valid, checks
+
+
+def _text_checks(c: Column) -> tuple[str, list[tuple[str, str, str]]]:
+    """(valid, checks) of a text cell: not too long, no control characters."""
+    v = _v(c)
+    valid = f"(length({v}) <= {CELL_MAX_CHARS} AND NOT regexp_matches({v}, {lit(CONTROL_PATTERN)}))"
+    checks = [(f"length({v}) > {CELL_MAX_CHARS}", "CELL_TOO_LONG",
+               _expr_msg(c, "CELL_TOO_LONG", f"'（' || length({v}) || ' 个字符）'", with_value=False)),
+              (f"regexp_matches({v}, {lit(CONTROL_PATTERN)})", "CONTROL_CHAR",
+               _expr_msg(c, "CONTROL_CHAR", f"'（第 ' || (strpos(regexp_replace({v}, {lit(CONTROL_PATTERN)}, chr(1)), chr(1))) || ' 个字符）'",
+                         with_value=False))]
+    return valid, checks
 
 
 def _list_pattern(element: str) -> str:
@@ -81,7 +136,8 @@ def _list_pattern(element: str) -> str:
     return rf"\s*({e})?\s*(\|\s*({e})?\s*)*"
 
 
-def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, str, str]:
+def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = frozenset(),
+                  proven: frozenset[str] = frozenset()) -> tuple[str, str, str]:
     """(ok, typed, issue) SQL for one column.
 
     ``ok`` is a cheap predicate, true when the cell is acceptable (blank included when the
@@ -92,18 +148,28 @@ def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, str, str]:
     checks: list[tuple[str, str, str]] = []  # (condition, code, extra text), first match wins
 
     kind = c.kind
-    if kind in ("id", "text"):
-        valid = f"regexp_full_match({v}, {lit(c.pattern)})" if c.pattern else "TRUE"
+    if kind == "id" or c.format == "id_number":
+        valid, checks = _code_checks(c, enforced)
+        valid = "TRUE" if c.name in proven else valid
         typed = v
-        checks.append(("TRUE", "BAD_FORMAT", ""))
+    elif kind == "text":
+        valid, checks = _text_checks(c)
+        valid = "TRUE" if c.name in proven else valid
+        if c.pattern:
+            valid = f"({valid} AND regexp_full_match({v}, {lit(c.pattern)}))"
+            checks.append(("TRUE", "BAD_FORMAT", ""))
+        typed = v
     elif kind == "enum":
         valid = f"{v} IN ({', '.join(lit(x) for x in c.values)})"
         typed = v
         checks.append(("TRUE", "BAD_ENUM", f"（允许：{'、'.join(c.values)}）"))
     elif kind == "date":
-        valid = f"(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL)"
+        shaped = f"(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL)"
+        valid = (f"coalesce(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND "
+                 f"TRY_CAST({v} AS DATE) BETWEEN DATE '{DATE_MIN}' AND DATE '{DATE_MAX}', FALSE)")
         typed = f"CAST({v} AS DATE)"
-        checks.append(("TRUE", "BAD_DATE", ""))
+        checks += [(shaped, "BAD_DATE_RANGE", f"（应在 {DATE_MIN} 至 {DATE_MAX} 之间；没有结束日期的请留空）"),
+                   ("TRUE", "BAD_DATE", "")]
     elif kind in ("money", "quantity", "ratio"):
         places = {"money": 2, "quantity": 4, "ratio": 4}[kind]
         prec = {"money": MONEY_PRECISION, "quantity": QUANTITY_PRECISION, "ratio": RATIO_PRECISION}[kind]
@@ -169,16 +235,19 @@ def column_checks(c: Column, key: tuple[str, ...]) -> tuple[str, str, str]:
     return ok, typed, issue
 
 
-def cell_check_sql(t: Table, src: str) -> str:
+def cell_check_sql(t: Table, src: str, enforced: frozenset[str] = frozenset(),
+                   proven: frozenset[str] = frozenset()) -> str:
     """Per-row SQL over the text table ``src``: ``_row``, every column typed, ``_issues``.
 
     ``_issues`` is NULL when every cell is acceptable, else the list of ``{code, msg}``. The
     common path is cheap: one predicate per cell; messages are built only for failing rows.
+    ``enforced``: columns whose majority national format (:data:`schema.FORMATS`) is checked;
+    ``proven``: code and text columns whose every cell :func:`proven_columns` already checked on its bytes.
     """
     vcols = ", ".join(f"NULLIF(trim({q(c.name)}), '') AS {_v(c)}" for c in t.columns)
     oks, typed_cols, issues = [], [], []
     for c in t.columns:
-        ok, typed, issue = column_checks(c, t.key)
+        ok, typed, issue = column_checks(c, t.key, enforced, proven)
         oks.append(f"{ok} AS {q('ok:' + c.name)}")
         typed_cols.append(f"CASE WHEN {q('ok:' + c.name)} THEN {typed} END AS {q(c.name)}")
         issues.append(f"CASE WHEN NOT {q('ok:' + c.name)} THEN {issue} END")
@@ -227,6 +296,19 @@ def reference_sql(t: Table, chk: str, fk, ref: str) -> str:
             f"AND {q(col.name)} NOT IN (SELECT {q(fk.ref_columns[0])} FROM {ref})")
 
 
+def ref_check_sql(t: Table, chk: str, rc) -> str:
+    """Clean rows of ``chk`` that contradict their referenced row in the workspace table ``main.{ref_table}``
+    (rows accepted earlier in the same load are in it already: the loader inserts table by table)."""
+    msg = f"{lit(REASONS[rc.reason] + '：')} || {rc.detail_sql}"
+    return (f"SELECT {ROW}, {lit(rc.reason)} AS code, {msg} AS msg FROM {chk} JOIN main.{rc.ref_table} AS r "
+            f"ON r.{q(rc.ref_column)} = {chk}.{q(rc.column)} WHERE {CLEAN} AND coalesce({rc.violation_sql}, FALSE)")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ? "
+                            "AND NOT temporary", [name]).fetchall()[0][0])
+
+
 def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
              load_id: int = 0, prefix: str = "stage") -> Validated:
     """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
@@ -240,22 +322,36 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     src = f"_raw_{t.name}"
     con.register(src, raw.data)
     acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src)}")
+    proven, conforming = proven_columns(raw.data, t)
+    enforced, notes = enforced_formats(con, t, src, conforming)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src, enforced, proven)}")
     parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
     parts += [reference_sql(t, "_chk", fk, refs[fk.ref_table]) for fk in t.foreign_keys if fk.ref_table in refs]
+    parts += [ref_check_sql(t, "_chk", rc) for rc in t.ref_checks
+              if rc.ref_table in refs and _has_table(con, rc.ref_table)]
+    if raw.cell_issues:  # found by the reader (e.g. a numeric Excel cell in a code column), on any row
+        con.register("_reader", pa.table({
+            ROW: pa.array([i.row for i in raw.cell_issues], pa.int64()),
+            "code": pa.array([i.code for i in raw.cell_issues], pa.string()),
+            "msg": pa.array([f"{_label(t.column(i.column))}「{_mask(i.text) if t.column(i.column).personal else i.text}」："
+                             f"{REASONS[i.code]}" for i in raw.cell_issues], pa.string()),
+        }))
+        parts.append(f"SELECT {ROW}, code, msg FROM _reader")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _extra AS
                     SELECT {ROW}, {{'code': code, 'msg': msg}} AS issue FROM ({' UNION ALL '.join(parts)})""")
 
     names = ", ".join(q(c.name) for c in t.columns)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM _chk
                     WHERE {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM _extra)""")
-    original = "to_json({" + ", ".join(f"{lit(c.name)}: r.{q(c.name)}" for c in t.columns) + "})"
+    original = "to_json({" + ", ".join(f"{lit(c.name)}: {_kept(f'r.{q(c.name)}')}" for c in t.columns) + "})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {qua} AS
-        WITH bad AS (
-            SELECT {ROW}, _issues FROM _chk WHERE NOT {CLEAN}
+        WITH ex AS (SELECT {ROW}, list(issue ORDER BY issue.code) AS issues FROM _extra GROUP BY {ROW}),
+        bad AS (
+            SELECT {ROW}, _issues FROM _chk WHERE NOT {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM ex)
             UNION ALL
-            SELECT {ROW}, list(issue ORDER BY issue.code) FROM _extra GROUP BY {ROW}
+            SELECT ex.{ROW}, CASE WHEN c._issues IS NULL THEN ex.issues ELSE list_concat(c._issues, ex.issues) END
+            FROM ex JOIN _chk AS c ON c.{ROW} = ex.{ROW}
         )
         SELECT CAST({load_id} AS BIGINT) AS load_id, {lit(t.name)} AS table_name, {lit(str(raw.path))} AS source_file,
                {lit(raw.sha256)} AS source_sha256, b.{ROW} AS source_row,
@@ -267,24 +363,162 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     if raw.shape_errors:
         shape = pa.table({
             "source_row": pa.array([e.row for e in raw.shape_errors], pa.int64()),
-            "message": pa.array([
-                f"第 {e.row if e.row is not None else '?'} 行：{REASONS['BAD_ROW_SHAPE']}（应为 {e.expected} 个，实际 {e.actual} 个）"
-                for e in raw.shape_errors
-            ]),
+            "code": pa.array([e.code for e in raw.shape_errors], pa.string()),
+            "message": pa.array([_shape_message(e) for e in raw.shape_errors]),
             "original": pa.array([e.text for e in raw.shape_errors]),
         })
         con.register("_shape", shape)
         con.execute(f"""
             INSERT INTO {qua}
             SELECT {load_id}, {lit(t.name)}, {lit(str(raw.path))}, {lit(raw.sha256)}, source_row,
-                   'BAD_ROW_SHAPE', ['BAD_ROW_SHAPE'], message, to_json({{'_text': original}})
+                   code, [code], message, to_json({{'_text': original}})
             FROM _shape
         """)
         con.unregister("_shape")
     con.execute("DROP TABLE _chk; DROP TABLE _extra")
+    if raw.cell_issues:
+        con.unregister("_reader")
     accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchall()[0][0]
     quarantined = con.execute(f"SELECT count(*) FROM {qua}").fetchall()[0][0]
     con.unregister(src)
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
-    return Validated(t.name, acc, qua, raw.read, accepted, quarantined)
+    return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes)
+
+
+def _mask(text: str) -> str:
+    """Personal information in a message, as :func:`_shown` masks it in SQL."""
+    return text[:6] + "*" * (len(text) - 10) + text[-4:] if len(text) > 10 else "*" * len(text)
+
+
+def _kept(cell: str) -> str:
+    """A cell as the quarantine keeps it: an over-long cell cut to its first 1,000 characters."""
+    return (f"CASE WHEN length({cell}) > {CELL_MAX_CHARS} THEN left({cell}, 1000) || '…（截断，原长 ' || length({cell}) "
+            f"|| ' 个字符）' ELSE {cell} END")
+
+
+def _shape_message(e) -> str:
+    where = f"第 {e.row if e.row is not None else '?'} 行"
+    if e.line is not None:
+        where += f"（文件第 {e.line} 行{f'至第 {e.line + e.lines - 1} 行' if e.lines > 1 else ''}）"
+    if e.code == "UNCLOSED_QUOTE":
+        return f"{where}：{REASONS['UNCLOSED_QUOTE']}"
+    return f"{where}：{REASONS['BAD_ROW_SHAPE']}（应为 {e.expected} 个，实际 {e.actual} 个）"
+
+
+def _lut(chars: str | bytes) -> np.ndarray:
+    lut = np.zeros(256, dtype=bool)
+    lut[np.frombuffer(chars.encode() if isinstance(chars, str) else chars, dtype=np.uint8)] = True
+    return lut
+
+
+_SAFE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+_CONTROL = _lut(bytes([*range(0, 9), 11, 12, *range(14, 32), 127]))
+
+
+def _only(data: np.ndarray, allowed: bytes) -> bool:
+    """Every byte of ``data`` is one of ``allowed`` (``bytes.translate`` runs at memory speed)."""
+    return not data.tobytes().translate(None, allowed)
+
+
+def _chunks(col: pa.ChunkedArray):
+    """(lengths, data) of each chunk of a string column, as numpy views of its buffers."""
+    for arr in col.chunks:
+        if len(arr) == 0:
+            continue
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+        data = arr.buffers()[2]
+        data = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]] if data is not None else np.zeros(0, np.uint8)
+        yield offsets - offsets[0], data
+
+
+def _bytes_safe_code(col: pa.ChunkedArray) -> bool:
+    for offsets, data in _chunks(col):
+        lengths = np.diff(offsets)
+        if lengths.size and lengths.max() > CODE_MAX_LENGTH or not _only(data, _SAFE_BYTES):
+            return False
+        if np.any(data[offsets[:-1][lengths > 0]] == 46) or b".." in data.tobytes():
+            return False  # a leading '.' or a '..' (perhaps across two cells: then SQL decides)
+    return True
+
+
+def _bytes_fixed_format(col: pa.ChunkedArray, fixed: tuple[tuple[str, int], ...]) -> bool:
+    width = sum(n for _, n in fixed)
+    for offsets, data in _chunks(col):
+        lengths = np.diff(offsets)
+        if np.any((lengths != 0) & (lengths != width)):
+            return False
+        if (lengths != 0).sum() == 0:
+            continue
+        cells = data.reshape(-1, width)  # every non-blank cell has the width, blank cells hold no bytes
+        pos = 0
+        for chars, n in fixed:
+            if not _only(cells[:, pos:pos + n], chars.encode()):
+                return False
+            pos += n
+    return True
+
+
+def _bytes_clean_text(col: pa.ChunkedArray) -> bool:
+    for offsets, data in _chunks(col):
+        if np.diff(offsets).max(initial=0) > CELL_MAX_CHARS:
+            return False
+        if data.size and (data.min() < 32 or b"\x7f" in data.tobytes()):  # tab or line end: look closer
+            if np.bincount(data, minlength=256)[_CONTROL].any():
+                return False
+    return True
+
+
+def proven_columns(data: pa.Table, t: Table) -> tuple[frozenset[str], frozenset[str]]:
+    """Columns whose cells pass the code or text checks, proven over their bytes with numpy (no regex per cell).
+
+    Returns (proven, conforming): ``proven`` code columns are safe codes (and follow their majority national
+    format, when they have one), ``proven`` text columns hold no control character and no over-long cell;
+    ``conforming`` columns follow their majority national format in every non-blank cell. A column that
+    fails the byte check is not wrong for that: SQL then checks it cell by cell (cells with spaces to trim,
+    a ``..`` across two cells …).
+    """
+    proven, conforming = set(), set()
+    for c in t.columns:
+        if c.name not in data.column_names or not pa.types.is_string(data.schema.field(c.name).type):
+            continue
+        col = data.column(c.name)
+        if c.kind == "id":
+            fmt = FORMATS.get(c.format) if c.format else None
+            if fmt is not None and fmt.majority and fmt.fixed and _bytes_fixed_format(col, fmt.fixed):
+                conforming.add(c.name)
+                proven.add(c.name)
+            elif (fmt is None or not fmt.majority) and _bytes_safe_code(col):
+                proven.add(c.name)
+        elif c.kind == "text" and c.format is None and _bytes_clean_text(col):
+            proven.add(c.name)
+    return frozenset(proven), frozenset(conforming)
+
+
+def enforced_formats(con: duckdb.DuckDBPyConnection, t: Table, src: str,
+                     conforming: frozenset[str] = frozenset()) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Columns of ``src`` whose majority national format is enforced, and a note for each that is not.
+
+    A format is enforced when at least NATIONAL_FORMAT_MIN_SHARE of the column's non-blank cells follow it
+    (a real export: the odd one out is quarantined); a column of local codes is checked for the safe
+    character set only, and the note says so.
+    """
+    cols = [c for c in t.columns if c.format and FORMATS[c.format].majority and c.name not in conforming]
+    if not cols:
+        return frozenset(conforming), ()
+    parts = []
+    for c in cols:
+        x = f"NULLIF(trim({q(c.name)}), '')"
+        parts.append(f"count({x})")
+        parts.append(f"count_if(regexp_full_match({x}, {lit(FORMATS[c.format].pattern)}))")
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
+    enforced, notes = set(conforming), []
+    for i, c in enumerate(cols):
+        total, good = row[2 * i], row[2 * i + 1]
+        if total and good >= NATIONAL_FORMAT_MIN_SHARE * total:
+            enforced.add(c.name)
+        elif total:
+            f = FORMATS[c.format]
+            notes.append(f"{t.name}.{c.name}：{total - good:,} / {total:,} 个编码不是{f.zh}格式"
+                         f"（{f.pattern.strip('^$')}），按本地编码装载，只校验字符集")
+    return frozenset(enforced), tuple(notes)

@@ -4,6 +4,10 @@ Layout of a workspace directory (default ``./yibao-data/``)::
 
     yibao.duckdb     contract tables, ``quarantine``, ``loads``, ``load_files``, ``events``
 
+The workspace holds personal information (身份证号, names): its directory is created ``0700`` and the
+database and its write-ahead log ``0600`` (owner only), whatever the process umask; quarantine exports
+are written ``0600`` too (:func:`open_private`).
+
 Every write happens inside one transaction: a crash, a Ctrl-C or a fatal error during a load
 leaves the previous committed state exactly as it was (DuckDB's write-ahead log discards an
 uncommitted transaction on the next open).
@@ -28,6 +32,41 @@ from yibao.contract.validate import QUARANTINE_COLUMNS
 
 DB_FILE = "yibao.duckdb"
 DEFAULT_WORKSPACE = Path("yibao-data")
+DIR_MODE, FILE_MODE = 0o700, 0o600  # personal information: owner only
+_PRIVATE_UMASK = 0o077
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files created meanwhile (DuckDB's database, its WAL, spill files) are owner-only.
+
+    The umask is process-wide: set for the duration only, and never looser than the caller's.
+    """
+    old = os.umask(_PRIVATE_UMASK)
+    os.umask(old | _PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def make_private(path: Path) -> None:
+    """Tighten a file this user owns to FILE_MODE (a workspace created before this rule, a WAL)."""
+    try:
+        if path.exists() and path.stat().st_mode & 0o077:
+            os.chmod(path, FILE_MODE)
+    except OSError:  # not ours: leave it, the directory protects it
+        pass
+
+
+def open_private(path: Path, mode: str = "w", **kw):
+    """Open a file for writing, created (or truncated) with FILE_MODE: for exports holding personal information."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:  # pragma: no cover - a file system without modes
+        pass
+    return os.fdopen(fd, mode, **kw)
 
 _META = [
     """CREATE TABLE IF NOT EXISTS quarantine ({cols})""".format(
@@ -62,9 +101,12 @@ class Workspace:
         self.db_path = self.path / DB_FILE
         if read_only and not self.db_path.exists():
             raise MissingData(f"{self.path}: 工作区不存在（先运行 yibao load）")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.path, DIR_MODE)
         try:
-            self.con = duckdb.connect(str(self.db_path), read_only=read_only)
+            with private_files():
+                self.con = duckdb.connect(str(self.db_path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -73,6 +115,7 @@ class Workspace:
                                 + (f"（进程号 {pid.group(1)}）" if pid else "")
                                 + "，请等它结束后再试") from None
         if not read_only:
+            make_private(self.db_path)
             self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -85,13 +128,15 @@ class Workspace:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """All or nothing: commit on success, roll back on any exception or interrupt."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        with private_files():
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        make_private(self.db_path.with_name(self.db_path.name + ".wal"))
 
     def next_id(self, table: str, column: str) -> int:
         return self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchall()[0][0]
