@@ -9,6 +9,8 @@ import typer
 
 from yibao.cli._common import (RateProgress, _fail, app,
                                contract_app, out)
+from yibao.cli._outputs import outputs
+from yibao.engine.outdir import atomic_file
 from yibao.contract.reasons import REASONS
 from yibao.contract.schema import TABLES
 
@@ -32,8 +34,8 @@ def synth(
     std = find_standards(standards)
     if standards is not None and std is None:
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
-    with RateProgress("synth") as bar:
-        summary = generate(out_dir, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
+    with outputs(out_dir) as tmp, RateProgress("synth") as bar:
+        summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt,
                            progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
@@ -95,6 +97,7 @@ def budget(
     from yibao.budget.totals import BINDING_ZH, compute_totals
     from yibao.engine.money import fmt
 
+    target = outputs(out_dir)  # an --out that may not be replaced stops here, before any work
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
     totals = compute_totals(pol)
     result = None
@@ -105,17 +108,19 @@ def budget(
             result = run_year(workspace, pol, totals, engine=engine)
         except BudgetError as exc:
             _fail(f"{policy}: {exc}")
-    write_totals(pol, totals, out_dir)
+    with target as tmp:
+        write_totals(pol, totals, tmp)
+        if result is not None:
+            from yibao.budget.statements import write_statements
+            from yibao.budget.year import write_year
+
+            write_year(result, tmp)
+            written = write_statements(result, tmp)
     for t in totals:
         print(f"{SCHEME_ZH[t.scheme]:<6} 当年付费总额 {fmt(t.final_total):>18}  {BINDING_ZH[t.binding]}"
               + (f"；缺口 {fmt(t.shortfall)}" if t.shortfall else ""))
     print(f"已写入 {out_dir / 'totals.csv'} 与 {out_dir / 'totals_explained.md'}")
     if result is not None:
-        from yibao.budget.statements import write_statements
-        from yibao.budget.year import write_year
-
-        write_year(result, out_dir)
-        written = write_statements(result, out_dir)
         for r in result.rows("pots"):
             print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
                   f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")
@@ -147,12 +152,10 @@ def quarantine(
                 f"""SELECT load_id AS 装载批次, table_name AS 表, source_file AS 来源文件, source_row AS 行号,
                            reason_code AS 原因代码, message AS 原因说明, original AS 原始内容
                     FROM quarantine {where} ORDER BY load_id, table_name, source_file, source_row""", params)
-            import csv
+            from yibao.engine.csvfile import rows_csv
 
-            with out_file.open("w", encoding="utf-8-sig", newline="") as f:
-                w = csv.writer(f)
-                w.writerow([d[0] for d in rel.description])
-                w.writerows(rel.fetchall())
+            with atomic_file(out_file) as tmp:
+                tmp.write_bytes(rows_csv([d[0] for d in rel.description], rel.fetchall(), text=True))
             print(f"已导出 {out_file}")
     finally:
         ws.close()
@@ -163,7 +166,8 @@ def contract_docs(out_file: Path = typer.Option(Path("docs/contract.md"), "--out
     """由唯一的表结构定义生成数据合同文档。"""
     from yibao.contract.docs import render
 
-    out_file.write_text(render(), encoding="utf-8")
+    with atomic_file(out_file) as tmp:
+        tmp.write_text(render(), encoding="utf-8")
     out.print(f"已写入 {out_file}")
 
 

@@ -35,6 +35,7 @@ def drg_settle(
     from yibao.engine.runner import LocalRunner, query_arrow
     from yibao.engine.workspace import Workspace
 
+    target = outputs(out_dir)
     bp, budgets = _budget(budget_policy)
     pol = load_payment_policy(policy)
     sdir = find_standards(standards)
@@ -78,7 +79,8 @@ def drg_settle(
         y.rates.insert(0, {"scheme": scheme, "kind": "budget", "month": None, "budget": y.drg[scheme].budget,
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
-    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements)
+    with target as tmp:
+        files = write_drg_year(y, weights, out["drg_case_pay"], tmp, statements=statements)
     print(f"分组标准 {getattr(std, 'version', '')}；权重年度 {hist}，DRG {weights.num_rows} 个")
     for scheme, s in y.drg.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]

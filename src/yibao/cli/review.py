@@ -18,6 +18,7 @@ import pyarrow as pa
 import typer
 
 from yibao.cli._common import UserError, app, err
+from yibao.cli._outputs import outputs
 
 
 def _periods_from_dir(data_dir: Path) -> pa.Table | None:
@@ -79,6 +80,7 @@ def review_cmd(
         except ImportError:
             raise UserError("Spark 引擎需要安装 pyspark（pip install -e '.[spark]'）和 Java 17+") from None
     labels = rv.read_labels(evaluate) if evaluate is not None else None
+    target = outputs(out_dir) if out_dir is not None else None  # a --out that may not be replaced: refused now
     t0 = time.perf_counter()
     quarantined: dict[str, int] = {}
     if data is not None:
@@ -101,18 +103,19 @@ def review_cmd(
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
     if quarantined:
         print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
-    if out_dir is not None:
-        s = rv.write_outputs(res, rs, out_dir)
+    ev = rv.evaluate(f, labels, rs) if labels is not None else None
+    if target is not None:
+        with target as tmp:
+            s = rv.write_outputs(res, rs, tmp)
+            if ev is not None:
+                rv.write_csv(ev, tmp / "evaluation.csv")
         total = sum(s["deductions"].column("amount").to_pylist(), start=__import__("decimal").Decimal("0.00"))
         print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}），"
               f"结算应扣减 {total:.2f} 元")
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
               f"deductions.csv、rules.csv）")
-    if labels is not None:
-        ev = rv.evaluate(f, labels, rs)
+    if ev is not None:
         _print_evaluation(ev)
-        if out_dir is not None:
-            rv.write_csv(ev, Path(out_dir) / "evaluation.csv")
 
 
 @app.command("check")

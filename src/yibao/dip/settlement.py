@@ -35,6 +35,7 @@ import pyarrow as pa
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
+from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
 from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, sheet_rows, write_csv
@@ -494,7 +495,7 @@ def write_year(y: DipYear, out_dir, statements: bool = True) -> list:
                       Sheet("点值", *sheet_rows(POINT_VALUE_COLUMNS, vals), [])]
             if bed:
                 sheets.append(Sheet("按床日", *sheet_rows(BED_COLUMNS, bed), []))
-            path = sdir / f"{i}.xlsx"
+            path = safe_path(sdir, safe_id(i), suffix=".xlsx")  # (an institution code from data: never a path)
             write_workbook(path, sheets)
             files.append(path)
     return files

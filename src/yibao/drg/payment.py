@@ -29,6 +29,7 @@ from yibao.contract.policyfile import decimal_param, int_param, read_toml
 from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.engine.money import ZERO, decimal_view, fmt
+from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step
 from yibao.settle.bands import Bands
 from yibao.settle.relative import group_year_step, relative_step
@@ -513,6 +514,7 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
                       Sheet("按项目结算", *sheet_rows(ITEM_COLUMNS, [r for r in items if r["institution_id"] == i],
                                                      ("name",)), []),
                       Sheet("病例", *sheet_rows(CASE_COLUMNS, mine, ("institution_id",)), [])]
-            write_workbook(sdir / f"{i}.xlsx", sheets)
-            files.append(sdir / f"{i}.xlsx")
+            path = safe_path(sdir, safe_id(i), suffix=".xlsx")  # (an institution code from data: never a path)
+            write_workbook(path, sheets)
+            files.append(path)
     return files

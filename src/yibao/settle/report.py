@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from yibao.engine.csvfile import rows_csv
 from yibao.settle.units import SchemeSettlement
 
 SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}
@@ -47,13 +46,8 @@ def cell(v) -> object:
 
 
 def csv_bytes(cols: Sequence[tuple[str, str]], rows: Sequence[Mapping]) -> bytes:
-    """UTF-8 with BOM (opens in Excel), Chinese header row."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([zh for _, zh in cols])
-    for r in rows:
-        w.writerow([cell(r.get(k)) for k, _ in cols])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """UTF-8 with BOM (opens in Excel), Chinese header row; text that a spreadsheet would run is escaped."""
+    return rows_csv([zh for _, zh in cols], ([cell(r.get(k)) for k, _ in cols] for r in rows))
 
 
 def write_csv(path: Path, cols: Sequence[tuple[str, str]], rows: Sequence[Mapping]) -> Path:
