@@ -19,9 +19,13 @@ def outputs(target: Path) -> OutputDir:
     """The output directory of the running command: checked now (a bad ``--out`` is refused before any work),
     written by ``with outputs(out_dir) as tmp: …`` and put in place whole at the end."""
     ctx = get_current_context()
-    params = dict(ctx.params)
-    command = " ".join(["yibao", *ctx.command_path.split()[1:]])
+    params = {k: v for k, v in ctx.params.items() if k not in _OUT}  # (not where it is: a copy elsewhere is the same)
+    names, c = [], ctx
+    while c.parent is not None:  # (the root's own name is the program's: "yibao", "python -m yibao.cli" …)
+        names.append(c.info_name)
+        c = c.parent
+    command = " ".join(["yibao", *reversed(names)])
     workspace = params.get("workspace")
-    inputs = {k: v for k, v in params.items() if isinstance(v, Path) and k not in _OUT and k != "workspace"}
+    inputs = {k: v for k, v in params.items() if isinstance(v, Path) and k != "workspace"}
     return OutputDir(target, command=command, options=params, inputs=inputs,
                      workspace=workspace if isinstance(workspace, Path) else None)

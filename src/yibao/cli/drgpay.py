@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from yibao.cli._common import app
+from yibao.cli._outputs import outputs
 
 drg_app = typer.Typer(no_args_is_help=True, help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
 app.add_typer(drg_app, name="drg")
