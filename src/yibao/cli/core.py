@@ -155,7 +155,7 @@ def quarantine(
             from yibao.engine.csvfile import rows_csv
 
             with atomic_file(out_file) as tmp:
-                tmp.write_bytes(rows_csv([d[0] for d in rel.description], rel.fetchall(), text=True))
+                tmp.write_bytes(rows_csv([d[0] for d in rel.description], rel.fetchall()))
             print(f"已导出 {out_file}")
     finally:
         ws.close()

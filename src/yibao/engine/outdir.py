@@ -245,6 +245,12 @@ def check_target(target: Path) -> Path:
         target = target.resolve()
     if target.parent == target:
         raise BadOption(f"{target}: 不能把根目录用作输出目录")
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # (the current directory was removed)
+        cwd = None
+    if cwd is not None and (target.resolve() == cwd or target.resolve() in cwd.parents):
+        raise BadOption(f"{target}: 不能把当前目录或其上级目录用作输出目录（整个目录会被替换）")
     clean_leftovers(target)
     if target.exists():
         if not target.is_dir():
@@ -319,6 +325,10 @@ class OutputDir:
                  inputs: Mapping[str, Path] | None = None, workspace: Path | None = None) -> None:
         self.given = Path(target)
         self.target = check_target(target)
+        if workspace is not None:
+            ws = Path(os.path.abspath(Path(workspace).expanduser())).resolve()
+            if ws == self.target.resolve() or self.target.resolve() in ws.parents:
+                raise BadOption(f"{target}: 工作区 {workspace} 在输出目录内，输出目录会被整个替换，请另选输出目录")
         self.command, self.options, self.inputs = command, options, inputs
         # (read before the command opens the workspace itself: DuckDB allows one configuration per file and process)
         self.workspace = None if workspace is None else describe_workspace(Path(workspace))
