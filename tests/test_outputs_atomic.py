@@ -278,3 +278,17 @@ def test_names_starting_with_formula_characters_are_escaped_in_the_written_csvs(
     assert '\'=HYPERLINK("http://x","医院")' in cells
     assert not [c for c in cells if c[:1] in ("=", "@")]
     assert any(c.startswith("-") and c[1:2].isdigit() for c in cells)  # negative amounts stay numbers
+
+
+def test_an_output_that_would_swallow_an_input_directory_or_the_workspace_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    with OutputDir(out, command="yibao dip score") as tmp:
+        (tmp / "scored_cases.parquet").write_bytes(b"x")
+    (out / "ws").mkdir()
+    with pytest.raises(BadOption, match="输入目录"):  # dip hospital --scored s --out s would delete its input
+        OutputDir(out, command="yibao dip hospital", inputs={"scored": out})
+    with pytest.raises(BadOption, match="工作区"):
+        OutputDir(out, command="yibao review", workspace=out / "ws")
+    with OutputDir(out, command="yibao dip score", inputs={"review": out / "scored_cases.parquet"}) as tmp:
+        (tmp / "scored_cases.parquet").write_bytes(b"y")  # a file input inside is read first: allowed
+    assert (out / "scored_cases.parquet").read_bytes() == b"y" and not (out / "ws").exists()

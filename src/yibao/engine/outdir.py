@@ -325,10 +325,13 @@ class OutputDir:
                  inputs: Mapping[str, Path] | None = None, workspace: Path | None = None) -> None:
         self.given = Path(target)
         self.target = check_target(target)
-        if workspace is not None:
-            ws = Path(os.path.abspath(Path(workspace).expanduser())).resolve()
-            if ws == self.target.resolve() or self.target.resolve() in ws.parents:
-                raise BadOption(f"{target}: 工作区 {workspace} 在输出目录内，输出目录会被整个替换，请另选输出目录")
+        real = self.target.resolve()
+        for what, d in ([("工作区", workspace)] if workspace is not None else []) + \
+                [("输入目录", p) for p in (inputs or {}).values() if p is not None and Path(p).is_dir()]:
+            # (a file inside is fine: it is read before the swap, e.g. dip score --review OUT/review_queue.csv)
+            d = Path(os.path.abspath(Path(d).expanduser())).resolve()
+            if d == real or real in d.parents:
+                raise BadOption(f"{target}: {what} {d} 在输出目录内，而输出目录会被整个替换；请另选输出目录")
         self.command, self.options, self.inputs = command, options, inputs
         # (read before the command opens the workspace itself: DuckDB allows one configuration per file and process)
         self.workspace = None if workspace is None else describe_workspace(Path(workspace))
