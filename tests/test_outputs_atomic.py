@@ -1,7 +1,7 @@
 """Output directories (yibao.engine.outdir): whole or not at all, replaced whole, refused when not yibao's,
 file names from data kept inside, CSV text that a spreadsheet would run escaped.
 
-The kill test runs ``yibao review`` and ``yibao dip score`` in a subprocess on a small generated region, kills
+The kill test runs ``yibao review``, ``yibao dip score`` and ``yibao dip settle`` in a subprocess on a small generated region, kills
 them with SIGKILL at seeded random moments (some while they compute, some while their temporary directory is
 being written) and checks after each kill that ``--out`` is the complete old output (its manifest lists exactly
 its files, with their sizes and hashes) or the complete new one — never a mix, never a cut-short file.
@@ -38,6 +38,8 @@ def region(tmp_path_factory) -> Path:
     (base / "dip.toml").write_text('[catalogue]\nyears = [2023, 2024]\nyear_weights = ["3", "7"]\n', encoding="utf-8")
     r = run_cli("dip", "build", "-w", base / "ws", "--policy", base / "dip.toml", "--out", base / "cat")
     assert r.returncode == 0, r.stderr
+    r = run_cli("dip", "score", "-w", base / "ws", "--catalogue", base / "cat", "--out", base / "scored")
+    assert r.returncode == 0, r.stderr
     return base
 
 
@@ -59,13 +61,17 @@ def _cmd(region: Path, which: str, out: Path, variant: bool) -> list[str]:
         if variant:  # the old output differs from the new one: a mix would show
             (region / "rules.toml").write_text("[rules.L01]\nenabled = false\n", encoding="utf-8")
             args += ["--rules", region / "rules.toml"]
-    else:
+    elif which == "dip score":
         args = ["dip", "score", "-w", region / "ws", "--catalogue", region / "cat", "--out", out]
         args += ["--year", "2024"] if variant else []
+    else:
+        args = ["dip", "settle", "-w", region / "ws", "--scored", region / "scored", "--out", out,
+                "--budget-policy", region / "region" / "budget_policy.toml"]
+        args += ["--no-statements"] if variant else []
     return [sys.executable, "-m", "yibao.cli", *map(str, args)]
 
 
-@pytest.mark.parametrize("which", ["review", "dip score"])
+@pytest.mark.parametrize("which", ["review", "dip score", "dip settle"])
 def test_kill_9_never_leaves_a_mixed_or_torn_output(region: Path, tmp_path: Path, which: str) -> None:
     out = tmp_path / "out"
     old = subprocess.run(_cmd(region, which, out, variant=True), capture_output=True, text=True)
@@ -79,19 +85,23 @@ def test_kill_9_never_leaves_a_mixed_or_torn_output(region: Path, tmp_path: Path
     assert new_outputs != old_manifest["outputs"]
     rng = random.Random(13)
     seen = {"old": 0, "new": 0, "absent": 0}
+    mid_write = 0  # kills that left a half-written temporary directory beside --out
     for k in range(8):
+        before = {q.name for q in tmp_path.iterdir()}
         p = subprocess.Popen(_cmd(region, which, out, variant=False), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         if k % 2 == 0:  # any moment of the run
             time.sleep(rng.uniform(0.2, full * 1.1))
         else:  # while the temporary directory is being written
             deadline = time.perf_counter() + full * 3
-            while not any(".yibao-new-" in q.name for q in tmp_path.iterdir()) and time.perf_counter() < deadline \
+            while not any(".yibao-new-" in q.name and q.name not in before for q in tmp_path.iterdir()) \
+                    and time.perf_counter() < deadline \
                     and p.poll() is None:
                 time.sleep(0.005)
             time.sleep(rng.uniform(0, 0.3))
         p.send_signal(signal.SIGKILL)
         p.wait()
+        mid_write += any(".yibao-new-" in q.name and q.name not in before for q in tmp_path.iterdir())
         if not out.exists():
             seen["absent"] += 1
             continue
@@ -105,7 +115,7 @@ def test_kill_9_never_leaves_a_mixed_or_torn_output(region: Path, tmp_path: Path
             r = subprocess.run(_cmd(region, which, out, variant=True), capture_output=True, text=True)
             assert r.returncode == 0, r.stderr
             old_manifest = _complete(out)
-    assert sum(seen.values()) == 8
+    assert sum(seen.values()) == 8, (seen, mid_write)
     # a later run cleans what the killed ones left beside --out and puts the new output in place
     r = subprocess.run(_cmd(region, which, out, variant=False), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
