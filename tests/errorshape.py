@@ -148,3 +148,5 @@ def existing_out(env: dict):
     out = Path(env["out"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "earlier.csv").write_text("institution_id,amount\nH0001,1.00\n", encoding="utf-8")
+    # an earlier yibao output (a directory yibao may replace), so that the command's own refusal is what stops it
+    (out / "manifest.json").write_text('{"format": "yibao-output/1", "outputs": []}\n', encoding="utf-8")

@@ -205,7 +205,7 @@ def _sheet_dicts(ws, header_row: int, last_row: int) -> list[dict]:
 
 def test_statements_carry_number_issuer_date_and_deductions(outputs) -> None:
     out = outputs["out"]
-    ded = list(csv.DictReader((out / "review" / "deductions.csv").open(encoding="utf-8")))
+    ded = list(csv.DictReader((out / "review" / "deductions.csv").open(encoding="utf-8-sig")))
     for method, d in (("DIP", out / "dip" / "statements"), ("DRG", out / "drg" / "statements")):
         with_deductions = 0
         for path in sorted(d.glob("*.xlsx")):
@@ -260,7 +260,7 @@ def test_labels_and_names_a_person_reads(outputs) -> None:
 
 def test_review_workbook_and_headline_per_year(outputs) -> None:
     out = outputs["out"] / "review"
-    findings = list(csv.DictReader((out / "findings.csv").open(encoding="utf-8")))
+    findings = list(csv.DictReader((out / "findings.csv").open(encoding="utf-8-sig")))
     assert list(findings[0])[:6] == ["case_id", "line_no", "rule_id", "severity", "amount", "message"]
     assert list(findings[0])[6:] == ["institution_id", "person_id", "staff_id", "dept_code", "admit_date",
                                      "settle_year", "item_code"]
@@ -278,7 +278,7 @@ def test_review_workbook_and_headline_per_year(outputs) -> None:
     rejected = sum((Decimal(r["amount"]) for r in findings if r["severity"] == "reject"), Decimal(0))
     assert _number(wb["审核结果"].cell(row=lay["total_row"], column=6).value) == rejected
     # the headline deduction is per settlement year, each year's figure the sum of that year's deductions
-    ded = list(csv.DictReader((out / "deductions.csv").open(encoding="utf-8")))
+    ded = list(csv.DictReader((out / "deductions.csv").open(encoding="utf-8-sig")))
     years = sorted({d["year"] for d in ded})
     line = next(l for l in outputs["printed"]["review"].splitlines() if l.startswith("结算应扣减"))
     for y in years:

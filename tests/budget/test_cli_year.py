@@ -21,7 +21,7 @@ def test_generated_region_year_closes_exactly(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     assert len(list((out / "statements" / "机构").glob("*.xlsx"))) >= 10
     pots = list(csv.DictReader((out / "pots.csv").open(encoding="utf-8-sig")))
-    totals = {row["scheme"]: row for row in csv.DictReader((out / "totals.csv").open(encoding="utf-8"))}
+    totals = {row["scheme"]: row for row in csv.DictReader((out / "totals.csv").open(encoding="utf-8-sig"))}
     for p in pots:
         amount, paid, balance = (Decimal(p[k]) for k in ("项目总额", "基金支付合计", "项目结余（正数留存基金）"))
         assert paid + balance == amount  # no fen appears or vanishes

@@ -114,7 +114,7 @@ def test_cli_writes_contract_columns_and_explanation(tmp_path: Path) -> None:
     p = policy_file(tmp_path, {"employee": EMPLOYEE, "resident": RESIDENT})
     r = run_cli("budget", "--policy", p, "--out", tmp_path / "out")
     assert r.returncode == 0, r.stderr
-    rows = list(csv.reader((tmp_path / "out" / "totals.csv").open(encoding="utf-8")))
+    rows = list(csv.reader((tmp_path / "out" / "totals.csv").open(encoding="utf-8-sig")))
     assert rows[0] == ["scheme", "formula_total", "floor", "ceiling", "final_total", "drawn_from_current_surplus",
                        "drawn_from_accumulated_surplus", "returned_to_surplus"]
     assert rows[1] == ["employee", "510000000.00", "525000000.00", "630000000.00", "525000000.00",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from yibao.engine.csvfile import csv_bytes, csv_bytes_by_rows
 
-TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('aZ0 .-|#é医保,"\n\r\t')), max_size=6))
+TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('aZ0 .-|#é医保,"\n\r\t=+@5')), max_size=6))
 MONEY = st.one_of(st.none(), st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"),
                                          places=2, allow_nan=False, allow_infinity=False))
 SCORE = st.one_of(st.none(), st.decimals(min_value=Decimal("-9999.9999"), max_value=Decimal("9999.9999"),

@@ -47,7 +47,7 @@ def test_review_writes_the_contract_findings(region, tmp_path):
     p = run_cli("review", "--data", str(region), "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert "fee_items 1 行" in p.stdout  # the line of an unknown case was quarantined, not reviewed
-    lines = (out / "findings.csv").read_text(encoding="utf-8").splitlines()
+    lines = (out / "findings.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == ("case_id,line_no,rule_id,severity,amount,message,"  # the contract's columns, then added ones
                         "institution_id,person_id,staff_id,dept_code,admit_date,settle_year,item_code")
     rows = list(csv.DictReader(lines))
@@ -57,7 +57,7 @@ def test_review_writes_the_contract_findings(region, tmp_path):
     keys = [(r["case_id"], int(r["line_no"]) if r["line_no"] else 10**9, r["rule_id"]) for r in rows]
     assert keys == sorted(keys)
     # deductions = the reject amounts per institution and settlement year
-    ded = list(csv.DictReader((out / "deductions.csv").open(encoding="utf-8")))
+    ded = list(csv.DictReader((out / "deductions.csv").open(encoding="utf-8-sig")))
     want: dict = {}
     inst = {"C1": "H1", "C2": "H1", "C3": "H2", "C4": "H2", "C5": "H1", "C6": "H1"}
     for r in rows:
@@ -80,7 +80,7 @@ def test_review_writes_the_contract_findings(region, tmp_path):
 def test_review_evaluate_reports_recall_and_precision(region, tmp_path):
     p = run_cli("review", "--data", str(region), "--out", str(tmp_path / "o"), "--evaluate", str(region / "labels.csv"))
     assert p.returncode == 0, p.stderr
-    ev = {r["pattern"]: r for r in csv.DictReader((tmp_path / "o" / "evaluation.csv").open(encoding="utf-8"))}
+    ev = {r["pattern"]: r for r in csv.DictReader((tmp_path / "o" / "evaluation.csv").open(encoding="utf-8-sig"))}
     assert ev["dead_patient"]["recall"] == "1.0000" and ev["dead_patient"]["precision"] == "1.0000"
     assert ev["restricted_item"]["labelled"] == "1" and ev["restricted_item"]["true_positive"] == "1"
     # restricted findings: C3 (indication), C4 (sex), C5 (age) → 1 of 3 flagged cases is labelled

@@ -26,9 +26,9 @@ from yibao.staff.policy import load_policy
 from yibao.staff.settlement import withheld
 from yibao.staff.sources import periods_from_dir
 
-STAFF = [["S1", "甲医生", "440203197001010011", "physician", "H001", "2020-01-01"],
-         ["S2", "乙医生", "440203197001010022", "physician", "H001", "2020-01-01"],
-         ["X1", "丙医生", "440203197001010033", "physician", "H001", "2020-01-01"]]
+STAFF = [["S1", "甲医生", "440203197001010010", "physician", "H001", "2020-01-01"],
+         ["S2", "乙医生", "440203197001010029", "physician", "H001", "2020-01-01"],
+         ["X1", "丙医生", "440203197001010037", "physician", "H001", "2020-01-01"]]
 
 
 def _periods(tmp_path, policy=None):

@@ -1,23 +1,19 @@
-"""Writing the budget outputs atomically: all files appear together, or none does."""
+"""Writing the budget outputs: each file whole (temporary name, then renamed); the command puts the directory in
+place whole (:mod:`yibao.engine.outdir`), so all files appear together, or none does."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 from pathlib import Path
 
 from yibao.budget.policy import BudgetPolicy
 from yibao.budget.totals import TOTALS_COLUMNS, SchemeTotal, explain
+from yibao.engine.csvfile import rows_csv_text
 
 
 def totals_csv(totals: list[SchemeTotal]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(TOTALS_COLUMNS)
-    w.writerows(t.row() for t in totals)
-    return buf.getvalue()
+    return rows_csv_text(TOTALS_COLUMNS, (t.row() for t in totals))
 
 
 def write_files(out_dir: Path, files: dict[str, str]) -> None:

@@ -13,15 +13,14 @@ CSV files beside the workbooks.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from pathlib import Path
 
 from yibao.budget.split import CATEGORY_ZH, KIND_ZH, LEVEL_ZH, pot_zh
 from yibao.budget.year import COLUMNS, POTS, YearResult
+from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.money import ZERO, fmt
+from yibao.engine.outdir import safe_id, safe_name, safe_path
 from yibao.settle.report import Issuer, statement_head
 
 STATEMENT_LINES = (  # (label, clearing key) of the one-page statement, in reading order
@@ -51,10 +50,6 @@ def _sheet(title: str, result: YearResult, name: str, rows: list[dict], notes=()
                        totals={"group_quota": False, "institutions": False})
 
 
-def _safe(text: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", text)[:60]
-
-
 def institution_workbook(result: YearResult, institution_id: str, path: Path, issuer: Issuer | None = None) -> None:
     inst = result.institutions[institution_id]
     clearing = [r for r in result.rows("clearing") if r["institution_id"] == institution_id]
@@ -75,10 +70,7 @@ def institution_workbook(result: YearResult, institution_id: str, path: Path, is
 
 def public_csv(result: YearResult) -> str:
     cols = {k: (zh, t) for k, zh, t in COLUMNS["institutions"]}
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([cols[k][0] for k in PUBLIC])
+    rows = []
     for r in result.rows("institutions"):
         row = []
         for k in PUBLIC:
@@ -90,15 +82,17 @@ def public_csv(result: YearResult) -> str:
             elif cols[k][1] == "money":
                 v = fmt(v)
             row.append(v)
-        w.writerow(row)
-    return buf.getvalue()
+        rows.append(row)
+    return rows_csv_text([cols[k][0] for k in PUBLIC], rows)
 
 
 def write_statements(result: YearResult, out_dir: Path, issuer: Issuer | None = None) -> list[Path]:
     base = Path(out_dir) / "statements"
     written = []
     for iid in sorted({r["institution_id"] for r in result.rows("clearing")}):
-        path = base / "机构" / f"{_safe(iid)}_{_safe(result.institutions[iid].name)}.xlsx"
+        # (names from data: sanitised and checked to stay inside the output directory)
+        path = safe_path(base / "机构", f"{safe_id(iid)[:69]}_{safe_name(result.institutions[iid].name)[:60]}",
+                         suffix=".xlsx")
         institution_workbook(result, iid, path, issuer)
         written.append(path)
     region = base / "全市汇总.xlsx"
@@ -110,5 +104,5 @@ def write_statements(result: YearResult, out_dir: Path, issuer: Issuer | None = 
         _sheet("未纳入机构", result, "excluded", result.rows("excluded")),
     ])
     public = base / f"公开_{result.year}年总额控制结果.csv"
-    public.write_text(public_csv(result), encoding="utf-8")
+    public.write_text(public_csv(result), encoding="utf-8")  # (``out_dir`` is the command's fresh directory)
     return [*written, region, public]

@@ -14,8 +14,6 @@ remainder. The result is deterministic: the same workspace and policy give the s
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,6 +42,7 @@ from yibao.budget.split import (
     pot_zh,
     split_pot,
 )
+from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.money import ZERO, fmt
 
 POTS = tuple(f"{s}.{t}" for s in SCHEMES for t in SETTINGS)
@@ -378,25 +377,14 @@ def _cell(value: object, kind: str) -> str:
 
 def csv_text(result: YearResult, name: str) -> str:
     """One output table as CSV: UTF-8 with BOM (opens in Excel), one header row in Chinese."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf, lineterminator="\n")
     cols = COLUMNS[name]
-    w.writerow([zh for _, zh, _ in cols])
-    for r in result.rows(name):
-        w.writerow([_cell(r[k], t) for k, _, t in cols])
-    return buf.getvalue()
+    return rows_csv_text([zh for _, zh, _ in cols], ([_cell(r[k], t) for k, _, t in cols] for r in result.rows(name)))
 
 
 def columns_csv() -> str:
     """The mapping of every output file's Chinese headers to the English column keys."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["文件", "表头", "列名（key）", "类型"])
-    for name, cols in COLUMNS.items():
-        w.writerows([FILES[name], zh, k, t] for k, zh, t in cols)
-    return buf.getvalue()
+    return rows_csv_text(["文件", "表头", "列名（key）", "类型"],
+                         ([FILES[name], zh, k, t] for name, cols in COLUMNS.items() for k, zh, t in cols))
 
 
 def write_year(result: YearResult, out_dir: Path) -> list[Path]:

@@ -9,6 +9,8 @@ import typer
 
 from yibao.cli._common import (RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option,
                                file_option, out)
+from yibao.cli._outputs import outputs
+from yibao.engine.outdir import atomic_file
 from yibao.contract.reasons import REASONS
 
 
@@ -31,8 +33,8 @@ def synth(
     std = find_standards(standards)
     if standards is not None and std is None:
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
-    with RateProgress("synth") as bar:
-        summary = generate(out_dir, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
+    with outputs(out_dir) as tmp, RateProgress("synth") as bar:
+        summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt,
                            progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
@@ -114,6 +116,7 @@ def budget(
 
     from yibao.settle.report import issuer_from
 
+    target = outputs(out_dir)  # an --out that may not be replaced stops here, before any work
     pol = load_policy(policy)  # a bad policy stops here: nothing is written
     record = None
     if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
@@ -138,25 +141,30 @@ def budget(
             result = run_year(workspace, pol, totals, engine=engine)
         except BudgetError as exc:
             _fail(f"{policy}: {exc}")
-    write_totals(pol, totals, out_dir)
+    with target as tmp:
+        write_totals(pol, totals, tmp)
+        if result is not None:
+            from yibao.budget.statements import write_statements
+            from yibao.budget.year import write_year
+
+            write_year(result, tmp)
+            written = write_statements(result, tmp, issuer)
+            if record is not None:
+                from yibao.assess.clearing import write_record
+
+                write_record(record, tmp / "score_sources.csv")
     for t in totals:
         print(f"{SCHEME_ZH[t.scheme]:<6} 当年付费总额 {fmt(t.final_total):>18}  {BINDING_ZH[t.binding]}"
               + (f"；缺口 {fmt(t.shortfall)}" if t.shortfall else ""))
     print(f"已写入 {out_dir / 'totals.csv'} 与 {out_dir / 'totals_explained.md'}")
     if result is not None:
-        from yibao.budget.statements import write_statements
-        from yibao.budget.year import write_year
-
-        write_year(result, out_dir)
-        written = write_statements(result, out_dir, issuer)
         for r in result.rows("pots"):
             print(f"{r['pot_zh']:<8} 总额 {fmt(r['amount']):>16}  机构 {r['institutions']:>4}  记账 {fmt(r['booked']):>16}  "
                   f"基金支付 {fmt(r['fund_total_paid']):>16}  结余 {fmt(r['balance']):>14}")
         print(f"已写入 {result.year} 年度分解、月度拨付与年终清算（{out_dir}），结算单 {len(written) - 2} 份及全市汇总、公开表")
         if record is not None:
-            from yibao.assess.clearing import summary_line, write_record
+            from yibao.assess.clearing import summary_line
 
-            write_record(record, out_dir / "score_sources.csv")
             print(summary_line(record, scores))
 
 
@@ -188,7 +196,8 @@ def contract_docs(out_file: Path = typer.Option(Path("docs/contract.md"), "--out
     """由唯一的表结构定义生成数据合同文档。"""
     from yibao.contract.docs import render
 
-    out_file.write_text(render(), encoding="utf-8")
+    with atomic_file(out_file) as tmp:
+        tmp.write_text(render(), encoding="utf-8")
     out.print(f"已写入 {out_file}")
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from yibao.cli._common import dir_option, engine_option, file_option, sub_app
+from yibao.cli._outputs import outputs
 
 dip_app = sub_app("dip", help="按病种分值付费（DIP）：病种目录库与病例赋分")
 
@@ -29,7 +30,8 @@ def dip_build(
     from yibao.dip.policy import load_policy
 
     pol = load_policy(policy)
-    cat = build(workspace, pol, out_dir, standards=standards, engine=engine, settle_year=year)
+    with outputs(out_dir) as tmp:
+        cat = build(workspace, pol, tmp, standards=standards, engine=engine, settle_year=year)
     th, m = cat.threshold, cat.manifest
     ys, weights = m["parameters"]["years"], m["parameters"].get("year_weights", [])
     how = ("政策文件 catalogue.years 给定" if m.get("years_from") == "policy"
@@ -63,7 +65,8 @@ def dip_score(
     from yibao.dip.policy import load_policy
 
     pol = load_policy(policy)
-    s = score(workspace, catalogue, pol, out_dir, review=review, engine=engine, year=year)
+    with outputs(out_dir) as tmp:
+        s = score(workspace, catalogue, pol, tmp, review=review, engine=engine, year=year)
     for w in s.get("warnings", []):
         print(w, file=sys.stderr)
     print(f"目录库 {s['catalogue_version']}：住院病例 {s['cases']}，状态 {s['status']}，病种类型 {s['group_kind']}")
@@ -99,7 +102,8 @@ def dip_hospital(
         if not pv.is_finite() or pv <= 0:
             raise HospitalError("--point-value", f"应为大于 0 的数：{point_value!r}")
     pol = load_policy(policy)
-    v = hospital_view(scored, institution, out_dir, pol, year=year, workspace=workspace, point_value=pv)
+    with outputs(out_dir) as tmp:
+        v = hospital_view(scored, institution, tmp, pol, year=year, workspace=workspace, point_value=pv)
     me = v.summary["institution"]
     reg = v.summary["region"]
     print(f"机构 {institution}：病例 {me['cases']}（入组 {me['grouped']}），总点数 {me['points']}，CMI {me['cmi']}"
@@ -119,7 +123,8 @@ def dip_indicators(
     from yibao.dip.policy import load_policy
 
     pol = load_policy(policy)
-    rows = indicators(workspace, scored, pol, out_dir)
+    with outputs(out_dir) as tmp:
+        rows = indicators(workspace, scored, pol, tmp)
     flagged = sum(1 for r in rows if r["flag"])
     print(f"监管指标 {len(rows)} 行（{len({(r['institution_id'], r['year']) for r in rows})} 个机构年度），预警 {flagged} 项")
     print(f"已写入 {out_dir / 'indicators.csv'}")
@@ -145,6 +150,7 @@ def dip_settle(
     from yibao.dip.settlement import write_year
     from yibao.settle.report import issuer_from, read_deduction_lines
 
+    target = outputs(out_dir)
     bp, budgets = _budget(budget_policy)
     issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_policy(policy)
@@ -157,12 +163,16 @@ def dip_settle(
 
         used, record = clearing_scores(scores, bp.sections.clearing.scores, parse_reasons(score_reason))
     y = _settle(workspace, table, bp, budgets, pol, deductions, engine, scores=used)
-    files = write_year(y, out_dir, statements=statements, issuer=issuer,
-                       deduction_lines=read_deduction_lines(deductions, bp.year))
-    if record is not None:
-        from yibao.assess.clearing import summary_line as score_line, write_record
+    with target as tmp:
+        files = write_year(y, tmp, statements=statements, issuer=issuer,
+                           deduction_lines=read_deduction_lines(deductions, bp.year))
+        if record is not None:
+            from yibao.assess.clearing import write_record
 
-        write_record(record, out_dir / "score_sources.csv")
+            write_record(record, tmp / "score_sources.csv")
+    if record is not None:
+        from yibao.assess.clearing import summary_line as score_line
+
         print(score_line(record, scores))
     for scheme, s in y.dip.items():
         zh = {"employee": "职工", "resident": "城乡居民"}[scheme]
@@ -265,15 +275,32 @@ def dip_simulate(
     engine: str = engine_option(),
 ) -> None:
     """政策模拟：同一年度在另一组参数下（预算、核心病种临界值、系数、结算口径…）重新入组、赋分、结算，与基准并列对比；不改动真实结果。"""
-    from yibao.dip.build import build, score
     from yibao.dip.policy import load_policy
-    from yibao.dip.simulate import compare, load_scenario, write_comparison
+    from yibao.dip.simulate import load_scenario
 
     sc = load_scenario(scenario)
     bp, budgets = _budget(budget_policy)
     base_pol = load_policy(policy)
     scen_pol = load_policy(policy, overrides=sc.dip, overrides_from=str(scenario))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with outputs(out_dir) as tmp:
+        rows, totals = _simulate(workspace, catalogue, bp, budgets, base_pol, scen_pol, sc, deductions, standards,
+                                 engine, tmp)
+    print(f"情景：{sc.name}" + ("（重建目录库）" if sc.changes_catalogue else "") + ("（重新赋分）" if sc.changes_scoring else ""))
+    for t in totals:
+        print(f"{t['scheme']}：结算点值 {t['base_value']} → {t['scen_value']}；年度应付 {t['base_entitled']} → "
+              f"{t['scen_entitled']}；基金结余 {t['base_balance']} → {t['scen_balance']}")
+    moved = sorted(rows, key=lambda r: (-abs(r["diff"]), r["institution_id"]))[:3]
+    if moved:
+        print("变化最大的机构：" + "；".join(f"{r['institution_id']} {r['diff']:+}" for r in moved))
+    print(f"已写入 {out_dir}（comparison.csv / comparison_totals.csv / comparison.xlsx，baseline/ 与 scenario/）")
+
+
+def _simulate(workspace, catalogue, bp, budgets, base_pol, scen_pol, sc, deductions, standards, engine, out_dir):
+    """The baseline and the scenario scored, settled and compared, all written under ``out_dir``."""
+    from yibao.dip.build import build, score
+    from yibao.dip.settlement import write_year
+    from yibao.dip.simulate import compare, write_comparison
+
     score(workspace, catalogue, base_pol, out_dir / "baseline" / "scored", engine=engine)
     base = _settle(workspace, _scored_table(out_dir / "baseline" / "scored"), bp, budgets, base_pol, deductions, engine)
     cat = catalogue
@@ -286,17 +313,8 @@ def dip_simulate(
     else:
         scen_table = _scored_table(out_dir / "baseline" / "scored")
     scen = _settle(workspace, scen_table, bp, budgets, scen_pol, deductions, engine, sc.budgets(budgets))
-    from yibao.dip.settlement import write_year
-
     write_year(base, out_dir / "baseline" / "settlement", statements=False)
     write_year(scen, out_dir / "scenario" / "settlement", statements=False)
     rows, totals = compare(base, scen)
     write_comparison(rows, totals, out_dir, sc)
-    print(f"情景：{sc.name}" + ("（重建目录库）" if sc.changes_catalogue else "") + ("（重新赋分）" if sc.changes_scoring else ""))
-    for t in totals:
-        print(f"{t['scheme']}：结算点值 {t['base_value']} → {t['scen_value']}；年度应付 {t['base_entitled']} → "
-              f"{t['scen_entitled']}；基金结余 {t['base_balance']} → {t['scen_balance']}")
-    moved = sorted(rows, key=lambda r: (-abs(r["diff"]), r["institution_id"]))[:3]
-    if moved:
-        print("变化最大的机构：" + "；".join(f"{r['institution_id']} {r['diff']:+}" for r in moved))
-    print(f"已写入 {out_dir}（comparison.csv / comparison_totals.csv / comparison.xlsx，baseline/ 与 scenario/）")
+    return rows, totals

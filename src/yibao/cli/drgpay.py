@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from yibao.cli._common import dir_option, err, file_option, sub_app
+from yibao.cli._outputs import outputs
 
 drg_app = sub_app("drg", help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
 
@@ -43,6 +44,7 @@ def drg_settle(
 
     from yibao.settle.report import issuer_from, read_deduction_lines
 
+    target = outputs(out_dir)
     bp, budgets = _budget(budget_policy)
     issuer = issuer_from(bp.raw, str(budget_policy))
     pol = load_payment_policy(policy)
@@ -110,14 +112,18 @@ def drg_settle(
         y.rates.insert(0, {"scheme": scheme, "kind": "budget", "month": None, "budget": y.drg[scheme].budget,
                            "points": None, "value": rate,
                            "note": "预算费率 = 预算 ÷ 历史年度病例权重加权" if rate is not None else "无历史年度权重"})
-    files = write_drg_year(y, weights, out["drg_case_pay"], out_dir, statements=statements,
-                           names={**std.adrg_names, **std.drg_names}, issuer=issuer,
-                           deduction_lines=read_deduction_lines(deductions, bp.year),
-                           weights_report=problems if official is not None else None)
-    if record is not None:
-        from yibao.assess.clearing import summary_line as score_line, write_record
+    with target as tmp:
+        files = write_drg_year(y, weights, out["drg_case_pay"], tmp, statements=statements,
+                               names={**std.adrg_names, **std.drg_names}, issuer=issuer,
+                               deduction_lines=read_deduction_lines(deductions, bp.year),
+                               weights_report=problems if official is not None else None)
+        if record is not None:
+            from yibao.assess.clearing import write_record
 
-        write_record(record, out_dir / "score_sources.csv")
+            write_record(record, tmp / "score_sources.csv")
+    if record is not None:
+        from yibao.assess.clearing import summary_line as score_line
+
         print(score_line(record, scores))
     if official is not None:
         listed = sum(1 for w in official.rows.values() if w.weight is None)

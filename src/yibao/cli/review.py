@@ -18,6 +18,7 @@ import pyarrow as pa
 import typer
 
 from yibao.cli._common import UserError, app, engine_option, err, file_argument, file_option
+from yibao.cli._outputs import outputs
 
 
 def _periods_from_dir(data_dir: Path) -> pa.Table | None:
@@ -76,6 +77,7 @@ def review_cmd(
         except ImportError:
             raise UserError("Spark 引擎需要安装 pyspark（pip install -e '.[spark]'）和 Java 17+") from None
     labels = rv.read_labels(evaluate) if evaluate is not None else None
+    target = outputs(out_dir) if out_dir is not None else None  # a --out that may not be replaced: refused now
     t0 = time.perf_counter()
     quarantined: dict[str, int] = {}
     if data is not None:
@@ -98,8 +100,12 @@ def review_cmd(
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
     if quarantined:
         print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
-    if out_dir is not None:
-        s = rv.write_outputs(res, rs, out_dir)
+    ev = rv.evaluate(f, labels, rs) if labels is not None else None
+    if target is not None:
+        with target as tmp:
+            s = rv.write_outputs(res, rs, tmp)
+            if ev is not None:
+                rv.write_csv(ev, tmp / "evaluation.csv")
         per_year = rv.deductions_by_year(s["deductions"])
         print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}）")
         print("结算应扣减（拒付金额，按结算年度）：" + ("；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"))
@@ -107,11 +113,8 @@ def review_cmd(
               f"deductions.csv、rules.csv、{rv.WORKBOOK}）")
         if f.num_rows > rv.MAX_SHEET_ROWS:
             print(f"注意：{rv.WORKBOOK} 的审核结果表只列前 {rv.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 findings.csv")
-    if labels is not None:
-        ev = rv.evaluate(f, labels, rs)
+    if ev is not None:
         _print_evaluation(ev)
-        if out_dir is not None:
-            rv.write_csv(ev, Path(out_dir) / "evaluation.csv")
 
 
 @app.command("check")

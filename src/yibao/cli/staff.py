@@ -15,6 +15,8 @@ from typing import Optional
 import typer
 
 from yibao.cli._common import UserError, file_argument, file_option, sub_app
+from yibao.cli._outputs import outputs
+from yibao.engine.outdir import atomic_file
 
 staff_app = sub_app("staff", help="医保支付资格管理（记分、暂停、终止、修复，一人一档）")
 
@@ -109,8 +111,8 @@ def _letter(text: str, out: Optional[Path], default_name: str) -> None:
         print(text)
         return
     path = out / default_name if out.suffix == "" else out
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     print(f"已写入 {path}")
 
 
@@ -365,6 +367,7 @@ def staff_institutions(
     from yibao.staff.sources import qualification_periods
     from yibao.staff.writers import write_csv
 
+    target = outputs(out_dir)
     pol = load_policy(policy)
     if not (workspace / DB_FILE).is_file():
         raise UserError(f"{workspace}: 工作区不存在（先运行 yibao load）")
@@ -377,10 +380,10 @@ def staff_institutions(
         lst = notification_list(con, periods, year, pts)
     finally:
         con.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(sh, out_dir / "institution_shares.csv", bom=True)
-    write_csv(lst, out_dir / "notification_list.csv", bom=True)
-    _workbook(out_dir / "staff_institutions.xlsx", sh, lst, year, pol.flag_share)
+    with target as tmp:
+        write_csv(sh, tmp / "institution_shares.csv", bom=True)
+        write_csv(lst, tmp / "notification_list.csv", bom=True)
+        _workbook(tmp / "staff_institutions.xlsx", sh, lst, year, pol.flag_share)
     flagged = sum(1 for f in sh.column("flagged").to_pylist() if f)
     print(f"{year} 年：机构 {sh.num_rows} 家，超过比例 {pol.flag_share} 的 {flagged} 家；通报名单 {lst.num_rows} 人")
     print(f"已写入 {out_dir}（institution_shares.csv、notification_list.csv、staff_institutions.xlsx）")

@@ -20,8 +20,6 @@ same input gives byte-identical files.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -34,7 +32,9 @@ from yibao.contract.standards import find_standards
 from yibao.dip.build import code_names
 from yibao.dip.pipelines import KIND_ZH, REASONS_ZH
 from yibao.dip.policy import DipPolicy, DipPolicyError
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
+from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.sqlmoney import div_round
 
 DEVIATION_ZH = {"normal": "正常", "high": "高倍率", "low": "低倍率", "extreme": "极高倍率（特例单议）"}
@@ -225,12 +225,7 @@ def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list
 
 
 def _csv(headers: list[str], rows: list[list]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(headers)
-    for r in rows:
-        w.writerow([v if isinstance(v, str) else cell_text(v) for v in r])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return rows_csv(headers, ([v if isinstance(v, str) else cell_text(v) for v in r] for r in rows))
 
 
 def _write(out_dir: Path, institution: str, year: int | None, lv, summary: dict, cases: list[dict],
@@ -250,11 +245,12 @@ def _write(out_dir: Path, institution: str, year: int | None, lv, summary: dict,
     notes_g = [f"机构 {who} 病种汇总（{period}，仅入组病例）", "次均费用 = 该机构该病种医疗总费用之和 ÷ 病例数，四舍五入到分"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = [out_dir / f"{institution}_病种分值.xlsx"]
+    stem = safe_id(institution)  # (an institution code from the command line or data: never a path)
+    files = [safe_path(out_dir, f"{stem}_病种分值", suffix=".xlsx")]
     write_workbook(files[0], workbook_sheets(who, lv, summary, cases, groups, point_value,
                                              (notes_s, notes_d, notes_g)))
     for name, (h, r) in (("概况", (sh, sr)), ("病例明细", (dh, dr)), ("病种汇总", (gh, gr))):
-        p = out_dir / f"{institution}_{name}.csv"
+        p = safe_path(out_dir, f"{stem}_{name}", suffix=".csv")
         p.write_bytes(_csv(h, r))
         files.append(p)
     return files

@@ -27,8 +27,6 @@ changes have 4 decimals, cost per stay 2; every division is exact (``div_round``
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from yibao.dip.policy import DipPolicy
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step
 from yibao.engine.sqlmoney import div_round
 
@@ -258,17 +257,15 @@ def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
     from yibao.dip.hospital import cell_text  # (hospital → build → pipelines → this module: import late)
 
     ind = {k: format(v.normalize(), "f") if isinstance(v, Decimal) else v for k, v in policy.indicators.items()}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HEADERS)
+    out = []
     for r in rows:
         name, direction, _, how = INDICATORS[r["indicator"]]
-        w.writerow([r["institution_id"], cell_text(r["level"]), r["year"], r["indicator"], name.format(**ind),
+        out.append([r["institution_id"], cell_text(r["level"]), r["year"], r["indicator"], name.format(**ind),
                     cell_text(r["value"]), r["peers"], cell_text(r["median"]), cell_text(r["band"]),
                     "高于界值预警" if direction == "above" else "低于界值预警",
                     "同级机构不足 {}".format(ind["min_peers"]) if r["value"] is not None and r["flag"] is None
                     else cell_text(r["flag"]), how.format(**ind)])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return rows_csv(HEADERS, out)
 
 
 def indicators(workspace: Path, scored_dir: Path, policy: DipPolicy, out_dir: Path) -> list[dict]:

@@ -35,6 +35,7 @@ import pyarrow as pa
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
+from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
 from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
@@ -587,7 +588,7 @@ def write_year(y: DipYear, out_dir, statements: bool = True, issuer=None, deduct
         insts = sorted({r["institution_id"] for r in rows["clearing"]} | {r["institution_id"] for r in rows["bed_day"]})
         for i in insts:
             sheets = statement_sheets(y, i, rows, issuer, deduction_lines)
-            path = sdir / f"{i}.xlsx"
+            path = safe_path(sdir, safe_id(i), suffix=".xlsx")  # (an institution code from data: never a path)
             write_workbook(path, sheets)
             files.append(path)
     return files

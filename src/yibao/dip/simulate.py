@@ -19,8 +19,6 @@ written to the workspace, the real catalogue or the real settlement.
 
 from __future__ import annotations
 
-import csv
-import io
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -29,6 +27,7 @@ from pathlib import Path
 
 from yibao.dip.policy import DipPolicyError
 from yibao.dip.settlement import SCHEME_ZH, Budgets, DipYear
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.money import ZERO, decimal_view, round_money
 
@@ -145,12 +144,8 @@ def write_comparison(rows: list[dict], totals: list[dict], out_dir: Path, scenar
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for name, cols, data in (("comparison", COMPARE_COLUMNS, rows), ("comparison_totals", TOTAL_COLUMNS, totals)):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow([zh for _, zh in cols])
-        for r in data:
-            w.writerow(["" if r.get(k) is None else r.get(k) for k, _ in cols])
-        (out_dir / f"{name}.csv").write_bytes(("\ufeff" + buf.getvalue()).encode("utf-8"))
+        (out_dir / f"{name}.csv").write_bytes(rows_csv([zh for _, zh in cols],
+                                                       ([r.get(k) for k, _ in cols] for r in data)))
         files.append(out_dir / f"{name}.csv")
     notes = [f"情景：{scenario.name}（{Path(scenario.path).name}）；基准与情景分别计算，真实结算结果未改动"]
     write_workbook(out_dir / "comparison.xlsx", [

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from yibao.contract.readers import detect_encoding
 from yibao.contract.reasons import FatalLoadError
+from yibao.engine.outdir import atomic_file
 from yibao.engine.runner import query_arrow
 
 NUMERIC = ("age_years", "newborn_age_days", "newborn_weight_g")
@@ -116,14 +117,11 @@ CONTRACT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
 def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] = CONTRACT_COLUMNS) -> None:
     """The results as CSV (UTF-8, header row, quotes only where needed, blank where not reached);
     written to a temporary file first, so a failure never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    con = duckdb.connect()
-    try:
-        con.register("result", result.select(list(columns)))
-        target = str(tmp).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM result) TO '{target}' (FORMAT csv, HEADER true)")
-    finally:
-        con.close()
-    tmp.replace(path)
+    with atomic_file(Path(path)) as tmp:
+        con = duckdb.connect()
+        try:
+            con.register("result", result.select(list(columns)))
+            target = str(tmp).replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM result) TO '{target}' (FORMAT csv, HEADER true)")
+        finally:
+            con.close()

@@ -31,6 +31,7 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import CASES, INSTITUTIONS
 from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.excel import table_sheet
+from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step
 from yibao.settle.agreement import (EXCLUSION_COLUMNS, NOT_EXCLUDED, OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH,
                                     exclusion_rows, exclusion_summary, wholly_excluded)
@@ -600,8 +601,9 @@ def write_drg_year(y: DrgYear, weights: pa.Table, case_pay: pa.Table, out_dir: P
         for i in sorted({r["institution_id"] for r in clr} | {r["institution_id"] for r in items}):
             mine = with_drg_names(cases.filter(pc.equal(cases.column("institution_id"), i)).to_pylist(), names, "drg")
             sheets = drg_statement_sheets(y, i, clr, pre, items, mine, issuer, deduction_lines)
-            write_workbook(sdir / f"{i}.xlsx", sheets)
-            files.append(sdir / f"{i}.xlsx")
+            path = safe_path(sdir, safe_id(i), suffix=".xlsx")  # (an institution code from data: never a path)
+            write_workbook(path, sheets)
+            files.append(path)
     return files
 
 

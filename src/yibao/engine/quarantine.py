@@ -13,13 +13,13 @@ The file is created readable by its owner only (0600).
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 from yibao.contract.errors import BadOption
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import lit
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.workspace import Workspace
 
 # a 15- or 18-character id number anywhere in a text
@@ -103,10 +103,8 @@ def export_quarantine(workspace: Path, out_file: Path, table: str | None = None,
         ws.close()
     tmp = out_file.with_name(f".{out_file.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
+    with os.fdopen(fd, "wb") as f:  # through the one CSV writer (BOM; text a spreadsheet would run is escaped)
+        f.write(rows_csv(header, rows))
     os.replace(tmp, out_file)
     return len(rows)
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.schema import LABEL_PATTERNS, TABLES
+from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.excel import Sheet, table_sheet, write_workbook
 from yibao.engine.runner import LocalRunner, Runner, query_arrow, runner_for
 from yibao.review.pipelines import build_pipeline
@@ -171,15 +172,13 @@ def _cell(v) -> str:
 
 
 def write_csv(table: pa.Table, path: Path) -> None:
-    """UTF-8 CSV, header unquoted, fields quoted only when needed, blank for null, money as 12.30."""
-    import csv
-
+    """UTF-8 CSV with BOM (opens in Excel), header unquoted, fields quoted only when needed, blank for null, money as
+    12.30, text that a spreadsheet would run escaped (:func:`yibao.engine.csvfile.escape_text`)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(table.column_names)
+        fh.write(rows_csv_text(table.column_names, ()))  # (the BOM and the header)
         for batch in table.to_batches(max_chunksize=65536):
             cols = [c.to_pylist() for c in batch.columns]
-            w.writerows([[_cell(v) for v in row] for row in zip(*cols)])
+            fh.write(rows_csv_text(None, ([_cell(v) for v in row] for row in zip(*cols)), bom=False))
 
 
 def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa.Table]:

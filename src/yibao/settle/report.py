@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from yibao.contract.reasons import FatalLoadError
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import Sheet, table_sheet
 from yibao.settle.units import SchemeSettlement
 
@@ -84,13 +85,8 @@ def cell(v) -> object:
 
 
 def csv_bytes(cols: Sequence[tuple[str, str]], rows: Sequence[Mapping]) -> bytes:
-    """UTF-8 with BOM (opens in Excel), Chinese header row."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([zh for _, zh in cols])
-    for r in rows:
-        w.writerow([cell(r.get(k)) for k, _ in cols])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """UTF-8 with BOM (opens in Excel), Chinese header row; text that a spreadsheet would run is escaped."""
+    return rows_csv([zh for _, zh in cols], ([cell(r.get(k)) for k, _ in cols] for r in rows))
 
 
 def write_csv(path: Path, cols: Sequence[tuple[str, str]], rows: Sequence[Mapping]) -> Path:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pyarrow as pa
 
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import table_sheet, write_workbook
+from yibao.engine.outdir import write_bytes_atomic
 
 
 def _cell(v: object) -> str:
@@ -19,17 +20,11 @@ def _cell(v: object) -> str:
 
 
 def write_csv(table: pa.Table, path: Path, bom: bool = False) -> Path:
-    """Write ``table`` as CSV with a header row (``bom`` for files meant to be opened in Excel)."""
-    path = Path(path)
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``table`` as CSV with a header row (``bom`` for files meant to be opened in Excel), whole or not at all
+    (a temporary file renamed over ``path``); text that a spreadsheet would run is escaped."""
     cols = [table.column(n).to_pylist() for n in table.column_names]
-    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(table.column_names)
-        for row in zip(*cols):
-            w.writerow([_cell(v) for v in row])
-    return path
+    return write_bytes_atomic(Path(path), rows_csv(table.column_names, ([_cell(v) for v in row] for row in zip(*cols)),
+                                                   bom=bom))
 
 
 def write_status_csv(status: pa.Table, path: Path) -> Path:
