@@ -23,6 +23,7 @@ import duckdb
 
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import QUARANTINE_COLUMNS
+from yibao.engine.wslock import connect_for_write, release_write
 
 DB_FILE = "yibao.duckdb"
 DEFAULT_WORKSPACE = Path("yibao-data")
@@ -61,8 +62,11 @@ class Workspace:
         if read_only and not self.db_path.exists():
             raise FileNotFoundError(f"{self.path}: 工作区不存在（先运行 yibao load）")
         self.path.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.db_path), read_only=read_only)
-        if not read_only:
+        self.read_only = read_only
+        if read_only:
+            self.con = duckdb.connect(str(self.db_path), read_only=True)
+        else:  # waits for readers such as the server (yibao.engine.wslock)
+            self.con = connect_for_write(self.path, self.db_path)
             self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -99,6 +103,8 @@ class Workspace:
 
     def close(self) -> None:
         self.con.close()
+        if not self.read_only:
+            release_write(self.path)
 
     def __enter__(self) -> "Workspace":
         return self
