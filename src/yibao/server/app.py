@@ -10,6 +10,7 @@ validate, 503 the workspace is being written (``yibao load``) for longer than th
 from __future__ import annotations
 
 import html
+from contextlib import asynccontextmanager
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from yibao.contract.errors import WorkspaceBusy
 from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
-from yibao.server.cases import read_case
+from yibao.server.cases import WorkspaceReader, read_case
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.db import Store
@@ -93,7 +94,14 @@ def _user(request: Request, endpoint: str) -> User:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="yibao 医保 API", version=__version__, docs_url=None, redoc_url=None,
+    reader = WorkspaceReader(settings.workspace, settings.read_wait_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        reader.close()
+
+    app = FastAPI(lifespan=lifespan, title="yibao 医保 API", version=__version__, docs_url=None, redoc_url=None,
                   description="医保基金经办与监管：病例、审核疑点、申诉与复审、扣款、审计日志。错误统一为 "
                               '{"error": {"code", "message"}}。')
     app.state.settings = settings
@@ -169,7 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/cases/{case_id}", summary="病例（结算清单）及参保人姓名、身份证号")
     def get_case(case_id: str, request: Request):
         user = _user(request, "cases.read")
-        case = read_case(settings.workspace, case_id, settings.read_wait_seconds)
+        case = read_case(reader, case_id)
         visible = case is not None and (user.role != "hospital" or case["institution_id"] == user.institution_id)
         masked = user.role in MASKED_ROLES
         audit.record(store, actor=user.username, role=user.role,
