@@ -194,3 +194,21 @@ def test_a_load_while_the_server_answers(workspace, region_dir):
     assert [r.returncode for r in loads] == [0, 0], [r.stderr for r in loads]
     assert "quarantined" in loads[1].stdout
     assert len(statuses) > 5 and set(statuses) == {200}
+
+
+def test_serve_on_a_busy_port_says_so(workspace):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = cli("serve", "--workspace", workspace, "--port", port)
+    assert r.returncode == 2 and f"无法在 127.0.0.1:{port} 上启动服务" in r.stderr and r.stdout == ""
+
+
+def test_serve_refuses_a_missing_workspace_and_an_unknown_store(tmp_path, workspace):
+    r = cli("serve", "--workspace", tmp_path / "nowhere")
+    assert r.returncode == 2 and "工作区目录不存在" in r.stderr
+    r = cli("serve", "--workspace", workspace, "--store", "postgresql://u:secretpw@127.0.0.1:1/db")
+    assert r.returncode == 2 and "无法打开记录库" in r.stderr and "secretpw" not in r.stderr

@@ -50,6 +50,8 @@ def serve(workspace: Path, store_url: str | None = None, host: str = "127.0.0.1"
     server = _Server(config)
     try:
         server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        pass
     finally:
         store.close()
     if not server.started:
