@@ -12,13 +12,13 @@ from __future__ import annotations
 import html
 from contextlib import asynccontextmanager
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,7 +51,6 @@ class Settings:
     workspace: Path
     policy: LoginPolicy = LOGIN_POLICY
     read_wait_seconds: float = READ_WAIT_SECONDS
-    extra: dict = field(default_factory=dict)
 
 
 class ApiError(Exception):
@@ -327,4 +326,4 @@ def _page(title: str, body: str) -> str:
             "</body></html>")
 
 
-__all__ = ["ApiError", "Settings", "create_app", "Response"]
+__all__ = ["ApiError", "Settings", "create_app"]
