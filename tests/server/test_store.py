@@ -3,6 +3,8 @@ the state machine, deductions, logins."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
@@ -179,9 +181,10 @@ def test_login_and_lockout(store):
     with pytest.raises(LoginRefused) as exc:  # locked: even the right password is refused
         authenticate(store, "hosp1", PASSWORD, policy=policy)
     assert exc.value.code == "account_locked"
-    actions = [(e["actor"], e["action"]) for e in audit.events(store, 4)]
-    assert actions == [("hosp1", "login.locked"), ("hosp1", "login.failure"), ("hosp1", "login.failure"),
-                       ("hosp1", "login.failure")]
+    events = audit.events(store, 4)
+    assert [(e["actor"], e["action"]) for e in events] == [("hosp1", "login.failure")] * 4
+    assert [json.loads(e["detail"])["reason"] for e in events] == ["account_locked"] + ["bad_credentials"] * 3
+    assert json.loads(events[1]["detail"])["locked_until"] is not None  # the third failure locked the name
     assert sum(e["client"] == "10.0.0.9" for e in audit.events(store, 10)) == 2  # the client address is kept
 
 

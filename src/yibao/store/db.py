@@ -121,16 +121,15 @@ def migrate(store: Store) -> None:
 
 def _secret(store: Store) -> bytes:
     """The per-store signing key of tokens and session cookies (made once, kept in the store)."""
-    for _ in range(2):
-        with store.begin() as con:
-            row = con.execute(select(settings.c.value).where(settings.c.key == "token_secret")).first()
-            if row:
-                return bytes.fromhex(row[0])
-            try:
+    while True:
+        try:
+            with store.begin() as con:
+                row = con.execute(select(settings.c.value).where(settings.c.key == "token_secret")).first()
+                if row:
+                    return bytes.fromhex(row[0])
                 con.execute(settings.insert().values(key="token_secret", value=secrets.token_hex(32)))
-            except IntegrityError:
-                continue
-    return _secret(store)
+        except IntegrityError:  # another process made it first: read theirs
+            continue
 
 
 def open_store(workspace: Path | str, url: str | None = None) -> Store:

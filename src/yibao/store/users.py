@@ -97,8 +97,8 @@ def authenticate(store: Store, username: str, password: str, *, client: str = ""
     with store.begin() as con:
         att = con.execute(select(login_attempts).where(login_attempts.c.username == username)).mappings().first()
         if att and att["locked_until"] and datetime.fromisoformat(att["locked_until"]) > now:
-            audit.append(con, actor=username, role="", action="login.locked", object=f"user:{username}",
-                         client=client, detail={"locked_until": att["locked_until"]})
+            audit.append(con, actor=username, role="", action="login.failure", object=f"user:{username}",
+                         client=client, detail={"reason": "account_locked", "locked_until": att["locked_until"]})
             refused = LoginRefused("account_locked", f"登录失败次数过多，该用户已锁定至 "
                                    f"{datetime.fromisoformat(att['locked_until']).astimezone().strftime('%H:%M')}，请稍后再试")
         else:
@@ -124,7 +124,8 @@ def authenticate(store: Store, username: str, password: str, *, client: str = ""
             else:
                 con.execute(login_attempts.insert().values(username=username, **values))
             audit.append(con, actor=username, role="", action="login.failure", object=f"user:{username}",
-                         client=client, detail={"locked_until": locked} if locked else {"failures": failures})
+                         client=client, detail={"reason": "bad_credentials", "failures": failures,
+                                                "locked_until": locked})
             refused = LoginRefused("bad_credentials", "用户名或密码错误")
     raise refused
 
