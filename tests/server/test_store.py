@@ -202,3 +202,30 @@ def test_passwords_are_argon2_hashes(store):
     with store.begin() as con:
         hashes = [h for (h,) in con.execute(select(users.c.password_hash))]
     assert len(hashes) == 6 and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+
+
+@pytest.mark.slow
+def test_deductions_of_record_equal_the_review_deductions_csv(tmp_path):
+    """On a synthetic region: per institution and year, the store's total (all findings open) equals the
+    review's own deductions (summed over settings), to the fen."""
+    from regions import generated_workspace
+    from yibao.review.engine import run_workspace, summaries
+    from yibao.review.ruleset import load_rules
+    from yibao.staff import periods_from_workspace
+    from yibao.store.db import open_store
+    from yibao.store.findings import record_run
+
+    ws = generated_workspace(tmp_path, seed=7, cases=3000)
+    rs = load_rules(None)
+    res = run_workspace(ws, rs, periods_from_workspace(ws))
+    expected: dict = {}
+    for r in summaries(res, rs)["deductions"].to_pylist():
+        key = (r["institution_id"], r["year"])
+        expected[key] = expected.get(key, 0) + r["amount"]
+    assert len(expected) > 5
+    with open_store(ws) as st:
+        record_run(st, res.findings, res.cases, workspace=str(ws), rules_digest="t", started_at="t", actor="t",
+                   cases=res.counts["cases"])
+        got = {k: fnd.deductions(st, *k)["total"] for k in expected}
+        assert len(fnd.list_latest(st)) == res.findings.num_rows
+    assert got == {k: f"{v:.2f}" for k, v in expected.items()}
