@@ -205,7 +205,8 @@ def create_app(settings: Settings) -> FastAPI:
             if institution_id not in (None, user.institution_id):
                 return {"findings": []}
             institution_id = user.institution_id
-        return {"findings": fnd.list_latest(store, institution_id, status)}
+        # a plain JSONResponse: the rows are JSON already (FastAPI's encoder would walk each one again)
+        return JSONResponse({"findings": fnd.list_latest(store, institution_id, status)})
 
     @app.post("/api/findings/{finding_id}/appeal", summary="申诉（医疗机构）")
     def appeal(finding_id: str, body: AppealBody, request: Request):
