@@ -136,10 +136,16 @@ def hold_workspace(env: dict):
          f"con = duckdb.connect({str(Path(env['ws']) / 'yibao.duckdb')!r})\nprint('ready', flush=True)\ntime.sleep(120)"],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "ready"
+    before = os.environ.get("YIBAO_LOCK_WAIT")
+    os.environ["YIBAO_LOCK_WAIT"] = "2"  # a writer waits for the workspace this long (yibao.engine.wslock), then says so
 
     def undo() -> None:
         holder.kill()
         holder.wait()
+        if before is None:
+            os.environ.pop("YIBAO_LOCK_WAIT", None)
+        else:
+            os.environ["YIBAO_LOCK_WAIT"] = before
     return undo
 
 

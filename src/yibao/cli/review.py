@@ -57,6 +57,7 @@ def review_cmd(
     engine: str = engine_option(),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit",
                                                help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
+    store: Optional[str] = typer.Option(None, "--store", help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import engine as rv
@@ -92,7 +93,11 @@ def review_cmd(
         if not (Path(workspace) / "yibao.duckdb").exists():
             raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
         periods = _periods_from_workspace(Path(workspace))
+        from yibao.cli.server import record_review, started_now  # the workspace's store of record (docs/server.md)
+
+        started_at = started_now()
         res = rv.run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
+        record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings
     n_rej = sum(1 for s in f.column("severity").to_pylist() if s == "reject")

@@ -29,6 +29,7 @@ import duckdb
 from yibao.contract.errors import MissingData, WorkspaceBusy
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import QUARANTINE_COLUMNS
+from yibao.engine.wslock import connect_for_write, release_write
 
 DB_FILE = "yibao.duckdb"
 DEFAULT_WORKSPACE = Path("yibao-data")
@@ -104,9 +105,13 @@ class Workspace:
         if not self.path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
             os.chmod(self.path, DIR_MODE)
+        self.read_only = read_only
         try:
             with private_files():
-                self.con = duckdb.connect(str(self.db_path), read_only=read_only)
+                if read_only:
+                    self.con = duckdb.connect(str(self.db_path), read_only=True)
+                else:  # waits for readers such as the server (yibao.engine.wslock)
+                    self.con = connect_for_write(self.path, self.db_path)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -154,6 +159,8 @@ class Workspace:
 
     def close(self) -> None:
         self.con.close()
+        if not self.read_only:
+            release_write(self.path)
 
     def __enter__(self) -> "Workspace":
         return self

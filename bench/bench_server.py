@@ -1,0 +1,119 @@
+"""Benchmark: the server on loopback — a case read and the findings list, bounded load.
+
+    .venv/bin/python bench/bench_server.py [--workspace /work/data/ws20k] [--requests 2000] [--concurrency 20]
+
+Copies the workspace to a scratch directory (the original is not touched), records a review run in
+its store, adds two users (agency, one hospital), starts ``yibao serve`` as a subprocess on a free
+port, then sends ``--requests`` requests with ``--concurrency`` threads for each of: ``GET
+/api/cases/{id}`` (random cases, agency), ``GET /api/findings`` (agency: every finding of the latest
+run) and ``GET /api/findings`` as the hospital (its own). Prints p50/p99 per endpoint as a Markdown
+block for docs/benchmarks.md. Stops the server and deletes the scratch copy at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import httpx
+
+PW = "bench-password-1"
+
+
+def _cli(*args: str, stdin: str | None = None) -> None:
+    subprocess.run([sys.executable, "-m", "yibao.cli", *args], input=stdin, text=True, check=True,
+                   capture_output=True)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workspace", default="/work/data/ws20k")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=20)
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="yibao-bench-server-"))
+    ws = tmp / "ws"
+    shutil.copytree(a.workspace, ws, ignore=shutil.ignore_patterns("store.sqlite3*", ".writer"))
+    con = duckdb.connect(str(ws / "yibao.duckdb"), read_only=True)
+    cases = [r[0] for r in con.execute("SELECT case_id FROM cases").fetchall()]
+    inst = con.execute("SELECT institution_id FROM cases GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    con.close()
+    _cli("review", "--workspace", str(ws), "--out", str(tmp / "review"))
+    _cli("users", "add", "agency", "--role", "agency", "--workspace", str(ws), stdin=PW + "\n")
+    _cli("users", "add", "hosp", "--role", "hospital", "--institution", inst, "--workspace", str(ws), stdin=PW + "\n")
+    port = _port()
+    proc = subprocess.Popen([sys.executable, "-m", "yibao.cli", "serve", "--workspace", str(ws), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = proc.stdout.readline().strip()
+    rows = []
+    try:
+        with httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(max_connections=a.concurrency)) as http:
+            def tok(u):
+                return {"Authorization": "Bearer " + http.post("/api/login", json={"username": u, "password": PW})
+                        .json()["token"]}
+            agency, hosp = tok("agency"), tok("hosp")
+            rnd = random.Random(1)
+            plans = [("GET /api/cases/{id} (agency)", lambda: http.get(f"/api/cases/{rnd.choice(cases)}", headers=agency)),
+                     ("GET /api/findings (agency, all)", lambda: http.get("/api/findings", headers=agency)),
+                     ("GET /api/findings (hospital, own)", lambda: http.get("/api/findings", headers=hosp))]
+            lock = threading.Lock()
+            for name, call in plans:
+                times: list[float] = []
+                bad = 0
+
+                def one(_):
+                    nonlocal bad
+                    t = time.perf_counter()
+                    r = call()
+                    dt_ = time.perf_counter() - t
+                    with lock:
+                        times.append(dt_)
+                        bad += r.status_code != 200
+                n_items = len(call().json().get("findings", [])) if "findings" in name else 1
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(a.concurrency) as pool:
+                    list(pool.map(one, range(a.requests)))
+                wall = time.perf_counter() - t0
+                rows.append((name, n_items, _pct(times, 50), _pct(times, 99), a.requests / wall, bad))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"### Server on loopback ({len(cases):,} cases; {a.requests:,} requests per endpoint, "
+          f"{a.concurrency} concurrent)\n")
+    print(f"Measured {dt.date.today()} at commit {commit} on {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}, SQLite store; `bench/bench_server.py`.\n")
+    print("| endpoint | items per answer | p50 ms | p99 ms | requests/s | non-200 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, n, p50, p99, rps, bad in rows:
+        print(f"| `{name}` | {n:,} | {p50:.1f} | {p99:.1f} | {rps:,.0f} | {bad} |")
+
+
+if __name__ == "__main__":
+    main()

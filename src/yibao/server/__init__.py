@@ -1,0 +1,8 @@
+"""The web app and API of yibao (interfaces layer): FastAPI over the store of record and the workspace.
+
+- :func:`yibao.server.app.create_app` — the ASGI application
+- :func:`yibao.server.run.serve` — ``yibao serve``: uvicorn, prints the URL once it accepts connections
+- :mod:`yibao.server.access` — who may do what (the role matrix the tests read)
+
+Guide: docs/server.md; architecture: docs/adr/0005-system-of-record.md.
+"""

@@ -1,0 +1,330 @@
+"""The ASGI application: the contract's API (``/api/…``), a Chinese login page and index, one error shape.
+
+Every answer that is an error has the body ``{"error": {"code": "...", "message": "..."}}`` (message
+in Chinese) and the proper status: 400 a body that is not JSON, 401 no or bad credentials, 403 a role
+that may not, 404 not found (also another institution's case or finding for a hospital user), 405 a
+method the path does not have, 409 a state that does not allow the change, 422 a request that does not
+validate, 503 the workspace is being written (``yibao load``) for longer than the server waits.
+"""
+
+from __future__ import annotations
+
+import html
+from contextlib import asynccontextmanager
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yibao import __version__
+from yibao.contract.errors import WorkspaceBusy
+from yibao.contract.privacy import mask_id_number, mask_name
+from yibao.server import auth
+from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
+from yibao.server.cases import WorkspaceReader, read_case
+from yibao.store import audit
+from yibao.store import findings as fnd
+from yibao.store.db import Store
+from yibao.store.users import LOGIN_POLICY, ROLES, LoginPolicy, LoginRefused, User, authenticate, get_user
+
+PUBLIC_API = {"/api/health", "/api/login"}
+SESSION_COOKIE = "yibao_session"
+LOGIN_CSRF_COOKIE = "yibao_login_csrf"
+READ_WAIT_SECONDS = 30.0  # how long a request waits for a running `yibao load` before 503
+
+_STATUS_CODES = {400: ("bad_request", "请求格式错误"), 401: ("unauthorized", "需要登录：请提供有效的令牌"),
+                 403: ("forbidden", "无权访问"), 404: ("not_found", "未找到所请求的资源"),
+                 405: ("method_not_allowed", "不支持该请求方法"), 409: ("conflict", "当前状态不允许此操作"),
+                 422: ("invalid_request", "请求参数不合法"), 503: ("workspace_busy", "服务暂时不可用，请稍后再试")}
+
+
+@dataclass
+class Settings:
+    store: Store
+    workspace: Path
+    policy: LoginPolicy = LOGIN_POLICY
+    read_wait_seconds: float = READ_WAIT_SECONDS
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AppealBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["upheld", "overturned"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class FinalizeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _user(request: Request, endpoint: str) -> User:
+    user: User = request.state.user
+    if user.role not in ENDPOINT_ROLES[endpoint]:
+        raise ApiError(403, "forbidden", f"角色“{ROLES[user.role]}”（{user.role}）无权访问此接口")
+    return user
+
+
+def create_app(settings: Settings) -> FastAPI:
+    reader = WorkspaceReader(settings.workspace, settings.read_wait_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        reader.close()
+
+    app = FastAPI(lifespan=lifespan, title="yibao 医保 API", version=__version__, docs_url=None, redoc_url=None,
+                  description="医保基金经办与监管：病例、审核疑点、申诉与复审、扣款、审计日志。错误统一为 "
+                              '{"error": {"code", "message"}}。')
+    app.state.settings = settings
+    store = settings.store
+
+    # --- authentication of /api/ (before routing, so that unknown /api/ paths answer 401 too) -----------------
+    @app.middleware("http")
+    async def bearer(request: Request, call_next):
+        path = request.url.path
+        if path.startswith("/api/") and path.rstrip("/") not in PUBLIC_API:
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            data = auth.verify(store.secret, "api", token.strip()) if scheme.lower() == "bearer" else None
+            user = await run_in_threadpool(get_user, store, data["u"]) if data else None
+            if user is None or user.role != data.get("r"):
+                code, msg = _STATUS_CODES[401]
+                return error_response(401, code, msg if not header else "令牌无效或已过期，请重新登录",
+                                      {"WWW-Authenticate": "Bearer"})
+            request.state.user = user
+        return await call_next(request)
+
+    # --- errors: one shape ---------------------------------------------------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(fnd.TransitionRefused)
+    async def _refused(_request: Request, exc: fnd.TransitionRefused):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(WorkspaceBusy)
+    async def _busy(_request: Request, exc: WorkspaceBusy):
+        return error_response(503, "workspace_busy", exc.message, {"Retry-After": "5"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        code, msg = _STATUS_CODES.get(exc.status_code, ("error", "请求失败"))
+        if exc.status_code == 404:
+            msg = "未找到该地址"
+        return error_response(exc.status_code, code, msg, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return error_response(400, "bad_request", "请求体不是有效的 JSON")
+        parts = []
+        for e in errs[:5]:
+            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
+            parts.append(f"{where or '请求体'}：{_zh(e)}")
+        return error_response(422, "invalid_request", "请求参数不合法：" + "；".join(parts))
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, _exc: Exception):
+        return error_response(500, "internal_error", "服务器内部错误，已记录，请联系管理员")
+
+    # --- API ------------------------------------------------------------------------------------------------
+    @app.get("/api/health", summary="健康检查")
+    def health():
+        return {"status": "ok"}
+
+    @app.post("/api/login", summary="登录，取得令牌")
+    def login(body: LoginBody, request: Request):
+        try:
+            user = authenticate(store, body.username, body.password, client=_client(request),
+                                policy=settings.policy)
+        except LoginRefused as exc:
+            raise ApiError(401, exc.code, exc.message) from None
+        return {"token": auth.sign(store.secret, "api", user.username, user.role, settings.policy.token_hours),
+                "username": user.username, "role": user.role, "institution_id": user.institution_id,
+                "expires_in": settings.policy.token_hours * 3600}
+
+    @app.get("/api/cases/{case_id}", summary="病例（结算清单）及参保人姓名、身份证号")
+    def get_case(case_id: str, request: Request):
+        user = _user(request, "cases.read")
+        case = read_case(reader, case_id)
+        visible = case is not None and (user.role != "hospital" or case["institution_id"] == user.institution_id)
+        masked = user.role in MASKED_ROLES
+        audit.record(store, actor=user.username, role=user.role,
+                     action="case.read" if visible else "case.read.not_found", object=f"case:{case_id}",
+                     client=_client(request), detail={"masked": masked} if visible else {})
+        if not visible:
+            raise ApiError(404, "not_found", f"未找到病例 {case_id}")
+        if masked:
+            case["person_name"] = mask_name(case["person_name"])
+            case["person_id_number"] = mask_id_number(case["person_id_number"])
+        return case
+
+    @app.get("/api/audit", summary="审计日志（最新在前）")
+    def get_audit(request: Request, limit: int = Query(100, ge=1, le=1000)):
+        _user(request, "audit.read")
+        return {"events": [{"at": e["at"], "actor": e["actor"], "action": e["action"], "object": e["object"],
+                            "role": e["role"], "client": e["client"], "seq": e["seq"]}
+                           for e in audit.events(store, limit)]}
+
+    @app.get("/api/findings", summary="最新一次审核的疑点")
+    def list_findings(request: Request, institution_id: str | None = None, status: str | None = None):
+        user = _user(request, "findings.list")
+        if status is not None and status not in fnd.STATUSES:
+            raise ApiError(422, "invalid_request", f"未知状态 {status}（可选：{'、'.join(fnd.STATUSES)}）")
+        if user.role == "hospital":
+            if institution_id not in (None, user.institution_id):
+                return {"findings": []}
+            institution_id = user.institution_id
+        # a plain JSONResponse: the rows are JSON already (FastAPI's encoder would walk each one again)
+        return JSONResponse({"findings": fnd.list_latest(store, institution_id, status)})
+
+    @app.post("/api/findings/{finding_id}/appeal", summary="申诉（医疗机构）")
+    def appeal(finding_id: str, body: AppealBody, request: Request):
+        user = request.state.user
+        return _transition(finding_id, "appeal", user, body.reason, request)
+
+    @app.post("/api/findings/{finding_id}/decision", summary="复审决定：维持或撤销（监管）")
+    def decision(finding_id: str, body: DecisionBody, request: Request):
+        user = request.state.user
+        return _transition(finding_id, "uphold" if body.decision == "upheld" else "overturn", user, body.reason,
+                           request)
+
+    @app.post("/api/findings/{finding_id}/finalize", summary="终结（经办、监管）")
+    def finalize(finding_id: str, body: FinalizeBody, request: Request):
+        return _transition(finding_id, "finalize", request.state.user, body.reason, request)
+
+    def _transition(finding_id: str, action: str, user: User, reason: str, request: Request) -> dict:
+        return fnd.transition(store, finding_id, action, actor=user.username, role=user.role,
+                              institution_id=user.institution_id, reason=reason, client=_client(request))
+
+    @app.get("/api/deductions", summary="扣款金额（拒付疑点，未被撤销者）")
+    def get_deductions(request: Request, institution_id: str = Query(..., min_length=1),
+                       year: int = Query(..., ge=1900, le=9999)):
+        user = _user(request, "deductions.read")
+        if user.role == "hospital" and institution_id != user.institution_id:
+            raise ApiError(404, "not_found", f"未找到机构 {institution_id} 的扣款")
+        return fnd.deductions(store, institution_id, year)
+
+    # --- pages: login and index (Chinese) -----------------------------------------------------------------
+    def _session(request: Request) -> tuple[User, dict] | None:
+        data = auth.verify(store.secret, "session", request.cookies.get(SESSION_COOKIE))
+        user = get_user(store, data["u"]) if data else None
+        return (user, data) if user and user.role == data.get("r") else None
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request):
+        s = _session(request)
+        if s is None:
+            return RedirectResponse("/login", status_code=303)
+        user, data = s
+        inst = f"，机构 {html.escape(user.institution_id)}" if user.institution_id else ""
+        body = (f"<p>当前用户：<strong>{html.escape(user.username)}</strong>（{ROLES[user.role]}{inst}）</p>"
+                "<ul><li><a href=\"/openapi.json\">接口说明（OpenAPI）</a></li></ul>"
+                f"<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" "
+                f"value=\"{html.escape(data['n'])}\"><button type=\"submit\">退出登录</button></form>")
+        return HTMLResponse(_page("首页", body))
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request):
+        nonce = secrets.token_urlsafe(24)
+        resp = HTMLResponse(_page("登录", _login_form(nonce)))
+        resp.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600)
+        return resp
+
+    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form("")):
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not cookie or not secrets.compare_digest(cookie, csrf):
+            return HTMLResponse(_page("登录", "<p role=\"alert\">页面已过期，请重新打开登录页</p>"
+                                      "<p><a href=\"/login\">登录</a></p>"), status_code=403)
+        try:
+            user = authenticate(store, username, password, client=_client(request), policy=settings.policy)
+        except LoginRefused as exc:
+            return HTMLResponse(_page("登录", f"<p role=\"alert\">{html.escape(exc.message)}</p>"
+                                      + _login_form(cookie)), status_code=401)
+        resp = RedirectResponse("/", status_code=303)
+        resp.set_cookie(SESSION_COOKIE, auth.sign(store.secret, "session", user.username, user.role,
+                                                  settings.policy.session_hours),
+                        httponly=True, samesite="lax", max_age=int(settings.policy.session_hours * 3600))
+        resp.delete_cookie(LOGIN_CSRF_COOKIE)
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf: str = Form("")):
+        s = _session(request)
+        if s is None or not secrets.compare_digest(s[1]["n"], csrf):
+            return HTMLResponse(_page("退出", "<p role=\"alert\">请求无效（CSRF 校验失败）</p>"), status_code=403)
+        audit.record(store, actor=s[0].username, role=s[0].role, action="logout", object=f"user:{s[0].username}",
+                     client=_client(request))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+
+    return app
+
+
+def _zh(e: dict) -> str:
+    t = e.get("type", "")
+    if t == "missing":
+        return "缺少此项"
+    if t in ("literal_error", "enum"):
+        return "取值不在允许范围内"
+    if t.startswith("int") or t.startswith("float"):
+        return "须为数字"
+    if "too_short" in t or "min_length" in t:
+        return "不能为空"
+    if "too_long" in t:
+        return "过长"
+    if t.startswith("greater") or t.startswith("less"):
+        return "超出允许范围"
+    return "格式不正确"
+
+
+def _login_form(nonce: str) -> str:
+    return ("<form method=\"post\" action=\"/login\">"
+            f"<input type=\"hidden\" name=\"csrf\" value=\"{html.escape(nonce)}\">"
+            "<p><label for=\"username\">用户名</label> <input id=\"username\" name=\"username\" "
+            "autocomplete=\"username\" required></p>"
+            "<p><label for=\"password\">密码</label> <input id=\"password\" name=\"password\" type=\"password\" "
+            "autocomplete=\"current-password\" required></p>"
+            "<p><button type=\"submit\">登录</button></p></form>")
+
+
+def _page(title: str, body: str) -> str:
+    return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)} · yibao 医保</title></head><body>"
+            f"<header><h1>yibao 医保基金经办与监管</h1></header><main><h2>{html.escape(title)}</h2>{body}</main>"
+            "</body></html>")
+
+
+__all__ = ["ApiError", "Settings", "create_app"]
