@@ -64,7 +64,7 @@ LAYERS = {"contract": 0, "engine": 1, "settle": 1.5, "interfaces": 3}  # every o
 
 def _layer(module: str) -> float:
     part = module.split(".")[1] if module.count(".") else ""
-    if part in ("cli", "web", "api", "server", "store"):  # interfaces: docs/adr/0005-system-of-record.md
+    if part in ("cli", "web", "api", "server", "store"):  # interfaces: docs/adr/0006-system-of-record.md
         return 3
     return LAYERS.get(part, 2)
 

@@ -4,5 +4,5 @@
 - :func:`yibao.server.run.serve` — ``yibao serve``: uvicorn, prints the URL once it accepts connections
 - :mod:`yibao.server.access` — who may do what (the role matrix the tests read)
 
-Guide: docs/server.md; architecture: docs/adr/0005-system-of-record.md.
+Guide: docs/server.md; architecture: docs/adr/0006-system-of-record.md.
 """

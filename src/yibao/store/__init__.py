@@ -1,6 +1,6 @@
 """The store of record (记录库): users, the audit log, review runs and findings with their status.
 
-An interfaces-side component (docs/adr/0005-system-of-record.md): the CLI and the server use it;
+An interfaces-side component (docs/adr/0006-system-of-record.md): the CLI and the server use it;
 capabilities (budget, dip, drg, review, staff, …) never import it. SQLAlchemy 2 Core over SQLite
 (a file inside the workspace, the default) or PostgreSQL (``--store postgresql+psycopg://…``);
 the schema is created and upgraded by Alembic migrations each time a store is opened.
