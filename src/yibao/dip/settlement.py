@@ -41,7 +41,7 @@ from yibao.settle.bands import Bands
 from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
                                     exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
                                     WHOLLY_EXCLUDED_ZH, wholly_excluded)
-from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconcile, summary_line
+from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconciled, summary_line
 from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, write_csv
 from yibao.settle.report import deduction_sheet, statement_head
 from yibao.settle.report import sheet as statement_sheet
@@ -529,10 +529,7 @@ def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str],
             return "住院扣款：本次结算中该机构没有住院清算（该险种无住院统筹预算），未扣减"
         return f"就诊类型 {d.setting!r} 不是 inpatient 或 outpatient，无法对应结算"
 
-    g, a, rows = reconcile(given, y.year, applied, why_not)
-    for r in rows:
-        r["name"] = y.institutions.get(r["institution_id"], {}).get("name", "")
-    return {"given": g, "applied": a, "not_applied": rows}
+    return reconciled(given, y.year, applied, why_not, y.institutions)
 
 
 # (column, 中文表头)

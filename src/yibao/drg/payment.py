@@ -35,7 +35,7 @@ from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step
 from yibao.settle.agreement import (EXCLUSION_COLUMNS, NOT_EXCLUDED, OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH,
                                     exclusion_rows, exclusion_summary, wholly_excluded)
-from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, reconcile, summary_line
+from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, reconciled, summary_line
 from yibao.settle.bands import Bands
 from yibao.settle.report import DRG_CLEARING_COLUMNS, DRG_PREPAY_COLUMNS, deduction_sheet, kinds_of, statement_head
 from yibao.settle.report import sheet as statement_sheet
@@ -499,10 +499,7 @@ def finish_drg_year(y: DrgYear, excluded: pa.Table, given: list[Deduction] | Non
             return "住院扣款：本次结算中该机构没有住院清算（该险种无住院统筹预算），未扣减"
         return f"就诊类型 {d.setting!r} 不是 inpatient 或 outpatient，无法对应结算"
 
-    g, a, rows = reconcile(given, y.year, applied, why_not)
-    for r in rows:
-        r["name"] = y.institutions.get(r["institution_id"], {}).get("name", "")
-    y.deductions = {"given": g, "applied": a, "not_applied": rows}
+    y.deductions = reconciled(given, y.year, applied, why_not, y.institutions)
     return y
 
 

@@ -51,6 +51,7 @@ import duckdb
 
 from yibao import __version__
 from yibao.contract.errors import BadOption
+from yibao.engine.wslock import pid_alive
 
 MANIFEST = "manifest.json"
 FORMAT = "yibao-output/1"  # the manifest's ``format``: what marks a directory as a yibao output
@@ -188,15 +189,7 @@ def _jsonable(v: object) -> object:
 # --- the target and its leftovers ---------------------------------------------------------------------------------
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def is_yibao_output(directory: Path) -> bool:

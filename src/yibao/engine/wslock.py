@@ -33,7 +33,8 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in str(exc).lower()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,7 +50,7 @@ def writer_announced(workspace: Path) -> bool:
         pid = int((Path(workspace) / WRITER_FILE).read_text().strip() or 0)
     except (OSError, ValueError):
         return False
-    return pid > 0 and pid != os.getpid() and _alive(pid)
+    return pid > 0 and pid != os.getpid() and pid_alive(pid)
 
 
 def connect_for_write(workspace: Path, db_path: Path) -> duckdb.DuckDBPyConnection:

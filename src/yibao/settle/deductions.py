@@ -102,6 +102,16 @@ def reconcile(rows: list[Deduction], year: int, applied: Mapping[tuple[str, str]
     return given, total_applied, out
 
 
+def reconciled(rows: list[Deduction], year: int, applied: Mapping[tuple[str, str], Decimal],
+               why_not: Callable[[Deduction], str], institutions: Mapping[str, Mapping]) -> dict:
+    """:func:`reconcile` as the settlements report it: {"given", "applied", "not_applied"} with each row not
+    applied named by its institution (``institutions[id]["name"]``)."""
+    g, a, out = reconcile(rows, year, applied, why_not)
+    for r in out:
+        r["name"] = institutions.get(r["institution_id"], {}).get("name", "")
+    return {"given": g, "applied": a, "not_applied": out}
+
+
 def _row(d: Deduction, amount: Decimal, reason: str) -> dict:
     return {"line": d.line, "institution_id": d.institution_id, "year": d.year,
             "setting": SETTING_ZH.get(d.setting, d.setting), "source": d.source, "amount": amount, "reason": reason}
