@@ -113,3 +113,13 @@ def test_error_shape(case: ErrorCase, shape_env: dict) -> None:
 
 def test_every_case_has_its_own_id() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+# §2 of the issue: the ways a load is refused or stops with a problem (exit 2 or 3, the workspace unchanged), as
+# one table with the rest — the cases are declared beside the load's own tests (tests/test_load_honest.py)
+from test_load_honest import LOAD_ERROR_CASES, LoadErrorCase, check_load_error  # noqa: E402
+
+
+@pytest.mark.parametrize("case", LOAD_ERROR_CASES, ids=[c.name for c in LOAD_ERROR_CASES])
+def test_load_error_shape(tmp_path, case: LoadErrorCase) -> None:
+    check_load_error(tmp_path, case)

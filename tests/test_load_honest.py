@@ -511,8 +511,9 @@ LOAD_ERROR_CASES: list[LoadErrorCase] = [
 ]
 
 
-@pytest.mark.parametrize("case", LOAD_ERROR_CASES, ids=[c.name for c in LOAD_ERROR_CASES])
-def test_load_error_cases(tmp_path: Path, case: LoadErrorCase) -> None:
+def check_load_error(tmp_path: Path, case: LoadErrorCase) -> None:
+    """One row of the error-shape table for the load (tests/test_error_shape.py runs them all): the exit code,
+    one line on stderr starting with 错误 and no traceback, the needle, the workspace unchanged."""
     ws = tmp_path / "ws"
     if case.preloaded:
         load_region(write_region(tmp_path / "tiny"), ws)
