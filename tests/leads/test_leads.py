@@ -13,6 +13,8 @@ import pytest
 
 from conftest import run_cli
 from regions import write_region
+from yibao.leads import leads
+from yibao.synth import generate
 
 HOSPITALS = [f"H00{k}" for k in range(1, 7)]
 LOS = {"H001": (4, 5, 6, 5), "H002": (5, 6, 5, 6), "H003": (4, 4, 5, 5), "H004": (6, 5, 6, 4),
@@ -107,8 +109,7 @@ def test_cases_file_holds_the_cases_behind_the_leads(out: Path) -> None:
 
 
 def test_two_runs_are_byte_identical(ws: Path, out: Path, tmp_path: Path) -> None:
-    r = run_cli("leads", "--workspace", ws, "--year", "2024", "--out", tmp_path / "b")
-    assert r.returncode == 0, r.stderr
+    leads(ws, 2024, tmp_path / "b")  # (in-process: the second run, the first was the CLI's)
     for name in ("leads.csv", "leads_features.csv", "leads_cases.csv"):
         assert (tmp_path / "b" / name).read_bytes() == (out / name).read_bytes(), name
 
@@ -132,3 +133,20 @@ def test_a_year_without_cases_is_refused(ws: Path, tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.startswith("错误：") and "2019" in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_synth_schemes_are_opt_in_and_labelled(tmp_path: Path) -> None:
+    generate(tmp_path / "plain", seed=5, cases=1500)
+    assert not (tmp_path / "plain" / "scheme_labels.csv").exists()
+    s = generate(tmp_path / "sch", seed=5, cases=1500, schemes=True)
+    labels = read(tmp_path / "sch" / "scheme_labels.csv")
+    assert [x["scheme"] for x in labels] == [r[3] for r in s["schemes"]]
+    los = next(x for x in labels if x["scheme"] == "inflated_los")
+    assert los["level"] == "institution" and los["staff_id"] == ""
+    # the labelled hospital's stays are longer in the scheme region than in the plain one (same seed)
+    def mean_los(d: Path) -> float:
+        rows = [r for r in read(d / "cases.csv") if r["institution_id"] == los["institution_id"]
+                and r["setting"] == "inpatient"]
+        return sum((date.fromisoformat(r["discharge_date"]) - date.fromisoformat(r["admit_date"])).days
+                   for r in rows) / len(rows)
+    assert mean_los(tmp_path / "sch") > 1.5 * mean_los(tmp_path / "plain")
