@@ -21,14 +21,15 @@ class Feature:
     zh: str
     unit: str  # "pct" (share shown as %), "index", "days", "count"
     levels: tuple[str, ...] = ("institution", "doctor")
+    inpatient: bool = False  # computed over inpatient stays only (the shrinkage counts those)
 
 
 FEATURES = (
     Feature("cost_index", "例均费用指数（按诊断类别调整）", "index"),
-    Feature("los_days_adj", "病种调整平均住院日", "days"),
-    Feature("multi_dx_share", "有 2 个及以上其他诊断的住院病例占比", "pct"),
-    Feature("readmit15_share", "15 日内同机构再入院率", "pct"),
-    Feature("weekend_share", "周末入院占比", "pct"),
+    Feature("los_days_adj", "病种调整平均住院日", "days", inpatient=True),
+    Feature("multi_dx_share", "有 2 个及以上其他诊断的住院病例占比", "pct", inpatient=True),
+    Feature("readmit15_share", "15 日内同机构再入院率", "pct", inpatient=True),
+    Feature("weekend_share", "周末入院占比", "pct", inpatient=True),
     Feature("top_doctor_share", "单一主诊医师病例占比", "pct", ("institution",)),
     Feature("shared_suspended", "与暂停/终止资格人员共同患者数", "count"),
 )

@@ -2,8 +2,11 @@
 
 Parameters (one place, documented in docs/leads.md):
 
-- ``MIN_PEERS``: a peer group with fewer entities is pooled into the level's whole population.
-- ``SHRINK_CASES``: a z-score is multiplied by ``n / (n + SHRINK_CASES)`` (n = the entity's cases), so a
+- ``MIN_PEERS``: a peer group with fewer entities is pooled into the level's whole population. For a doctor, the
+  z-score of a feature is the smaller of the one among department peers and the one among the doctors of the
+  same institution (when it has at least ``MIN_PEERS`` of them).
+- ``SHRINK_CASES``: a z-score is multiplied by ``n / (n + SHRINK_CASES)`` (n = the entity's cases, its
+  inpatient stays for an inpatient feature), so a
   doctor with 3 cases does not outrank one with 300 on one odd stay.
 - ``Z_CLIP``: robust z-scores are clipped to ``[-Z_CLIP, Z_CLIP]``.
 - ``W_Z`` / ``W_FOREST``: the weights of the robust part (mean of the three largest positive z, mapped to
@@ -44,6 +47,20 @@ def _robust(x: np.ndarray) -> tuple[float, float]:
     return med, s
 
 
+def _zscores(X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(robust z, group median) of every cell, per group of rows."""
+    Z = np.zeros_like(X)
+    MED = np.full_like(X, np.nan)
+    for g in sorted(set(groups)):
+        m = groups == g
+        for j in range(X.shape[1]):
+            med, s = _robust(X[m, j])
+            MED[m, j] = med
+            if s > 0:
+                Z[m, j] = np.clip((X[m, j] - med) / s, -Z_CLIP, Z_CLIP)
+    return Z, MED
+
+
 def _fmt(unit: str, v: float) -> str:
     if unit == "pct":
         return f"{v * 100:.1f}%"
@@ -66,18 +83,18 @@ def score_level(t: pa.Table, level: str) -> tuple[list[dict], list[dict]]:
     groups = np.array([r["peer_group"] for r in rows], dtype=object)
     sizes = {g: int((groups == g).sum()) for g in set(groups)}
     eff = np.array([g if sizes[g] >= MIN_PEERS else "*" for g in groups], dtype=object)
-    cases = np.array([r["cases"] for r in rows], dtype=float)
+    cases = np.array([[r["inpatient_cases"] if f.inpatient else r["cases"] for f in feats] for r in rows], dtype=float)
     shrink = cases / (cases + SHRINK_CASES)
-    Z = np.zeros_like(X)
-    MED = np.full_like(X, np.nan)
-    for g in sorted(set(eff)):
-        m = eff == g
-        for j in range(len(feats)):
-            med, s = _robust(X[m, j])
-            MED[m, j] = med
-            if s > 0:
-                Z[m, j] = np.clip((X[m, j] - med) / s, -Z_CLIP, Z_CLIP)
-    Z = np.where(np.isfinite(Z), Z, 0.0) * shrink[:, None]
+    Z, MED = _zscores(X, eff)
+    if level == "doctor":
+        # a doctor stands out only where they also stand out among their own institution's doctors: a pattern
+        # of the whole institution is the institution's lead, not one lead per doctor of it
+        inst = np.array([r["institution_id"] for r in rows], dtype=object)
+        isz = {g: int((inst == g).sum()) for g in set(inst)}
+        own = np.array([g if isz[g] >= MIN_PEERS else "" for g in inst], dtype=object)
+        Zi, _ = _zscores(X, own)
+        Z = np.where(own[:, None] != "", np.minimum(Z, Zi), Z)
+    Z = np.where(np.isfinite(Z), Z, 0.0) * shrink
     Z = np.round(Z, 6)  # determinism across platforms before the forest and the ordering
     # isolation forest over the z-scores (missing → 0, the peer median)
     if n >= 2:
