@@ -46,7 +46,7 @@ def _case_sql(year: int) -> str:
     ), y AS (
         SELECT c.case_id, c.person_id, c.institution_id, c.attending_staff_id AS staff_id, c.setting,
                c.dept_code, left(c.principal_dx, 3) AS dx3, c.admit_date, c.discharge_date,
-               CAST(c.total_cost AS DOUBLE) AS cost,
+               c.total_cost, CAST(c.total_cost AS DOUBLE) AS cost,
                CASE WHEN c.setting = 'inpatient' THEN greatest(date_diff('day', c.admit_date, c.discharge_date), 1) END AS los,
                CASE WHEN c.setting = 'inpatient' THEN coalesce(len(c.secondary_dx), 0) >= 2 END AS multi_dx,
                CASE WHEN c.setting = 'inpatient' THEN coalesce(i.next_admit IS NOT NULL

@@ -51,7 +51,8 @@ def _cases_rows(con, leads: list[dict]) -> list[list]:
         SELECT t.level, t.rnk, c.institution_id, coalesce(c.staff_id, '') AS staff_id, c.case_id, c.person_id,
                c.setting, c.dept_code, c.dx3, CAST(c.admit_date AS VARCHAR) AS admit_date,
                CAST(c.discharge_date AS VARCHAR) AS discharge_date, c.los, round(c.exp_los, 1) AS exp_los,
-               c.cost, round(c.exp_cost, 2) AS exp_cost, c.multi_dx, c.readmit15, c.weekend
+               CAST(c.total_cost AS VARCHAR) AS total_cost,
+               CAST(CAST(round(c.exp_cost, 2) AS DECIMAL(18, 2)) AS VARCHAR) AS exp_cost, c.multi_dx, c.readmit15, c.weekend
         FROM lead_top t JOIN lead_cases c ON c.institution_id = t.institution_id
              AND (t.level = 'institution' OR c.staff_id = t.staff_id)
         ORDER BY t.level DESC, t.rnk, c.case_id""")
@@ -60,7 +61,7 @@ def _cases_rows(con, leads: list[dict]) -> list[list]:
         if isinstance(v, bool):
             return "是" if v else "否"
         if isinstance(v, float):
-            return f"{v:.2f}"
+            return f"{v:.1f}"
         return v
     return [[cell(v) for v in r.values()] for r in t.to_pylist()]
 
