@@ -24,6 +24,8 @@ def synth(
     first_year: int = typer.Option(2023, "--first-year"),
     years: int = typer.Option(3, "--years"),
     fmt: str = choice_option("csv", "--format", choices=("csv", "parquet"), help="csv 或 parquet"),
+    schemes: bool = typer.Option(False, "--schemes",
+                                 help="另注入机构与医师层级的欺诈方案（住院日虚高的医院、分解住院的医师），标签写入 scheme_labels.csv"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.synth import generate
@@ -35,10 +37,12 @@ def synth(
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
     with outputs(out_dir) as tmp, RateProgress("synth") as bar:
         summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
-                           first_year=first_year, years=years, fmt=fmt,
+                           first_year=first_year, years=years, fmt=fmt, schemes=schemes,
                            progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
+    for level, inst_id, staff_id, scheme in summary.get("schemes", []):
+        out.print(f"注入方案：{scheme}（{level} {inst_id}{' / ' + staff_id if staff_id else ''}），见 scheme_labels.csv")
     out.print("注入异常：" + "，".join(f"{k} {v:,}" for k, v in summary["labels"].items()))
     out.print(f"已写入 {out_dir}（种子 {seed}，代码来源：{'CHS-DRG 标准目录 ' + str(std) if std else '内置代码集'}）")
 

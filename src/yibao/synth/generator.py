@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.synth import anomalies as an
 from yibao.synth import names, refdata
+from yibao.synth import schemes as schemes_mod
 from yibao.synth.cases import (
     INPATIENT,
     OUTPATIENT,
@@ -73,12 +74,15 @@ def _low_standard_group(items) -> refdata.Group:
 
 def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None = None,
              anomaly_rate: float = 0.02, first_year: int = 2023, years: int = 3, fmt: str = "csv",
-             progress: Callable[[str, int], None] | None = None, params: SynthParams | None = None) -> dict:
+             progress: Callable[[str, int], None] | None = None, params: SynthParams | None = None,
+             schemes: bool = False) -> dict:
     """Write a synthetic region of about ``cases`` settled cases to ``out_dir``; returns a summary.
 
     ``standards_dir``: a CHS-DRG 1.1 table folder; when given, a long tail of clinical groups is drawn from its
     ADRGs and part of the secondary diagnoses from its CC/MCC lists (the caller resolves defaults such as
     ``YIBAO_STANDARDS``; see :func:`yibao.contract.standards.find_standards`). ``fmt``: ``csv`` or ``parquet``.
+    ``schemes``: also inject the institution- and doctor-level fraud schemes of :mod:`yibao.synth.schemes`
+    (off: the region is unchanged).
     """
     t0 = time.perf_counter()
     if cases < 100:
@@ -186,6 +190,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     n = len(S["admit"])
     neo = neo_group[S["group"]]
     an.flag_phantom(w, S, rng, want.get("phantom_stay", 0), neo)
+    srng = schemes_mod.scheme_rng(seed) if schemes else None
+    los_h = schemes_mod.inflate_los(srng, S, hospitals, INPATIENT, neo, p.los_cap) if schemes else -1
 
     # --- clinical details -------------------------------------------------------------------------------
     cx = _clinical(w, S, ins, rngs[7], p, neo)
@@ -196,6 +202,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     cx["sec"] = np.concatenate([np.full((n, 1), -1), cx["sec"]], axis=1)
     cx["sec"][up, 0] = serious[rngs[7].integers(0, len(serious), len(up))]
     cx["attending"] = np.where(S["setting"] == PHARMACY, -1, pick_staff(rngs[8], staff, S["inst"], 0))
+    split_d = (schemes_mod.split_doctor(S, cx, staff, hospitals, los_h, an.PAT["split_admission"], INPATIENT)
+               if schemes else None)
     dm_prefix = ("E10", "E11", "E13", "E14", "O24")
     is_dm = np.array([c.startswith(dm_prefix) for c in w.dx_vocab])
     cx["has_diabetes"] = is_dm[S["dx"]] | (is_dm[np.maximum(cx["sec"], 0)] & (cx["sec"] >= 0)).any(axis=1)
@@ -227,12 +235,22 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     for name, cols in tables.items():
         rows[name] = write_table(out_dir, name, cols, fmt, progress)
     labels = {pat: int((S["pattern"] == i).sum()) for i, pat in enumerate(LABEL_PATTERNS)}
+    scheme_rows: list[tuple[str, str, str, str]] = []
+    if schemes:
+        scheme_rows.append(("institution", inst.id[los_h].as_py(), "", "inflated_los"))
+        if split_d is not None:
+            scheme_rows.append(("doctor", inst.id[split_d[0]].as_py(), staff.id[split_d[1]].as_py(),
+                                "split_admission_doctor"))
+        schemes_mod.write_labels(out_dir, scheme_rows)
     policy = budget_policy_text(out_dir, fmt, first_year + years - 1)
     (Path(out_dir) / POLICY_FILE).write_text(policy, encoding="utf-8")
-    return {"out_dir": str(out_dir), "format": fmt, "seed": seed, "years": [first_year, first_year + years - 1],
+    summary = {"out_dir": str(out_dir), "format": fmt, "seed": seed, "years": [first_year, first_year + years - 1],
             "standards": str(standards_dir) if standards_dir else None, "tables": rows, "labels": labels,
             "insured": int(ins.n), "institutions": int(inst.n), "staff": int(staff.n),
             "budget_policy": str(Path(out_dir) / POLICY_FILE), "seconds": round(time.perf_counter() - t0, 2)}
+    if schemes:
+        summary["schemes"] = scheme_rows
+    return summary
 
 
 def _dx3_ids(vocab: list[str]) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""``yibao leads``: the ranked fraud-lead list of a settlement year (the contract's command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from yibao.cli._common import app, file_option
+from yibao.cli._outputs import outputs
+
+
+@app.command("leads")
+def leads_cmd(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
+    year: int = typer.Option(..., "--year", help="结算年度"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    evaluate: Optional[Path] = file_option(None, "--evaluate",
+                                           help="方案标签 CSV（level,institution_id,staff_id,scheme）：报告 precision@k 与各方案名次"),
+) -> None:
+    """飞行检查线索：机构与主诊医师的同类对比特征、稳健Z值与孤立森林评分，按可疑程度排序。"""
+    from yibao.contract.errors import BadOption
+    from yibao.engine.workspace import DB_FILE
+    from yibao.leads import leads
+    from yibao.staff import periods_from_workspace
+
+    if not (workspace / DB_FILE).is_file():
+        raise BadOption(f"{workspace}: 工作区不存在（先运行 yibao load）")
+    if not 1900 <= year <= 2200:
+        raise BadOption(f"--year {year}：年度无效")
+    periods = periods_from_workspace(workspace)  # the staff capability's public function (shared patients)
+    with outputs(out_dir) as tmp:
+        r = leads(workspace, year, tmp, periods=periods, labels=evaluate)
+    print(f"{r.year} 年线索：结算病例 {r.cases:,} 例；机构 {r.counts['institution']} 家，主诊医师 {r.counts['doctor']} 人")
+    if r.unattended:
+        print(f"注意：{r.unattended:,} 例病例没有主诊医师代码，只计入机构层级")
+    for lv, zh in (("institution", "机构"), ("doctor", "医师")):
+        top = [o for o in r.leads if o["level"] == lv][:3]
+        for o in top:
+            who = o["institution_id"] + (f" / {o['staff_id']}" if o["staff_id"] else "")
+            print(f"{zh}第 {o['rank']} 名 {who}（得分 {o['score']}）：{o['reasons']}")
+    if r.evaluation:
+        for e in r.evaluation:
+            if e["kind"] == "precision":
+                print(f"precision@{e['k']}（{e['level']}）：{e['value']}（命中 {e['hits']}）")
+        for e in r.evaluation:
+            if e["kind"] == "scheme_rank":
+                who = e["institution_id"] + (f" / {e['staff_id']}" if e["staff_id"] else "")
+                print(f"方案 {e['scheme']}（{e['level']} {who}）：名次 {e['value'] or '不在名单中'}")
+    print(f"已写入 {out_dir}（{'、'.join(r.files)}）")
