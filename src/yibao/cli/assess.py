@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app
+from yibao.cli._common import app, dir_option, file_option
+from yibao.cli._outputs import outputs
 
 
 def _note(text: str) -> None:
@@ -20,9 +21,9 @@ def assess_cmd(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     year: int = typer.Option(..., "--year", help="考核年度（按结算日期）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
-    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 标准目录（手术率、择期手术率、重症病人比例）"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="考核政策文件（TOML，覆盖内置默认值）"),
-    stocking: Optional[Path] = typer.Option(None, "--stocking", help="备药清单 CSV（institution_id,item_code），给出时计算目录内药品备药率"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（手术率、择期手术率、重症病人比例）"),
+    policy: Optional[Path] = file_option(None, "--policy", help="考核政策文件（TOML，覆盖内置默认值）"),
+    stocking: Optional[Path] = file_option(None, "--stocking", help="备药清单 CSV（institution_id,item_code），给出时计算目录内药品备药率"),
 ) -> None:
     """定点医药机构考核指标：每机构、基金池、区县与全区的指标，同级对比与考核得分（CSV 与 Excel）。"""
     from yibao.assess import assess
@@ -32,12 +33,12 @@ def assess_cmd(
 
     if not (workspace / DB_FILE).is_file():
         raise BadOption(f"{workspace}: 工作区不存在（先运行 yibao load）")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BadOption(f"--out {out_dir}：已存在且不是目录")
     if not 1900 <= year <= 2200:
         raise BadOption(f"--year {year}：年度无效")
+    target = outputs(out_dir)  # an --out that may not be replaced is refused before any work
     periods = periods_from_workspace(workspace)  # the staff capability's public function (staff-sanction share)
-    r = assess(workspace, year, out_dir, policy=policy, standards=standards, stocking=stocking, periods=periods)
+    with target as tmp:
+        r = assess(workspace, year, tmp, policy=policy, standards=standards, stocking=stocking, periods=periods)
     print(f"{r.year} 年考核：机构 {r.institutions} 家，结算病例 {r.cases:,} 例；"
           f"超出同级区间的机构 {r.flagged} 家；已计算考核得分 {r.scored} 家")
     if not r.with_standards:

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from yibao.cli._common import dir_argument, err, file_option, sub_app
+from yibao.cli._outputs import outputs
 
 standards_app = sub_app("standards", help="分组标准版本：查看、比较、切换影响")
 
@@ -67,8 +68,10 @@ def standards_diff(
                 more = f" …（共 {len(codes)} 个）" if len(codes) > 20 else ""
                 print(f"    {CHANGE_ZH[k]}：{' '.join(codes[:20])}{more}")
     if out_csv is not None:
-        out_csv.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(out_csv, (("level", "level"), ("code", "code"), ("change", "change"), ("detail", "detail")), rows)
+        from yibao.engine.outdir import atomic_file
+
+        with atomic_file(out_csv) as tmp:
+            write_csv(tmp, (("level", "level"), ("code", "code"), ("change", "change"), ("detail", "detail")), rows)
         print(f"已写入 {out_csv}（{len(rows)} 行）")
 
 
@@ -93,6 +96,7 @@ def standards_impact(
 
     if (workspace is None) == (cases_csv is None):
         raise BadOption("请用 --workspace 或 --cases 之一给出病例")
+    target = outputs(out_dir)  # an --out that may not be replaced is refused before any work
     sa, sb = load_standards(a), load_standards(b)
     wa = read_weights(weights_a) if weights_a else None
     wb = read_weights(weights_b) if weights_b else None
@@ -113,9 +117,9 @@ def standards_impact(
         finally:
             ws.close()
     res = impact(cases, sa, sb, wa, wb)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, table in res.items():
-        (out_dir / f"{name}.csv").write_bytes(csv_bytes(table))
+    with target as tmp:
+        for name, table in res.items():
+            (tmp / f"{name}.csv").write_bytes(csv_bytes(table))
     n, moved = res["cases"].num_rows, sum(1 for m in res["cases"].column("moved").to_pylist() if m)
     print(f"{a}（{sa.short_version}）→ {b}（{sb.short_version}）：{n:,} 例，换组 {moved:,} 例"
           f"（{moved / n:.1%}）" if n else "没有病例")
