@@ -320,3 +320,67 @@ def test_cli_finalize_and_deductions(store, workspace, store_url, tmp_path):
         [("H001", 2024, "inpatient", "200.00")]
     r = cli("findings", "finalize", "--workspace", workspace, *store_opt, "--as-of", "18/12/2026")
     assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
+
+
+@pytest.mark.slow
+def test_overturning_one_finding_reduces_its_institutions_dip_deduction_by_its_amount(tmp_path):
+    """On a synthetic region (settlement year 2025): review → findings of record; every reject finding upheld
+    but one, F, appealed; the store copied; F upheld in one, overturned in the other; each store's deductions
+    exported and settled with ``dip settle --deductions``. F's institution's 审核扣款 differs by exactly F's
+    amount, the others' not at all, and the upheld run deducts the institution's 2025 inpatient rejects in full."""
+    import shutil
+    from decimal import Decimal
+
+    from regions import generated_workspace
+
+    from yibao.store.db import open_store
+    from .test_serve import cli
+
+    ws = generated_workspace(tmp_path, seed=3, cases=2000)  # 24 inpatient reject findings settled in 2025
+    for args in (("dip", "build", "-w", ws, "--out", tmp_path / "cat"),
+                 ("dip", "score", "-w", ws, "--catalogue", tmp_path / "cat", "--out", tmp_path / "s"),
+                 ("review", "--workspace", ws, "--out", tmp_path / "rev")):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+    assert "已记入记录库" in r.stdout
+    today = date(2026, 12, 3)
+    with open_store(ws) as st:
+        rej = [f for f in fnd.list_latest(st) if f["severity"] == "reject"]
+        inpatient25 = [f for f in rej if f["setting"] == "inpatient" and f["settle_date"].startswith("2025")]
+        f = max(inpatient25, key=lambda x: (Decimal(x["amount"]), x["finding_id"]))
+        inst = f["institution_id"]
+        assert Decimal(f["amount"]) > 0
+        fnd.transition(st, f["finding_id"], "appeal", actor="h", role="hospital", institution_id=inst,
+                       reason="申诉", today=today)
+        out = fnd.decide_many(st, [x["finding_id"] for x in rej if x["finding_id"] != f["finding_id"]], "upheld",
+                              actor="s", role="supervisor", reason="维持", today=today)
+        assert out["applied"] == len(rej) - 1 and out["refused"] == []
+    b = tmp_path / "b.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        if (ws / f"store.sqlite3{suffix}").exists():
+            shutil.copy(ws / f"store.sqlite3{suffix}", tmp_path / f"b.sqlite3{suffix}")
+    stores = {"upheld": None, "overturned": f"sqlite:///{b}"}
+    for decision, url in stores.items():
+        with open_store(ws, url) as st:
+            fnd.transition(st, f["finding_id"], "uphold" if decision == "upheld" else "overturn", actor="s",
+                           role="supervisor", institution_id=None, reason="复审", today=today)
+        extra = ("--store", url) if url else ()
+        r = cli("findings", "deductions", "--workspace", ws, *extra, "--year", "2025", "--out",
+                tmp_path / f"{decision}.csv", "--as-of", "2026-12-03")
+        assert r.returncode == 0, r.stderr
+        r = cli("dip", "settle", "-w", ws, "--scored", tmp_path / "s", "--budget-policy",
+                tmp_path / "region" / "budget_policy.toml", "--out", tmp_path / f"settle-{decision}",
+                "--no-statements", "--deductions", tmp_path / f"{decision}.csv")
+        assert r.returncode == 0, r.stderr
+
+    def deducted(decision: str) -> dict:
+        out: dict = {}
+        for row in csv.DictReader((tmp_path / f"settle-{decision}" / "clearing.csv").open(encoding="utf-8-sig")):
+            out[row["机构编码"]] = out.get(row["机构编码"], Decimal("0")) + Decimal(row["审核扣款"])
+        return out
+
+    up, over = deducted("upheld"), deducted("overturned")
+    assert up[inst] - over[inst] == Decimal(f["amount"])
+    assert {k: v for k, v in up.items() if k != inst} == {k: v for k, v in over.items() if k != inst}
+    by_hand = sum((Decimal(x["amount"]) for x in inpatient25 if x["institution_id"] == inst), Decimal("0"))
+    assert up[inst] == by_hand
