@@ -384,3 +384,29 @@ def test_overturning_one_finding_reduces_its_institutions_dip_deduction_by_its_a
     assert {k: v for k, v in up.items() if k != inst} == {k: v for k, v in over.items() if k != inst}
     by_hand = sum((Decimal(x["amount"]) for x in inpatient25 if x["institution_id"] == inst), Decimal("0"))
     assert up[inst] == by_hand
+
+
+@pytest.mark.slow
+def test_once_every_finding_is_final_the_deductions_of_record_are_the_reviews_own(tmp_path):
+    """Every reject finding final (their deadline passed): the exported rows are the review's deductions.csv
+    rows (institution, year, setting, amount, findings), year by year, to the fen."""
+    from regions import generated_workspace
+    from yibao.review.engine import run_workspace, summaries
+    from yibao.review.ruleset import load_rules
+    from yibao.staff import periods_from_workspace
+    from yibao.store.db import open_store
+
+    ws = generated_workspace(tmp_path, seed=7, cases=3000)
+    rs = load_rules(None)
+    res = run_workspace(ws, rs, periods_from_workspace(ws))
+    review = [(r["institution_id"], r["year"], r["setting"], f"{r['amount']:.2f}", r["findings"])
+              for r in summaries(res, rs)["deductions"].to_pylist()]
+    with open_store(ws) as st:
+        fnd.record_run(st, res.findings, res.cases, workspace=str(ws), rules_digest="t", started_at="t", actor="t",
+                       cases=res.counts["cases"], lines_tbl=res.lines)
+        assert fnd.deduction_rows(st) == []
+        assert len(fnd.finalize_due(st, date(2099, 1, 1))) == res.findings.num_rows
+        ours = [(r["institution_id"], r["year"], r["setting"], r["amount"], r["findings"])
+                for r in fnd.deduction_rows(st)]
+        assert audit.verify(st).ok
+    assert len(review) > 10 and sorted(ours) == sorted(review)
