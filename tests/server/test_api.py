@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from yibao.server.app import Settings, create_app
 from yibao.store.users import LoginPolicy
 
-from .conftest import F_H001_REJECT, F_H002_REJECT, PASSWORD, ROLE_USER
+from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, ROLE_USER
 
 ROLES = ("admin", "agency", "supervisor", "hospital", "auditor")
 
@@ -54,12 +54,18 @@ MATRIX = [
      {A: 403, G: 403, S: 404, H: 403, U: 403}),
     ("GET", "/api/deductions?institution_id=H001&year=2024", None, {A: 200, G: 200, S: 200, H: 200, U: 200}),
     ("GET", "/api/deductions?institution_id=H002&year=2024", None, {A: 200, G: 200, S: 200, H: 404, U: 200}),
+    # issue 16: the workbench's filters, investigation, bulk decisions
+    ("GET", "/api/findings?rule_id=L05&min_amount=1&limit=1&offset=0", None, {A: 200, G: 200, S: 200, H: 200, U: 200}),
+    ("POST", f"/api/findings/{F_H001_WARN}/investigation", {"reason": "调查核实"},
+     {A: 403, G: 403, S: 200, H: 403, U: 403}),
+    ("POST", "/api/findings/decisions", {"finding_ids": [F_H002_REJECT], "decision": "upheld", "reason": "批量维持"},
+     {A: 403, G: 403, S: 200, H: 403, U: 403}),
 ]
 
 
 def test_the_matrix_covers_every_api_route_and_role():
     routes = {"/api/health", "/api/cases/", "/api/audit", "/api/findings", "/appeal", "/decision", "/finalize",
-              "/api/deductions"}
+              "/api/deductions", "/investigation", "/api/findings/decisions"}
     assert all(any(r in path for _, path, _, _ in MATRIX) for r in routes)
     assert all(set(expect) == set(ROLES) for *_, expect in MATRIX)
 

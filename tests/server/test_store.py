@@ -24,7 +24,7 @@ def test_migration_creates_the_schema_of_schema_py(store):
     for t in metadata.sorted_tables:
         assert [c["name"] for c in insp.get_columns(t.name)] == [c.name for c in t.columns], t.name
     with store.begin() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"  # 0002: the findings workflow
 
 
 def test_reopening_migrates_nothing_and_keeps_the_secret(store, workspace, store_url):
@@ -83,9 +83,15 @@ ALLOWED = {  # (action, from status) → (to status, roles that may)
     ("overturn", "appealed"): ("overturned", {"supervisor"}),
     ("finalize", "open"): ("final", {"supervisor", "agency"}),
     ("finalize", "upheld"): ("final", {"supervisor", "agency"}),
+    # issue 16: investigation (调查核实), then a decision
+    ("investigate", "open"): ("investigation", {"supervisor"}),
+    ("investigate", "appealed"): ("investigation", {"supervisor"}),
+    ("uphold", "investigation"): ("upheld", {"supervisor"}),
+    ("overturn", "investigation"): ("overturned", {"supervisor"}),
 }
 PATH_TO = {"open": [], "appealed": [("appeal", "hospital")], "upheld": [("uphold", "supervisor")],
-           "overturned": [("overturn", "supervisor")], "final": [("finalize", "agency")]}
+           "overturned": [("overturn", "supervisor")], "final": [("finalize", "agency")],
+           "investigation": [("investigate", "supervisor")]}
 
 
 def test_the_state_machine_table_matches_the_code():
@@ -93,7 +99,7 @@ def test_the_state_machine_table_matches_the_code():
     assert code == ALLOWED
 
 
-@pytest.mark.parametrize("action", ["appeal", "uphold", "overturn", "finalize"])
+@pytest.mark.parametrize("action", ["appeal", "uphold", "overturn", "finalize", "investigate"])
 @pytest.mark.parametrize("start", fnd.STATUSES)
 def test_state_machine(store, action, start):
     for step, role in PATH_TO[start]:

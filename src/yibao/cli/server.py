@@ -88,11 +88,17 @@ def record_review(workspace: Path, store: Optional[str], res, rs, started_at: st
 
     from yibao.engine.workspace import actor
     from yibao.store.db import open_store
-    from yibao.store.findings import record_run
+    from yibao.store.findings import WORKFLOW_POLICY, appeal_deadline, record_run
+    from yibao.store.workdays import china_today, load_calendar
 
     digest = hashlib.sha256(json.dumps([repr(r) for r in rs.rules], ensure_ascii=False).encode()).hexdigest()
     with open_store(workspace, store) as st:
         run_id = record_run(st, res.findings, res.cases, workspace=str(Path(workspace).resolve()),
                             rules_digest=digest, started_at=started_at, actor=actor(),
-                            cases=int(res.counts.get("cases", 0)))
-    print(f"已记入记录库：审核批次 {run_id}，疑点 {res.findings.num_rows:,} 条（状态 open）")
+                            cases=int(res.counts.get("cases", 0)), lines_tbl=getattr(res, "lines", None))
+    today = china_today()
+    due = appeal_deadline(today)
+    print(f"已记入记录库：审核批次 {run_id}，疑点 {res.findings.num_rows:,} 条（状态 open）；"
+          f"新疑点申诉期限 {due}（{WORKFLOW_POLICY.appeal_working_days} 个工作日）")
+    if not load_calendar().covers(today, due):
+        print(f"注意：节假日表未收录 {today.year}–{due.year} 年的全部安排，期限仅按周末推算", file=sys.stderr)

@@ -18,6 +18,8 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "findings.appeal": BY_ACTION["appeal"].roles,
     "findings.decision": BY_ACTION["uphold"].roles | BY_ACTION["overturn"].roles,
     "findings.finalize": BY_ACTION["finalize"].roles,
+    "findings.investigate": BY_ACTION["investigate"].roles,
+    "findings.decisions": BY_ACTION["uphold"].roles & BY_ACTION["overturn"].roles,  # bulk decisions
     "deductions.read": ALL,
 }
 

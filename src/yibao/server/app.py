@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 from contextlib import asynccontextmanager
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +53,7 @@ class Settings:
     workspace: Path
     policy: LoginPolicy = LOGIN_POLICY
     read_wait_seconds: float = READ_WAIT_SECONDS
+    today: Callable[[], date] | None = None  # the day deadlines are judged by (default: today in China)
 
 
 class ApiError(Exception):
@@ -78,6 +81,17 @@ class DecisionBody(BaseModel):
 
 
 class FinalizeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class InvestigationBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+    deadline: date | None = None  # 调查核实期限; default: the policy's working days from today
+
+
+class BulkDecisionBody(BaseModel):
+    finding_ids: list[str] = Field(min_length=1, max_length=fnd.MAX_BULK)
+    decision: Literal["upheld", "overturned"]
     reason: str = Field(min_length=1, max_length=4000)
 
 
@@ -196,17 +210,45 @@ def create_app(settings: Settings) -> FastAPI:
                             "role": e["role"], "client": e["client"], "seq": e["seq"]}
                            for e in audit.events(store, limit)]}
 
-    @app.get("/api/findings", summary="最新一次审核的疑点")
-    def list_findings(request: Request, institution_id: str | None = None, status: str | None = None):
+    def _today() -> date | None:
+        return settings.today() if settings.today else None
+
+    @app.get("/api/findings", summary="最新一次审核的疑点（可筛选、分页）")
+    def list_findings(request: Request, institution_id: str | None = None, status: str | None = None,
+                      dept_code: str | None = None, staff_id: str | None = None, rule_id: str | None = None,
+                      min_amount: str | None = None, max_amount: str | None = None,
+                      limit: int | None = Query(None, ge=1, le=10_000), offset: int = Query(0, ge=0)):
         user = _user(request, "findings.list")
         if status is not None and status not in fnd.STATUSES:
             raise ApiError(422, "invalid_request", f"未知状态 {status}（可选：{'、'.join(fnd.STATUSES)}）")
+        for name, v in (("min_amount", min_amount), ("max_amount", max_amount)):
+            try:
+                fnd.yuan_to_fen(v)
+            except ValueError as exc:
+                raise ApiError(422, "invalid_request", f"请求参数不合法：{name}：{exc}") from None
         if user.role == "hospital":
             if institution_id not in (None, user.institution_id):
                 return {"findings": []}
             institution_id = user.institution_id
+        fnd.finalize_due(store, _today(), client=_client(request))  # deadlines passed: final as they are
+        out = fnd.search(store, fnd.Filters(institution_id=institution_id, dept_code=dept_code, staff_id=staff_id,
+                                            rule_id=rule_id, status=status, min_amount=min_amount,
+                                            max_amount=max_amount), limit, offset)
         # a plain JSONResponse: the rows are JSON already (FastAPI's encoder would walk each one again)
-        return JSONResponse({"findings": fnd.list_latest(store, institution_id, status)})
+        return JSONResponse({"findings": out["findings"], "total": out["total"], "limit": limit, "offset": offset})
+
+    @app.post("/api/findings/decisions", summary="批量复审决定：同一理由维持或撤销多条疑点（监管）")
+    def bulk_decisions(body: BulkDecisionBody, request: Request):
+        user = _user(request, "findings.decisions")
+        return fnd.decide_many(store, body.finding_ids, body.decision, actor=user.username, role=user.role,
+                               reason=body.reason, client=_client(request), today=_today())
+
+    @app.post("/api/findings/{finding_id}/investigation", summary="转调查核实（监管），附期限")
+    def investigation(finding_id: str, body: InvestigationBody, request: Request):
+        user = request.state.user
+        return fnd.transition(store, finding_id, "investigate", actor=user.username, role=user.role,
+                              institution_id=user.institution_id, reason=body.reason, client=_client(request),
+                              today=_today(), deadline=body.deadline)
 
     @app.post("/api/findings/{finding_id}/appeal", summary="申诉（医疗机构）")
     def appeal(finding_id: str, body: AppealBody, request: Request):
@@ -225,14 +267,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     def _transition(finding_id: str, action: str, user: User, reason: str, request: Request) -> dict:
         return fnd.transition(store, finding_id, action, actor=user.username, role=user.role,
-                              institution_id=user.institution_id, reason=reason, client=_client(request))
+                              institution_id=user.institution_id, reason=reason, client=_client(request),
+                              today=_today())
 
-    @app.get("/api/deductions", summary="扣款金额（拒付疑点，未被撤销者）")
+    @app.get("/api/deductions", summary="扣款金额（拒付疑点：total 未被撤销者，deducted 已维持或终结者）")
     def get_deductions(request: Request, institution_id: str = Query(..., min_length=1),
                        year: int = Query(..., ge=1900, le=9999)):
         user = _user(request, "deductions.read")
         if user.role == "hospital" and institution_id != user.institution_id:
             raise ApiError(404, "not_found", f"未找到机构 {institution_id} 的扣款")
+        fnd.finalize_due(store, _today(), client=_client(request))
         return fnd.deductions(store, institution_id, year)
 
     # --- pages: login and index (Chinese) -----------------------------------------------------------------

@@ -88,10 +88,16 @@ findings = Table(
     Column("last_run_id", Integer, ForeignKey("review_runs.run_id"), nullable=False),
     Column("published_at", String(40), nullable=False),
     Column("status_changed_at", String(40), nullable=False),
-    Column("deadline", String(10)),          # reserved: the appeal deadline (issue 16, working days)
+    Column("deadline", String(10)),          # the appeal deadline (申诉期限, a date in China), migration 0001
     Column("version", Integer, nullable=False, server_default="1"),
+    # migration 0002 (issue 16, the findings workflow):
+    Column("setting", String(16)),           # inpatient / outpatient (the case's)
+    Column("dept_code", String(32)),         # the case's department
+    Column("staff_id", String(32)),          # the line's staff, else the case's attending doctor
+    Column("investigation_deadline", String(10)),  # 调查核实期限, while status is investigation
     Index("ix_findings_run_institution", "last_run_id", "institution_id"),
     Index("ix_findings_institution_year", "institution_id", "settle_year"),
+    Index("ix_findings_status_deadline", "status", "deadline"),
 )
 
 finding_transitions = Table(
