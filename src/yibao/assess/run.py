@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import zipfile
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,7 +35,7 @@ from yibao.assess.score import score_rows
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.errors import BadFile, MissingData
 from yibao.engine.csvfile import csv_bytes
-from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT
+from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT, normalise_zip
 from yibao.engine.runner import LocalRunner, query_arrow
 from yibao.engine.workspace import Workspace
 
@@ -211,10 +208,6 @@ def _fmt(indicator: str) -> str:
     return {"count": "0", "money": MONEY_FORMAT, "days": "0.00", "ratio": "0.0000", "rate": RATE_FORMAT}[kind]
 
 
-def _num(v: object) -> object:
-    return float(v) if isinstance(v, Decimal) else v
-
-
 def _sheet(wb: Workbook, title: str, notes: list[str], headers: list[str], rows: list[list[object]],
            formats: dict[int, str] | None = None) -> tuple[object, int]:
     ws = wb.create_sheet(title=title[:31])
@@ -234,7 +227,7 @@ def _sheet(wb: Workbook, title: str, notes: list[str], headers: list[str], rows:
     for row in rows:
         r += 1
         for c, v in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=_num(v))
+            cell = ws.cell(row=r, column=c, value=v)  # a Decimal is written exactly (no float)
             fmt = (formats or {}).get(c)
             if callable(fmt):
                 fmt = fmt(row)
@@ -317,20 +310,6 @@ def write_workbook(path: Path, year: int, res: dict, pol: AssessPolicy) -> None:
     buf = io.BytesIO()
     wb.save(buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_fixed_zip(buf.getvalue()))
+    path.write_bytes(normalise_zip(buf.getvalue()))
 
 
-def _fixed_zip(data: bytes) -> bytes:
-    """The workbook's zip with fixed entry times and a fixed modified stamp (same input, same bytes)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", body)
-            dst.writestr(fixed, body)
-    return out.getvalue()

@@ -270,7 +270,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> None:
     buf = io.BytesIO()
     wb.save(buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_normalise_zip(buf.getvalue()))
+    path.write_bytes(normalise_zip(buf.getvalue()))
 
 
 def layout_of(workbook) -> dict:
@@ -281,7 +281,7 @@ def layout_of(workbook) -> dict:
     return {}
 
 
-def _normalise_zip(data: bytes) -> bytes:
+def normalise_zip(data: bytes) -> bytes:
     """Rewrite the zip with fixed entry times (openpyxl stamps the current time)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
