@@ -35,6 +35,7 @@ from yibao.assess.score import score_rows
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.errors import BadFile, MissingData
 from yibao.engine.csvfile import csv_bytes
+from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT, normalise_zip
 from yibao.engine.runner import LocalRunner, query_arrow
 from yibao.engine.workspace import Workspace
@@ -146,21 +147,9 @@ def _long(values: pa.Table, grain: str, indicators: tuple[str, ...]) -> pa.Table
     return t.sort_by([("unit_id", "ascending"), ("ord", "ascending")])
 
 
-def _text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
 def _csv(header: list[str], rows: list[list[object]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow([_text(v) for v in r])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """Through the project's one CSV writer (BOM, formula-like text escaped); booleans as true/false."""
+    return rows_csv(header, [[("true" if v else "false") if isinstance(v, bool) else v for v in r] for r in rows])
 
 
 def assess(workspace: Path, year: int, out_dir: Path, *, policy: Path | None = None, standards: Path | None = None,
