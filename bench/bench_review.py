@@ -41,7 +41,8 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1)
     args = ap.parse_args()
 
-    from yibao.engine.runner import runner_for, run_steps
+    from yibao.engine.runner import run_steps
+    from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
     from yibao.review.engine import SOURCE_TABLES, ReviewResult, evaluate, read_labels, summaries
     from yibao.review.pipelines import build_pipeline

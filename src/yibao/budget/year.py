@@ -128,7 +128,7 @@ def inputs_from_tables(year: int, institutions: pa.Table, history: pa.Table, mon
 def load_inputs(workspace: Path, year: int, pots: Mapping[str, Decimal], engine: str = "duckdb") -> YearInputs:
     """Aggregate a workspace's cases with the ``budget_inputs`` pipeline on ``engine``."""
     from yibao.contract.schema import TABLES
-    from yibao.engine.runner import runner_for
+    from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
 
     ws = Workspace(workspace, read_only=True)

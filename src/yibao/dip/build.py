@@ -42,7 +42,8 @@ from yibao.dip.pipelines import (
 from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.csvfile import csv_bytes
 from yibao.engine.excel import table_sheet, write_workbook
-from yibao.engine.runner import query_arrow, run_final, runner_for
+from yibao.engine.runner import query_arrow, run_final
+from yibao.engine.select import runner_for
 
 CATALOGUE_ZH = {
     "group_id": "病种编码", "kind": "病种类型", "dx_cat": "诊断类目", "dx_sub": "诊断亚目", "combo": "手术操作组合",

@@ -268,17 +268,6 @@ def run_steps(runner: Runner, pipeline: Pipeline, sources: Mapping[str, object],
     return out
 
 
-def runner_for(engine: str, **kw) -> Runner:
-    """``duckdb`` (default) or ``spark`` (needs the ``spark`` extra and a JDK)."""
-    if engine == "duckdb":
-        return LocalRunner(**kw)
-    if engine == "spark":
-        from yibao.engine.spark import SparkRunner  # optional dependency
-
-        return SparkRunner(**kw)
-    raise ValueError(f"unknown engine {engine!r} (duckdb, spark)")
-
-
 def tables_equal(a: pa.Table, b: pa.Table) -> bool:
     return a.schema.equals(b.schema) and a.equals(b)
 

@@ -29,6 +29,8 @@ import duckdb
 from yibao.contract.errors import MissingData, WorkspaceBusy
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import QUARANTINE_COLUMNS
+from yibao.engine.runner import Runner, query_arrow
+from yibao.engine.select import runner_for
 from yibao.engine.wslock import connect_for_write, release_write
 
 DB_FILE = "yibao.duckdb"
@@ -156,6 +158,21 @@ class Workspace:
 
     def counts(self) -> dict[str, int]:
         return {n: self.con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for n in TABLES}
+
+    def sources(self, names: tuple[str, ...] | list[str], engine: str = "duckdb") -> tuple[dict[str, object], Runner]:
+        """The workspace's tables ``names`` as runner sources, and the runner to read them with.
+
+        DuckDB reads the tables in place (each source is the table's qualified name, the runner works on this
+        workspace's connection, so keep the workspace open while it runs); any other engine gets Arrow tables
+        cast to the contract's schemas, read now (the workspace may be closed afterwards)."""
+        unknown = [n for n in names if n not in TABLES]
+        if unknown:
+            raise ValueError(f"not contract tables: {unknown}")
+        if engine == "duckdb":
+            db = self.con.execute("SELECT current_database()").fetchall()[0][0]
+            return {n: f'"{db}".main.{n}' for n in names}, runner_for("duckdb", con=self.con)
+        runner = runner_for(engine)
+        return {n: query_arrow(self.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema()) for n in names}, runner
 
     def close(self) -> None:
         self.con.close()

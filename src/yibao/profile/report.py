@@ -12,7 +12,8 @@ from rich.table import Table as RichTable
 
 from yibao.contract.schema import TABLES
 from yibao.engine.money import div
-from yibao.engine.runner import query_arrow, runner_for
+from yibao.engine.runner import query_arrow
+from yibao.engine.select import runner_for
 from yibao.engine.workspace import Workspace
 from yibao.profile.pipelines import PROFILE
 

@@ -19,7 +19,8 @@ from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS, as_qualifi
 from yibao.contract.schema import LABEL_PATTERNS, TABLES
 from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.excel import Sheet, table_sheet, write_workbook
-from yibao.engine.runner import LocalRunner, Runner, query_arrow, runner_for
+from yibao.engine.runner import LocalRunner, Runner, query_arrow
+from yibao.engine.select import runner_for
 from yibao.review.pipelines import build_pipeline
 from yibao.review.ruleset import RuleSet
 
