@@ -44,6 +44,7 @@ from yibao.budget.split import (
 )
 from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.money import ZERO, fmt
+from yibao.settle.pots import Budgets
 
 POTS = tuple(f"{s}.{t}" for s in SCHEMES for t in SETTINGS)
 POT_SOURCE = {"inpatient": "final_total（当年付费总额，韶关 第五–七条）",
@@ -100,6 +101,14 @@ class YearResult:
 
 
 # --- inputs -----------------------------------------------------------------------------------
+
+def settlement_pots(policy: BudgetPolicy) -> Budgets:
+    """What DIP and DRG settle against: per scheme the inpatient and outpatient pots and the bed-day figure."""
+    pots = pot_amounts(policy)
+    schemes = sorted(policy.funds)
+    return Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
+                   {s: policy.funds[s]["bed_day"] for s in schemes})
+
 
 def pot_amounts(policy: BudgetPolicy, totals: Sequence | None = None) -> dict[str, Decimal]:
     """Each pot's amount: inpatient = the scheme's final total, outpatient = its outpatient pooling."""

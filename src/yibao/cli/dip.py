@@ -216,24 +216,17 @@ def _warn_catalogue_years(scored: Path, year: int) -> None:
 def _budget(budget_policy: Path):
     """The budget policy and what DIP takes from it (pots per scheme, the bed-day figure)."""
     from yibao.budget.policy import load_policy as load_budget_policy
-    from yibao.budget.year import pot_amounts
-    from yibao.dip.settlement import Budgets
+    from yibao.budget.year import settlement_pots
 
     bp = load_budget_policy(budget_policy)
-    pots = pot_amounts(bp)
-    schemes = sorted(bp.funds)
-    return bp, Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
-                       {s: bp.funds[s]["bed_day"] for s in schemes})
+    return bp, settlement_pots(bp)
 
 
 def _require_year(years: list, year: int, source: Path, budget_policy: Path) -> None:
     """Refuse (exit 2, nothing written) a settlement year without a single case."""
-    from yibao.contract.errors import MissingData
+    from yibao.settle.pots import require_settle_year
 
-    if year not in years:
-        have = "、".join(str(y) for y in sorted({y for y in years if y is not None})) or "无"
-        raise MissingData(f"{source}: 没有 {year} 年度（{budget_policy} 的 year）结算的住院病例，无法结算"
-                          f"（已有的结算年度：{have}）")
+    require_settle_year(years, year, source, budget_policy)
 
 
 def _scored_table(scored: Path):

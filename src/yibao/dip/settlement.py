@@ -38,6 +38,7 @@ from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.runner import Pipeline, Step, run_final
 from yibao.settle.bands import Bands
+from yibao.settle.pots import Budgets
 from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
                                     exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
                                     WHOLLY_EXCLUDED_ZH, wholly_excluded)
@@ -195,15 +196,6 @@ DIP_PER_CAPITA = Pipeline(
 
 
 # --- exact money on the aggregates ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Budgets:
-    """What the budget year hands to DIP, per scheme (fund money): the pots and the bed-day figure."""
-
-    inpatient: Mapping[str, Decimal]
-    outpatient: Mapping[str, Decimal]
-    bed_day: Mapping[str, Decimal]
-
 
 @dataclass
 class BedDayRow:
