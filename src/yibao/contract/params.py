@@ -578,7 +578,7 @@ class ParamTable:
 
     def markdown(self) -> str:
         """The docs table (参数 | 含义 | 类型 | 默认值 | 单位 | 来源)."""
-        out = [f"| 参数 | 含义 | 类型 | 默认值 | 单位 | 来源 |", "|---|---|---|---|---|---|"]
+        out = ["| 参数 | 含义 | 类型 | 默认值 | 单位 | 来源 |", "|---|---|---|---|---|---|"]
         for p in self.params:
             cells = [f"`{p.key}`", p.zh, p.kind.label, p.kind.show(p.default), p.unit, p.source]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
