@@ -91,3 +91,30 @@ def test_docs_hold_the_generated_parameter_table():
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "disclosure.md").read_text(encoding="utf-8")
     assert DISCLOSE.markdown() in text
+
+
+def test_published_report_on_the_public_pages_without_login(region: Path, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from yibao.server.app import Settings, create_app
+    from yibao.store.db import open_store
+
+    r = run_cli("disclose", "-w", region / "ws", "--year", "2025", "--budget", region / "budget", "--assess",
+                region / "assess", "--publish", "--out", tmp_path / "pub")
+    assert r.returncode == 0, r.stderr
+    assert (region / "ws" / "public" / "2025" / "disclosure.json").is_file() and "/public/2025" in r.stdout
+    app = create_app(Settings(store=open_store(region / "ws"), workspace=region / "ws"))
+    with TestClient(app) as client:
+        index = client.get("/public")
+        assert index.status_code == 200 and "2025 年度报告" in index.text
+        page = client.get("/public/2025")
+        assert page.status_code == 200 and "2025 年医疗保险基金总额控制信息公开" in page.text
+        d = json.loads((tmp_path / "pub" / "disclosure.json").read_text(encoding="utf-8"))
+        assert d["split"][0]["name"] in page.text and "费用动态" in page.text
+        con = duckdb.connect(str(region / "ws" / "yibao.duckdb"), read_only=True)
+        names = {n for (n,) in con.execute("SELECT name FROM insured UNION SELECT name FROM staff").fetchall() if n}
+        assert not ID_NUMBER.search(page.text) and not [n for n in names if len(n) >= 2 and n in page.text]
+        pdf = client.get("/public/2025/信息公开.pdf")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:4] == b"%PDF"
+        assert client.get("/public/2024").status_code == 404
+        assert client.get("/public/2025/disclosure.json").status_code == 404  # only the two documents

@@ -20,10 +20,12 @@ def disclose_cmd(
     assess: Optional[Path] = dir_option(None, "--assess", help="yibao assess 的输出目录（考核结果）"),
     dip: Optional[Path] = dir_option(None, "--dip", help="yibao dip settle 的输出目录（点值）"),
     policy: Optional[Path] = file_option(None, "--policy", help="信息公开政策文件（TOML，[disclose]）"),
+    publish: bool = typer.Option(False, "--publish", help="同时发布到工作区的 public/ 目录：yibao serve 的公开页面 /public 显示"),
 ) -> None:
     """向社会公开的年度报告：付费总额及其分解、点值、考核结果、按机构级别的费用动态（PDF、Excel 与公开页面的数据）。"""
     from yibao.contract.errors import BadOption
     from yibao.disclose import disclose
+    from yibao.disclose import publish as publish_report
 
     if not 1900 <= year <= 2200:
         raise BadOption(f"--year {year}：年度无效")
@@ -34,3 +36,6 @@ def disclose_cmd(
           + ("" if d["assessment"] is None else f"，考核结果 {len(d['assessment'])} 家")
           + ("" if d["point_values"] is None else f"，点值 {len(d['point_values'])} 行"))
     print(f"已写入 {out_dir}（{'、'.join(r.files)}）")
+    if publish:
+        dest = publish_report(out_dir, workspace, year)
+        print(f"已发布到 {dest}（公开页面 /public/{year}，无需登录）")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from yibao.disclose.run import DISCLOSE, Disclosure, build, disclose
+from yibao.disclose.run import DISCLOSE, Disclosure, build, disclose, publish
 
-__all__ = ["disclose", "build", "Disclosure", "DISCLOSE"]
+__all__ = ["disclose", "publish", "build", "Disclosure", "DISCLOSE"]

@@ -28,7 +28,7 @@ from yibao.engine import pdf as P
 from yibao.engine.excel import Col, Sheet, write_workbook
 from yibao.engine.workspace import Workspace
 
-__all__ = ["DISCLOSE", "Disclosure", "disclose", "build"]
+__all__ = ["DISCLOSE", "Disclosure", "disclose", "build", "publish"]
 
 DISCLOSE = ParamTable(
     name="disclose", title="信息公开", doc="docs/disclosure.md",
@@ -230,3 +230,25 @@ def _pdf(d: dict) -> bytes:
         P.table(pdf, ["机构编码", "机构名称", "决定日期", "依据", "记分"],
                 [[n["institution_id"], n["name"], n["decided_on"], n["basis"], n["points"]] for n in d["staff_notice"]])
     return P.pdf_bytes(pdf)
+
+
+def publish(report_dir: Path, workspace: Path, year: int) -> Path:
+    """Put a written report where the server's public pages read it (``WORKSPACE/public/YEAR/``), replacing an
+    earlier publication of that year whole (a new directory renamed into place)."""
+    import os
+    import shutil
+
+    src = Path(report_dir)
+    dest = Path(workspace) / "public" / str(year)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{year}.new-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name in ("disclosure.json", "信息公开.pdf", "信息公开.xlsx"):
+        shutil.copy2(src / name, tmp / name)
+    old = dest.with_name(f".{year}.old-{os.getpid()}")
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
