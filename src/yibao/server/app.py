@@ -31,6 +31,7 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.periods import router as periods_router
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.db import Store
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
                               '{"error": {"code", "message"}}。')
     app.state.settings = settings
     store = settings.store
+    app.include_router(periods_router)
 
     # --- authentication of /api/ (before routing, so that unknown /api/ paths answer 401 too) -----------------
     @app.middleware("http")

@@ -105,11 +105,8 @@ class PeriodRefused(TransitionRefused, RefusedInput):
     """A refused period action: ``status`` the HTTP status (403/404/409/422), one Chinese line, exit 2."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        TransitionRefused.__init__(self, status, code, message)
-        self.exit_code = 2
-
-    def __str__(self) -> str:
-        return self.message
+        RefusedInput.__init__(self, message)  # .message is the one line (YibaoError)
+        self.status, self.code = status, code
 
 
 @dataclass(frozen=True)
