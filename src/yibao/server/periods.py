@@ -208,7 +208,7 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
     recorded_inputs = {**inputs.as_dict(), "scored_sha256": _digest(inputs.scored),
                        "budget_policy_sha256": _digest(inputs.budget_policy),
                        "policy_sha256": _digest(inputs.policy), "deductions_sha256": _digest(inputs.deductions),
-                       "period_policy": pp.source, "confirm_working_days": pp.confirm_working_days}
+                       "period_policy_source": pp.source, "confirm_working_days": pp.confirm_working_days}
     step(0.9, "写入记录库")
     out = per.prepare(store, pot=pot, method=method, year=year, month=month, cutoff=cutoff, lines=lines,
                       names=names, agency=issuer.agency, inputs=recorded_inputs, summary=summary, actor=actor,
