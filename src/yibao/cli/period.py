@@ -62,9 +62,10 @@ def period_run(
     clearing: bool = typer.Option(False, "--clearing", help="年终清算（须已签发全部 12 个月）"),
     scheme: str = typer.Option(..., "--scheme", help="险种：employee（职工）或 resident（城乡居民）"),
     setting: str = typer.Option("inpatient", "--setting", help="就医类型：inpatient（住院）或 outpatient（门诊）"),
-    scored: Path = typer.Option(..., "--scored", help="病例赋分目录（yibao dip score 的输出）"),
+    scored: Optional[Path] = typer.Option(None, "--scored", help="病例赋分目录（yibao dip score 的输出；按 DIP、按人头结算时必填）"),
+    standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 分组标准目录（按 DRG 结算时必填）"),
     budget_policy: Path = typer.Option(..., "--budget-policy", help="总额控制政策文件"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="DIP 政策文件（TOML）"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="支付方式政策文件（TOML）：DIP 政策或 DRG 付费政策"),
     deductions: Optional[Path] = typer.Option(None, "--deductions", help="扣款 CSV（年终清算时扣减）"),
     period_policy: Optional[Path] = typer.Option(None, "--period-policy", help="结算期政策（TOML：[periods] methods、confirm）"),
     cutoff: Optional[str] = typer.Option(None, "--cutoff", help="数据截止日 YYYY-MM-DD（缺省为该期最后一天）"),
@@ -83,7 +84,7 @@ def period_run(
         raise BadOption(f"--cutoff {cutoff!r} 不是日期 YYYY-MM-DD") from None
     with _open(workspace, store) as st:
         p = run_period(st, workspace, year=year, month=month, scheme=scheme, setting=setting,
-                       inputs=PeriodInputs(scored, budget_policy, policy, deductions, period_policy),
+                       inputs=PeriodInputs(scored, budget_policy, policy, deductions, period_policy, standards),
                        actor=_actor(st, user), cutoff=cut, warn=lambda w: print(w, file=sys.stderr))
         _show(_with_replaced(st, p))
 

@@ -48,6 +48,13 @@ from yibao.store.statements import excel_bytes, pdf_bytes
 from yibao.store.users import ROLES
 from yibao.server.jobs import Jobs, Progress
 
+try:  # the DRG year as a library function (issue 14 moves it out of the CLI); absent before that merge
+    from yibao.drg.policy import load_payment_policy as load_drg_policy
+    from yibao.drg.settlement import settle_year as drg_settle_year
+    from yibao.drg.standards import load_standards
+except ImportError:  # pragma: no cover - depends on the merge order of issue 14
+    drg_settle_year = None
+
 SCHEMES = ("employee", "resident")
 SETTINGS = ("inpatient", "outpatient")
 ALL = frozenset(ROLES)
@@ -73,11 +80,12 @@ WRITER_WAIT_SECONDS = 120.0  # how long a run waits for a `yibao load` that is w
 class PeriodInputs:
     """What a run reads besides the workspace (paths on the server's machine; relative: to the workspace)."""
 
-    scored: Path               # yibao dip score output (scored_cases.parquet)
+    scored: Path | None        # DIP: yibao dip score output (scored_cases.parquet)
     budget_policy: Path        # 总额控制政策文件 (year, pots, [clearing], [statement])
-    policy: Path | None = None  # DIP policy (TOML)
+    policy: Path | None = None  # the method's policy (TOML): DIP policy, or DRG payment policy
     deductions: Path | None = None  # DEDUCTIONS CSV, applied at the clearing
     period_policy: Path | None = None  # [periods] over settle/period.toml
+    standards: Path | None = None  # DRG: the CHS-DRG standards directory
 
     def as_dict(self) -> dict:
         return {k: (None if v is None else str(v)) for k, v in self.__dict__.items()}
@@ -89,8 +97,8 @@ class PeriodInputs:
                 return None
             p = Path(v)
             return p if p.is_absolute() or base is None else base / p
-        return cls(path(d["scored"]), path(d["budget_policy"]), path(d.get("policy")), path(d.get("deductions")),
-                   path(d.get("period_policy")))
+        return cls(path(d.get("scored")), path(d["budget_policy"]), path(d.get("policy")), path(d.get("deductions")),
+                   path(d.get("period_policy")), path(d.get("standards")))
 
 
 def _digest(p: Path | None) -> str | None:
@@ -110,6 +118,48 @@ def _wait_for_writer(workspace: Path) -> None:
         if time.monotonic() > deadline:
             raise WorkspaceBusy("工作区正在装载数据，结算任务等待超时，请稍后重试")
         time.sleep(POLL_SECONDS)
+
+
+def _run_dip(workspace: Path, inputs: PeriodInputs, year: int, month: int | None, budgets, cp, given, step):
+    """The DIP year on the scored cases settled up to the end of the period; (DipYear, months of ``year`` seen)."""
+    pol = load_dip_policy(inputs.policy)
+    path = inputs.scored / "scored_cases.parquet"
+    if not path.exists():
+        raise MissingData(f"{path}: 缺少病例赋分结果，请先运行 yibao dip score")
+    table = pq.read_table(path)
+    if "settle_month" not in table.column_names:
+        raise BadFile(f"{path}: 赋分结果缺少结算字段（settle_year、settle_month），请用当前版本重新运行 yibao dip score")
+    require_settle_year(table.column("settle_year").to_pylist(), year, path, inputs.budget_policy)
+    # the cases settled up to the end of the period (month N: a later month's cases are not month N's)
+    last = year * 100 + (12 if month is None else month)
+    key = pc.add(pc.multiply(pc.cast(table["settle_year"], pa.int64()), 100), pc.cast(table["settle_month"], pa.int64()))
+    cut = table.filter(pc.less_equal(key, last))
+    months = set(pc.unique(cut.filter(pc.equal(cut["settle_year"], year))["settle_month"]).to_pylist())
+    if month is not None and month not in months:
+        raise MissingData(f"{path}: {period_label(year, month)}没有结算的住院病例，无法计算该月预付")
+    step(0.15, "等待工作区（如有数据装载）")
+    _wait_for_writer(workspace)
+    step(0.2, "汇总病例并计算（DIP）")
+    y = run_settlement(workspace, cut, year, budgets, pol, cp, cp.scores, cp.default_score, None, "duckdb", None,
+                       given=given)
+    return y, months
+
+
+def _run_drg(workspace: Path, inputs: PeriodInputs, year: int, month: int | None, budgets, cp, given, step):
+    """The DRG year (``yibao.drg.settlement.settle_year``) on the cases settled up to the end of the period."""
+    pol = load_drg_policy(inputs.policy)
+    std = load_standards(inputs.standards)
+    step(0.15, "等待工作区（如有数据装载）")
+    _wait_for_writer(workspace)
+    step(0.2, "分组并计算（DRG）")
+    through = month_end(year, 12 if month is None else month)
+    res = drg_settle_year(workspace, std, budgets, cp, given, year, policy=pol, scores=cp.scores,
+                          default_score=cp.default_score, settled_through=through)
+    y = res.year
+    months = {p.month for s in y.drg.values() for p in s.prepayments if p.units}
+    if month is not None and month not in months:
+        raise MissingData(f"{period_label(year, month)}没有按 DRG 结算的住院病例，无法计算该月预付")
+    return y, months
 
 
 def run_period(store: Store, workspace: Path, *, year: int, month: int | None, scheme: str, setting: str,
@@ -134,14 +184,18 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
     step(0.05, "读取政策文件")
     pp = load_period_policy(inputs.period_policy)
     method = pp.methods[setting]
-    if method == "drg":
-        raise BadOption("按 DRG 结算的结算期尚未接入（docs/periods.md）：请在结算期政策 methods.inpatient 中选 dip")
+    if method == "drg" and drg_settle_year is None:
+        raise BadOption("按 DRG 结算的结算期需要 yibao.drg.settlement.settle_year（issue 14 合并后可用）："
+                        "请在结算期政策 methods.inpatient 中选 dip")
+    if method == "drg" and inputs.standards is None:
+        raise BadOption("按 DRG 结算须给出分组标准目录（--standards / \"standards\"）")
+    if method in ("dip", "per_capita") and inputs.scored is None:
+        raise BadOption("按 DIP 结算须给出病例赋分目录（--scored / \"scored\"，yibao dip score 的输出）")
     bp = load_budget_policy(inputs.budget_policy)
     if bp.year != year:
         raise BadOption(f"{inputs.budget_policy}: 政策年度为 {bp.year}，与结算期年度 {year} 不符")
     budgets = settlement_pots(bp)
     issuer = issuer_from(bp.raw, str(inputs.budget_policy))
-    pol = load_dip_policy(inputs.policy)
     cp = bp.sections.clearing
     issued_paid: dict[str, Decimal] = {}
     if month is None:
@@ -151,32 +205,19 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
             raise per.PeriodRefused(409, "conflict", f"{year} 年 {'、'.join(map(str, missing))} 月尚未签发，"
                                                       "须先签发全部 12 个月的预付才能年终清算")
         issued_paid = per.issued_paid(store, pot, year)
-    path = inputs.scored / "scored_cases.parquet"
-    if not path.exists():
-        raise MissingData(f"{path}: 缺少病例赋分结果，请先运行 yibao dip score")
-    table = pq.read_table(path)
-    if "settle_month" not in table.column_names:
-        raise BadFile(f"{path}: 赋分结果缺少结算字段（settle_year、settle_month），请用当前版本重新运行 yibao dip score")
-    require_settle_year(table.column("settle_year").to_pylist(), year, path, inputs.budget_policy)
-    # the cases settled up to the end of the period (month N: a later month's cases are not month N's)
-    last = year * 100 + (12 if month is None else month)
-    key = pc.add(pc.multiply(pc.cast(table["settle_year"], pa.int64()), 100), pc.cast(table["settle_month"], pa.int64()))
-    cut = table.filter(pc.less_equal(key, last))
-    year_months = set(pc.unique(cut.filter(pc.equal(cut["settle_year"], year))["settle_month"]).to_pylist())
-    if month is not None and month not in year_months:
-        raise MissingData(f"{path}: {period_label(year, month)}没有结算的住院病例，无法计算该月预付")
+    given = read_deductions(inputs.deductions) if (month is None and inputs.deductions is not None) else None
+    if method in ("dip", "per_capita"):  # per capita: computed within the DIP settlement run
+        y, year_months = _run_dip(workspace, inputs, year, month, budgets, cp, given, step)
+        runs = y.dip if setting == "inpatient" else y.capita
+        beds = y.bed_day
+    else:
+        y, year_months = _run_drg(workspace, inputs, year, month, budgets, cp, given, step)
+        runs, beds = y.drg, []
     if month is None and warn is not None:
         w = partial_year_warning(year_months, year)
         if w:
             warn(w)
-    given = read_deductions(inputs.deductions) if (month is None and inputs.deductions is not None) else None
-    step(0.15, "等待工作区（如有数据装载）")
-    _wait_for_writer(workspace)
-    step(0.2, "汇总病例并计算（DIP）")
-    y = run_settlement(workspace, cut, year, budgets, pol, cp, cp.scores, cp.default_score, None, "duckdb", None,
-                       given=given)
     step(0.8, "生成结算单")
-    runs = y.dip if setting == "inpatient" else y.capita
     if scheme not in runs:
         raise MissingData(f"{year} 年{scheme}险种没有{'住院' if setting == 'inpatient' else '门诊'}统筹预算或病例，无法结算")
     s = runs[scheme]
@@ -189,7 +230,7 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
     else:
         bed = {}
         if setting == "inpatient":
-            for b in y.bed_day:
+            for b in beds:
                 if b.scheme == scheme:
                     bed[b.institution_id] = bed.get(b.institution_id, ZERO) + b.payable
         lines = clearing_lines(s, issued_paid, bed)
@@ -249,7 +290,8 @@ class PeriodBody(BaseModel):
     scheme: Literal["employee", "resident"]
     setting: Literal["inpatient", "outpatient"] = "inpatient"
     cutoff: dt.date | None = None
-    scored: str = Field(min_length=1, max_length=1000)
+    scored: str | None = Field(None, max_length=1000)
+    standards: str | None = Field(None, max_length=1000)
     budget_policy: str = Field(min_length=1, max_length=1000)
     policy: str | None = Field(None, max_length=1000)
     deductions: str | None = Field(None, max_length=1000)
