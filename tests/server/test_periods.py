@@ -243,6 +243,13 @@ def test_role_matrix_every_role_every_period_endpoint(api, region) -> None:
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert any(e["action"] == "statement.export" for e in audit.events(st, 200))
     _drain(c, g1)
+    # the CLI, without the server, reports what the server issued as of record
+    from conftest import run_cli
+
+    r = run_cli("period", "list", "-w", region / "ws", "--store", st.url, "--year", YEAR)
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith(f"结算期 {p7}："))
+    assert "第 1 版" in line and "已签发（记录版本 of record）" in line  # its correction is a draft still
 
 
 def _drain(c, h) -> None:
@@ -315,3 +322,29 @@ def test_a_run_waits_for_a_load_and_a_load_waits_for_a_run(region: Path, tmp_pat
                        capture_output=True, text=True, env={**os.environ, "YIBAO_LOCK_WAIT": "60"})
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 >= 2.5
+
+
+@pytest.mark.skipif(sp.drg_settle_year is None,
+                    reason="yibao.drg.settlement.settle_year arrives with issue 14's DRG refactor (h/drg14)")
+def test_drg_periods_sum_to_the_drg_year(region: Path, tmp_path: Path, standards: Path) -> None:
+    from yibao.budget.policy import load_policy
+    from yibao.budget.year import settlement_pots
+    from yibao.drg.standards import load_standards
+
+    st = _store(tmp_path)
+    (tmp_path / "periods.toml").write_text('[methods]\ninpatient = "drg"\n', encoding="utf-8")
+    inputs = sp.PeriodInputs(None, region / "region" / "budget_policy.toml", None, None, tmp_path / "periods.toml",
+                             standards)
+    for m in range(1, 13):
+        p = sp.run_period(st, region / "ws", year=YEAR, month=m, scheme="employee", setting="inpatient",
+                          inputs=inputs, actor=PREP)
+        assert p["method"] == "drg"
+        _issue(st, p["period_id"], dt.date(YEAR, m, 28))
+    c = sp.run_period(st, region / "ws", year=YEAR, month=None, scheme="employee", setting="inpatient",
+                      inputs=inputs, actor=PREP)
+    _issue(st, c["period_id"], dt.date(YEAR + 1, 2, 10))
+    bp = load_policy(region / "region" / "budget_policy.toml")
+    year = sp.drg_settle_year(region / "ws", load_standards(standards), settlement_pots(bp), bp.sections.clearing,
+                              None, YEAR).year.drg["employee"]
+    got = {i: sum(d.values(), Decimal(0)) for i, d in per.year_of_record(st, "employee.inpatient", YEAR).items()}
+    assert got == {c.institution_id: c.entitlement for c in year.clearing}
