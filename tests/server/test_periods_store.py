@@ -174,3 +174,13 @@ def test_statement_documents_carry_the_head_and_render_cjk(st) -> None:
             cmaps += body
     for ch in "甲医签":
         assert f"<{ord(ch):04X}>".encode() in cmaps, ch
+
+
+def test_migration_0003_creates_the_tables_of_store_periods(st) -> None:
+    from sqlalchemy import inspect
+
+    insp = inspect(st.engine)
+    for t in (per.periods, per.statements):
+        assert [c["name"] for c in insp.get_columns(t.name)] == [c.name for c in t.columns], t.name
+    checks = {c["name"] for c in insp.get_check_constraints("settlement_periods")}
+    assert {"ck_period_checker_not_preparer", "ck_period_issuer_not_preparer"} <= checks
