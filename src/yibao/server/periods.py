@@ -364,7 +364,14 @@ def get_periods(request: Request, year: int | None = Query(None, ge=1900, le=999
         "\0" if actor.role == "hospital" else None))
     for r in rows:
         r["of_record"] = r["status"] == "issued"
-    return {"periods": rows}
+    return {"periods": [_for(actor, r) for r in rows]}
+
+
+def _for(actor: per.Actor, p: dict) -> dict:
+    """A period as a hospital user sees it: without the pot's totals over every institution."""
+    if actor.role != "hospital":
+        return p
+    return {k: v for k, v in p.items() if k not in ("total", "summary", "statements", "inputs")}
 
 
 @router.get("/api/periods/{period_id}", summary="结算期及其结算单")
@@ -376,7 +383,7 @@ def get_period(period_id: int, request: Request):
         mine = per.period_statements(store, period_id, actor.institution_id or "\0")
         if not mine or p["status"] not in ("issued", "superseded"):
             raise _refused(404, "not_found", f"未找到结算期 {period_id}")
-        return {**p, "of_record": p["status"] == "issued", "statements": mine}
+        return {**_for(actor, p), "of_record": p["status"] == "issued", "statements": mine}
     return {**p, "of_record": p["status"] == "issued", "statements": per.period_statements(store, period_id)}
 
 
