@@ -157,6 +157,7 @@ def dip_settle(
     table = _scored_table(scored)
     _require_year(table.column("settle_year").to_pylist(), bp.year, scored / "scored_cases.parquet", budget_policy)
     _warn_catalogue_years(scored, bp.year)
+    _warn_partial_year(table, bp.year)
     used, record = None, None
     if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
         from yibao.assess.clearing import clearing_scores, parse_reasons
@@ -209,6 +210,20 @@ def _warn_catalogue_years(scored: Path, year: int) -> None:
     except (OSError, ValueError):
         return
     w = catalogue_year_warning(summary.get("catalogue_version", ""), summary.get("catalogue_years"), year)
+    if w:
+        print(w, file=sys.stderr)
+
+
+def _warn_partial_year(table, year: int) -> None:
+    """A warning on stderr when the year's scored cases cover fewer than 12 months (not a year-end clearing)."""
+    import sys
+
+    import pyarrow.compute as pc
+
+    from yibao.settle.period import partial_year_warning
+
+    months = pc.unique(table.filter(pc.equal(table["settle_year"], year))["settle_month"]).to_pylist()
+    w = partial_year_warning(months, year)
     if w:
         print(w, file=sys.stderr)
 

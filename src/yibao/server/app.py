@@ -31,6 +31,7 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.periods import router as periods_router
 from yibao.server.public import router as public_router
 from yibao.server.rectification import router as rectification_router
 from yibao.store import audit
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
                               '{"error": {"code", "message"}}。')
     app.state.settings = settings
     store = settings.store
+    app.include_router(periods_router)  # 结算期与结算单 (yibao.server.periods)
     app.include_router(public_router)  # 信息公开: no login (yibao.server.public)
     app.include_router(rectification_router)  # 超总额整改 (yibao.server.rectification)
 

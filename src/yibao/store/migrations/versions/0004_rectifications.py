@@ -1,14 +1,14 @@
 """Overrun rectification notices (超总额整改, 人社部发〔2012〕70号 三(五)): notice, answer, follow-up.
 
-Revision ID: 0009
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0009"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
