@@ -2,7 +2,7 @@
 
 The site (session-scoped, built once in a temporary directory, seconds):
 
-- a synthetic region (``yibao synth --seed 5 --cases 400``) loaded into a workspace;
+- a synthetic region (``yibao synth --seed 5 --cases 2000``) loaded into a workspace;
 - ``yibao review --workspace`` (the run recorded in the store, findings ``open``);
 - when the CHS-DRG standards are found: ``yibao dip build`` + ``dip score`` into ``WS/results/dip`` and
   ``yibao drg settle`` into ``WS/results/drg`` (what the hospital's own view reads);
@@ -95,7 +95,7 @@ class Site:
 
 def _build(tmp: Path) -> tuple[Path, Path, bool]:
     region, ws = tmp / "region", tmp / "ws"
-    cli("synth", "--out", str(region), "--seed", "5", "--cases", "400")
+    cli("synth", "--out", str(region), "--seed", "5", "--cases", "2000")
     cli("load", str(region), "--workspace", str(ws))
     cli("review", "--workspace", str(ws), "--out", str(tmp / "review"))
     from yibao.contract.standards import find_standards
