@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 ARTEFACTS = REPO / "test-artefacts" / "browser"
 DOC_IMG = REPO / "docs" / "zh" / "img"
 PASSWORD = "browser-test-pw-1"
+# the screenshots the user manual (docs/zh/操作手册.md) shows, refreshed with YIBAO_DOC_SHOTS=1
+DOC_SHOTS = frozenset({"登录", "首页-supervisor", "审核疑点工作台", "批量复审决定", "申诉-填写", "复审决定", "病例",
+                       "本院病例-DIP", "本院病例-DRG"})
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
@@ -167,7 +170,7 @@ def browser(site):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu", "--lang=zh-CN"])
         yield b
         b.close()
 
@@ -200,13 +203,13 @@ def page_as(browser, site):
 @pytest.fixture(scope="session")
 def shot():
     """``shot(page, name)``: a full-page PNG under test-artefacts/browser/ (not committed); with
-    ``YIBAO_DOC_SHOTS=1`` a viewport-sized copy into docs/zh/img/ for the manual."""
+    ``YIBAO_DOC_SHOTS=1`` a viewport-sized copy of the manual's (:data:`DOC_SHOTS`) into docs/zh/img/."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
         path = ARTEFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        if os.environ.get("YIBAO_DOC_SHOTS") == "1":
+        if os.environ.get("YIBAO_DOC_SHOTS") == "1" and name in DOC_SHOTS:
             DOC_IMG.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(DOC_IMG / f"{name}.png"), full_page=False)
         return path

@@ -10,6 +10,7 @@ from functools import lru_cache
 import duckdb
 
 from yibao.contract.privacy import mask_id_number, mask_name
+from yibao.contract.vocab import SETTING_ZH
 from yibao.review.ruleset import load_rules
 from yibao.server.access import MASKED_ROLES
 from yibao.server.cases import WorkspaceReader
@@ -19,7 +20,6 @@ FEE_CATEGORY_ZH = {"bed": "床位费", "exam": "检查费", "lab": "化验费", 
                    "nursing": "护理费", "material": "卫生材料费", "western_drug": "西药费", "patent_drug": "中成药费",
                    "herbal": "中药饮片费", "general_care": "一般诊疗费", "registration": "挂号费", "other": "其他费"}
 ITEM_KIND_ZH = {"drug": "药品", "service": "诊疗项目", "material": "医用耗材", "facility": "服务设施"}
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 SEVERITY_ZH = {"reject": "拒付", "warn": "提示"}
 
 

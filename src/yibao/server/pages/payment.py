@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from yibao.contract.standards import find_standards
+from yibao.contract.vocab import SCHEME_ZH
 from yibao.dip.build import code_names
 from yibao.dip.hospital import DEVIATION_ZH, STATUS_ZH, explain
 from yibao.dip.pipelines import KIND_ZH
@@ -220,11 +221,11 @@ def institution_view(cfg, reader, institution_id: str, scheme: str, year: int | 
             ws_cases = pa.table({"case_id": pa.array([], pa.string()), "dept_code": pa.array([], pa.string()),
                                  "attending_staff_id": pa.array([], pa.string())})
         con.register("w", ws_cases)
-        out["years"] = [r[0] for r in con.execute(
-            "SELECT DISTINCT settle_year FROM p WHERE institution_id = ? AND settle_year IS NOT NULL ORDER BY 1 DESC",
-            [institution_id]).fetchall()]
-        if year is None and out["years"]:
-            year = out["years"][0]
+        counts = con.execute("""SELECT settle_year, count(*) FROM p WHERE institution_id = ? AND settle_year IS NOT NULL
+                                GROUP BY 1 ORDER BY 1 DESC""", [institution_id]).fetchall()
+        out["years"] = [y for y, _ in counts]
+        if year is None and counts:  # default: the year with the most cases (the latest of equals)
+            year = max(counts, key=lambda c: (c[1], c[0]))[0]
         out["year"] = year
         con.execute("""CREATE TEMP TABLE t AS SELECT p.*, w.dept_code, w.attending_staff_id FROM p
                        LEFT JOIN w USING (case_id) WHERE p.institution_id = ? AND p.settle_year IS NOT DISTINCT FROM ?""",
@@ -243,9 +244,9 @@ def institution_view(cfg, reader, institution_id: str, scheme: str, year: int | 
                                     count(*) FILTER (WHERE payment IS NULL) FROM t""").fetchone()
         out["total"] = dict(zip(cols[1:], tot))
         if scheme == "dip":
-            out["point_values"] = con.execute("""SELECT DISTINCT scheme, point_value FROM p
-                                                 WHERE settle_year IS NOT DISTINCT FROM ? AND point_value IS NOT NULL
-                                                 ORDER BY scheme""", [year]).fetchall()
+            out["point_values"] = [(SCHEME_ZH.get(sch, sch), pv) for sch, pv in con.execute(
+                """SELECT DISTINCT scheme, point_value FROM p WHERE settle_year IS NOT DISTINCT FROM ?
+                   AND point_value IS NOT NULL ORDER BY scheme""", [year]).fetchall()]
         else:
             out["rates"] = con.execute("""SELECT DISTINCT scheme_zh, rate FROM p WHERE rate IS NOT NULL
                                           ORDER BY scheme_zh""").fetchall()
