@@ -43,7 +43,7 @@ from yibao.server.pages.core import (
     require,
     settings,
 )
-from yibao.server.pages.payment import case_payment
+from yibao.server.pages.payment import case_payment, drg_trail
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.db import now_iso
@@ -394,6 +394,7 @@ def case_page(request: Request, case_id: str):
                  client=client(request), detail={"masked": mask, "page": True} if visible else {"page": True})
     if not visible:
         raise PageError(404, f"未找到病例 {case_id}")
+    trail = drg_trail(case)  # before masking (the grouper reads no personal data, but the case as loaded)
     case["person_name"], case["person_id_number"] = lookup.person(s.role, case["person_name"],
                                                                   case["person_id_number"])
     lines = lookup.query(reader, LINE_SQL, [case_id])
@@ -419,7 +420,7 @@ def case_page(request: Request, case_id: str):
         "title": f"病例 {case_id}", "case": case, "lines": lines, "findings": found, "mask": mask,
         "institution_name": inst.get(case["institution_id"], ""), "doctor": mask_name(doctor) if mask else doctor,
         "setting_zh": lookup.SETTING_ZH.get(case["setting"] or "", case["setting"]),
-        "pay": case_payment(cfg, case_id)})
+        "pay": case_payment(cfg, case_id), "trail": trail})
 
 
 __all__ = ["router"]
