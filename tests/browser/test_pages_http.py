@@ -4,6 +4,7 @@ refusals change nothing, the scripts are served by the app itself."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -11,12 +12,17 @@ import httpx
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "yibao" / "server" / "templates"
 
 
-def session(site, role: str) -> httpx.Client:
+@contextmanager
+def session(site, role: str):
+    """An HTTP client with a page session of ``role``'s user (closed afterwards)."""
     c = httpx.Client(base_url=site.url)
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
     r = c.post("/login", data={"username": site.users[role], "password": site.password, "csrf": csrf})
     assert r.status_code == 303
-    return c
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def page_csrf(c: httpx.Client, path: str) -> str:
