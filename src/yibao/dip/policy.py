@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from yibao.contract.policyfile import decimal_param, read_toml
-from yibao.contract.reasons import FatalLoadError
+from yibao.dip.errors import DipPolicyError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SECTIONS = ("catalogue", "scoring", "indicators", "settlement", "bed_day", "per_capita")
@@ -35,10 +35,6 @@ INDICATOR_LIMITS = {
     "low_admission_multiple": (Decimal(100), 4), "shift_days": (Decimal(365), 0), "shift_multiple": (Decimal(100), 4),
     "refuse_drop": (Decimal(1), 4), "min_peers": (Decimal(1000), 0),
 }
-
-
-class DipPolicyError(FatalLoadError):
-    """A DIP policy problem: one line naming the file and the key."""
 
 
 @dataclass(frozen=True)
