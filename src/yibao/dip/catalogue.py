@@ -38,8 +38,16 @@ from yibao.dip.inputs import workspace_sources
 from yibao.dip.keys import KEY_CTES, KEY_JOIN
 from yibao.dip.labels import GROUP_KIND_ZH, TIER_ZH
 from yibao.dip.policy import DipPolicy, canonical_json
-from yibao.dip.tables import (MONEY, RULES_SCHEMA, SCORE, SETTLE_FIELDS, VALID_SCHEMA, param_tables, read_overrides,
-                              read_valid_procedures)
+from yibao.dip.tables import (
+    MONEY,
+    RULES_SCHEMA,
+    SCORE,
+    SETTLE_FIELDS,
+    VALID_SCHEMA,
+    param_tables,
+    read_overrides,
+    read_valid_procedures,
+)
 from yibao.engine.csvfile import csv_bytes
 from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.runner import Pipeline, Step

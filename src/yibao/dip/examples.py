@@ -21,8 +21,14 @@ from yibao.dip.catalogue import DIP_CATALOGUE
 from yibao.dip.indicators import CASE_COLUMNS, indicator_params
 from yibao.dip.policy import load_policy
 from yibao.dip.settlement import OUTSIDE_AGREEMENT, UNITS, settle_sources
-from yibao.dip.tables import COEF_SCHEMA, PRIMARY_SCHEMA, REVIEW_SCHEMA, param_tables, read_overrides, \
-    read_valid_procedures
+from yibao.dip.tables import (
+    COEF_SCHEMA,
+    PRIMARY_SCHEMA,
+    REVIEW_SCHEMA,
+    param_tables,
+    read_overrides,
+    read_valid_procedures,
+)
 from yibao.engine.runner import LocalRunner
 from yibao.settle.agreement import agreement_sources
 

@@ -62,7 +62,8 @@ CASE_COLUMNS = ("case_id", "person_id", "institution_id", "setting", "admit_date
 
 
 def indicator_params(policy: DipPolicy) -> pa.Table:
-    """The ``p`` table the SQL reads: the policy's [indicators] thresholds, one row."""
+    """The ``p`` table the SQL reads: every ``[indicators]`` value of the policy (yibao.dip.policy.TABLE), one row,
+    one column each (sorted by name)."""
     ind = policy.indicators
     return pa.table({k: [ind[k]] for k in sorted(ind)})
 

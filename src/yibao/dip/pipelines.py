@@ -13,8 +13,13 @@ registered below with its fixture (from :mod:`yibao.dip.examples`).
 from __future__ import annotations
 
 from yibao.dip.catalogue import DIP_CATALOGUE
-from yibao.dip.examples import (catalogue_fixture, example_agreement_sources, example_settle_sources_outside,
-                                indicators_fixture, scoring_fixture)
+from yibao.dip.examples import (
+                                catalogue_fixture,
+                                example_agreement_sources,
+                                example_settle_sources_outside,
+                                indicators_fixture,
+                                scoring_fixture,
+)
 from yibao.dip.indicators import DIP_INDICATORS
 from yibao.dip.scoring import DIP_SCORING
 from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, OUTSIDE_AGREEMENT

@@ -20,7 +20,14 @@ from yibao.engine.money import ZERO
 from yibao.engine.outdir import safe_id, safe_path
 from yibao.settle.agreement import EXCLUSION_COLUMNS, exclusion_summary
 from yibao.settle.deductions import NOT_APPLIED_COLUMNS, summary_line
-from yibao.settle.report import CLEARING_COLUMNS, PREPAY_COLUMNS, deduction_sheet, scheme_rows, statement_head, write_csv
+from yibao.settle.report import (
+    CLEARING_COLUMNS,
+    PREPAY_COLUMNS,
+    deduction_sheet,
+    scheme_rows,
+    statement_head,
+    write_csv,
+)
 from yibao.settle.report import sheet as statement_sheet
 
 __all__ = ["POINT_VALUE_COLUMNS", "BED_COLUMNS", "year_rows", "write_year", "statement_sheets", "summary_of"]

@@ -36,13 +36,27 @@ from yibao.dip.inputs import workspace_sources
 from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
 from yibao.engine.runner import Pipeline, Step, query_arrow, run_final
-from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH, agreement_sources,
-                                    exclusion_rows, months_in_force, wholly_excluded)
+from yibao.settle.agreement import (
+    NOT_EXCLUDED,
+    OUTSIDE_AGREEMENT,
+    WHOLLY_EXCLUDED_ZH,
+    agreement_sources,
+    exclusion_rows,
+    months_in_force,
+    wholly_excluded,
+)
 from yibao.settle.bands import Bands
 from yibao.settle.deductions import Deduction, by_institution, reconciled
 from yibao.settle.pots import Budgets
-from yibao.settle.units import (SchemeSettlement, UnitMonth, UnitPolicy, booked_by_institution, last_year_weights,
-                                pro_rata_cap, settle_scheme)
+from yibao.settle.units import (
+    SchemeSettlement,
+    UnitMonth,
+    UnitPolicy,
+    booked_by_institution,
+    last_year_weights,
+    pro_rata_cap,
+    settle_scheme,
+)
 from yibao.settle.units import split_deductions as settle_split
 
 __all__ = ["DIP_SETTLE_UNITS", "DIP_PER_CAPITA", "OUTSIDE_AGREEMENT", "Budgets", "DipYear", "BedDayRow", "SCHEMES",

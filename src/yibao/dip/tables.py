@@ -10,26 +10,46 @@ Money is DECIMAL(18,2) (``MONEY``), scores and points DECIMAL(18,4) (``SCORE``),
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 
 from yibao.contract.vocab import MONEY
-from yibao.dip.policy import DipPolicy
+from yibao.dip.policy import TABLE, DipPolicy
 
 __all__ = ["MONEY", "SCORE", "PARAM", "PARAMS_SCHEMA", "YEARS_SCHEMA", "RULES_SCHEMA", "VALID_SCHEMA",
-           "PRIMARY_SCHEMA", "COEF_SCHEMA", "REVIEW_SCHEMA", "SETTLE_FIELDS", "OVERRIDES_FILE", "read_overrides",
+           "PRIMARY_SCHEMA", "COEF_SCHEMA", "SQL_PARAMS", "REVIEW_SCHEMA", "SETTLE_FIELDS", "OVERRIDES_FILE", "read_overrides",
            "read_valid_procedures", "param_tables"]
 
 SCORE = pa.decimal128(18, 4)
 PARAM = pa.decimal128(9, 4)
 OVERRIDES_FILE = Path(__file__).with_name("procedure_overrides.csv")
 
-PARAMS_SCHEMA = pa.schema([
-    ("core_share", PARAM), ("core_min_cases", pa.int64()), ("trim_lower", PARAM), ("trim_upper", PARAM),
-    ("score_base", PARAM), ("high_ratio", PARAM), ("low_ratio", PARAM), ("extreme_ratio", PARAM),
-    ("review_share", PARAM),
-])
+# ``dip_params``: one column per number of [catalogue] and [scoring] in the declaration (yibao.dip.policy.TABLE),
+# in its order — a decimal as DECIMAL(9,4), an integer as BIGINT; lists and tables travel as their own tables below.
+# ``catalogue.core_min_cases`` 0 means "by core_share" and is NULL in SQL.
+SQL_SECTIONS = ("catalogue", "scoring")
+NULL_WHEN_ZERO = ("catalogue.core_min_cases",)
+
+
+def _sql_params() -> list[tuple[str, str, pa.DataType]]:
+    """(key, column, type) of each number of :data:`SQL_SECTIONS` in the declaration."""
+    out = []
+    defaults = TABLE.defaults()
+    for p in TABLE.params:
+        if len(p.path) != 2 or p.path[0] not in SQL_SECTIONS:
+            continue
+        v = defaults[p.key]
+        if isinstance(v, Decimal):
+            out.append((p.key, p.path[-1], PARAM))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out.append((p.key, p.path[-1], pa.int64()))
+    return out
+
+
+SQL_PARAMS = _sql_params()
+PARAMS_SCHEMA = pa.schema([(name, typ) for _, name, typ in SQL_PARAMS])
 YEARS_SCHEMA = pa.schema([("year", pa.int32()), ("weight", PARAM)])
 RULES_SCHEMA = pa.schema([("prefix", pa.string()), ("proc_class", pa.string())])
 VALID_SCHEMA = pa.schema([("code", pa.string())])
@@ -62,15 +82,16 @@ def read_valid_procedures(standards: Path | None) -> pa.Table:
     return pa.table({"code": codes}, schema=VALID_SCHEMA)
 
 
+def _sql_value(policy: DipPolicy, key: str, name: str) -> object:
+    # (an attribute of the policy wins: catalogue.build narrows a policy with dataclasses.replace)
+    v = getattr(policy, name) if hasattr(policy, name) else policy[key]
+    return (v or None) if key in NULL_WHEN_ZERO else v
+
+
 def param_tables(policy: DipPolicy, years: list[int]) -> dict[str, pa.Table]:
     """Broadcast tables for the SQL steps from a :class:`DipPolicy` and the catalogue's years."""
     p = policy
-    params = pa.table({
-        "core_share": [p.core_share], "core_min_cases": [p.core_min_cases or None],
-        "trim_lower": [p.trim_lower], "trim_upper": [p.trim_upper], "score_base": [p.score_base],
-        "high_ratio": [p.high_ratio], "low_ratio": [p.low_ratio], "extreme_ratio": [p.extreme_ratio],
-        "review_share": [p.review_share],
-    }, schema=PARAMS_SCHEMA)
+    params = pa.table({name: [_sql_value(p, key, name)] for key, name, _ in SQL_PARAMS}, schema=PARAMS_SCHEMA)
     pairs = list(zip(years, p.year_weights))
     yrs = pa.table({"year": [y for y, _ in pairs], "weight": [w for _, w in pairs]}, schema=YEARS_SCHEMA)
     coef = [("level", k, v) for k, v in sorted(p.level_coefficient.items())]
