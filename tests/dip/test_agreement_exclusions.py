@@ -37,7 +37,8 @@ from regions import INSTITUTIONS, INSURED, write_csv, write_region
 
 from yibao.contract.schema import TABLES
 from yibao.dip.policy import load_policy
-from yibao.dip.settlement import Budgets, run_settlement, write_year
+from yibao.dip.reports import write_year
+from yibao.dip.settlement import Budgets, run_settlement
 from yibao.engine.loading import load_region
 from yibao.settle.agreement import months_in_force
 from yibao.settle.bands import DepositBand, OverBand

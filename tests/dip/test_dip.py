@@ -11,25 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yibao.dip.build import (
-    build_tables,
-    csv_bytes,
-    read_review,
-    score_tables,
-    write_catalogue,
-    write_scores,
-)
-from yibao.dip.pipelines import (
-    CASE_KEYS,
-    PARAMS_SCHEMA,
-    THRESHOLD,
-    param_tables,
-    read_overrides,
-    read_valid_procedures,
-    toy_cases,
-    toy_institutions,
-)
+from yibao.dip.catalogue import CASE_KEYS, THRESHOLD, build_tables, write_catalogue
+from yibao.dip.examples import toy_cases, toy_institutions
 from yibao.dip.policy import DipPolicyError, load_policy
+from yibao.dip.scoring import read_review, score_tables, write_scores
+from yibao.dip.tables import PARAMS_SCHEMA, param_tables, read_overrides, read_valid_procedures
+from yibao.engine.csvfile import csv_bytes
 from yibao.engine.runner import LocalRunner
 
 D = Decimal

@@ -12,9 +12,10 @@ import pytest
 
 from dip.test_dip import TOY_POLICY, TOY_SCORING, build_toy, policy
 from yibao.contract.schema import INSTITUTIONS
-from yibao.dip.build import score_tables, write_scores
+from yibao.dip.examples import toy_cases
 from yibao.dip.hospital import HospitalError, hospital_view, read_levels
-from yibao.dip.pipelines import read_overrides, read_valid_procedures, toy_cases
+from yibao.dip.scoring import score_tables, write_scores
+from yibao.dip.tables import read_overrides, read_valid_procedures
 from yibao.engine.runner import LocalRunner
 
 D = Decimal

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from yibao.dip.indicators import STAYS, VISITS, example_tables, indicator_table, indicators_csv  # noqa: F401
+from yibao.dip.examples import STAYS, VISITS, example_tables  # noqa: F401
+from yibao.dip.indicators import indicator_table, indicators_csv
 from yibao.dip.policy import load_policy
 
 D = Decimal

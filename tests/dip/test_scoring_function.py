@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from yibao.dip.pipelines import CASE_INPUT_SQL, CASE_POINTS, scoring_fixture
-from yibao.dip.scoring import score_cases
+from yibao.dip.examples import scoring_fixture
+from yibao.dip.keys import CASE_INPUT_SQL
+from yibao.dip.scoring import CASE_POINTS, score_cases
 from yibao.engine.columns import decimal, unscaled
 from yibao.engine.runner import LocalRunner, query_arrow
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from yibao.dip.examples import example_settle_sources
 from yibao.dip.policy import load_policy
 from yibao.dip.settlement import (
     DIP_PER_CAPITA,
     DIP_SETTLE_UNITS,
     Budgets,
-    example_settle_sources,
     history_from_units,
     settle_year,
     split_deductions,

@@ -25,25 +25,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from yibao.contract.standards import find_standards
-from yibao.dip.build import code_names
-from yibao.dip.pipelines import KIND_ZH, REASONS_ZH
-from yibao.dip.policy import DipPolicy, DipPolicyError
+from yibao.dip.catalogue import code_names
+from yibao.dip.errors import HospitalError
+from yibao.dip.inputs import read_levels, read_scored
+from yibao.dip.labels import DEVIATION_ZH, GROUP_KIND_ZH, REASONS_ZH, STATUS_ZH, cell_text
+from yibao.dip.policy import DipPolicy
 from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.outdir import safe_id, safe_path
 from yibao.engine.sqlmoney import div_round
 
-DEVIATION_ZH = {"normal": "正常", "high": "高倍率", "low": "低倍率", "extreme": "极高倍率（特例单议）"}
-STATUS_ZH = {"scored": "已赋分", "review": "待特例单议", "reviewed": "特例单议已定", "ungroupable": "未入组"}
+__all__ = ["HospitalView", "hospital_view", "explain", "workbook_sheets", "HospitalError", "read_levels",
+           "read_scored"]
+
 Q2 = Decimal("0.01")
-
-
-class HospitalError(DipPolicyError):
-    """A problem with the scored directory or the institution (one line naming the file)."""
 
 
 def _share(expr: str) -> str:
@@ -87,34 +84,11 @@ class HospitalView:
     files: list[Path]
 
 
-def read_scored(scored_dir: Path) -> pa.Table:
-    p = Path(scored_dir) / "scored_cases.parquet"
-    if not p.exists():
-        raise HospitalError(str(scored_dir), "不是病例赋分目录（缺少 scored_cases.parquet），请先运行 yibao dip score")
-    return pq.read_table(p)
-
-
-def read_levels(workspace: Path | None) -> pa.Table:
-    """``institution_id, level, name`` from a workspace (empty without one: no peer column)."""
-    schema = pa.schema([("institution_id", pa.string()), ("level", pa.int64()), ("name", pa.string())])
-    if workspace is None:
-        return schema.empty_table()
-    from yibao.engine.workspace import Workspace
-
-    if not (Path(workspace) / "yibao.duckdb").exists():
-        raise HospitalError(str(workspace), "不是 yibao 工作区（缺少 yibao.duckdb）")
-    with Workspace(workspace, read_only=True) as ws:
-        rows = ws.con.execute("SELECT institution_id, CAST(level AS BIGINT), name FROM main.institutions "
-                              "ORDER BY institution_id").fetchall()
-    return pa.table({"institution_id": [r[0] for r in rows], "level": [r[1] for r in rows],
-                     "name": [r[2] for r in rows]}, schema=schema)
-
-
 def explain(r: dict, policy: DipPolicy) -> str:
     """How a case's points were computed, in Chinese, from the stored (exact) values."""
     if r["status"] == "ungroupable":
         return f"未入组：{REASONS_ZH.get(r['reason'], r['reason'])}，不计点数"
-    kind = KIND_ZH.get(r["group_kind"], r["group_kind"])
+    kind = GROUP_KIND_ZH.get(r["group_kind"], r["group_kind"])
     s, ratio, cs, coef = r["score"], r["ratio"], r["case_score"], r["coefficient"]
     high, low, ext = (policy.high_ratio.normalize(), policy.low_ratio.normalize(), policy.extreme_ratio.normalize())
     head = f"{kind} {r['group_id']} 分值 {s}"
@@ -192,15 +166,6 @@ def hospital_view(scored_dir: Path, institution: str, out_dir: Path, policy: Dip
     return HospitalView(institution, lv, summary, case_rows, group_rows, files)
 
 
-def cell_text(v: object) -> str:
-    """A cell as users read it: blank for NULL, 是/否 for booleans, decimals as stored."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "是" if v else "否"
-    return str(v)
-
-
 def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list[dict],
             point_value: Decimal | None):
     peer_head = f"同级其他机构（{lv} 级）" if summary["peers"] is not None else "同级其他机构（未提供工作区）"
@@ -211,7 +176,7 @@ def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list
     d_headers = DETAIL_HEADERS + (["金额（元）"] if point_value is not None else [])
     d_rows = []
     for r in cases:
-        row = [r["case_id"], r["year"], r["group_id"] or "", KIND_ZH.get(r["group_kind"], "") if r["group_kind"] else "",
+        row = [r["case_id"], r["year"], r["group_id"] or "", GROUP_KIND_ZH.get(r["group_kind"], "") if r["group_kind"] else "",
                cell_text(r["primary_care"]) if r["group_id"] else "", cell_text(r["score"]), r["total_cost"],
                r["avg_cost"], cell_text(r["ratio"]), DEVIATION_ZH.get(r["deviation"], "") if r["deviation"] else "",
                cell_text(r["case_score"]), cell_text(r["coefficient"]), cell_text(r["points"]), STATUS_ZH.get(r["status"], r["status"]),
@@ -219,7 +184,7 @@ def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list
         if point_value is not None:
             row.append(r["amount"])
         d_rows.append(row)
-    g_rows = [[g["group_id"], KIND_ZH.get(g["group_kind"], g["group_kind"]), cell_text(g["score"]), g["cases"], g["high"],
+    g_rows = [[g["group_id"], GROUP_KIND_ZH.get(g["group_kind"], g["group_kind"]), cell_text(g["score"]), g["cases"], g["high"],
                g["low"], g["extreme"], cell_text(g["points"]), g["mean_cost"], g["avg_cost"]] for g in groups]
     return (s_headers, s_rows), (d_headers, d_rows), (GROUP_HEADERS, g_rows)
 
@@ -274,7 +239,7 @@ GROUP_SHEET = (
     ("score", "病种分值", "score"), ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
     ("points", "点数", "weight"), ("mean_cost", "次均费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"),
 )
-DIP_LABELS = {"group_kind": KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}
+DIP_LABELS = {"group_kind": GROUP_KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}
 
 
 def workbook_sheets(institution: str, lv, summary: dict, cases: list[dict], groups: list[dict],

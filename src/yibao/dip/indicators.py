@@ -30,14 +30,17 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from datetime import date, timedelta
-
 import pyarrow as pa
 
+from yibao.dip.inputs import read_levels, read_scored
+from yibao.dip.labels import cell_text
 from yibao.dip.policy import DipPolicy
 from yibao.engine.csvfile import rows_csv
-from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step
+from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, query_arrow
 from yibao.engine.sqlmoney import div_round
+from yibao.engine.workspace import Workspace
+
+__all__ = ["DIP_INDICATORS", "INDICATORS", "CASE_COLUMNS", "indicator_params", "indicator_table", "indicators_csv", "indicators"]
 
 INDICATORS = {  # code → (Chinese name, direction, multiple key or None, explanation)
     "upcoding_high_share": ("高套病种：高分值病种病例占比", "above", "upcoding_multiple",
@@ -58,7 +61,9 @@ CASE_COLUMNS = ("case_id", "person_id", "institution_id", "setting", "admit_date
                 "fund_paid")
 
 
-def _params(policy: DipPolicy) -> pa.Table:
+def indicator_params(policy: DipPolicy) -> pa.Table:
+    """The ``p`` table the SQL reads: every ``[indicators]`` value of the policy (yibao.dip.policy.TABLE), one row,
+    one column each (sorted by name)."""
     ind = policy.indicators
     return pa.table({k: [ind[k]] for k in sorted(ind)})
 
@@ -181,7 +186,7 @@ def indicator_table(scored: pa.Table, cases: pa.Table, levels: pa.Table, policy:
                "cases": cases.select(list(CASE_COLUMNS)),
                "levels": levels.select(["institution_id", "level"]).cast(
                    pa.schema([("institution_id", pa.string()), ("level", pa.int64())])),
-               "p": _params(policy)}
+               "p": indicator_params(policy)}
     table = (runner or LocalRunner()).run_pipeline(DIP_INDICATORS, sources)["dip_indicators"]
     order = {k: i for i, k in enumerate(INDICATORS)}
     rows = table.to_pylist()
@@ -194,68 +199,7 @@ def indicator_table(scored: pa.Table, cases: pa.Table, levels: pa.Table, policy:
     return rows
 
 
-# --- a small example region (the parity suite's fixture and the hand-checked tests) ---------------------
-
-# (case_id, institution, year, score or None (ungroupable), person, dx, admit, days) — inpatient, scored
-STAYS = [
-    # 2025, A (level 3)
-    ("A1", "A", 2025, "2500", "p1", "K80.100", date(2025, 3, 1), 4),
-    ("A2", "A", 2025, "2500", "p1", "K80.200", date(2025, 3, 15), 3),   # 10 days after A1 (same K80): readmission
-    ("A3", "A", 2025, "250", "p2", "J18.900", date(2025, 5, 1), 1),     # low score, 1 day: 低标入院
-    ("A4", "A", 2025, "1000", "p3", "I63.900", date(2025, 6, 1), 9),    # discharged 06-10
-    # 2025, B and C (level 3), D (level 2)
-    ("B1", "B", 2025, "1000", "p4", "I63.900", date(2025, 2, 1), 4),
-    ("B2", "B", 2025, "2200", "p5", "C34.100", date(2025, 2, 1), 4),
-    ("C1", "C", 2025, "1000", "p6", "I63.900", date(2025, 4, 1), 4),
-    ("C2", "C", 2025, "1000", "p7", "I63.900", date(2025, 4, 1), 4),
-    ("C3", "C", 2025, "400", "p8", "J18.900", date(2025, 4, 10), 1),
-    ("D1", "D", 2025, "2500", "p9", "C34.100", date(2025, 4, 1), 5),
-    # 2024
-    ("A5", "A", 2024, "2500", "q1", "C34.100", date(2024, 6, 1), 4),
-    ("A6", "A", 2024, "1000", "q2", "I63.900", date(2024, 6, 1), 4),
-    ("B3", "B", 2024, "1000", "q3", "I63.900", date(2024, 6, 1), 4),
-    ("B4", "B", 2024, "1000", "q4", "I63.900", date(2024, 6, 1), 4),
-    ("C4", "C", 2024, "2500", "q5", "C34.100", date(2024, 6, 1), 4),
-    ("C5", "C", 2024, "2500", "q6", "C34.100", date(2024, 6, 1), 4),
-]
-# outpatient visits: (case_id, institution, person, date, fund_paid)
-VISITS = [
-    ("O1", "A", "p3", date(2025, 5, 28), "300.00"),   # 4 days before A4's admission: counts
-    ("O2", "A", "p3", date(2025, 6, 17), "100.00"),   # 7 days after A4's discharge: counts
-    ("O3", "A", "p3", date(2025, 6, 18), "50.00"),    # 8 days after: not counted
-    ("O4", "B", "p1", date(2025, 3, 1), "999.00"),    # another institution: not counted for A
-    ("O5", "C", "p8", date(2025, 4, 9), "30.00"),     # the day before C3's admission
-]
-LEVELS = {"A": 3, "B": 3, "C": 3, "D": 2}
-
-
-def example_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
-    """(scored, cases, levels) of the example region above."""
-    d = Decimal
-    scored = pa.table({
-        "case_id": [s[0] for s in STAYS], "institution_id": [s[1] for s in STAYS],
-        "year": pa.array([s[2] for s in STAYS], pa.int32()),
-        "score": pa.array([d(s[3]).quantize(d("0.0001")) for s in STAYS], pa.decimal128(18, 4)),
-        "points": pa.array([d(s[3]).quantize(d("0.0001")) for s in STAYS], pa.decimal128(18, 4)),
-    })
-    rows = [(s[0], s[4], s[1], "inpatient", s[6], s[6] + timedelta(days=s[7]), s[5], d("1000.00")) for s in STAYS]
-    rows += [(v[0], v[2], v[1], "outpatient", v[3], v[3], "I10.x00", d(v[4])) for v in VISITS]
-    cases = pa.table({c: [r[i] for r in rows] for i, c in enumerate(CASE_COLUMNS)})
-    cases = cases.set_column(7, "fund_paid", pa.array([r[7] for r in rows], pa.decimal128(18, 2)))
-    levels = pa.table({"institution_id": list(LEVELS), "level": pa.array(list(LEVELS.values()), pa.int64())})
-    return scored, cases, levels
-
-
-def indicators_fixture() -> dict[str, pa.Table]:
-    from yibao.dip.policy import load_policy
-
-    scored, cases, levels = example_tables()
-    return {"scored": scored, "cases": cases, "levels": levels, "p": _params(load_policy())}
-
-
 def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
-    from yibao.dip.hospital import cell_text  # (hospital → build → pipelines → this module: import late)
-
     ind = {k: format(v.normalize(), "f") if isinstance(v, Decimal) else v for k, v in policy.indicators.items()}
     out = []
     for r in rows:
@@ -269,10 +213,6 @@ def indicators_csv(rows: list[dict], policy: DipPolicy) -> bytes:
 
 
 def indicators(workspace: Path, scored_dir: Path, policy: DipPolicy, out_dir: Path) -> list[dict]:
-    from yibao.dip.hospital import read_levels, read_scored
-    from yibao.engine.runner import query_arrow
-    from yibao.engine.workspace import Workspace
-
     scored = read_scored(scored_dir)
     levels = read_levels(workspace)
     with Workspace(workspace, read_only=True) as ws:

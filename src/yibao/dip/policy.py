@@ -1,44 +1,150 @@
-"""DIP policy files (按病种分值付费政策文件, TOML): read, check, name every problem by its key.
+"""DIP policy files (按病种分值付费政策文件, TOML): every parameter declared once in :data:`TABLE`.
 
-Two sections, both optional, over ``defaults.toml`` beside this module (each default with its
-source; every key in ``docs/dip.md``):
+One :class:`~yibao.contract.params.ParamTable` holds each parameter with its default, check (kind), source,
+meaning and unit. From it come the checks of a policy file (every problem at once, each naming its key), the
+defaults file ``defaults.toml`` beside this module (generated: ``TABLE.defaults_toml()``, a test keeps it equal),
+the parameter table of the SQL (``dip_params``: every number of ``[catalogue]`` and ``[scoring]``,
+:func:`yibao.dip.tables.param_tables`), the indicators' table (every ``[indicators]`` value) and the table in
+``docs/dip.md`` (``TABLE.markdown()``, a test keeps it there).
 
-``[catalogue]``  years, year weights, the core threshold (85 % rule or a fixed count), trimming
-                 bounds, the score base, primary-care groups (基层病种).
-``[scoring]``    deviation ratios (偏差病例), the special-case review share (特例单议), and the
-                 coefficients by institution level and per institution.
+Sections: ``[catalogue]`` (years, year weights, the core threshold, trimming, the score base, primary-care
+groups), ``[scoring]`` (deviation ratios, the special-case review share, coefficients), ``[indicators]``
+(supervision thresholds), ``[settlement]``, ``[bed_day]``, ``[per_capita]``. Numbers are exact decimals
+(strings such as ``"0.85"``, integers, or TOML floats taken as written). Other sections of the file belong to
+other capabilities and are left alone.
 
-Numbers are exact decimals (strings such as ``"0.85"``, integers, or TOML floats taken as
-written). A bad value stops with one line naming the file and the key.
+A new parameter is one more :class:`Param` below; the code reads it as ``policy["section.key"]`` (and a number
+of ``[catalogue]`` or ``[scoring]`` reaches the SQL as a column of ``dip_params`` without more code).
 """
 
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from yibao.contract.policyfile import decimal_param, read_toml
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.params import Param, ParamTable, Values
+from yibao.contract.params import kinds as K
+from yibao.dip.errors import DipPolicyError
+
+__all__ = ["TABLE", "DEFAULTS_FILE", "DEFAULTS_HEADER", "DipPolicy", "SettlementParams", "load_policy", "canonical_json", "LEVELS",
+           "KINDS"]
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
-SECTIONS = ("catalogue", "scoring", "indicators", "settlement", "bed_day", "per_capita")
 LEVELS = ("3", "2", "1", "0")
 KINDS = ("hospital", "primary", "pharmacy")
-Q4 = Decimal("0.0001")
-# [indicators] keys: (upper bound, decimal places); all ≥ 0
-INDICATOR_LIMITS = {
-    "high_score_min": (Decimal(1_000_000), 4), "upcoding_multiple": (Decimal(100), 4), "readmit_days": (Decimal(365), 0),
-    "readmit_multiple": (Decimal(100), 4), "low_score_max": (Decimal(1_000_000), 4), "short_stay_days": (Decimal(365), 0),
-    "low_admission_multiple": (Decimal(100), 4), "shift_days": (Decimal(365), 0), "shift_multiple": (Decimal(100), 4),
-    "refuse_drop": (Decimal(1), 4), "min_peers": (Decimal(1000), 0),
-}
+LOCAL = "本地规则（示例值）"
+# the header of the generated defaults file (TABLE.defaults_toml(header=DEFAULTS_HEADER))
+DEFAULTS_HEADER = "每个参数的含义、单位与来源见注释与 docs/dip.md §4；地区的政策文件（--policy）覆盖其中任意一项。"
 
 
-class DipPolicyError(FatalLoadError):
-    """A DIP policy problem: one line naming the file and the key."""
+def _indicator(key: str, default: Any, hi: int, places: int, zh: str, unit: str, source: str = LOCAL) -> Param:
+    return Param(f"indicators.{key}", default, K.decimal(lo=0, hi=hi, places=places), source, zh, unit)
+
+
+def _check_weights(v: Values) -> str | None:
+    if sum(v["catalogue.year_weights"]) <= 0:
+        return "catalogue.year_weights 之和应大于 0"
+    years, w = v["catalogue.years"], v["catalogue.year_weights"]
+    if years and len(years) != len(w):
+        return f"catalogue.years 有 {len(years)} 年，catalogue.year_weights 有 {len(w)} 个权重"
+    return None
+
+
+def _check_extreme(v: Values) -> str | None:
+    extreme, high = v["scoring.extreme_ratio"], v["scoring.high_ratio"]
+    if extreme < high:
+        return f"scoring.extreme_ratio（{extreme}）不应小于 scoring.high_ratio（{high}）"
+    return None
+
+
+TABLE = ParamTable(
+    name="dip",
+    title="DIP（按病种分值付费）",
+    doc="docs/dip.md",
+    checks=(_check_weights, _check_extreme),
+    params=(
+        # [catalogue]: the catalogue built from history (病种目录库)
+        Param("catalogue.years", [], K.integer_list(lo=1901, hi=2999, ascending=True),
+              "医保办发〔2020〕50号 DIP 技术规范：以近三年历史病例为基础",
+              "目录库的历史年度，从早到晚；空 = 结算年度之前的（至多 year_weights 个）出院年度", "年"),
+        Param("catalogue.year_weights", ["1", "2", "7"], K.decimal_list(lo=0, places=4, min_len=1),
+              "近三年数据按 1:2:7 加权（DIP 技术规范的常用做法）；本地规则", "历史年度的权重，从早到晚"),
+        Param("catalogue.core_share", "0.85", K.decimal(lo=0, hi=1),
+              "医保办发〔2020〕50号 DIP 技术规范：核心病种覆盖 85% 以上的病例",
+              "核心病种的病例数临界值使核心病种覆盖的病例比例", "比例"),
+        Param("catalogue.core_min_cases", 0, K.integer(lo=0),
+              "本地规则（许多地区用 15）", "核心病种病例数临界值；0 = 按 core_share 确定", "例"),
+        Param("catalogue.trim_lower", "0.05", K.decimal(lo=0, hi="0.4999"), LOCAL,
+              "病种内费用排位低于此比例的病例不计入病种平均费用（离群病例剔除）", "比例"),
+        Param("catalogue.trim_upper", "0.95", K.decimal(lo="0.5001", hi=1), LOCAL,
+              "病种内费用排位高于此比例的病例不计入病种平均费用", "比例"),
+        Param("catalogue.score_base", "1000", K.decimal(lo=1, hi=1_000_000, places=0),
+              "issue 4：病种分值 = 病种平均费用 ÷ 全部病例平均费用 × 1000；基数为本地规则",
+              "病种分值的基数", "分"),
+        Param("catalogue.primary_care_groups", [], K.text_list(unique=False),
+              "医保发〔2021〕48号：基层病种不设医疗机构等级系数；名单为本地规则",
+              "基层病种的病种编码，例如 \"K80.1|-\""),
+        # [scoring]: grouping and scoring of cases (病例入组与赋分)
+        Param("scoring.high_ratio", "2", K.decimal(lo=1, hi=100),
+              "偏差病例（二手资料，见 DOMAIN.md）", "高倍率病例界限：病种平均费用的倍数；病例分值 × ((费用比 − 界限) + 1)", "倍"),
+        Param("scoring.low_ratio", "0.5", K.decimal(lo=0, hi=1),
+              "偏差病例（二手资料）", "低倍率病例界限：病种平均费用的倍数；病例分值 × 费用比", "倍"),
+        Param("scoring.extreme_ratio", "5", K.decimal(lo=1, hi=1000),
+              "二手资料：超过病种平均费用 500% 的病例进入特例单议", "极高倍率（特例单议）界限：病种平均费用的倍数", "倍"),
+        Param("scoring.review_share", "0.05", K.decimal(lo=0, hi=1),
+              "DRG/DIP 2.0 版通知（2024-07-23）：特例单议不超过出院病例的 5%（此处按机构）",
+              "每家机构特例单议名额占其入组病例的比例", "比例"),
+        Param("scoring.level_coefficient", {"3": "1", "2": "1", "1": "1", "0": "1"},
+              K.decimal_map(lo=0, hi=10), "医保发〔2021〕48号 医疗机构等级系数；默认 1（由地区自定，本地规则）",
+              "医疗机构等级系数：机构级别 3/2/1/0 → 系数"),
+        Param("scoring.institution_coefficient", {}, K.decimal_map(lo=0, hi=10), "本地规则",
+              "机构系数：机构编码 → 系数，优先于等级系数"),
+        # [indicators]: supervision indicators (违规行为监管辅助目录, issue 4 part 4)
+        _indicator("high_score_min", "2000", 1_000_000, 4, "高套病种：高分值病种的病种分值下限（分值 1000 时全部病例平均的 2 倍）", "分"),
+        _indicator("upcoding_multiple", "1.5", 100, 4, "高套病种：高分值病例占比或 CMI 高于同级中位数 × 此倍数时预警", "倍"),
+        _indicator("readmit_days", 15, 365, 0, "分解住院：出院后此天数内同一机构、同一诊断类目再入院", "天",
+                   "issue 4：15 天内同一诊断类目再入院"),
+        _indicator("readmit_multiple", "2", 100, 4, "分解住院：再入院率高于同级中位数 × 此倍数时预警", "倍"),
+        _indicator("low_score_max", "300", 1_000_000, 4, "低标入院：低分值病种的病种分值上限", "分"),
+        _indicator("short_stay_days", 2, 365, 0, "低标入院：短住院的天数上限（出院 − 入院）", "天"),
+        _indicator("low_admission_multiple", "2", 100, 4, "低标入院：低分值短住院病例占比高于同级中位数 × 此倍数时预警", "倍"),
+        _indicator("shift_days", 7, 365, 0, "转嫁费用：入院前、出院后此天数内同一机构的门诊统筹支付", "天",
+                   "issue 4：入院前、出院后 7 天门诊统筹支付"),
+        _indicator("shift_multiple", "2", 100, 4, "转嫁费用：每住院人次门诊统筹支付高于同级中位数 × 此倍数时预警", "倍"),
+        _indicator("refuse_drop", "0.05", 1, 4, "推诿病人：高分值病例占比较上年的变化低于同级中位数 − 此值时预警", "比例"),
+        _indicator("min_peers", 3, 1000, 0, "同级机构（含本机构）少于此数时不预警", "家", "本地规则"),
+        # [settlement], [bed_day], [per_capita]: point values and the year's settlement (issue 4 part 3)
+        Param("settlement.convention", "fund", K.choice("fund", "total_cost"), "issue 4 第 3 部分（政策开关）",
+              "点值口径：fund = 只计基金；total_cost = 基金预算按报销比例折算为总费用，并减去病例自付"),
+        Param("settlement.reimbursement_ratio", "", K.decimal(lo="0.0001", hi=1, places=6, empty_ok=True), "本地规则",
+              "总费用口径的统筹基金支付比例；空 = 由结算年度 DIP 病例的 Σ 基金支付 ÷ Σ 医疗总费用", "比例"),
+        Param("settlement.deposit_rate", "0.05", K.decimal(lo=0, hi="0.05"), "issue 4：质量保证金不超过 5%",
+              "质量保证金：每月预付中预留的比例，年终按考核得分返还", "比例"),
+        Param("settlement.seasonality", "last_year", K.choice("flat", "last_year"), "本地规则",
+              "月度预算：flat = 12 等分；last_year = 按上年各结算月 DIP 基金支付的比例"),
+        Param("settlement.prepay_cap", "none", K.choice("none", "booked"), "issue 4 / 本地规则",
+              "按月预付上限：none = 当月点数 × 月度预付点值；booked = 不超过机构当月记账的基金"),
+        Param("bed_day.min_days", 60, K.integer(lo=1, hi=3650), LOCAL,
+              "按床日付费（DOMAIN.md §2）：住院至少此天数、主要诊断属下列前缀的病例退出 DIP，按床日付费", "天"),
+        Param("bed_day.psychiatric", ["F20", "F21", "F22", "F23", "F24", "F25", "F28", "F29", "F31", "F32", "F33"],
+              K.text_list(unique=False), "本地规则（ICD-10 F20–F29 精神分裂症及妄想性障碍、F31–F33 心境障碍）",
+              "长期住院精神类的主要诊断前缀"),
+        Param("bed_day.rehabilitation", ["Z50", "I69", "G81", "G82", "T91.3"], K.text_list(unique=False),
+              "本地规则（Z50 康复治疗、I69 脑卒中后遗症、脊髓损伤）", "医疗康复的主要诊断前缀"),
+        Param("bed_day.psychiatric_rate", {"3": "260.00", "2": "220.00", "1": "180.00", "0": "180.00"},
+              K.decimal_map(keys=LEVELS, lo=0, hi=100000, places=2, complete=True), LOCAL,
+              "精神类床日标准：机构级别 3/2/1/0 → 每床日基金支付", "元/床日"),
+        Param("bed_day.rehabilitation_rate", {"3": "400.00", "2": "320.00", "1": "260.00", "0": "260.00"},
+              K.decimal_map(keys=LEVELS, lo=0, hi=100000, places=2, complete=True), LOCAL,
+              "医疗康复床日标准：机构级别 3/2/1/0 → 每床日基金支付", "元/床日"),
+        Param("per_capita.kinds", ["hospital", "primary"], K.text_list(options=KINDS, unique=False, nonempty=True),
+              "本地规则（代替签约名单；药店不参加）",
+              "按人头付费（门诊统筹，DOMAIN.md §2）的机构类别：参保人归属于其年度门诊就诊次数最多的此类机构"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +166,11 @@ class DipPolicy:
     institution_coefficient: dict[str, Decimal] = field(default_factory=dict)
     indicators: dict[str, Decimal] = field(default_factory=dict)  # [indicators]: supervision thresholds
     settlement: "SettlementParams | None" = None  # [settlement], [bed_day], [per_capita]
+    values: Values | None = field(default=None, compare=False, repr=False)  # every parameter, typed (TABLE)
+
+    def __getitem__(self, key: str) -> Any:
+        """Any parameter of :data:`TABLE` by its dotted key (``policy["scoring.high_ratio"]``)."""
+        return (self.values or TABLE.defaults())[key]
 
     def catalogue_params(self) -> dict:
         """The parameters that make a catalogue (part of its version)."""
@@ -79,86 +190,24 @@ class DipPolicy:
         }
 
 
-def _dec(path: str, key: str, value: object, lo: Decimal | None = None, hi: Decimal | None = None,
-         places: int = 4) -> Decimal:
-    return decimal_param(path, key, value, lo, hi, places, DipPolicyError)
-
-
-def _merge(base: dict, over: dict, path: str, prefix: str = "") -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        full = f"{prefix}{k}"
-        if k not in base and not prefix.endswith(("coefficient.", "_rate.")):
-            raise DipPolicyError(path, f"{full} 不是已知的参数（见 docs/dip.md）")
-        if isinstance(v, dict):
-            if not isinstance(base.get(k, {}), dict):
-                raise DipPolicyError(path, f"{full} 应为单个值，不是表")
-            out[k] = _merge(base.get(k, {}), v, path, full + ".")
-        else:
-            out[k] = v
-    return out
-
-
 def load_policy(path: Path | None = None, overrides: dict | None = None, overrides_from: str = "") -> DipPolicy:
-    """Defaults, overridden by ``path`` when given, then by ``overrides`` (a scenario's sections); checked key by key."""
-    with DEFAULTS_FILE.open("rb") as f:
-        raw = tomllib.load(f)
-    where = str(DEFAULTS_FILE)
-    if path is not None:
-        where = str(path)
-        user = read_toml(path, DipPolicyError)
-        user = {k: v for k, v in user.items() if k in SECTIONS}  # other sections belong to others
-        raw = _merge(raw, user, where)
+    """The defaults of :data:`TABLE`, overridden by ``path`` when given, then by ``overrides`` (a scenario's
+    sections); every problem of the file at once (:class:`~yibao.dip.errors.DipPolicyError`)."""
+    v = TABLE.load(path, overrides=overrides, overrides_from=overrides_from, error=DipPolicyError)
+    where = str(path) if path is not None else str(DEFAULTS_FILE)  # (the file a value last came from)
     if overrides:
         where = overrides_from or where
-        raw = _merge(raw, {k: v for k, v in overrides.items() if k in SECTIONS}, where)
-    c, s = raw["catalogue"], raw["scoring"]
-    years = c["years"]
-    if not isinstance(years, list) or not all(isinstance(y, int) and not isinstance(y, bool) and 1900 < y < 3000
-                                              for y in years):
-        raise DipPolicyError(where, f"catalogue.years 应为年份列表，例如 [2023, 2024, 2025]：{years!r}")
-    if years != sorted(set(years)):
-        raise DipPolicyError(where, f"catalogue.years 应从早到晚、不重复：{years!r}")
-    weights = c["year_weights"]
-    if not isinstance(weights, list) or not weights:
-        raise DipPolicyError(where, "catalogue.year_weights 应为非空列表，例如 [\"1\", \"2\", \"7\"]")
-    w = tuple(_dec(where, f"catalogue.year_weights[{i}]", x, Decimal(0)) for i, x in enumerate(weights))
-    if sum(w) <= 0:
-        raise DipPolicyError(where, "catalogue.year_weights 之和应大于 0")
-    if years and len(years) != len(w):
-        raise DipPolicyError(where, f"catalogue.years 有 {len(years)} 年，catalogue.year_weights 有 {len(w)} 个权重")
-    cmc = c["core_min_cases"]
-    if isinstance(cmc, bool) or not isinstance(cmc, int) or cmc < 0:
-        raise DipPolicyError(where, f"catalogue.core_min_cases 应为 ≥ 0 的整数（0 = 按 core_share 确定）：{cmc!r}")
-    lo = _dec(where, "catalogue.trim_lower", c["trim_lower"], Decimal(0), Decimal("0.4999"))
-    hi = _dec(where, "catalogue.trim_upper", c["trim_upper"], Decimal("0.5001"), Decimal(1))
-    prim = c["primary_care_groups"]
-    if not isinstance(prim, list) or not all(isinstance(g, str) and g.strip() for g in prim):
-        raise DipPolicyError(where, "catalogue.primary_care_groups 应为病种编码列表，例如 [\"K80.1|-\"]")
-    high = _dec(where, "scoring.high_ratio", s["high_ratio"], Decimal(1), Decimal(100))
-    low = _dec(where, "scoring.low_ratio", s["low_ratio"], Decimal(0), Decimal(1))
-    extreme = _dec(where, "scoring.extreme_ratio", s["extreme_ratio"], Decimal(1), Decimal(1000))
-    if extreme < high:
-        raise DipPolicyError(where, f"scoring.extreme_ratio（{extreme}）不应小于 scoring.high_ratio（{high}）")
-
-    def coefs(section: str) -> dict[str, Decimal]:
-        table = s.get(section, {})
-        if not isinstance(table, dict):
-            raise DipPolicyError(where, f"scoring.{section} 应为表")
-        return {str(k): _dec(where, f"scoring.{section}.{k}", v, Decimal(0), Decimal(10)) for k, v in table.items()}
-
-    ind = {k: _dec(where, f"indicators.{k}", v, Decimal(0), INDICATOR_LIMITS[k][0], places=INDICATOR_LIMITS[k][1])
-           for k, v in raw.get("indicators", {}).items()}
     return DipPolicy(
-        path=where, years=tuple(years), year_weights=w,
-        core_share=_dec(where, "catalogue.core_share", c["core_share"], Decimal(0), Decimal(1)),
-        core_min_cases=cmc, trim_lower=lo, trim_upper=hi,
-        score_base=_dec(where, "catalogue.score_base", c["score_base"], Decimal(1), Decimal(1_000_000), places=0),
-        primary_care_groups=tuple(sorted({g.strip() for g in prim})),
-        high_ratio=high, low_ratio=low, extreme_ratio=extreme,
-        review_share=_dec(where, "scoring.review_share", s["review_share"], Decimal(0), Decimal(1)),
-        level_coefficient=coefs("level_coefficient"), institution_coefficient=coefs("institution_coefficient"),
-        indicators=ind, settlement=_settlement(where, raw),
+        path=where, years=tuple(v["catalogue.years"]), year_weights=tuple(v["catalogue.year_weights"]),
+        core_share=v["catalogue.core_share"], core_min_cases=v["catalogue.core_min_cases"],
+        trim_lower=v["catalogue.trim_lower"], trim_upper=v["catalogue.trim_upper"],
+        score_base=v["catalogue.score_base"],
+        primary_care_groups=tuple(sorted({g.strip() for g in v["catalogue.primary_care_groups"]})),
+        high_ratio=v["scoring.high_ratio"], low_ratio=v["scoring.low_ratio"],
+        extreme_ratio=v["scoring.extreme_ratio"], review_share=v["scoring.review_share"],
+        level_coefficient=dict(v["scoring.level_coefficient"]),
+        institution_coefficient=dict(v["scoring.institution_coefficient"]),
+        indicators=v.section("indicators"), settlement=_settlement(v), values=v,
     )
 
 
@@ -184,38 +233,12 @@ class SettlementParams:
                 "per_capita": {"kinds": list(self.capita_kinds)}}
 
 
-def _choice(where: str, key: str, v: object, options: tuple[str, ...]) -> str:
-    if v not in options:
-        raise DipPolicyError(where, f"{key} 应为 {' / '.join(options)} 之一，实际为 {v!r}")
-    return str(v)
-
-
-def _settlement(where: str, raw: dict) -> SettlementParams:
-    st, bd, pc = raw["settlement"], raw["bed_day"], raw["per_capita"]
-    conv = _choice(where, "settlement.convention", st["convention"], ("fund", "total_cost"))
-    rr = st["reimbursement_ratio"]
-    ratio = None if rr in ("", None) else _dec(where, "settlement.reimbursement_ratio", rr, Decimal("0.0001"), Decimal(1), 6)
-    dep = _dec(where, "settlement.deposit_rate", st["deposit_rate"], Decimal(0), Decimal("0.05"))
-    season = _choice(where, "settlement.seasonality", st["seasonality"], ("flat", "last_year"))
-    cap = _choice(where, "settlement.prepay_cap", st["prepay_cap"], ("none", "booked"))
-    md = bd["min_days"]
-    if isinstance(md, bool) or not isinstance(md, int) or not 1 <= md <= 3650:
-        raise DipPolicyError(where, f"bed_day.min_days 应为 1–3650 的整数：{md!r}")
-    prefixes, rates = {}, {}
-    for kind in ("psychiatric", "rehabilitation"):
-        v = bd[kind]
-        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
-            raise DipPolicyError(where, f"bed_day.{kind} 应为诊断编码前缀列表，例如 [\"F20\"]")
-        prefixes[kind] = tuple(sorted({x.strip().upper() for x in v}))
-        table = bd[f"{kind}_rate"]
-        if not isinstance(table, dict) or sorted(table) != sorted(LEVELS):
-            raise DipPolicyError(where, f"bed_day.{kind}_rate 应为按机构级别 3/2/1/0 的床日标准")
-        rates[kind] = {lv: _dec(where, f"bed_day.{kind}_rate.{lv}", table[lv], Decimal(0), Decimal(100000), 2)
-                       for lv in LEVELS}
-    kinds = pc["kinds"]
-    if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
-        raise DipPolicyError(where, f"per_capita.kinds 应为 {list(KINDS)} 中的若干项：{kinds!r}")
-    return SettlementParams(conv, ratio, dep, season, cap, md, prefixes, rates, tuple(sorted(set(kinds))))
+def _settlement(v: Values) -> SettlementParams:
+    prefixes = {k: tuple(sorted({x.strip().upper() for x in v[f"bed_day.{k}"]})) for k in ("psychiatric", "rehabilitation")}
+    rates = {k: {lv: v[f"bed_day.{k}_rate"][lv] for lv in LEVELS} for k in ("psychiatric", "rehabilitation")}
+    return SettlementParams(v["settlement.convention"], v["settlement.reimbursement_ratio"],
+                            v["settlement.deposit_rate"], v["settlement.seasonality"], v["settlement.prepay_cap"],
+                            v["bed_day.min_days"], prefixes, rates, tuple(sorted(set(v["per_capita.kinds"]))))
 
 
 def canonical_json(obj: object) -> str:

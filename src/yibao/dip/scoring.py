@@ -1,13 +1,19 @@
-"""DIP grouping and scoring of stays (病例入组与赋分): the function of the ``dip_case_points`` step.
+"""DIP grouping and scoring of stays (病例入组与赋分): the ``dip_scoring`` pipeline and its function.
 
 An Arrow-function step (docs/adr/0004-arrow-steps.md): the step's SQL (``CASE_INPUT_SQL``) reads the inpatient
 stays, and :func:`score_cases` computes, over whole columns — never a Python loop per stay:
+The registered pipeline ``dip_scoring`` is one step, ``dip_case_points`` (partitioned by ``institution_id``, the
+catalogue broadcast): grouping, scoring and the special-case review cap — an Arrow-function step
+(docs/adr/0004-arrow-steps.md) whose function is :func:`score_cases`. :func:`score` runs it over a workspace
+against a saved catalogue (:mod:`yibao.dip.catalogue`) and writes ``scored_cases.csv`` / ``.parquet``,
+``review_queue.csv`` and ``summary.json``.
+
 
 1. **Key rows.** A stay's group depends on its principal diagnosis and procedure entries only. Stays with at most
    one entry share a key row per distinct (diagnosis, entry) pair (found by dictionary-encoding both columns and
    the pair); a stay with several entries is its own key row. DuckDB resolves each key row once, for a positive
    and for a zero or missing cost, with the catalogue (``KEY_CTES``, ``RESOLVE_CTES`` of
-   :mod:`yibao.dip.pipelines`: the core group, else the comprehensive group, else NO_GROUP; the group's amounts
+   :mod:`yibao.dip.keys`: the core group, else the comprehensive group, else NO_GROUP; the group's amounts
    in integer units and its deviation thresholds in fen). Each stay takes its key row's answer by index.
 2. **Deviation, ratio, case score, points** of the grouped stays: DuckDB over their integer columns
    (``ARITH_SQL``; the high- and low-cost scores in HUGEINT), every quotient ROUND_HALF_UP as ``(2n + d) // 2d``.
@@ -20,7 +26,11 @@ stays, and :func:`score_cases` computes, over whole columns — never a Python l
 
 from __future__ import annotations
 
+import csv
+import json
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Mapping
 
 import duckdb
@@ -28,9 +38,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yibao.dip.pipelines import INST_CTE, KEY_CTES, PARAM, RESOLVE_CTES, SCORE
+from yibao.contract.readers import detect_encoding
+from yibao.dip.catalogue import catalogue_year_warning, parquet_bytes, read_catalogue
+from yibao.dip.errors import DipPolicyError
+from yibao.dip.inputs import workspace_sources
+from yibao.dip.keys import CASE_INPUT_SQL, INST_CTE, KEY_CTES, RESOLVE_CTES
+from yibao.dip.labels import REASONS_ZH
+from yibao.dip.policy import DipPolicy
+from yibao.dip.tables import MONEY, PARAM, REVIEW_SCHEMA, SCORE, SETTLE_FIELDS, param_tables
 from yibao.engine.columns import codes, decimal, firsts, unscaled
-from yibao.engine.runner import query_arrow
+from yibao.engine.csvfile import csv_bytes
+from yibao.engine.runner import Pipeline, Step, query_arrow, run_final
+
+__all__ = ["DIP_SCORING", "CASE_POINTS", "score_cases", "score", "score_tables", "write_scores", "read_review",
+           "SCORED_COLUMNS", "REVIEW_COLUMNS"]
 
 # each key row (registered as ``cases``: kid, case_id, setting, principal_dx, procedures, multi) resolved for both
 # cost signs, ordered by (kid, pos)
@@ -278,3 +299,153 @@ def score_cases(tables: Mapping[str, pa.Table], con: duckdb.DuckDBPyConnection, 
         columns = list(pool.map(lambda f: f(), builders.values()))
     return pa.table(columns, names=list(builders))
 
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+# Grouping and scoring in one step, partitioned by institution (the review cap counts an institution's grouped
+# cases): an Arrow-function step (docs/adr/0004-arrow-steps.md, :mod:`yibao.dip.scoring`). Its SQL reads the
+# inpatient stays; the function works out each distinct key row once in DuckDB (``KEY_CTES``, ``RESOLVE_CTES``),
+# gives every stay its key row by index, computes deviation, ratio, case score and points in integer units with the
+# SQL below (``yibao.dip.scoring.ARITH_SQL``), counts each institution's grouped stays and ranks its extreme stays
+# for the special-case review with NumPy, and builds the sorted result.
+
+CASE_POINTS = Step(
+    name="dip_case_points",
+    main="cases",
+    mode="partitioned",
+    partition_by=("institution_id",),
+    broadcast=("dip_proc_rules", "dip_proc_valid", "dip_catalogue", "dip_params", "institutions", "dip_coefficients",
+               "dip_review"),
+    sql=CASE_INPUT_SQL,
+    fn=score_cases,
+    schema=pa.schema([
+        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
+        ("group_id", pa.string()), ("group_kind", pa.string()), ("primary_care", pa.bool_()),
+        ("total_cost", MONEY), ("avg_cost", MONEY), ("score", SCORE), ("ratio", SCORE), ("deviation", pa.string()),
+        ("case_score", SCORE), ("coefficient", PARAM), ("formula_points", SCORE), ("points", SCORE),
+        ("review_rank", pa.int64()), ("review_cap", pa.int64()), ("status", pa.string()), ("reason", pa.string()),
+        *SETTLE_FIELDS,
+    ]),
+    order_by=("case_id",),
+    doc="病例入组（核心病种→综合病种→不能入组）、偏差病例赋分、机构系数（基层病种不乘系数）、"
+        "特例单议名额（每机构不超过入组病例数 × review_share，按偏离倍数从高到低）与病例最终分值",
+)
+
+DIP_SCORING = Pipeline(
+    name="dip_scoring",
+    steps=(CASE_POINTS,),
+    doc="DIP 病例入组与赋分：偏差病例、机构系数、特例单议",
+)
+
+
+# --- scoring a workspace, writing the result -----------------------------------------------------
+
+SCORED_COLUMNS = ("case_id", "institution_id", "group_id", "group_kind", "score", "ratio", "deviation",
+                  "coefficient", "points", "status", "reason", "year", "total_cost", "avg_cost", "case_score",
+                  "formula_points", "primary_care", "review_rank")
+REVIEW_COLUMNS = ("case_id", "institution_id", "group_id", "total_cost", "avg_cost", "ratio", "formula_points",
+                  "review_rank", "final_score")
+
+
+def read_review(path: Path) -> pa.Table:
+    """The reviewer's file (特例单议结果): ``case_id`` and ``final_score`` (blank = not yet decided)."""
+    with Path(path).open(encoding=detect_encoding(Path(path)), newline="") as f:  # Excel saves GBK/GB18030
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "case_id" not in reader.fieldnames or "final_score" not in reader.fieldnames:
+            raise DipPolicyError(str(path), "特例单议文件应有 case_id 与 final_score 两列")
+        ids, scores, seen = [], [], set()
+        for line, r in enumerate(reader, start=2):
+            text = (r["final_score"] or "").strip()
+            if not text:
+                continue
+            try:
+                d = Decimal(text)
+            except InvalidOperation:
+                raise DipPolicyError(str(path), f"第 {line} 行 final_score 不是数字：{text!r}") from None
+            if not d.is_finite() or d < 0 or d != d.quantize(Decimal("0.0001")):
+                raise DipPolicyError(str(path), f"第 {line} 行 final_score 应为 ≥ 0、至多 4 位小数的数：{text!r}")
+            cid = r["case_id"].strip()
+            if cid in seen:
+                raise DipPolicyError(str(path), f"第 {line} 行 case_id {cid} 重复")
+            seen.add(cid)
+            ids.append(cid)
+            scores.append(d.quantize(Decimal("0.0001")))
+    return pa.table({"case_id": ids, "final_score": scores}, schema=REVIEW_SCHEMA)
+
+
+def score_tables(sources: dict, runner, policy: DipPolicy, catalogue: pa.Table, rules: pa.Table,
+                 valid: pa.Table, review: pa.Table | None = None, final: bool = False) -> dict[str, pa.Table]:
+    """The DIP_SCORING pipeline's tables; ``final=True``: only ``dip_case_points``, fused on DuckDB."""
+    params = param_tables(policy, [])
+    primary = set(policy.primary_care_groups)
+    if primary:  # the scoring policy may flag primary-care groups on an existing catalogue too
+        flags = [p or g in primary for g, p in zip(catalogue.column("group_id").to_pylist(),
+                                                     catalogue.column("primary_care").to_pylist())]
+        catalogue = catalogue.set_column(catalogue.schema.get_field_index("primary_care"), "primary_care",
+                                         pa.array(flags, pa.bool_()))
+    src = {**sources, "dip_catalogue": catalogue, "dip_proc_rules": rules, "dip_proc_valid": valid,
+           "dip_params": params["dip_params"], "dip_coefficients": params["dip_coefficients"],
+           "dip_review": review if review is not None else REVIEW_SCHEMA.empty_table()}
+    if final:
+        return {DIP_SCORING.steps[-1].name: run_final(runner, DIP_SCORING, src)}
+    return runner.run_pipeline(DIP_SCORING, src)
+
+
+def score(workspace: Path, cat_dir: Path, policy: DipPolicy, out_dir: Path, review: Path | None = None,
+          engine: str = "duckdb", year: int | None = None) -> dict:
+    cat, manifest, rules, valid = read_catalogue(cat_dir)
+    rev = read_review(review) if review is not None else None
+    with workspace_sources(workspace, ("cases", "institutions"), engine) as (sources, runner):
+        if year is not None:  # the period scored (and the base of the review cap): cases discharged in ``year``
+            cases = sources["cases"]
+            if isinstance(cases, str):
+                sources["cases"] = f"(SELECT * FROM {cases} WHERE year(discharge_date) = {int(year)})"
+            else:
+                years = pa.compute.year(cases.column("discharge_date"))
+                sources["cases"] = cases.filter(pa.compute.equal(years, int(year)))
+        result = score_tables(sources, runner, policy, cat, rules, valid, rev, final=True)["dip_case_points"]
+    # the year being settled: the one asked for, else the latest discharge year scored
+    latest = pa.compute.max(result.column("year")).as_py() if result.num_rows else None
+    target = year if year is not None else latest
+    years = manifest.get("parameters", {}).get("years", [])
+    warning = catalogue_year_warning(manifest["version"], years, target)
+    return write_scores(result, manifest, out_dir, rev, {"catalogue_years": years,
+                                                         "warnings": [warning] if warning else []})
+
+
+def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Table | None = None,
+                 extra: dict | None = None) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "scored_cases.csv").write_bytes(csv_bytes(result, SCORED_COLUMNS))
+    (out_dir / "scored_cases.parquet").write_bytes(parquet_bytes(result))
+    queue = result.filter(pa.compute.is_in(result.column("status"), pa.array(["review", "reviewed"])))
+    queue = queue.sort_by([("institution_id", "ascending"), ("review_rank", "ascending")])
+    finals = {} if review is None else dict(zip(review.column("case_id").to_pylist(),
+                                                review.column("final_score").to_pylist()))
+    q = queue.append_column("final_score", pa.array([finals.get(c) for c in queue.column("case_id").to_pylist()],
+                                                    REVIEW_SCHEMA.field("final_score").type))
+    (out_dir / "review_queue.csv").write_bytes(csv_bytes(q, REVIEW_COLUMNS))
+    reasons = _count(result.column("reason"))
+    dev = _count(result.column("deviation"))
+    total = pa.compute.sum(result.column("points")).as_py()
+    summary = {
+        "catalogue_version": manifest["version"],
+        "cases": result.num_rows,
+        "status": dict(sorted(_count(result.column("status")).items())),
+        "group_kind": dict(sorted(_count(result.column("group_kind")).items())),
+        "deviation": dict(sorted(dev.items())),
+        "extreme_flagged": dev.get("extreme", 0),
+        "review_queue": queue.num_rows,
+        "ungroupable": {r: {"count": n, "zh": REASONS_ZH.get(r, r)} for r, n in sorted(reasons.items())},
+        "points_total": str(Decimal("0.0000") if total is None else total.quantize(Decimal("0.0000"))),
+        **(extra or {}),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                          encoding="utf-8")
+    return summary
+
+
+def _count(column) -> dict:
+    """How many times each non-null value occurs (Arrow's value counts)."""
+    return {r["values"]: r["counts"] for r in pa.compute.value_counts(column).to_pylist() if r["values"] is not None}

@@ -24,7 +24,6 @@ Per scheme (职工 / 城乡居民), for settlement year Y (cases by their settle
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,35 +31,40 @@ from fractions import Fraction
 
 import pyarrow as pa
 
-from yibao.contract.schema import CASES, INSTITUTIONS
+from yibao.contract.vocab import KIND_FULL_ZH, MONEY, SETTING_ZH
+from yibao.dip.inputs import workspace_sources
 from yibao.dip.policy import DipPolicy, SettlementParams
 from yibao.engine.money import ZERO, decimal_view, fmt
-from yibao.engine.outdir import safe_id, safe_path
-from yibao.engine.runner import Pipeline, Step, run_final
+from yibao.engine.runner import Pipeline, Step, query_arrow, run_final
+from yibao.settle.agreement import (
+    NOT_EXCLUDED,
+    OUTSIDE_AGREEMENT,
+    WHOLLY_EXCLUDED_ZH,
+    agreement_sources,
+    exclusion_rows,
+    months_in_force,
+    wholly_excluded,
+)
 from yibao.settle.bands import Bands
+from yibao.settle.deductions import Deduction, by_institution, reconciled
 from yibao.settle.pots import Budgets
-from yibao.settle.agreement import (NOT_EXCLUDED, OUTSIDE_AGREEMENT, agreement_sources, exclusion_rows,
-                                    exclusion_summary, months_in_force, EXCLUSION_COLUMNS, SETTING_ZH,
-                                    WHOLLY_EXCLUDED_ZH, wholly_excluded)
-from yibao.settle.deductions import NOT_APPLIED_COLUMNS, Deduction, by_institution, reconciled, summary_line
-from yibao.settle.report import CLEARING_COLUMNS, LEVEL_ZH, PREPAY_COLUMNS, scheme_rows, write_csv
-from yibao.settle.report import deduction_sheet, statement_head
-from yibao.settle.report import sheet as statement_sheet
 from yibao.settle.units import (
     SchemeSettlement,
     UnitMonth,
     UnitPolicy,
+    booked_by_institution,
     last_year_weights,
     pro_rata_cap,
     settle_scheme,
 )
-from yibao.settle.units import booked_by_institution
 from yibao.settle.units import split_deductions as settle_split
 
-MONEY = pa.decimal128(18, 2)
+__all__ = ["DIP_SETTLE_UNITS", "DIP_PER_CAPITA", "OUTSIDE_AGREEMENT", "Budgets", "DipYear", "BedDayRow", "SCHEMES",
+           "settle_sources", "budget_point_value", "settle_year", "history_from_units", "run_settlement",
+           "split_deductions"]
+
 UNITS = pa.decimal128(18, 4)
 SCHEMES = ("employee", "resident")
-SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}  # the same words as yibao.settle.report
 
 SETTLE_PARAMS_SCHEMA = pa.schema([("year", pa.int32()), ("bed_min_days", pa.int32())])
 BED_RULES_SCHEMA = pa.schema([("prefix", pa.string()), ("bed_kind", pa.string())])
@@ -353,82 +357,7 @@ def settle_year(year: int, units: pa.Table, capita_units: pa.Table, capita_booke
     return DipYear(year, {"settlement": sp.as_dict()}, values, dip, capita, beds, capped, unscored, inst)
 
 
-def example_settle_sources(outside_agreement: bool = False) -> dict[str, pa.Table]:
-    """A small scored-case table and region for the parity suite (both pipelines); ``outside_agreement``: C2 and
-    V3 outside their institution's agreement (else no case is)."""
-    d = dt.date
-    pts = []
-    spec = [("C1", "H3", "employee", 2025, 1, "1200.0000", "K80.1", 5, "scored"),
-            ("C2", "H3", "employee", 2025, 2, "800.0000", "J18.9", 7, "scored"),
-            ("C3", "H2", "resident", 2025, 1, "950.5000", "K80.1", 4, "reviewed"),
-            ("C4", "H2", "resident", 2025, 3, None, "", 3, "ungroupable"),
-            ("C5", "H2", "employee", 2025, 3, "700.0000", "F20.000", 90, "scored"),
-            ("C6", "H3", "employee", 2024, 5, "1000.0000", "K80.1", 6, "scored"),
-            ("C7", "H3", "employee", 2025, 12, "400.0000", "Z50.900", 75, "scored")]
-    for cid, i, s, y, m, p, dx, los, status in spec:
-        pts.append({"case_id": cid, "institution_id": i, "scheme": s, "settle_year": y, "settle_month": m,
-                    "points": None if p is None else Decimal(p), "principal_dx": dx or None, "los_days": los,
-                    "status": status, "total_cost": Decimal("10000.00"), "fund_paid": Decimal("7000.00")})
-    points_schema = pa.schema([("case_id", pa.string()), ("institution_id", pa.string()), ("scheme", pa.string()),
-                               ("settle_year", pa.int32()), ("settle_month", pa.int32()), ("points", UNITS),
-                               ("principal_dx", pa.string()), ("los_days", pa.int32()), ("status", pa.string()),
-                               ("total_cost", MONEY), ("fund_paid", MONEY)])
-    points = pa.table({f.name: pa.array([r[f.name] for r in pts], f.type) for f in points_schema}, schema=points_schema)
-    inst = pa.table({"institution_id": ["H3", "H2", "P1", "P2"], "name": ["三级医院", "二级医院", "卫生院甲", "卫生院乙"],
-                     "kind": ["hospital", "hospital", "primary", "primary"], "level": [3, 2, 1, 1],
-                     "category": ["general"] * 4, "region_code": ["440200"] * 4,
-                     "agreement_start": [d(2015, 1, 1)] * 4, "agreement_end": [None] * 4},
-                    schema=INSTITUTIONS.arrow_schema())
-    visits = [("V1", "A", "P1", d(2025, 1, 3)), ("V2", "A", "P1", d(2025, 2, 3)), ("V3", "A", "P2", d(2025, 3, 3)),
-              ("V4", "B", "P2", d(2025, 1, 9)), ("V5", "B", "P1", d(2025, 4, 9)), ("V6", "C", "H3", d(2025, 1, 9)),
-              ("V7", "D", "P2", d(2024, 6, 1))]
-    schema = CASES.arrow_schema()
-    recs = [{"case_id": c, "person_id": p, "institution_id": i, "scheme": "resident", "setting": "outpatient",
-             "admit_date": day, "discharge_date": day, "settle_date": day, "total_cost": Decimal("100.00"),
-             "fund_paid": Decimal("60.00"), "self_pay": Decimal("40.00"), "out_of_pocket_excluded": Decimal("0.00")}
-            for c, p, i, day in visits]
-    cases = pa.table({f.name: pa.array([r.get(f.name) for r in recs], f.type) for f in schema}, schema=schema)
-    from yibao.dip.policy import load_policy
-
-    src = settle_sources(2025, load_policy().settlement)
-    # C2 and V3 fall outside their institution's agreement: left out of the units and of the booked amounts
-    ex_schema = OUTSIDE_AGREEMENT.steps[-1].schema
-    ex = [{"case_id": "C2", "institution_id": "H3", "scheme": "employee", "setting": "inpatient",
-           "service_date": d(2025, 2, 1), "settle_date": d(2025, 2, 3), "settle_year": 2025,
-           "total_cost": Decimal("10000.00"), "fund_paid": Decimal("7000.00"), "agreement_start": d(2015, 1, 1),
-           "agreement_end": d(2025, 1, 31), "reason": "after_end"},
-          {"case_id": "V3", "institution_id": "P2", "scheme": "resident", "setting": "outpatient",
-           "service_date": d(2025, 3, 3), "settle_date": d(2025, 3, 3), "settle_year": 2025,
-           "total_cost": Decimal("100.00"), "fund_paid": Decimal("60.00"), "agreement_start": d(2025, 4, 1),
-           "agreement_end": None, "reason": "before_start"}]
-    ex = ex if outside_agreement else []
-    excluded = pa.table({f.name: pa.array([r[f.name] for r in ex], f.type) for f in ex_schema}, schema=ex_schema)
-    return {"dip_case_points": points, "cases": cases, "institutions": inst, **src,
-            "settle_outside_agreement": excluded}
-
-
-def example_settle_sources_outside() -> dict[str, pa.Table]:
-    return example_settle_sources(outside_agreement=True)
-
-
-def example_agreement_sources() -> dict[str, pa.Table]:
-    """The example region with P2's agreement starting 2025-02-01 and H3's ending 2024-12-31 (parity suite)."""
-    src = example_settle_sources()
-    inst = src["institutions"].to_pylist()
-    for r in inst:
-        if r["institution_id"] == "P2":
-            r["agreement_start"] = dt.date(2025, 2, 1)
-        if r["institution_id"] == "H3":
-            r["agreement_end"] = dt.date(2024, 12, 31)
-    return {"cases": src["cases"], "institutions": pa.Table.from_pylist(inst, schema=INSTITUTIONS.arrow_schema()),
-            **agreement_sources(2025)}
-
-
 # --- running over a workspace and writing the year ------------------------------------------------
-
-class SettlementInputError(ValueError):
-    pass
-
 
 def history_from_units(units: pa.Table) -> dict[tuple[str, int], Decimal]:
     out: dict[tuple[str, int], Decimal] = {}
@@ -452,13 +381,10 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     apply is listed with its reason (``DipYear.deductions``). Cases whose service date lies outside their
     institution's service agreement are left out (:mod:`yibao.settle.agreement`) and listed.
     """
-    from yibao.dip.build import _sources_from_workspace
-
     if given is not None:
         deductions = by_institution(given, year, "inpatient")
         outpatient_deductions = by_institution(given, year, "outpatient")
-    sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases", "institutions"))
-    try:
+    with workspace_sources(workspace, ("cases", "institutions"), engine) as (sources, runner):
         src = {**sources, "dip_case_points": scored, **settle_sources(year, policy.settlement),
                **agreement_sources(year)}
         excluded = run_final(runner, OUTSIDE_AGREEMENT, src)
@@ -467,12 +393,7 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
         cap = runner.run_pipeline(DIP_PER_CAPITA, src)
         institutions = sources["institutions"]
         if isinstance(institutions, str):
-            from yibao.engine.runner import query_arrow
-
             institutions = query_arrow(runner.con, f"SELECT * FROM {institutions} ORDER BY institution_id")
-    finally:
-        if ws is not None:
-            ws.close()
     booked = booked_by_institution(cap["dip_capita_booked"].to_pylist(), year)
     # an institution none of whose services of a setting this year the agreement covers was not settled for
     # them: the deductions found on those services are not applied either (the services are not paid at all)
@@ -494,9 +415,6 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     return y
 
 
-KIND_ZH = {"hospital": "医院", "primary": "基层医疗机构", "pharmacy": "定点零售药店"}
-
-
 def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str], policy: DipPolicy,
                    gone: set[tuple[str, str]]) -> dict:
     applied: dict[tuple[str, str], Decimal] = {}
@@ -506,7 +424,7 @@ def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str],
                 if c.deductions:
                     k = (setting, c.institution_id)
                     applied[k] = applied.get(k, ZERO) + c.deductions
-    pots = "、".join(KIND_ZH.get(k, k) for k in policy.settlement.capita_kinds)
+    pots = "、".join(KIND_FULL_ZH.get(k, k) for k in policy.settlement.capita_kinds)
 
     def why_not(d: Deduction) -> str:
         kind = kinds.get(d.institution_id)
@@ -514,7 +432,7 @@ def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str],
             return WHOLLY_EXCLUDED_ZH.format(setting=SETTING_ZH.get(d.setting, d.setting))
         if d.setting == "outpatient":
             if kind not in policy.settlement.capita_kinds:
-                return (f"门诊扣款：{KIND_ZH.get(kind, kind or '未知机构')}不参加按人头结算（只有{pots}），"
+                return (f"门诊扣款：{KIND_FULL_ZH.get(kind, kind or '未知机构')}不参加按人头结算（只有{pots}），"
                         "本次结算没有可扣减的清算款，请另行追回")
             return "门诊扣款：该机构本年度无按人头结算（无归属人数或无门诊统筹预算），本次未扣减"
         if d.setting == "inpatient":
@@ -522,114 +440,6 @@ def _reconcile_dip(y: DipYear, given: list[Deduction], kinds: Mapping[str, str],
         return f"就诊类型 {d.setting!r} 不是 inpatient 或 outpatient，无法对应结算"
 
     return reconciled(given, y.year, applied, why_not, y.institutions)
-
-
-# (column, 中文表头)
-POINT_VALUE_COLUMNS = (("scheme", "险种"), ("kind", "点值类型"), ("month", "月份"), ("budget", "预算（元）"),
-                       ("points", "点数"), ("value", "点值（元/点）"), ("note", "说明"))
-BED_COLUMNS = (("scheme", "险种"), ("institution_id", "机构编码"), ("level", "机构级别"), ("bed_kind", "床日类别"),
-               ("cases", "病例数"), ("bed_days", "床日数"), ("rate", "床日标准（元/日）"), ("standard", "按标准应付"),
-               ("payable", "实际应付（超出床日预算时按比例）"), ("booked", "统筹基金记账"))
-METHOD_ZH = {"dip": "按病种分值", "per_capita": "按人头", "bed_day": "按床日"}
-BED_ZH = {"psychiatric": "精神类长期住院", "rehabilitation": "医疗康复"}
-
-
-def year_rows(y: DipYear) -> dict[str, list[dict]]:
-    level = {i: LEVEL_ZH.get(str(r.get("level")), str(r.get("level"))) for i, r in y.institutions.items()}
-    pv = [{**v, "scheme": SCHEME_ZH[v["scheme"]], "kind": {"budget": "预算点值", "provisional": "月度预付点值",
-                                                             "settlement": "结算点值"}[v["kind"]]} for v in y.point_values]
-    pre, clr = [], []
-    for method, runs in (("dip", y.dip), ("per_capita", y.capita)):
-        for s in runs.values():
-            p, c = scheme_rows(s, METHOD_ZH[method], y.institutions)
-            pre += p
-            clr += c
-    beds = [{"scheme": SCHEME_ZH[b.scheme], "institution_id": b.institution_id, "level": level.get(b.institution_id,
-             LEVEL_ZH.get(b.level, b.level)), "bed_kind": BED_ZH[b.bed_kind], "cases": b.cases, "bed_days": b.bed_days,
-             "rate": b.rate, "standard": b.standard, "payable": b.payable, "booked": b.booked} for b in y.bed_day]
-    return {"point_values": pv, "prepayments": pre, "clearing": clr, "bed_day": beds}
-
-
-def write_year(y: DipYear, out_dir, statements: bool = True, issuer=None, deduction_lines=()) -> list:
-    """CSV files with Chinese headers (UTF-8 with BOM for Excel), summary.json, one Excel statement per institution."""
-    import json
-    from pathlib import Path
-
-    from yibao.engine.excel import write_workbook
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = year_rows(y)
-    spec = {"point_values": POINT_VALUE_COLUMNS, "prepayments": PREPAY_COLUMNS, "clearing": CLEARING_COLUMNS,
-            "bed_day": BED_COLUMNS}
-    files = [write_csv(out_dir / f"{n}.csv", cols, rows[n]) for n, cols in spec.items()]
-    files.append(write_csv(out_dir / "exclusions.csv", EXCLUSION_COLUMNS, y.excluded))
-    if y.deductions:
-        files.append(write_csv(out_dir / "deductions_not_applied.csv", NOT_APPLIED_COLUMNS,
-                               y.deductions["not_applied"]))
-    summary = summary_of(y)
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-                                          + "\n", encoding="utf-8")
-    files.append(out_dir / "summary.json")
-    if statements:
-        sdir = out_dir / "statements"
-        sdir.mkdir(exist_ok=True)
-        insts = sorted({r["institution_id"] for r in rows["clearing"]} | {r["institution_id"] for r in rows["bed_day"]})
-        for i in insts:
-            sheets = statement_sheets(y, i, rows, issuer, deduction_lines)
-            path = safe_path(sdir, safe_id(i), suffix=".xlsx")  # (an institution code from data: never a path)
-            write_workbook(path, sheets)
-            files.append(path)
-    return files
-
-
-def statement_sheets(y: DipYear, i: str, rows: dict[str, list[dict]], issuer=None, deduction_lines=()) -> list:
-    """One institution's statement workbook: clearing (with the statement head), months, values, beds, deductions."""
-    nm = y.institutions.get(i, {}).get("name", "")
-    clr = [r for r in rows["clearing"] if r["institution_id"] == i]
-    pre = [r for r in rows["prepayments"] if r["institution_id"] == i]
-    bed = [r for r in rows["bed_day"] if r["institution_id"] == i]
-    vals = [r for r in rows["point_values"] if r["kind"] != "月度预付点值"]
-    notes = statement_head("医保结算单：按病种分值（DIP）、按人头、按床日", "DIP", y.year, i, nm, issuer) + [
-        "金额单位：元；点值与报销比例为精确值的显示（6 位小数），金额按点数分配预算（最大余数法，到分）；"
-        "按人头的计量单位为人月（归属人数 × 月数）"]
-    sheets = [statement_sheet("年终清算", CLEARING_COLUMNS, clr, notes, skip=("name", "level"), filter=False),
-              statement_sheet("按月预付", PREPAY_COLUMNS, pre, [f"{nm}（{i}）{y.year} 年按月预付"], skip=("name",)),
-              statement_sheet("点值", POINT_VALUE_COLUMNS, vals, [f"{y.year} 年点值"], total=False,
-                              kinds={"points": "weight"})]
-    if bed:
-        sheets.append(statement_sheet("按床日", BED_COLUMNS, bed, [f"{nm}（{i}）{y.year} 年按床日结算"]))
-    sheets.append(deduction_sheet(deduction_lines, i, sum((r["deductions"] for r in clr), ZERO)))
-    return sheets
-
-
-def summary_of(y: DipYear) -> dict:
-    out: dict = {"year": y.year, "policy": y.policy, "schemes": {}}
-    for scheme, s in y.dip.items():
-        c = y.capita.get(scheme)
-        out["schemes"][scheme] = {
-            "dip": {"budget": str(s.budget), "convention": s.convention, "points": str(s.units),
-                    "settlement_point_value": str(s.value_shown), "ratio": None if s.ratio is None else str(s.ratio_shown),
-                    "institutions": len(s.clearing), "entitled": str(s.entitled), "balance": str(s.balance),
-                    "prepaid": str(sum((x.paid for x in s.prepayments), ZERO)),
-                    "final_transfers": str(sum((x.final_transfer for x in s.clearing), ZERO)),
-                    "deductions": str(sum((x.deductions for x in s.clearing), ZERO))},
-            "per_capita": None if c is None else {
-                "budget": str(c.budget), "persons": str(c.units / 12), "institutions": len(c.clearing),
-                "entitled": str(c.entitled), "balance": str(c.balance)},
-            "bed_day": {"cases": sum(b.cases for b in y.bed_day if b.scheme == scheme),
-                        "bed_days": sum(b.bed_days for b in y.bed_day if b.scheme == scheme),
-                        "payable": str(sum((b.payable for b in y.bed_day if b.scheme == scheme), ZERO)),
-                        "capped": y.bed_day_capped.get(scheme, False)},
-        }
-    out["unscored_cases"] = sum(r["cases"] for r in y.unscored)
-    out["outside_agreement"] = exclusion_summary(y.excluded)
-    if y.deductions:
-        d = y.deductions
-        out["deductions"] = {"given": str(d["given"]), "applied": str(d["applied"]),
-                             "not_applied": str(sum((r["amount"] for r in d["not_applied"]), ZERO)),
-                             "line": summary_line(d["given"], d["applied"], d["not_applied"])}
-    return out
 
 
 def split_deductions(by_institution: Mapping[str, Decimal], units: pa.Table, year: int) \

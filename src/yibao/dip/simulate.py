@@ -12,7 +12,7 @@ A scenario file (TOML) names what changes::
     [dip.scoring.level_coefficient]
     "3" = "1.1"
 
-The interfaces layer runs the baseline and the scenario (catalogue → scoring → settlement, each into its
+:func:`yibao.dip.commands.simulate` runs the baseline and the scenario (catalogue → scoring → settlement, each into its
 own directory under the output) and :func:`compare` lines them up per scheme × institution. Nothing is
 written to the workspace, the real catalogue or the real settlement.
 """
@@ -25,11 +25,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 
-from yibao.dip.policy import DipPolicyError
-from yibao.dip.settlement import SCHEME_ZH, Budgets, DipYear
+from yibao.contract.vocab import SCHEME_ZH
+from yibao.dip.errors import DipPolicyError
+from yibao.dip.settlement import Budgets, DipYear
 from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import table_sheet, write_workbook
 from yibao.engine.money import ZERO, decimal_view, round_money
+
+__all__ = ["Scenario", "load_scenario", "compare", "write_comparison"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Build, save and read a DIP catalogue (病种目录库); score a workspace's cases against one.
+"""The DIP catalogue (病种目录库): built from the history's inpatient stays, saved, and read back.
+
+The registered pipeline ``dip_catalogue``:
+    ``dip_case_keys`` (rowwise, :mod:`yibao.dip.keys`) → ``dip_combo_counts`` (partitioned by ``dx_cat``) →
+    ``dip_threshold`` (global, one row) → ``dip_core_keys`` (global, the core combinations) →
+    ``dip_group_cases`` → ``dip_groups`` → ``dip_group_year`` (partitioned: every group lies inside one ICD-10
+    category) → ``dip_relative`` → ``dip_catalogue`` (global over the group × year aggregate).
 
 A catalogue directory holds::
 
@@ -8,7 +14,9 @@ A catalogue directory holds::
     valid_procedures.csv               operating-room codes used (empty without a standards dir)
 
 Everything is written deterministically (no dates, sorted rows, fixed workbook times), so the
-same history and parameters give byte-identical files and the same version.
+same history and parameters give byte-identical files and the same version. Money is DECIMAL(18,2),
+scores DECIMAL(18,4); every division goes through :func:`yibao.engine.sqlmoney.div_round` (exact,
+四舍五入 ROUND_HALF_UP).
 """
 
 from __future__ import annotations
@@ -17,49 +25,216 @@ import csv
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
-from yibao.contract.readers import detect_encoding
 from yibao.contract.standards import find_standards
-from yibao.dip.pipelines import (
-    DIP_CATALOGUE,
-    DIP_SCORING,
-    KIND_ZH,
-    REASONS_ZH,
-    REVIEW_SCHEMA,
+from yibao.dip.errors import BadFile, MissingData, at
+from yibao.dip.inputs import workspace_sources
+from yibao.dip.keys import KEY_CTES, KEY_JOIN
+from yibao.dip.labels import GROUP_KIND_ZH, TIER_ZH
+from yibao.dip.policy import DipPolicy, canonical_json
+from yibao.dip.tables import (
+    MONEY,
     RULES_SCHEMA,
-    TIER_ZH,
+    SCORE,
+    SETTLE_FIELDS,
     VALID_SCHEMA,
     param_tables,
     read_overrides,
     read_valid_procedures,
 )
-from yibao.dip.policy import DipPolicy, DipPolicyError, canonical_json
 from yibao.engine.csvfile import csv_bytes
 from yibao.engine.excel import table_sheet, write_workbook
-from yibao.engine.runner import query_arrow, run_final
-from yibao.engine.select import runner_for
+from yibao.engine.runner import Pipeline, Step
+from yibao.engine.sqlmoney import div_round
+from yibao.engine.workspace import Workspace
+from yibao.settle.relative import group_year_step, relative_step
 
-CATALOGUE_ZH = {
-    "group_id": "病种编码", "kind": "病种类型", "dx_cat": "诊断类目", "dx_sub": "诊断亚目", "combo": "手术操作组合",
-    "tier": "操作层级", "cases": "病例数", "cases_kept": "计入均值病例数", "avg_cost": "病种平均费用（元）",
-    "score": "病种分值", "primary_care": "基层病种", "reference_cost": "全部病例平均费用（元）",
-}
-SCORED_COLUMNS = ("case_id", "institution_id", "group_id", "group_kind", "score", "ratio", "deviation",
-                  "coefficient", "points", "status", "reason", "year", "total_cost", "avg_cost", "case_score",
-                  "formula_points", "primary_care", "review_rank")
-REVIEW_COLUMNS = ("case_id", "institution_id", "group_id", "total_cost", "avg_cost", "ratio", "formula_points",
-                  "review_rank", "final_score")
+__all__ = ["DIP_CATALOGUE", "Catalogue", "CodeNames", "build", "build_tables", "write_catalogue", "read_catalogue",
+           "history_years", "catalogue_year_warning", "code_names", "parquet_bytes"]
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+CASE_KEYS = Step(
+    name="dip_case_keys",
+    main="cases",
+    mode="rowwise",
+    broadcast=("dip_proc_rules", "dip_proc_valid"),
+    sql=f"""
+WITH {KEY_CTES},
+ko AS (  -- the key columns as the step gives them (ungroupable: reason only)
+    SELECT multi, dx_raw, p_key, pos, dx,
+           CASE WHEN why IS NULL THEN dx_sub END AS dx_sub,
+           CASE WHEN why IS NULL THEN dx_cat END AS dx_cat,
+           CASE WHEN why IS NULL THEN combo END AS combo,
+           CASE WHEN why IS NULL THEN tier END AS tier,
+           CASE WHEN why IS NULL THEN 'ok' ELSE 'ungroupable' END AS status,
+           why AS reason
+    FROM kz
+)
+SELECT c.case_id, c.institution_id,
+       CAST(year(c.discharge_date) AS INTEGER) AS year,
+       k.dx_sub, k.dx_cat, k.combo, k.tier,
+       CAST(c.total_cost AS DECIMAL(18,2)) AS total_cost,
+       k.status, k.reason,
+       c.scheme,
+       CAST(year(c.settle_date) AS INTEGER) AS settle_year,
+       CAST(month(c.settle_date) AS INTEGER) AS settle_month,
+       CAST(c.fund_paid AS DECIMAL(18,2)) AS fund_paid,
+       CAST(date_diff('day', c.admit_date, c.discharge_date) AS INTEGER) AS los_days,
+       k.dx AS principal_dx
+FROM cases c JOIN ko k ON {KEY_JOIN}
+WHERE c.setting = 'inpatient'
+""",
+    schema=pa.schema([
+        ("case_id", pa.string()), ("institution_id", pa.string()), ("year", pa.int32()),
+        ("dx_sub", pa.string()), ("dx_cat", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
+        ("total_cost", MONEY), ("status", pa.string()), ("reason", pa.string()),
+        *SETTLE_FIELDS,
+    ]),
+    order_by=("case_id",),
+    doc="住院病例的分组键：主要诊断亚目、手术操作组合（诊断性操作不参与）、操作层级；不能入组的原因",
+)
+
+COMBO_COUNTS = Step(
+    name="dip_combo_counts",
+    main="dip_case_keys",
+    mode="partitioned",
+    partition_by=("dx_cat",),
+    broadcast=("dip_years",),
+    sql="""
+SELECT dx_cat, dx_sub, combo, CAST(count(*) AS BIGINT) AS cases
+FROM dip_case_keys
+WHERE status = 'ok' AND year IN (SELECT year FROM dip_years)
+GROUP BY dx_cat, dx_sub, combo
+""",
+    schema=pa.schema([("dx_cat", pa.string()), ("dx_sub", pa.string()), ("combo", pa.string()),
+                      ("cases", pa.int64())]),
+    order_by=("dx_sub", "combo"),
+    doc="诊断亚目×操作组合的病例数（目录年度内）",
+)
+
+THRESHOLD = Step(
+    name="dip_threshold",
+    main="dip_combo_counts",
+    mode="global",
+    broadcast=("dip_params",),
+    sql=f"""
+WITH tot AS (SELECT CAST(coalesce(sum(cases), 0) AS BIGINT) AS n, CAST(count(*) AS BIGINT) AS combos
+             FROM dip_combo_counts),
+lv AS (SELECT cases AS k, CAST(sum(sum(cases)) OVER (ORDER BY cases DESC) AS BIGINT) AS cum
+       FROM dip_combo_counts GROUP BY cases),
+auto AS (SELECT max(lv.k) AS k FROM lv, tot, dip_params p
+         WHERE CAST(lv.cum AS DECIMAL(38, 0)) >= p.core_share * CAST(tot.n AS DECIMAL(28, 0))),
+t AS (SELECT CAST(coalesce(p.core_min_cases, auto.k, 1) AS BIGINT) AS core_min_cases,
+             p.core_min_cases IS NULL AS by_share, tot.n AS total_cases, tot.combos
+      FROM tot, auto, dip_params p),
+core AS (SELECT CAST(coalesce(sum(cases), 0) AS BIGINT) AS core_cases, CAST(count(*) AS BIGINT) AS core_groups
+         FROM dip_combo_counts, t WHERE cases >= t.core_min_cases)
+SELECT t.core_min_cases, t.by_share, t.total_cases, t.combos, core.core_groups, core.core_cases,
+       {div_round('core.core_cases', 't.total_cases', scale=4)} AS core_share
+FROM t, core
+""",
+    schema=pa.schema([("core_min_cases", pa.int64()), ("by_share", pa.bool_()), ("total_cases", pa.int64()),
+                      ("combos", pa.int64()), ("core_groups", pa.int64()), ("core_cases", pa.int64()),
+                      ("core_share", SCORE)]),
+    order_by=(),
+    doc="核心病种的病例数临界值：核心病种仍覆盖 ≥ core_share 病例的最大病例数（或政策给定的固定值）",
+)
+
+CORE_KEYS = Step(
+    name="dip_core_keys",
+    main="dip_combo_counts",
+    mode="global",
+    broadcast=("dip_threshold",),
+    sql="""
+SELECT c.dx_cat, c.dx_sub, c.combo, c.cases
+FROM dip_combo_counts c, dip_threshold t
+WHERE c.cases >= t.core_min_cases
+""",
+    schema=pa.schema([("dx_cat", pa.string()), ("dx_sub", pa.string()), ("combo", pa.string()),
+                      ("cases", pa.int64())]),
+    order_by=("dx_sub", "combo"),
+    doc="核心病种（诊断亚目×操作组合）",
+)
+
+GROUP_CASES = Step(
+    name="dip_group_cases",
+    main="dip_case_keys",
+    mode="rowwise",
+    broadcast=("dip_core_keys", "dip_years"),
+    sql="""
+SELECT CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub || '|' || k.combo ELSE k.dx_cat || '#' || k.tier END AS group_id,
+       k.year, k.case_id, k.total_cost,
+       CASE WHEN g.dx_sub IS NOT NULL THEN 'core' ELSE 'comprehensive' END AS kind,
+       k.dx_cat,
+       CASE WHEN g.dx_sub IS NOT NULL THEN k.dx_sub END AS dx_sub,
+       CASE WHEN g.dx_sub IS NOT NULL THEN k.combo END AS combo,
+       CASE WHEN g.dx_sub IS NULL THEN k.tier END AS tier
+FROM dip_case_keys k
+LEFT JOIN dip_core_keys g ON g.dx_sub = k.dx_sub AND g.combo = k.combo
+WHERE k.status = 'ok' AND k.year IN (SELECT year FROM dip_years)
+""",
+    schema=pa.schema([("group_id", pa.string()), ("year", pa.int32()), ("case_id", pa.string()),
+                      ("total_cost", MONEY), ("kind", pa.string()), ("dx_cat", pa.string()), ("dx_sub", pa.string()),
+                      ("combo", pa.string()), ("tier", pa.string())]),
+    order_by=("case_id",),
+    doc="目录年度的可入组病例：所属病种（核心病种：亚目|手术操作组合；综合病种：类目#操作层级）",
+)
+
+GROUPS = Step(
+    name="dip_groups",
+    main="dip_group_cases",
+    mode="partitioned",
+    partition_by=("group_id",),
+    sql="""
+SELECT group_id, min(kind) AS kind, min(dx_cat) AS dx_cat, min(dx_sub) AS dx_sub, min(combo) AS combo,
+       min(tier) AS tier
+FROM dip_group_cases GROUP BY group_id
+""",
+    schema=pa.schema([("group_id", pa.string()), ("kind", pa.string()), ("dx_cat", pa.string()),
+                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string())]),
+    order_by=("group_id",),
+    doc="病种的描述列（类型、类目、亚目、手术操作组合、操作层级）",
+)
+
+# the trimmed, year-weighted group averages and the relative cost × score_base: the rule DRG weights use too
+GROUP_YEAR = group_year_step("dip_group_year", "dip_group_cases", "dip_years", "dip_params",
+                             doc="病种×年度：病例数、剔除离群病例后的病例数与费用（剔除按病种内费用排位，跨年度合并排位）")
+RELATIVE = relative_step("dip_relative", "dip_group_year", "dip_years", "dip_params", base_column="score_base",
+                         doc="病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000")
+
+CATALOGUE = Step(
+    name="dip_catalogue",
+    main="dip_relative",
+    mode="global",
+    broadcast=("dip_groups", "dip_primary"),
+    sql="""
+SELECT g.group_id, g.kind, g.dx_cat, g.dx_sub, g.combo, g.tier, r.cases, r.cases_kept, r.avg_cost,
+       r.relative AS score, g.group_id IN (SELECT group_id FROM dip_primary) AS primary_care,
+       r.reference_cost
+FROM dip_relative r JOIN dip_groups g USING (group_id)
+""",
+    schema=pa.schema([("group_id", pa.string()), ("kind", pa.string()), ("dx_cat", pa.string()),
+                      ("dx_sub", pa.string()), ("combo", pa.string()), ("tier", pa.string()),
+                      ("cases", pa.int64()), ("cases_kept", pa.int64()), ("avg_cost", MONEY), ("score", SCORE),
+                      ("primary_care", pa.bool_()), ("reference_cost", MONEY)]),
+    order_by=("group_id",),
+    doc="病种目录库：病种平均费用（年度加权、剔除离群病例）÷ 全部病例平均费用（年度加权）× 1000 = 病种分值",
+)
+DIP_CATALOGUE = Pipeline(
+    name="dip_catalogue",
+    steps=(CASE_KEYS, COMBO_COUNTS, THRESHOLD, CORE_KEYS, GROUP_CASES, GROUPS, GROUP_YEAR, RELATIVE, CATALOGUE),
+    doc="DIP 目录库：由历史住院病例生成核心病种、综合病种及其分值",
+)
 
 
-class DipError(DipPolicyError):
-    """A problem with a workspace, catalogue or review file (one line naming the file)."""
-
+# --- building and writing ----------------------------------------------------------------------
 
 def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
@@ -67,44 +242,25 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _sources_from_workspace(workspace: Path, engine: str, names: tuple[str, ...]):
-    """(sources for the runner, a runner, a closer); DuckDB reads the workspace tables in place."""
-    from yibao.contract.schema import TABLES
-    from yibao.engine.workspace import Workspace
-
-    if not (Path(workspace) / "yibao.duckdb").exists():
-        raise DipError(str(workspace), "不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
-    ws = Workspace(workspace, read_only=True)
-    if engine == "duckdb":
-        db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
-        return {n: f'"{db}".main.{n}' for n in names}, runner_for("duckdb", con=ws.con), ws
-    try:
-        src = {n: query_arrow(ws.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema()) for n in names}
-    finally:
-        ws.close()
-    return src, runner_for(engine), None
-
 
 def history_years(workspace: Path, policy: DipPolicy, settle_year: int | None = None) -> tuple[list[int], int]:
     """(history years, settlement year). The policy's ``catalogue.years`` when given; else the discharge years of
     inpatient cases **before the settlement year** — ``settle_year``, or the latest discharge year in the data
     (the year still to be settled) — at most ``len(year_weights)`` of them, the latest ones (DIP 技术规范:
     以近三年历史病例为基础: history, not the year being paid)."""
-    from yibao.engine.workspace import Workspace
-
     with Workspace(workspace, read_only=True) as ws:
         years = [r[0] for r in ws.con.execute(
             "SELECT DISTINCT CAST(year(discharge_date) AS INTEGER) FROM main.cases WHERE setting = 'inpatient' "
             "AND discharge_date IS NOT NULL ORDER BY 1").fetchall()]
     if not years:
-        raise DipError(str(workspace), "工作区没有住院结算清单，无法生成病种目录库")
+        raise MissingData(at(workspace, "工作区没有住院结算清单，无法生成病种目录库"))
     target = settle_year if settle_year is not None else years[-1]
     if policy.years:
         return list(policy.years), target
     before = [y for y in years if y < target]
     if not before:
-        raise DipError(str(workspace), f"结算年度 {target} 之前没有住院病例（出院年度 {years}），无法由历史年度生成目录库；"
-                                       "请用 --year 指定结算年度，或在政策文件中给出 catalogue.years")
+        raise MissingData(at(workspace, f"结算年度 {target} 之前没有住院病例（出院年度 {years}），无法由历史年度生成目录库；"
+                                        "请用 --year 指定结算年度，或在政策文件中给出 catalogue.years"))
     return before[-len(policy.year_weights):], target
 
 
@@ -130,12 +286,8 @@ def build(workspace: Path, policy: DipPolicy, out_dir: Path, standards: Path | N
     if not policy.years:
         policy = replace(policy, year_weights=tuple(policy.year_weights[-len(years):]))
     rules, valid = read_overrides(), read_valid_procedures(standards)
-    sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases",))
-    try:
+    with workspace_sources(workspace, ("cases",), engine) as (sources, runner):
         out = build_tables(sources, runner, policy, years, rules, valid)
-    finally:
-        if ws is not None:
-            ws.close()
     return write_catalogue(out, policy, years, rules, valid, out_dir,
                            {"settle_year": target, "years_from": "policy" if policy.years else "before_settle_year"},
                            names=code_names(find_standards(standards)))
@@ -265,7 +417,7 @@ def _workbook(cat: pa.Table, manifest: dict, path: Path, names: CodeNames | None
     rows = []
     for r in cat.to_pylist():
         rows.append({
-            **r, "kind": KIND_ZH.get(r["kind"], r["kind"]),
+            **r, "kind": GROUP_KIND_ZH.get(r["kind"], r["kind"]),
             "combo": None if r["combo"] is None else ("无" if r["combo"] == "-" else r["combo"]),
             "tier": TIER_ZH.get(r["tier"], "") if r["tier"] else None,
             "dx_name": names.diagnosis(r["dx_sub"]) if names else None,
@@ -286,17 +438,16 @@ def _workbook(cat: pa.Table, manifest: dict, path: Path, names: CodeNames | None
     write_workbook(path, [table_sheet("病种目录库", CATALOGUE_SHEET, rows, notes, skip=skip)])
 
 
-# --- reading a catalogue back, scoring ---------------------------------------------------------
 
 def read_catalogue(cat_dir: Path) -> tuple[pa.Table, dict, pa.Table, pa.Table]:
     cat_dir = Path(cat_dir)
     mf = cat_dir / "manifest.json"
     if not mf.exists():
-        raise DipError(str(cat_dir), "不是病种目录库目录（缺少 manifest.json），请先运行 yibao dip build")
+        raise MissingData(at(cat_dir, "不是病种目录库目录（缺少 manifest.json），请先运行 yibao dip build"))
     manifest = json.loads(mf.read_text(encoding="utf-8"))
     cat = pq.read_table(cat_dir / "catalogue.parquet")
     if hashlib.sha256((cat_dir / "catalogue.csv").read_bytes()).hexdigest() != manifest["files"]["catalogue.csv"]:
-        raise DipError(str(cat_dir / "catalogue.csv"), f"与目录库版本 {manifest['version']} 的内容不符（文件被改动）")
+        raise BadFile(at(cat_dir / "catalogue.csv", f"与目录库版本 {manifest['version']} 的内容不符（文件被改动）"))
     rules = _read_csv_table(cat_dir / "procedure_overrides.csv", RULES_SCHEMA)
     valid = _read_csv_table(cat_dir / "valid_procedures.csv", VALID_SCHEMA)
     return cat, manifest, rules, valid
@@ -308,108 +459,3 @@ def _read_csv_table(path: Path, schema: pa.Schema) -> pa.Table:
     return pa.table({n: [r[n] for r in rows] for n in schema.names}, schema=schema)
 
 
-def read_review(path: Path) -> pa.Table:
-    """The reviewer's file (特例单议结果): ``case_id`` and ``final_score`` (blank = not yet decided)."""
-    with Path(path).open(encoding=detect_encoding(Path(path)), newline="") as f:  # Excel saves GBK/GB18030
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "case_id" not in reader.fieldnames or "final_score" not in reader.fieldnames:
-            raise DipError(str(path), "特例单议文件应有 case_id 与 final_score 两列")
-        ids, scores, seen = [], [], set()
-        for line, r in enumerate(reader, start=2):
-            text = (r["final_score"] or "").strip()
-            if not text:
-                continue
-            try:
-                d = Decimal(text)
-            except InvalidOperation:
-                raise DipError(str(path), f"第 {line} 行 final_score 不是数字：{text!r}") from None
-            if not d.is_finite() or d < 0 or d != d.quantize(Decimal("0.0001")):
-                raise DipError(str(path), f"第 {line} 行 final_score 应为 ≥ 0、至多 4 位小数的数：{text!r}")
-            cid = r["case_id"].strip()
-            if cid in seen:
-                raise DipError(str(path), f"第 {line} 行 case_id {cid} 重复")
-            seen.add(cid)
-            ids.append(cid)
-            scores.append(d.quantize(Decimal("0.0001")))
-    return pa.table({"case_id": ids, "final_score": scores}, schema=REVIEW_SCHEMA)
-
-
-def score_tables(sources: dict, runner, policy: DipPolicy, catalogue: pa.Table, rules: pa.Table,
-                 valid: pa.Table, review: pa.Table | None = None, final: bool = False) -> dict[str, pa.Table]:
-    """The DIP_SCORING pipeline's tables; ``final=True``: only ``dip_case_points``, fused on DuckDB."""
-    params = param_tables(policy, [])
-    primary = set(policy.primary_care_groups)
-    if primary:  # the scoring policy may flag primary-care groups on an existing catalogue too
-        flags = [p or g in primary for g, p in zip(catalogue.column("group_id").to_pylist(),
-                                                     catalogue.column("primary_care").to_pylist())]
-        catalogue = catalogue.set_column(catalogue.schema.get_field_index("primary_care"), "primary_care",
-                                         pa.array(flags, pa.bool_()))
-    src = {**sources, "dip_catalogue": catalogue, "dip_proc_rules": rules, "dip_proc_valid": valid,
-           "dip_params": params["dip_params"], "dip_coefficients": params["dip_coefficients"],
-           "dip_review": review if review is not None else REVIEW_SCHEMA.empty_table()}
-    if final:
-        return {DIP_SCORING.steps[-1].name: run_final(runner, DIP_SCORING, src)}
-    return runner.run_pipeline(DIP_SCORING, src)
-
-
-def score(workspace: Path, cat_dir: Path, policy: DipPolicy, out_dir: Path, review: Path | None = None,
-          engine: str = "duckdb", year: int | None = None) -> dict:
-    cat, manifest, rules, valid = read_catalogue(cat_dir)
-    rev = read_review(review) if review is not None else None
-    sources, runner, ws = _sources_from_workspace(workspace, engine, ("cases", "institutions"))
-    if year is not None:  # the period scored (and the base of the review cap): cases discharged in ``year``
-        cases = sources["cases"]
-        if isinstance(cases, str):
-            sources["cases"] = f"(SELECT * FROM {cases} WHERE year(discharge_date) = {int(year)})"
-        else:
-            years = pa.compute.year(cases.column("discharge_date"))
-            sources["cases"] = cases.filter(pa.compute.equal(years, int(year)))
-    try:
-        result = score_tables(sources, runner, policy, cat, rules, valid, rev, final=True)["dip_case_points"]
-    finally:
-        if ws is not None:
-            ws.close()
-    # the year being settled: the one asked for, else the latest discharge year scored
-    latest = pa.compute.max(result.column("year")).as_py() if result.num_rows else None
-    target = year if year is not None else latest
-    years = manifest.get("parameters", {}).get("years", [])
-    warning = catalogue_year_warning(manifest["version"], years, target)
-    return write_scores(result, manifest, out_dir, rev, {"catalogue_years": years,
-                                                         "warnings": [warning] if warning else []})
-
-
-def write_scores(result: pa.Table, manifest: dict, out_dir: Path, review: pa.Table | None = None,
-                 extra: dict | None = None) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "scored_cases.csv").write_bytes(csv_bytes(result, SCORED_COLUMNS))
-    (out_dir / "scored_cases.parquet").write_bytes(parquet_bytes(result))
-    queue = result.filter(pa.compute.is_in(result.column("status"), pa.array(["review", "reviewed"])))
-    queue = queue.sort_by([("institution_id", "ascending"), ("review_rank", "ascending")])
-    finals = {} if review is None else dict(zip(review.column("case_id").to_pylist(),
-                                                review.column("final_score").to_pylist()))
-    q = queue.append_column("final_score", pa.array([finals.get(c) for c in queue.column("case_id").to_pylist()],
-                                                    REVIEW_SCHEMA.field("final_score").type))
-    (out_dir / "review_queue.csv").write_bytes(csv_bytes(q, REVIEW_COLUMNS))
-    reasons = _count(result.column("reason"))
-    dev = _count(result.column("deviation"))
-    total = pa.compute.sum(result.column("points")).as_py()
-    summary = {
-        "catalogue_version": manifest["version"],
-        "cases": result.num_rows,
-        "status": dict(sorted(_count(result.column("status")).items())),
-        "group_kind": dict(sorted(_count(result.column("group_kind")).items())),
-        "deviation": dict(sorted(dev.items())),
-        "extreme_flagged": dev.get("extreme", 0),
-        "review_queue": queue.num_rows,
-        "ungroupable": {r: {"count": n, "zh": REASONS_ZH.get(r, r)} for r, n in sorted(reasons.items())},
-        "points_total": str(Decimal("0.0000") if total is None else total.quantize(Decimal("0.0000"))),
-        **(extra or {}),
-    }
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                          encoding="utf-8")
-    return summary
-
-
-def _count(column) -> dict:
-    """How many times each non-null value occurs (Arrow's value counts)."""
-    return {r["values"]: r["counts"] for r in pa.compute.value_counts(column).to_pylist() if r["values"] is not None}
