@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,7 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN
 from yibao.contract.standards import find_standards
 from yibao.drg import conditions as cond
+from yibao.drg.compile import compile_tables
 from yibao.drg.conditions import Bound, Condition, ConditionError
 
 # file → required columns; optional files may be absent
@@ -223,8 +225,6 @@ class Standards:
     def tables(self) -> dict[str, pa.Table]:
         """The compiled lookup tables (built once, then cached): name → Arrow table."""
         if "_tables" not in self.__dict__:
-            from yibao.drg.compile import compile_tables
-
             self.__dict__["_tables"] = compile_tables(self)
         return self.__dict__["_tables"]
 
@@ -239,17 +239,13 @@ class Standards:
 
     @cached_property
     def adrg_names(self) -> dict[str, str]:
-        """ADRG → name. The tables name DRGs only: an ADRG with one DRG takes its name; otherwise the part
-        of its DRG names they all share, up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the
-        DRG's split, not the ADRG), or the first DRG's name when they share no such part."""
+        """ADRG → name (:func:`adrg_name` of its DRGs' names): the one ADRG-name derivation, used by the
+        grouping output, the explanation and the DRG statements."""
         out = {}
         for code, a in self.adrgs.items():
-            names = [r.name for r in a.rules if r.name]
-            if not names:
-                continue
-            common = os.path.commonprefix(names)
-            head = common[:common.rfind("，")] if len(names) > 1 and "，" in common else ""
-            out[code] = head or names[0]
+            name = adrg_name([r.name for r in a.rules if r.name])
+            if name:
+                out[code] = name
         return out
 
     def name_of(self, level: str, code: str | None) -> str | None:
@@ -282,6 +278,24 @@ class Standards:
             for c in lists.values():
                 codes |= c
         return frozenset(codes)
+
+
+def adrg_name(drg_names: list[str]) -> str | None:
+    """An ADRG's name from its DRGs' names (the tables name DRGs only). One DRG: its name. Several: the part
+    they all share up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the DRG's split, not the
+    ADRG), compared with full-width and half-width forms alike (CHS-DRG 1.1 writes PS15 ``＜1500g`` beside PS11
+    ``<1500g``) and taken from the first name; the first DRG's name when they share no such part."""
+    if not drg_names:
+        return None
+    if len(drg_names) == 1:
+        return drg_names[0]
+    common = os.path.commonprefix(drg_names)
+    if "，" not in common:  # the same text in another width (the cut is computed on NFKC forms of equal length)
+        folded = [unicodedata.normalize("NFKC", n) for n in drg_names]
+        if all(len(f) == len(n) for f, n in zip(folded, drg_names)):
+            common = drg_names[0][:len(os.path.commonprefix(folded))]
+    head = common[:common.rfind("，")] if "，" in common else ""
+    return head or drg_names[0]
 
 
 # --------------------------------------------------------------------------- reading
