@@ -68,7 +68,7 @@ def _maps(std) -> tuple[pa.Table, pa.Table]:
     return std.__dict__["_map_tables"]
 
 
-def mapfields.codes(cases: pa.Table, standards) -> pa.Table:
+def map_codes(cases: pa.Table, standards) -> pa.Table:
     """``cases`` with every code translated, plus a ``map_status`` column (null when all codes
     have a map row; then the codes are the grouper's)."""
     if not standards.dx_map or not standards.proc_map:
