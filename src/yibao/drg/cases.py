@@ -24,6 +24,8 @@ import pyarrow.csv as pacsv
 
 from yibao.contract.readers import detect_encoding
 from yibao.contract.reasons import FatalLoadError
+from yibao.contract.vocab import sql_str
+from yibao.drg.grouper import CONTRACT_COLUMNS
 from yibao.engine.outdir import atomic_file
 from yibao.engine.runner import query_arrow
 
@@ -111,9 +113,6 @@ def read_cases(path: Path | str) -> CasesFile:
     return CasesFile(typed, raw.num_rows, outpatient, absent, unparsed)
 
 
-CONTRACT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
-
-
 def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] = CONTRACT_COLUMNS) -> None:
     """The results as CSV (UTF-8, header row, quotes only where needed, blank where not reached);
     written to a temporary file first, so a failure never leaves half a file."""
@@ -121,7 +120,6 @@ def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] =
         con = duckdb.connect()
         try:
             con.register("result", result.select(list(columns)))
-            target = str(tmp).replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM result) TO '{target}' (FORMAT csv, HEADER true)")
+            con.execute(f"COPY (SELECT * FROM result) TO {sql_str(tmp)} (FORMAT csv, HEADER true)")
         finally:
             con.close()

@@ -44,7 +44,7 @@ def _years_match(v: Values) -> str | None:
 PAYMENT_PARAMS = ParamTable(
     name="drg",
     title="DRG 付费（按疾病诊断相关分组付费）",
-    doc="docs/drg.md",
+    doc="docs/drg-payment.md",
     params=(
         Param("weights.years", [], K.integer_list(ascending=True), LOCAL,
               "权重的历史年度，从早到晚；空 = 结算年度之前的 len(year_weights) 个结算年度", "年"),

@@ -18,11 +18,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from yibao.contract.errors import BadOption
 from yibao.drg.grouper import group_table
+from yibao.engine.runner import query_arrow
+from yibao.engine.workspace import Workspace
 
 _LIST = re.compile(r"\b(dx|proc)\.[A-Za-z0-9_]+")
 _NUMBER = re.compile(r"-?\b[0-9]+(\.[0-9]+)?\b")
@@ -211,3 +215,17 @@ def impact(cases: pa.Table, a, b, weights_a=None, weights_b=None) -> dict[str, p
         ("weight_a", pa.decimal128(18, 4)), ("weight_b", pa.decimal128(18, 4)),
         ("weight_change", pa.decimal128(18, 4))]))
     return {"cases": per_case, "moves": moves, "institutions": institutions}
+
+
+def workspace_cases(workspace: Path | str, year: int | None = None) -> pa.Table:
+    """The workspace's inpatient cases (only those settled in ``year`` when given), by ``case_id``: what
+    ``yibao standards impact --workspace`` groups under both versions."""
+    workspace = Path(workspace)
+    if not (workspace / "yibao.duckdb").exists():
+        raise BadOption(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+    ws = Workspace(workspace, read_only=True)
+    try:
+        where = "setting = 'inpatient'" + (f" AND year(settle_date) = {int(year)}" if year else "")
+        return query_arrow(ws.con, f"SELECT * FROM cases WHERE {where} ORDER BY case_id")
+    finally:
+        ws.close()
