@@ -28,7 +28,7 @@ from yibao.settle.relative import group_year_step, relative_step
 
 __all__ = ["DRG_WEIGHTS", "DRG_PAYMENT", "CASE_COSTS", "WEIGHT_CASES", "CASE_PAY", "PAY_UNITS", "SCORE"]
 
-SCORE = pa.decimal128(18, 4)
+SCORE = pa.decimal128(18, 4)  # weights (RW, case weights): four decimals
 
 
 CASE_COSTS = Step(

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from yibao.contract.errors import BadOption
 from yibao.drg.grouper import group_table
+from yibao.drg.payment import SCORE
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace
 
@@ -154,7 +155,7 @@ def diff(a, b) -> list[dict]:
 IMPACT_CASE_SCHEMA = pa.schema([
     ("case_id", pa.string()), ("institution_id", pa.string()),
     ("status_a", pa.string()), ("drg_a", pa.string()), ("status_b", pa.string()), ("drg_b", pa.string()),
-    ("moved", pa.bool_()), ("weight_a", pa.decimal128(18, 4)), ("weight_b", pa.decimal128(18, 4)),
+    ("moved", pa.bool_()), ("weight_a", SCORE), ("weight_b", SCORE),
 ])
 
 
@@ -186,7 +187,7 @@ def impact(cases: pa.Table, a, b, weights_a=None, weights_b=None) -> dict[str, p
     def weights(g: pa.Table, w) -> pa.Array:
         table = _weights_of(w)
         keys = pa.array(list(table), pa.string())
-        vals = pa.array(list(table.values()), pa.decimal128(18, 4))
+        vals = pa.array(list(table.values()), SCORE)
         return pc.take(vals, pc.index_in(g.column("drg"), value_set=keys))
 
     per_case = pa.table({
@@ -212,8 +213,8 @@ def impact(cases: pa.Table, a, b, weights_a=None, weights_b=None) -> dict[str, p
                      "weight_change": ((wb or Decimal(0)) - (wa or Decimal(0))) if both else None})
     institutions = pa.Table.from_pylist(rows, schema=pa.schema([
         ("institution_id", pa.string()), ("cases", pa.int64()), ("moved", pa.int64()),
-        ("weight_a", pa.decimal128(18, 4)), ("weight_b", pa.decimal128(18, 4)),
-        ("weight_change", pa.decimal128(18, 4))]))
+        ("weight_a", SCORE), ("weight_b", SCORE),
+        ("weight_change", SCORE)]))
     return {"cases": per_case, "moves": moves, "institutions": institutions}
 
 
