@@ -107,3 +107,21 @@ def test_grouping_code_holds_no_scheme():
     for name in ("grouper.py", "compile.py", "standards.py", "explain.py", "conditions.py", "cases.py"):
         text = (SRC / name).read_text(encoding="utf-8")
         assert not icd.findall(text), (name, icd.findall(text))
+
+
+def test_every_problem_of_a_table_at_once():
+    """Issue 14: a broken table names every bad row in one line (file, line, problem), not only the first."""
+    mcc = _edit("mcc.csv", "R57.000,40", "R57.000,forty")
+    mcc = mcc + "Q99-9,10\n"
+    message = _broken(mcc_csv=mcc)
+    assert message.startswith("std/mcc.csv: 2 处问题："), message
+    assert "第 3 行：exclusion_table = 'forty' 不是整数" in message
+    assert f"第 {len(mcc.splitlines())} 行：code = 'Q99-9' 不是合法的诊断编码" in message
+
+
+def test_rows_of_the_wrong_width_are_listed_together():
+    lines = FILES["cc.csv"].splitlines()
+    broken = "\n".join([lines[0], lines[1] + ",x", *lines[2:], "I10.x01"]) + "\n"
+    message = _broken(cc_csv=broken)
+    assert message.startswith("std/cc.csv: 2 处问题：第 2 行：有 3 个字段，表头有 2 列"), message
+    assert f"第 {len(lines) + 1} 行：有 1 个字段，表头有 2 列" in message

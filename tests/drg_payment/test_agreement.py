@@ -1,6 +1,6 @@
 """Issue 13: DRG payment settles only services the agreement covers, and reports every deduction it does not apply.
 
-The example region (yibao.drg.payment.example_payment_sources) with B2 — H2's 2025 low-outlier case, weight
+The example region (yibao.drg.pipelines.example_payment_sources) with B2 — H2's 2025 low-outlier case, weight
 0.1250, 800.00 booked — outside H2's agreement (ended 2024-12-31). Without B2 the year's DRG weight is B1's 2.7500
 alone: by item 3 500 + 2 000 + 2 000 = 7 500 paid first, the DRG budget 100 000 − 7 500 = 92 500 goes wholly to
 H3 (92 500 ÷ 2.75 = 33 636.363636 a weight). (With B2: 2.8750, H3 88 478.26 and H2 4 021.74.)
@@ -15,7 +15,10 @@ from decimal import Decimal as D
 
 import pyarrow.compute as pc
 
-from yibao.drg.payment import DRG_PAYMENT, finish_drg_year, load_payment_policy, payment_fixture, settle_drg_year
+from yibao.drg.payment import DRG_PAYMENT
+from yibao.drg.pipelines import payment_fixture
+from yibao.drg.policy import load_payment_policy
+from yibao.drg.settlement import finish_drg_year, settle_drg_year
 from yibao.engine.runner import LocalRunner
 from yibao.settle.deductions import Deduction
 

@@ -9,7 +9,9 @@ from openpyxl import Workbook
 
 from yibao.contract.reasons import FatalLoadError
 from yibao.drg.mini import mini_standards
-from yibao.drg.payment import DRG_PAYMENT, load_payment_policy, settle_drg_year
+from yibao.drg.payment import DRG_PAYMENT
+from yibao.drg.policy import load_payment_policy
+from yibao.drg.settlement import settle_drg_year
 from yibao.drg.weights import check_weights, official_weights, read_weights
 from yibao.engine.runner import LocalRunner
 
@@ -72,7 +74,7 @@ def test_check_reports_unknown_and_missing(tmp_path):
 
 
 def test_settlement_with_three_official_weights_by_hand(table):
-    from yibao.drg.payment import payment_fixture
+    from yibao.drg.pipelines import payment_fixture
 
     src = payment_fixture()  # the example region; its history weights lend ES33's average cost 4 444.44
     weights = official_weights(read_weights(table), src["drg_weights"])

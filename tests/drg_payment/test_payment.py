@@ -6,13 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from yibao.drg.payment import (
-    DRG_PAYMENT,
-    DrgPolicyError,
-    load_payment_policy,
-    payment_fixture,
-    settle_drg_year,
-)
+from yibao.drg.payment import DRG_PAYMENT
+from yibao.drg.pipelines import payment_fixture
+from yibao.drg.policy import DrgPolicyError, load_payment_policy
+from yibao.drg.settlement import settle_drg_year
 from yibao.engine.runner import LocalRunner
 from yibao.settle.bands import DepositBand, OverBand
 
@@ -80,7 +77,7 @@ def test_year_files_cases_csv_and_statements(run, tmp_path) -> None:
     with its own cases."""
     from openpyxl import load_workbook
 
-    from yibao.drg.payment import CASE_COLUMNS, write_drg_year
+    from yibao.drg.report import CASE_COLUMNS, write_drg_year
 
     src, out = run
     y = settle_drg_year(2025, out["drg_pay_units"], src["institutions"], {"employee": D("100000.00")},

@@ -1,25 +1,18 @@
-"""``yibao group drg``: CHS-DRG grouping of a cases file (the contract's command interface)."""
+"""``yibao group drg`` (CHS-DRG grouping of a cases file, the contract's command interface) and ``yibao drg settle``
+(DRG payment of a year: :func:`yibao.drg.settlement.settle_year`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from yibao.cli._common import err, file_argument, sub_app
+from yibao.cli._common import dir_option, err, file_argument, file_option, sub_app
+from yibao.cli._outputs import outputs
 
 group_app = sub_app("group", help="病例分组（CHS-DRG）")
-
-STATUS_SHORT_ZH = {
-    "ok": "分组成功", "ungroupable": "无法入组", "invalid_dx": "主要诊断编码无效",
-    "unacceptable_principal_dx": "主要诊断不能作主诊断", "sex_conflict": "诊断与性别不符",
-    "age_conflict": "诊断与年龄不符", "missing_sex": "缺性别", "invalid_sex": "性别无效",
-    "missing_age": "缺年龄", "missing_age_days": "缺天龄", "missing_newborn_weight": "缺新生儿体重",
-    "missing_dx": "缺主要诊断", "unmappable_dx": "诊断不能转换", "unmappable_procedure": "手术操作不能转换",
-    "missing_los": "缺住院天数",
-}
+drg_app = sub_app("drg", help="按疾病诊断相关分组付费（CHS-DRG）：权重、费率与年度结算")
 
 
 @group_app.command("drg")
@@ -31,33 +24,72 @@ def group_drg(
     map_codes: bool = typer.Option(False, "--map-codes", help="分组前按标准的编码对照表转换诊断与手术编码（参照分组器缺省不转换）"),
 ) -> None:
     """按 CHS-DRG 分组标准表为病例分组：编码校验 → MDC → ADRG → DRG。"""
-    from yibao.drg.cases import read_cases, write_results
-    from yibao.drg.explain import group_one
-    from yibao.drg.grouper import CONTRACT_COLUMNS, NAME_COLUMNS, add_names, group_table
+    from yibao.drg.cases import group_file
     from yibao.drg.standards import load_standards
 
-    std = load_standards(standards)
-    cf = read_cases(cases_csv)
-    absent = [c for c in cf.absent if c not in ("admit_date", "discharge_date") or "LOS" in std.rule_variables]
-    if absent:
-        err.print(f"提示：{cases_csv} 没有列 {', '.join(absent)}，按空白处理"
-                  + ("（该版本按住院天数细分 DRG，需要入院、出院日期）" if {"admit_date", "discharge_date"} & set(absent)
-                     else ""))
-    for col, n in cf.unparsed.items():
-        err.print(f"提示：{cases_csv} 列 {col} 有 {n} 个值不是数字，按缺失处理")
-    result = group_table(cf.table, std, map_codes=map_codes)
-    write_results(add_names(result, std), out_csv, (*CONTRACT_COLUMNS, *NAME_COLUMNS))
-    counts = Counter(result.column("status").to_pylist())
-    parts = [f"{STATUS_SHORT_ZH.get(s, s)}（{s}）{n:,}" for s, n in
-             sorted(counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))]
-    skipped = f"，跳过门诊 {cf.outpatient:,} 行" if cf.outpatient else ""
-    print(f"DRG 分组：{result.num_rows:,} 例{skipped}；{'，'.join(parts) or '无病例'}；"
-          f"分组标准 {Path(std.source).name} 版本 {std.short_version}；已写入 {out_csv}")
-    if explain:
-        import pyarrow.compute as pc
+    done = group_file(cases_csv, out_csv, load_standards(standards), map_codes=map_codes, explain=explain,
+                      notify=err.print)
+    print(done.summary)
+    for text in done.explanations:
+        print(text)
 
-        rows = cf.table.filter(pc.equal(cf.table.column("case_id"), explain)).to_pylist()
-        if not rows:
-            err.print(f"提示：病例 {explain} 不在 {cases_csv} 中")
-        for row in rows:
-            print(group_one(row, std, map_codes=map_codes).explain())
+
+@drg_app.command("settle")
+def drg_settle(
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（只读）"),
+    standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 分组标准目录"),
+    budget_policy: Path = file_option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing]）"),
+    out_dir: Path = typer.Option(..., "--out", help="输出目录"),
+    policy: Optional[Path] = file_option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
+    deductions: Optional[Path] = file_option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
+    statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
+    weights_file: Optional[Path] = file_option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
+    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+) -> None:
+    """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
+    from yibao.assess.clearing import clearing_scores, parse_reasons, write_record
+    from yibao.assess.clearing import summary_line as score_line
+    from yibao.budget.policy import load_policy as load_budget_policy
+    from yibao.budget.year import settlement_pots
+    from yibao.contract.reasons import FatalLoadError
+    from yibao.contract.standards import find_standards
+    from yibao.drg.policy import load_payment_policy
+    from yibao.drg.report import summary_lines, weights_refusal, write_settlement
+    from yibao.drg.settlement import settle_year
+    from yibao.drg.standards import load_standards
+    from yibao.drg.weights import read_weights
+    from yibao.settle.deductions import read_deductions
+    from yibao.settle.report import issuer_from, read_deduction_lines
+
+    target = outputs(out_dir)
+    bp = load_budget_policy(budget_policy)
+    budgets = settlement_pots(bp)
+    issuer = issuer_from(bp.raw, str(budget_policy))
+    pol = load_payment_policy(policy)
+    cp = bp.sections.clearing
+    used, record = cp.scores, None
+    if scores is not None:  # the assessment's scores (issue 18): hand-typed ones only as a recorded override
+        used, record = clearing_scores(scores, cp.scores, parse_reasons(score_reason))
+    sdir = find_standards(standards)
+    if sdir is None:
+        raise FatalLoadError(str(standards or "--standards"), "找不到 CHS-DRG 分组标准目录，请用 --standards 指定")
+    std = load_standards(sdir)
+    official = read_weights(weights_file) if weights_file is not None else None
+    result = settle_year(workspace, std, budgets, cp, read_deductions(deductions) if deductions is not None else None,
+                         bp.year, policy=pol, scores=used, default_score=cp.default_score, official=official,
+                         year_from=budget_policy)
+    with target as tmp:
+        files = write_settlement(result, tmp, statements=statements, issuer=issuer,
+                                 deduction_lines=read_deduction_lines(deductions, bp.year))
+        if record is not None:
+            write_record(record, tmp / "score_sources.csv")
+    if record is not None:
+        print(score_line(record, scores))
+    for line in summary_lines(result, out_dir, files, statements=statements, weights_file=weights_file):
+        print(line)
+    warnings, error = weights_refusal(result, out_dir)
+    for w in warnings:
+        err.print(w)
+    if error is not None:
+        raise error

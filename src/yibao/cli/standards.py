@@ -53,6 +53,7 @@ def standards_diff(
     """两个分组标准版本的差异：新增、删除或规则与编码列表有变化的 MDC、ADRG、DRG。"""
     from yibao.drg.standards import load_standards
     from yibao.drg.versions import diff
+    from yibao.engine.outdir import atomic_file
     from yibao.settle.report import write_csv
 
     sa, sb = load_standards(a), load_standards(b)
@@ -68,8 +69,6 @@ def standards_diff(
                 more = f" …（共 {len(codes)} 个）" if len(codes) > 20 else ""
                 print(f"    {CHANGE_ZH[k]}：{' '.join(codes[:20])}{more}")
     if out_csv is not None:
-        from yibao.engine.outdir import atomic_file
-
         with atomic_file(out_csv) as tmp:
             write_csv(tmp, (("level", "level"), ("code", "code"), ("change", "change"), ("detail", "detail")), rows)
         print(f"已写入 {out_csv}（{len(rows)} 行）")
@@ -90,7 +89,8 @@ def standards_impact(
     以及（给出两版权重表时）每家机构的总权重变化。"""
     from yibao.contract.errors import BadOption
     from yibao.drg.standards import load_standards
-    from yibao.drg.versions import impact
+    from yibao.drg.cases import read_cases
+    from yibao.drg.versions import impact, workspace_cases
     from yibao.drg.weights import read_weights
     from yibao.engine.csvfile import csv_bytes
 
@@ -100,22 +100,7 @@ def standards_impact(
     sa, sb = load_standards(a), load_standards(b)
     wa = read_weights(weights_a) if weights_a else None
     wb = read_weights(weights_b) if weights_b else None
-    if cases_csv is not None:
-        from yibao.drg.cases import read_cases
-
-        cases = read_cases(cases_csv).table
-    else:
-        from yibao.engine.runner import query_arrow
-        from yibao.engine.workspace import Workspace
-
-        if not (workspace / "yibao.duckdb").exists():
-            raise BadOption(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
-        ws = Workspace(workspace, read_only=True)
-        try:
-            where = "setting = 'inpatient'" + (f" AND year(settle_date) = {int(year)}" if year else "")
-            cases = query_arrow(ws.con, f"SELECT * FROM cases WHERE {where} ORDER BY case_id")
-        finally:
-            ws.close()
+    cases = read_cases(cases_csv).table if cases_csv is not None else workspace_cases(workspace, year)
     res = impact(cases, sa, sb, wa, wb)
     with target as tmp:
         for name, table in res.items():

@@ -1,32 +1,30 @@
-"""CHS-DRG (按疾病诊断相关分组): a table-driven grouper (see docs/drg.md).
+"""CHS-DRG (按疾病诊断相关分组): a table-driven grouper and DRG payment (see docs/drg.md, docs/drg-payment.md).
+
+Grouping:
 
 - :func:`load_standards` — read, validate and index a standards directory (version = content hash);
 - :func:`group_table` — set-based grouping of a cases table (DuckDB or Spark through the runners);
 - :func:`group_one` — one case with its explanation trail;
 - ``yibao group drg --standards DIR CASES_CSV OUT_CSV`` — the command (``yibao.cli.drg``).
 
-DRG payment (issue 5, part 6) lives in :mod:`yibao.drg.payment`.
+Payment:
+
+- :func:`load_payment_policy` — the DRG payment policy (parameters declared once in :mod:`yibao.drg.policy`);
+- :func:`settle_year` — the DRG year of a workspace: grouping, weights, case weights, base rates, prepayments,
+  clearing (:mod:`yibao.drg.settlement`);
+- :func:`write_settlement` — its files and statements (:mod:`yibao.drg.report`);
+- ``yibao drg settle`` — the command (``yibao.cli.drg``).
+
+The CLI imports these modules inside its commands, so ``yibao -h`` does not load this package (nor DuckDB).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from yibao.drg.explain import group_one
+from yibao.drg.grouper import group_table
+from yibao.drg.policy import load_payment_policy
+from yibao.drg.report import write_settlement
+from yibao.drg.settlement import settle_year
+from yibao.drg.standards import load_standards
 
-
-def __getattr__(name: str) -> Any:  # light package import: the grouper loads DuckDB/Arrow on first use
-    if name == "load_standards":
-        from yibao.drg.standards import load_standards
-
-        return load_standards
-    if name == "group_table":
-        from yibao.drg.grouper import group_table
-
-        return group_table
-    if name == "group_one":
-        from yibao.drg.explain import group_one
-
-        return group_one
-    raise AttributeError(name)
-
-
-__all__ = ["load_standards", "group_table", "group_one"]
+__all__ = ["load_standards", "group_table", "group_one", "load_payment_policy", "settle_year", "write_settlement"]

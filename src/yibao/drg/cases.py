@@ -14,6 +14,8 @@ dropped, numbers as DOUBLE (a number that does not parse counts as missing and i
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,10 @@ import pyarrow.csv as pacsv
 
 from yibao.contract.readers import detect_encoding
 from yibao.contract.reasons import FatalLoadError
+from yibao.contract.vocab import sql_str
+from yibao.drg.explain import group_one
+from yibao.drg.grouper import CONTRACT_COLUMNS, NAME_COLUMNS, add_names, group_table
+from yibao.drg.labels import STATUS_SHORT_ZH
 from yibao.engine.outdir import atomic_file
 from yibao.engine.runner import query_arrow
 
@@ -111,9 +117,6 @@ def read_cases(path: Path | str) -> CasesFile:
     return CasesFile(typed, raw.num_rows, outpatient, absent, unparsed)
 
 
-CONTRACT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
-
-
 def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] = CONTRACT_COLUMNS) -> None:
     """The results as CSV (UTF-8, header row, quotes only where needed, blank where not reached);
     written to a temporary file first, so a failure never leaves half a file."""
@@ -121,7 +124,48 @@ def write_results(result: pa.Table, path: Path | str, columns: tuple[str, ...] =
         con = duckdb.connect()
         try:
             con.register("result", result.select(list(columns)))
-            target = str(tmp).replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM result) TO '{target}' (FORMAT csv, HEADER true)")
+            con.execute(f"COPY (SELECT * FROM result) TO {sql_str(tmp)} (FORMAT csv, HEADER true)")
         finally:
             con.close()
+
+
+@dataclass
+class GroupedFile:
+    """What :func:`group_file` did: the cases read, the grouping result, the summary line, the explanations."""
+
+    cases: CasesFile
+    result: pa.Table
+    summary: str
+    explanations: list[str] = field(default_factory=list)
+
+
+def group_file(cases_csv: Path | str, out_csv: Path | str, standards, *, map_codes: bool = False,
+               explain: str | None = None, notify: Callable[[str], None] = lambda line: None) -> GroupedFile:
+    """``yibao group drg``: read a cases CSV, group it, write the contract's columns and the names to
+    ``out_csv``. ``notify`` gets the notices about the file (absent columns, numbers that did not parse, an
+    ``explain`` case not in the file) as they come; ``explain``: a case id whose trail is returned too."""
+    std = standards
+    cf = read_cases(cases_csv)
+    absent = [c for c in cf.absent if c not in ("admit_date", "discharge_date") or "LOS" in std.rule_variables]
+    if absent:
+        notify(f"提示：{cases_csv} 没有列 {', '.join(absent)}，按空白处理"
+               + ("（该版本按住院天数细分 DRG，需要入院、出院日期）" if {"admit_date", "discharge_date"} & set(absent)
+                  else ""))
+    for col, n in cf.unparsed.items():
+        notify(f"提示：{cases_csv} 列 {col} 有 {n} 个值不是数字，按缺失处理")
+    result = group_table(cf.table, std, map_codes=map_codes)
+    write_results(add_names(result, std), out_csv, (*CONTRACT_COLUMNS, *NAME_COLUMNS))
+    counts = Counter(result.column("status").to_pylist())
+    parts = [f"{STATUS_SHORT_ZH.get(s, s)}（{s}）{n:,}" for s, n in
+             sorted(counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))]
+    skipped = f"，跳过门诊 {cf.outpatient:,} 行" if cf.outpatient else ""
+    summary = (f"DRG 分组：{result.num_rows:,} 例{skipped}；{'，'.join(parts) or '无病例'}；"
+               f"分组标准 {Path(std.source).name} 版本 {std.short_version}；已写入 {out_csv}")
+    texts = []
+    if explain:
+        rows = cf.table.filter(pc.equal(cf.table.column("case_id"), explain)).to_pylist()
+        if not rows:
+            notify(f"提示：病例 {explain} 不在 {cases_csv} 中")
+        texts = [group_one(row, std, map_codes=map_codes).explain() for row in rows]
+    return GroupedFile(cf, result, summary, texts)
+

@@ -51,10 +51,14 @@ Tables (all small, broadcast to every split of the cases):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from yibao.drg.conditions import LEVEL_NEED, RULE_VARS, VAR_COLUMN, VARS, Bound, Condition
-from yibao.drg.standards import Standards
+
+if TYPE_CHECKING:  # the standards compile themselves (Standards.tables): no import back
+    from yibao.drg.standards import Standards
 
 FIELD_BITS = 15   # each variable's interval position takes 15 bits of ``pos`` (4 × 15 < 63)
 MAX_CUTS = FIELD_BITS - 2

@@ -15,18 +15,19 @@ the same status / MDC / ADRG / DRG; the tests check both on the reference sample
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from typing import Any, Mapping
 
 from yibao.drg import conditions as cond
+from yibao.drg import fields
 from yibao.drg.conditions import VAR_ZH, Bound, Condition
-from yibao.drg.grouper import LEVEL_ZH, STATUS_ZH, WARNINGS_ZH
+from yibao.drg.labels import CC_LEVEL_ZH, STATUS_ZH, WARNINGS_ZH
+from yibao.drg.mapping import map_case
 from yibao.drg.standards import Adrg, Mdc, Standards
 
 
 @dataclass(frozen=True)
-class Step:
+class TrailStep:
     """One decision of the trail: ``stage`` (precheck, mdc, adrg, drg, complication, result),
     the rule it concerns (``MDCA``, ``GB1``, ``GB11``, ``mcc.csv:412``…), whether it held, and why."""
 
@@ -61,7 +62,7 @@ class GroupResult:
     cc_level: str | None = None
     warnings: tuple[str, ...] = ()
     standards_version: str = ""
-    trail: list[Step] = field(default_factory=list)
+    trail: list[TrailStep] = field(default_factory=list)
     complications: list[Complication] = field(default_factory=list)
 
     @property
@@ -114,53 +115,15 @@ class Case:
                 "LOS": self.los}[var]
 
 
-def _text(v: Any) -> str | None:
-    if v is None:
-        return None
-    s = str(v).strip()
-    return s or None
-
-
-def _number(v: Any) -> float | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if x == x else None  # NaN = missing
-
-
-def _codes(v: Any) -> tuple[str, ...]:
-    if v is None:
-        return ()
-    items = v.split("|") if isinstance(v, str) else list(v)
-    return tuple(x for x in (None if i is None else str(i).strip() for i in items) if x)
-
-
-def _date(v: Any):
-    if v is None or isinstance(v, date):
-        return v
-    try:
-        return date.fromisoformat(str(v).strip()[:10])
-    except ValueError:
-        return None
-
-
-def _los(case: Mapping[str, Any]) -> float | None:
-    admit, discharge = _date(case.get("admit_date")), _date(case.get("discharge_date"))
-    return float((discharge - admit).days) if admit and discharge else None
-
-
 def to_case(case: Mapping[str, Any]) -> Case:
-    sex_text = _text(case.get("sex"))
+    sex_text = fields.text(case.get("sex"))
     return Case(
-        case_id=_text(case.get("case_id")), sex_text=sex_text,
+        case_id=fields.text(case.get("case_id")), sex_text=sex_text,
         sex=float(sex_text) if sex_text in ("1", "2") else None,
-        age_years=_number(case.get("age_years")), age_days=_number(case.get("newborn_age_days")),
-        weight=_number(case.get("newborn_weight_g")),
-        pdx=_text(case.get("principal_dx")), sdx=_codes(case.get("secondary_dx")),
-        procs=_codes(case.get("procedures")), los=_los(case),
+        age_years=fields.number(case.get("age_years")), age_days=fields.number(case.get("newborn_age_days")),
+        weight=fields.number(case.get("newborn_weight_g")),
+        pdx=fields.text(case.get("principal_dx")), sdx=fields.codes(case.get("secondary_dx")),
+        procs=fields.codes(case.get("procedures")), los=fields.los_of(case),
     )
 
 
@@ -312,33 +275,31 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     blanks dropped, exactly as ``yibao group drg`` reads a file. ``map_codes``: translate the
     codes through the standards' code maps first (:mod:`yibao.drg.mapping`)."""
     std = standards
-    res = GroupResult(case_id=_text(case.get("case_id")), status="ungroupable", standards_version=std.short_version)
+    res = GroupResult(case_id=fields.text(case.get("case_id")), status="ungroupable", standards_version=std.short_version)
     trail = res.trail
     if map_codes:
-        from yibao.drg.mapping import map_case
-
         case, bad_map, codes = map_case(dict(case), std)
         if bad_map:
-            trail.append(Step("map", bad_map, False, f"{STATUS_ZH[bad_map]}：{'、'.join(codes)}"))
+            trail.append(TrailStep("map", bad_map, False, f"{STATUS_ZH[bad_map]}：{'、'.join(codes)}"))
             res.status = bad_map
             return res
-        trail.append(Step("map", "codes", True, "编码已按 diagnosis_map.csv / procedure_map.csv 转换"))
+        trail.append(TrailStep("map", "codes", True, "编码已按 diagnosis_map.csv / procedure_map.csv 转换"))
     c = to_case(case)
     bad = precheck(std, c)
     if bad:
-        trail.append(Step("precheck", bad, False, STATUS_ZH[bad]))
+        trail.append(TrailStep("precheck", bad, False, STATUS_ZH[bad]))
         res.status = bad
         return res
-    trail.append(Step("precheck", "input", True, "性别、年龄、天龄、出生体重、主要诊断校验通过"))
+    trail.append(TrailStep("precheck", "input", True, "性别、年龄、天龄、出生体重、主要诊断校验通过"))
     warnings = []
     unknown_dx = [d for d in c.sdx if d not in std.known_dx]
     if unknown_dx:
         warnings.append("unknown_secondary_dx")
-        trail.append(Step("precheck", "secondary_dx", False, "不在分组标准中的其他诊断（不参与分组）：" + "、".join(unknown_dx)))
+        trail.append(TrailStep("precheck", "secondary_dx", False, "不在分组标准中的其他诊断（不参与分组）：" + "、".join(unknown_dx)))
     unknown_procs = [p for p in c.procs if p not in std.known_proc]
     if unknown_procs:
         warnings.append("unknown_procedure")
-        trail.append(Step("precheck", "procedures", False, "不在分组标准中的手术操作（不参与分组）：" + "、".join(unknown_procs)))
+        trail.append(TrailStep("precheck", "procedures", False, "不在分组标准中的手术操作（不参与分组）：" + "、".join(unknown_procs)))
     res.warnings = tuple(warnings)
 
     pdx_mdcs = set(std.mdc_dx.get(c.pdx, ()))
@@ -349,7 +310,7 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
         ok, results = _check(std, m.condition, "mdc", c, m, None)
         if not ok:
             if relevant:
-                trail.append(Step("mdc", f"MDC{m.code}", False, f"未进入（{m.condition.text}）：{_summary(results, True)}"))
+                trail.append(TrailStep("mdc", f"MDC{m.code}", False, f"未进入（{m.condition.text}）：{_summary(results, True)}"))
                 if m.code in pdx_mdcs:
                     failed = {a for a, held, _ in results if not held}
                     sex_fail |= any(_atom(a, "mdc").bounds.keys() & {"SEX"} for a in failed)
@@ -357,7 +318,7 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
             continue
         if m.code in pdx_mdcs:
             entered_any = True
-        trail.append(Step("mdc", f"MDC{m.code}", True, f"进入（{m.condition.text}）：{_summary(results)}"))
+        trail.append(TrailStep("mdc", f"MDC{m.code}", True, f"进入（{m.condition.text}）：{_summary(results)}"))
         tried = 0
         for a in (x for x in std.adrg_order if x.mdc == m.code):
             split = len(a.alternatives) > 1
@@ -366,18 +327,18 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
                 which = f"的第 {k} 个备选条件（共 {len(a.alternatives)} 个）" if split else ""
                 if ok:
                     chosen = a
-                    trail.append(Step("adrg", a.code, True, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
+                    trail.append(TrailStep("adrg", a.code, True, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
                                       f"{_summary(results)}；之前 {tried} 个 ADRG 不满足"))
                     break
                 if any(held and _is_list_atom(t) for t, held, _ in results):  # a near miss: a code list matched
-                    trail.append(Step("adrg", a.code, False, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
+                    trail.append(TrailStep("adrg", a.code, False, f"第 {a.order_in_mdc} 个 ADRG{which}（{alt.text}）："
                                       f"{_summary(results)}"))
             if chosen:
                 break
             tried += 1
         if chosen:
             break
-        trail.append(Step("adrg", f"MDC{m.code}", False, f"该 MDC 的 {tried} 个 ADRG 都不满足，放弃该 MDC，试下一个 MDC"))
+        trail.append(TrailStep("adrg", f"MDC{m.code}", False, f"该 MDC 的 {tried} 个 ADRG 都不满足，放弃该 MDC，试下一个 MDC"))
 
     if chosen is None:
         if c.pdx not in std.known_dx:
@@ -392,29 +353,29 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
             res.status = "age_conflict"
         else:
             res.status = "ungroupable"
-        trail.append(Step("result", res.status, False, STATUS_ZH[res.status]))
+        trail.append(TrailStep("result", res.status, False, STATUS_ZH[res.status]))
         return res
 
     level, found = complications(std, c)
     res.complications = found
     cce = std.cc_exclusions.get(c.pdx)
     cce_row = std.lines.get("cc_exclusions.csv", {}).get(c.pdx)
-    trail.append(Step("complication", f"cc_exclusions.csv:{cce_row}" if cce_row else "cc_exclusions.csv", True,
+    trail.append(TrailStep("complication", f"cc_exclusions.csv:{cce_row}" if cce_row else "cc_exclusions.csv", True,
                       f"主要诊断 {c.pdx} 的排除表 {cce}" if cce is not None else f"主要诊断 {c.pdx} 没有排除表（不排除任何并发症）"))
     for x in found:
         fname = "mcc.csv" if x.kind == "mcc" else "cc.csv"
         if x.excluded:
-            trail.append(Step("complication", f"{fname}:{x.row}", False,
+            trail.append(TrailStep("complication", f"{fname}:{x.row}", False,
                               f"{x.code} 是 {x.kind.upper()}（排除表 {x.exclusion_table}），但与主要诊断的排除表相同"
                               f"（cc_exclusions.csv 第 {x.exclusion_row} 行），被排除"))
         else:
-            trail.append(Step("complication", f"{fname}:{x.row}", True,
+            trail.append(TrailStep("complication", f"{fname}:{x.row}", True,
                               f"{x.code} 计为 {x.kind.upper()}（排除表 {x.exclusion_table}）"))
     if not found:
-        trail.append(Step("complication", "secondary_dx", False, "其他诊断中没有 MCC 或 CC"))
+        trail.append(TrailStep("complication", "secondary_dx", False, "其他诊断中没有 MCC 或 CC"))
     rule, lacking = chosen.decide(level, c.value)
     listed = "、".join(f"{r.drg}（{r.condition.text}）" for r in chosen.rules)
-    facts = f"并发症等级：{LEVEL_ZH[level]}"
+    facts = f"并发症等级：{CC_LEVEL_ZH[level]}"
     used = {v for r in chosen.rules for v in r.condition.bounds}
     for var in sorted(used):
         x = c.value(var)
@@ -423,15 +384,15 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     res.mdc_name, res.adrg_name = std.mdc_names.get(chosen.mdc), std.adrg_names.get(chosen.code)
     if lacking is not None:
         res.status = "missing_los" if lacking == "LOS" else f"missing_{lacking.lower()}"
-        trail.append(Step("drg", chosen.code, False, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}；"
+        trail.append(TrailStep("drg", chosen.code, False, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}；"
                           f"判断需要{VAR_ZH[lacking]}，病例没有（{STATUS_ZH.get(res.status, res.status)}）"))
         return res
     if rule is None:
-        trail.append(Step("drg", chosen.code, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，都不成立："
+        trail.append(TrailStep("drg", chosen.code, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，都不成立："
                           f"按分组标准，DRG 取 ADRG 代码 {chosen.code}"))
         res.status, res.drg, res.drg_name = "ok", chosen.code, res.adrg_name
         return res
-    trail.append(Step("drg", rule.drg, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，"
+    trail.append(TrailStep("drg", rule.drg, True, f"{facts}；{chosen.code} 的 DRG 依次为 {listed}，"
                       f"第一个成立的是 {rule.drg} {rule.name}"))
     res.status, res.drg, res.drg_name = "ok", rule.drg, rule.name
     return res

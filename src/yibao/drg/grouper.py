@@ -63,36 +63,14 @@ import pyarrow.compute as pc
 from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
                                RULE_FIELD_BITS, TABLE_NAMES, field_shift, rule_field_shift)
 from yibao.drg.conditions import RULE_VARS, VAR_COLUMN
+from yibao.drg.mapping import map_codes as translate
 from yibao.engine.columns import codes, firsts
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, Step, query_arrow, run_final
 
-STATUS_ZH: dict[str, str] = {
-    "ok": "分组成功",
-    "missing_sex": "性别为空",
-    "invalid_sex": "性别不是 1（男）或 2（女）",
-    "missing_age": "年龄为空",
-    "missing_age_days": "年龄为 0 岁但天龄为空",
-    "missing_newborn_weight": "新生儿（天龄不超过分组标准的新生儿期）出生体重为空",
-    "missing_dx": "主要诊断为空",
-    "invalid_dx": "主要诊断不是分组标准中的编码",
-    "unacceptable_principal_dx": "主要诊断不能作为任何 MDC 的主要诊断",
-    "sex_conflict": "主要诊断与性别不符（只属于另一性别的 MDC）",
-    "age_conflict": "主要诊断与年龄不符（只属于新生儿 MDC）",
-    "ungroupable": "无法入组（进入的 MDC 中没有匹配的 ADRG）",
-    "unmappable_dx": "诊断不能转换为分组器支持的编码（--map-codes）",
-    "unmappable_procedure": "手术操作不能转换为分组器支持的编码（--map-codes）",
-    "missing_los": "已入 ADRG，但其 DRG 按住院天数细分，病例缺少入院或出院日期（住院天数）",
-}
 PRECHECK_STATUSES = ("missing_sex", "invalid_sex", "missing_age", "missing_age_days", "missing_newborn_weight",
                      "missing_dx")
 UNGROUPED_STATUSES = ("invalid_dx", "unacceptable_principal_dx", "sex_conflict", "age_conflict", "ungroupable")
 RULE_STATUSES = ("missing_los",)  # an ADRG was reached, its DRG rules need what the case lacks
-WARNINGS_ZH: dict[str, str] = {
-    "unknown_secondary_dx": "有其他诊断不是分组标准中的编码（不参与分组）",
-    "unknown_procedure": "有手术操作不是分组标准中的编码（不参与分组）",
-}
-LEVEL_ZH = {"mcc": "伴严重并发症或合并症（MCC）", "cc": "伴并发症或合并症（CC）", "none": "不伴并发症或合并症"}
-
 RESULT_SCHEMA = pa.schema([
     ("case_id", pa.string()), ("status", pa.string()), ("mdc", pa.string()), ("adrg", pa.string()),
     ("drg", pa.string()), ("cc_level", pa.string()), ("warnings", pa.string()), ("standards_version", pa.string()),
@@ -554,10 +532,6 @@ def group_table(cases: pa.Table | str, standards, runner: Runner | None = None, 
     ``map_codes``: translate the codes first (:mod:`yibao.drg.mapping`; Arrow input only)."""
     unmapped = None
     if map_codes:
-        import pyarrow.compute as pc
-
-        from yibao.drg.mapping import map_codes as translate
-
         if not isinstance(cases, pa.Table):
             raise TypeError("map_codes needs the cases as an Arrow table")
         mapped = translate(conform_cases(cases), standards)

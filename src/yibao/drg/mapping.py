@@ -15,10 +15,12 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from yibao.contract.reasons import FatalLoadError
+from yibao.drg import fields
 from yibao.engine.runner import query_arrow
 
-MAP_STATUS_ZH = {"unmappable_dx": "诊断不能转换为分组器支持的编码",
-                 "unmappable_procedure": "手术操作不能转换为分组器支持的编码"}
+__all__ = ["map_codes", "map_case"]
+
 
 MAP_SQL = """
 WITH c AS (SELECT row_number() OVER () AS rid, * FROM cases),
@@ -70,8 +72,6 @@ def map_codes(cases: pa.Table, standards) -> pa.Table:
     """``cases`` with every code translated, plus a ``map_status`` column (null when all codes
     have a map row; then the codes are the grouper's)."""
     if not standards.dx_map or not standards.proc_map:
-        from yibao.contract.reasons import FatalLoadError
-
         raise FatalLoadError(standards.source or "standards",
                              "分组标准没有 diagnosis_map.csv / procedure_map.csv，不能转换编码")
     dx, pr = _maps(standards)
@@ -88,10 +88,8 @@ def map_codes(cases: pa.Table, standards) -> pa.Table:
 
 def map_case(case: dict, standards) -> tuple[dict, str | None, list[str]]:
     """One case translated (for :func:`yibao.drg.explain.group_one`): (case, status, unmapped codes)."""
-    from yibao.drg.explain import _codes, _text
-
-    pdx = _text(case.get("principal_dx"))
-    sdx, procs = _codes(case.get("secondary_dx")), _codes(case.get("procedures"))
+    pdx = fields.text(case.get("principal_dx"))
+    sdx, procs = fields.codes(case.get("secondary_dx")), fields.codes(case.get("procedures"))
     bad_dx = [c for c in ((pdx,) if pdx else ()) + sdx if c not in standards.dx_map]
     bad_proc = [c for c in procs if c not in standards.proc_map]
     if bad_dx:

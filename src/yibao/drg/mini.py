@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import pyarrow as pa
 
+from yibao.drg.standards import standards_from_files
+
 FILES: dict[str, str] = {
     "diagnoses.csv": """code,name
 I63.900,脑梗死
@@ -213,8 +215,6 @@ I63.900,30
 @lru_cache(maxsize=1)
 def mini_standards():
     """The miniature set, loaded and validated like a directory."""
-    from yibao.drg.standards import standards_from_files
-
     return standards_from_files(FILES, source="mini")
 
 
@@ -315,8 +315,6 @@ EXT_FILES: dict[str, str] = _ext_files()
 @lru_cache(maxsize=1)
 def mini_ext_standards():
     """The extended miniature: the miniature plus ADRG GE1 (alternatives, ANY_SDX, age and LOS rules)."""
-    from yibao.drg.standards import standards_from_files
-
     return standards_from_files(EXT_FILES, source="mini-ext")
 
 

@@ -8,7 +8,9 @@ local version is another directory, never a code change.
 
 :func:`load_standards` reads and checks the set; a broken set stops with
 :class:`~yibao.contract.reasons.FatalLoadError` whose one line names the file, the row and the
-problem. The result, :class:`Standards`, holds Python indexes (for the per-case explanation of
+problem — every bad row of the table at once (``mcc.csv: 2 处问题：第 3 行：…；第 9 行：…``, at most
+:data:`MAX_LISTED` named); the tables are checked in dependency order and loading stops after the first
+table with problems, since the next ones build on it. The result, :class:`Standards`, holds Python indexes (for the per-case explanation of
 :mod:`yibao.drg.explain`) and, compiled once on first use, integer-coded Arrow lookup tables
 (:meth:`Standards.tables`) that the set-based SQL of :mod:`yibao.drg.grouper` joins against.
 
@@ -25,6 +27,8 @@ import io
 import json
 import os
 import re
+import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +40,7 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN
 from yibao.contract.standards import find_standards
 from yibao.drg import conditions as cond
+from yibao.drg.compile import compile_tables
 from yibao.drg.conditions import Bound, Condition, ConditionError
 
 # file → required columns; optional files may be absent
@@ -223,8 +228,6 @@ class Standards:
     def tables(self) -> dict[str, pa.Table]:
         """The compiled lookup tables (built once, then cached): name → Arrow table."""
         if "_tables" not in self.__dict__:
-            from yibao.drg.compile import compile_tables
-
             self.__dict__["_tables"] = compile_tables(self)
         return self.__dict__["_tables"]
 
@@ -239,17 +242,13 @@ class Standards:
 
     @cached_property
     def adrg_names(self) -> dict[str, str]:
-        """ADRG → name. The tables name DRGs only: an ADRG with one DRG takes its name; otherwise the part
-        of its DRG names they all share, up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the
-        DRG's split, not the ADRG), or the first DRG's name when they share no such part."""
+        """ADRG → name (:func:`adrg_name` of its DRGs' names): the one ADRG-name derivation, used by the
+        grouping output, the explanation and the DRG statements."""
         out = {}
         for code, a in self.adrgs.items():
-            names = [r.name for r in a.rules if r.name]
-            if not names:
-                continue
-            common = os.path.commonprefix(names)
-            head = common[:common.rfind("，")] if len(names) > 1 and "，" in common else ""
-            out[code] = head or names[0]
+            name = adrg_name([r.name for r in a.rules if r.name])
+            if name:
+                out[code] = name
         return out
 
     def name_of(self, level: str, code: str | None) -> str | None:
@@ -284,7 +283,49 @@ class Standards:
         return frozenset(codes)
 
 
+def adrg_name(drg_names: list[str]) -> str | None:
+    """An ADRG's name from its DRGs' names (the tables name DRGs only). One DRG: its name. Several: the part
+    they all share up to its last ``，`` (``伴严重并发症或合并症``, ``13天及以上`` … name the DRG's split, not the
+    ADRG), compared with full-width and half-width forms alike (CHS-DRG 1.1 writes PS15 ``＜1500g`` beside PS11
+    ``<1500g``) and taken from the first name; the first DRG's name when they share no such part."""
+    if not drg_names:
+        return None
+    if len(drg_names) == 1:
+        return drg_names[0]
+    common = os.path.commonprefix(drg_names)
+    if "，" not in common:  # the same text in another width (the cut is computed on NFKC forms of equal length)
+        folded = [unicodedata.normalize("NFKC", n) for n in drg_names]
+        if all(len(f) == len(n) for f, n in zip(folded, drg_names)):
+            common = drg_names[0][:len(os.path.commonprefix(folded))]
+    head = common[:common.rfind("，")] if "，" in common else ""
+    return head or drg_names[0]
+
+
 # --------------------------------------------------------------------------- reading
+
+
+MAX_LISTED = 20  # problems named in one message; the rest counted
+
+
+class RowProblem(FatalLoadError):
+    """One row's problem: ``file: 第 N 行：problem`` (alone, the message of a set broken in one place)."""
+
+    def __init__(self, where: str, line: int, problem: str) -> None:
+        self.where, self.line, self.row_problem = where, line, problem
+        super().__init__(where, f"第 {line} 行：{problem}")
+
+
+def problems_error(problems: list[RowProblem]) -> FatalLoadError:
+    """Every problem of a table in one line: ``file: 第 N 行：P`` for one, ``file: K 处问题：第 N 行：P1；…`` for
+    several (at most :data:`MAX_LISTED` named), each with the file when they lie in several."""
+    if len(problems) == 1:
+        return problems[0]
+    files = list(dict.fromkeys(p.where for p in problems))
+    one = len(files) == 1
+    parts = [("" if one else f"{p.where} ") + f"第 {p.line} 行：{p.row_problem}" for p in problems[:MAX_LISTED]]
+    more = f"；另有 {len(problems) - MAX_LISTED} 处未列出" if len(problems) > MAX_LISTED else ""
+    where = files[0] if one else os.path.dirname(files[0]) or "standards"
+    return FatalLoadError(where, f"{len(problems)} 处问题：" + "；".join(parts) + more)
 
 
 class _Table:
@@ -312,18 +353,22 @@ class _Table:
         self.rows: list[tuple[int, dict[str, str]]] = []
         cols, width = self.columns, len(self.columns)
         append = self.rows.append
+        bad: list[RowProblem] = []  # every row of the wrong width, reported together
         try:
             for rec in reader:
                 if len(rec) != width:
                     if not rec or rec == [""]:
                         continue
-                    self.fail(reader.line_num, f"有 {len(rec)} 个字段，表头有 {width} 列")
+                    bad.append(RowProblem(self.where, reader.line_num, f"有 {len(rec)} 个字段，表头有 {width} 列"))
+                    continue
                 append((reader.line_num, dict(zip(cols, rec))))
         except csv.Error as exc:
-            self.fail(reader.line_num, f"无法解析：{exc}")
+            bad.append(RowProblem(self.where, reader.line_num, f"无法解析：{exc}"))
+        if bad:
+            raise problems_error(bad)
 
     def fail(self, line: int, problem: str) -> None:
-        raise FatalLoadError(self.where, f"第 {line} 行：{problem}")
+        raise RowProblem(self.where, line, problem)
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -489,6 +534,20 @@ class _Builder:
         self.t = tables
         self.lines: dict[str, dict[str, int]] = {}
         self.skipped: list[tuple[str, int, str, str]] = []
+        self.problems: list[RowProblem] = []
+
+    @contextmanager
+    def _row(self) -> Iterator[None]:
+        """One row (or one MDC, ADRG …) checked: its problem is recorded and the next one checked."""
+        try:
+            yield
+        except RowProblem as exc:
+            self.problems.append(exc)
+
+    def _checkpoint(self) -> None:
+        """After a table's rows: every problem found so far, at once (the next tables build on this one)."""
+        if self.problems:
+            raise problems_error(self.problems)
 
     # -- dictionaries and lists ------------------------------------------------------------
 
@@ -496,10 +555,12 @@ class _Builder:
         t = self.t[name]
         out: dict[str, str] = {}
         for line, r in t:
-            code = _code(t, line, r["code"], kind, "code")
-            if code in out:
-                t.fail(line, f"编码 {code} 重复")
-            out[code] = r["name"]
+            with self._row():
+                code = _code(t, line, r["code"], kind, "code")
+                if code in out:
+                    t.fail(line, f"编码 {code} 重复")
+                out[code] = r["name"]
+        self._checkpoint()
         return out
 
     def _exclusion_list(self, name: str, col: str, *, skip_malformed: bool = False) -> dict[str, int]:
@@ -510,14 +571,16 @@ class _Builder:
         t = self.t[name]
         out: dict[str, int] = {}
         for line, r in t:
-            if skip_malformed and not _DX.match(r[col]):
-                self.skipped.append((name, line, r[col], "不是合法的诊断编码，跳过（不可能与病例的主要诊断相同）"))
-                continue
-            code = _code(t, line, r[col], "dx", col)
-            if code in out:
-                t.fail(line, f"编码 {code} 重复")
-            out[code] = _int(t, line, r, "exclusion_table", lo=0)
-            self.lines.setdefault(name, {})[code] = line
+            with self._row():
+                if skip_malformed and not _DX.match(r[col]):
+                    self.skipped.append((name, line, r[col], "不是合法的诊断编码，跳过（不可能与病例的主要诊断相同）"))
+                    continue
+                code = _code(t, line, r[col], "dx", col)
+                if code in out:
+                    t.fail(line, f"编码 {code} 重复")
+                out[code] = _int(t, line, r, "exclusion_table", lo=0)
+                self.lines.setdefault(name, {})[code] = line
+        self._checkpoint()
         return out
 
     def _map(self, name: str) -> dict[str, str]:
@@ -526,14 +589,16 @@ class _Builder:
         t = self.t[name]
         out: dict[str, str] = {}
         for line, r in t:
-            src = r["source_code"]
-            if not src.strip():
-                t.fail(line, "source_code 为空")
-            if src in out:
-                t.fail(line, f"source_code {src} 重复")
-            if not r["grouper_code"].strip():
-                t.fail(line, "grouper_code 为空")
-            out[src] = r["grouper_code"]
+            with self._row():
+                src = r["source_code"]
+                if not src.strip():
+                    t.fail(line, "source_code 为空")
+                if src in out:
+                    t.fail(line, f"source_code {src} 重复")
+                if not r["grouper_code"].strip():
+                    t.fail(line, "grouper_code 为空")
+                out[src] = r["grouper_code"]
+        self._checkpoint()
         return out
 
     # -- MDCs -------------------------------------------------------------------------------
@@ -544,17 +609,19 @@ class _Builder:
         orders: dict[int, str] = {}
         raw = []
         for line, r in t:
-            code = _code(t, line, r["mdc"], "mdc", "mdc")
-            if code in seen:
-                t.fail(line, f"MDC {code} 重复（第 {seen[code]} 行已有）")
-            seen[code] = line
-            order = _int(t, line, r, "order", lo=1)
-            if order in orders:
-                t.fail(line, f"order = {order} 与 MDC {orders[order]} 重复")
-            orders[order] = code
-            c = _condition(t, line, r["entry_condition"], "mdc")
-            self._check_mdc_columns(t, line, r, c)
-            raw.append((order, code, c, line))
+            with self._row():
+                code = _code(t, line, r["mdc"], "mdc", "mdc")
+                if code in seen:
+                    t.fail(line, f"MDC {code} 重复（第 {seen[code]} 行已有）")
+                seen[code] = line
+                order = _int(t, line, r, "order", lo=1)
+                if order in orders:
+                    t.fail(line, f"order = {order} 与 MDC {orders[order]} 重复")
+                orders[order] = code
+                c = _condition(t, line, r["entry_condition"], "mdc")
+                self._check_mdc_columns(t, line, r, c)
+                raw.append((order, code, c, line))
+        self._checkpoint()
         if not raw:
             raise FatalLoadError(t.where, "没有任何 MDC")
         if len(raw) > MAX_MDCS:
@@ -593,24 +660,26 @@ class _Builder:
         out: dict[str, tuple[str, int, Condition, int, dict]] = {}
         orders: dict[tuple[str, int], str] = {}
         for line, r in t:
-            code = _code(t, line, r["adrg"], "adrg", "adrg")
-            if code in out:
-                t.fail(line, f"ADRG {code} 重复（第 {out[code][3]} 行已有）")
-            mdc = r["mdc"]
-            if mdc not in mdcs:
-                t.fail(line, f"ADRG {code} 的 MDC {mdc!r} 不在 mdcs.csv 中")
-            if not code.startswith(mdc):
-                t.fail(line, f"ADRG {code} 不以其 MDC 代码 {mdc} 开头")
-            order = _int(t, line, r, "order_in_mdc", lo=1)
-            if (mdc, order) in orders:
-                t.fail(line, f"MDC {mdc} 中 order_in_mdc = {order} 与 ADRG {orders[(mdc, order)]} 重复")
-            orders[(mdc, order)] = code
-            alts = _alternatives(t, line, r["condition"])
-            if len(alts) == 1:
-                self._check_adrg_columns(t, line, r, alts[0])
-            else:
-                self._check_split_columns(t, line, r, alts)
-            out[code] = (mdc, order, alts, line, r)
+            with self._row():
+                code = _code(t, line, r["adrg"], "adrg", "adrg")
+                if code in out:
+                    t.fail(line, f"ADRG {code} 重复（第 {out[code][3]} 行已有）")
+                mdc = r["mdc"]
+                if mdc not in mdcs:
+                    t.fail(line, f"ADRG {code} 的 MDC {mdc!r} 不在 mdcs.csv 中")
+                if not code.startswith(mdc):
+                    t.fail(line, f"ADRG {code} 不以其 MDC 代码 {mdc} 开头")
+                order = _int(t, line, r, "order_in_mdc", lo=1)
+                if (mdc, order) in orders:
+                    t.fail(line, f"MDC {mdc} 中 order_in_mdc = {order} 与 ADRG {orders[(mdc, order)]} 重复")
+                orders[(mdc, order)] = code
+                alts = _alternatives(t, line, r["condition"])
+                if len(alts) == 1:
+                    self._check_adrg_columns(t, line, r, alts[0])
+                else:
+                    self._check_split_columns(t, line, r, alts)
+                out[code] = (mdc, order, alts, line, r)
+        self._checkpoint()
         self._check_alternatives_file(out)
         return out
 
@@ -633,20 +702,24 @@ class _Builder:
         t = self.t["adrg_alternatives.csv"]
         seen: dict[str, list[int]] = {}
         for line, r in t:
-            adrg = r["adrg"]
-            if adrg not in adrgs:
-                t.fail(line, f"ADRG {adrg!r} 不在 adrgs.csv 中")
-            alts = adrgs[adrg][2]
-            k = _int(t, line, r, "alternative", lo=1)
-            if k > len(alts):
-                t.fail(line, f"ADRG {adrg} 在 adrgs.csv 中只有 {len(alts)} 个备选条件，没有第 {k} 个")
-            if " ".join(r["condition"].split()) != alts[k - 1].text:
-                t.fail(line, f"第 {k} 个备选条件 {r['condition']!r} 与 adrgs.csv 中的 {alts[k - 1].text!r} 不一致")
-            seen.setdefault(adrg, []).append(k)
+            with self._row():
+                adrg = r["adrg"]
+                if adrg not in adrgs:
+                    t.fail(line, f"ADRG {adrg!r} 不在 adrgs.csv 中")
+                alts = adrgs[adrg][2]
+                k = _int(t, line, r, "alternative", lo=1)
+                if k > len(alts):
+                    t.fail(line, f"ADRG {adrg} 在 adrgs.csv 中只有 {len(alts)} 个备选条件，没有第 {k} 个")
+                if " ".join(r["condition"].split()) != alts[k - 1].text:
+                    t.fail(line, f"第 {k} 个备选条件 {r['condition']!r} 与 adrgs.csv 中的 {alts[k - 1].text!r} 不一致")
+                seen.setdefault(adrg, []).append(k)
+        self._checkpoint()
         for adrg, (_, _, alts, aline, _) in adrgs.items():
-            if len(alts) > 1 and sorted(seen.get(adrg, [])) != list(range(1, len(alts) + 1)):
-                t.fail(len(t.rows) + 1, f"ADRG {adrg} 有 {len(alts)} 个备选条件（adrgs.csv 第 {aline} 行），"
-                                        f"本表列出 {sorted(seen.get(adrg, []))}")
+            with self._row():
+                if len(alts) > 1 and sorted(seen.get(adrg, [])) != list(range(1, len(alts) + 1)):
+                    t.fail(len(t.rows) + 1, f"ADRG {adrg} 有 {len(alts)} 个备选条件（adrgs.csv 第 {aline} 行），"
+                                            f"本表列出 {sorted(seen.get(adrg, []))}")
+        self._checkpoint()
 
     @staticmethod
     def _check_adrg_columns(t: _Table, line: int, r: dict, c: Condition) -> None:
@@ -684,54 +757,60 @@ class _Builder:
         t = self.t["drgs.csv"]
         names: dict[str, str] = {}
         for line, r in t:
-            code = _code(t, line, r["drg"], "drg", "drg")
-            if code in names:
-                t.fail(line, f"DRG {code} 重复")
-            names[code] = r["name"]
+            with self._row():
+                code = _code(t, line, r["drg"], "drg", "drg")
+                if code in names:
+                    t.fail(line, f"DRG {code} 重复")
+                names[code] = r["name"]
+        self._checkpoint()
         t = self.t["drg_rules.csv"]
         rules: dict[str, list[tuple[int, DrgRule, int]]] = {}
         seen: dict[str, int] = {}
         for line, r in t:
-            code = _code(t, line, r["drg"], "drg", "drg")
-            if code in seen:
-                t.fail(line, f"DRG {code} 重复（第 {seen[code]} 行已有）")
-            seen[code] = line
-            if code not in names:
-                t.fail(line, f"DRG {code} 不在 drgs.csv 中")
-            adrg = r["adrg"]
-            if adrg not in adrgs:
-                t.fail(line, f"DRG {code} 的 ADRG {adrg!r} 不在 adrgs.csv 中")
-            if not code.startswith(adrg):
-                t.fail(line, f"DRG {code} 不以其 ADRG 代码 {adrg} 开头")
-            if t.has("mdc") and r["mdc"] != adrgs[adrg][0]:
-                t.fail(line, f"mdc = {r['mdc']!r}，但 ADRG {adrg} 属于 MDC {adrgs[adrg][0]}")
-            order = _int(t, line, r, "order_in_adrg", lo=1)
-            if any(o == order for o, _, _ in rules.get(adrg, [])):
-                t.fail(line, f"ADRG {adrg} 中 order_in_adrg = {order} 重复")
-            kind = r["rule_kind"].strip()
-            if kind not in RULE_KINDS:
-                t.fail(line, f"不认识的 rule_kind = {kind!r}（应为 {' / '.join(RULE_KINDS)} 之一）")
-            name = r["name"] if t.has("name") and r["name"] else names[code]
-            rule = DrgRule(code, adrg, order, kind, name, _rule_condition(t, line, r, kind))
-            rules.setdefault(adrg, []).append((order, rule, line))
+            with self._row():
+                code = _code(t, line, r["drg"], "drg", "drg")
+                if code in seen:
+                    t.fail(line, f"DRG {code} 重复（第 {seen[code]} 行已有）")
+                seen[code] = line
+                if code not in names:
+                    t.fail(line, f"DRG {code} 不在 drgs.csv 中")
+                adrg = r["adrg"]
+                if adrg not in adrgs:
+                    t.fail(line, f"DRG {code} 的 ADRG {adrg!r} 不在 adrgs.csv 中")
+                if not code.startswith(adrg):
+                    t.fail(line, f"DRG {code} 不以其 ADRG 代码 {adrg} 开头")
+                if t.has("mdc") and r["mdc"] != adrgs[adrg][0]:
+                    t.fail(line, f"mdc = {r['mdc']!r}，但 ADRG {adrg} 属于 MDC {adrgs[adrg][0]}")
+                order = _int(t, line, r, "order_in_adrg", lo=1)
+                if any(o == order for o, _, _ in rules.get(adrg, [])):
+                    t.fail(line, f"ADRG {adrg} 中 order_in_adrg = {order} 重复")
+                kind = r["rule_kind"].strip()
+                if kind not in RULE_KINDS:
+                    t.fail(line, f"不认识的 rule_kind = {kind!r}（应为 {' / '.join(RULE_KINDS)} 之一）")
+                name = r["name"] if t.has("name") and r["name"] else names[code]
+                rule = DrgRule(code, adrg, order, kind, name, _rule_condition(t, line, r, kind))
+                rules.setdefault(adrg, []).append((order, rule, line))
+        self._checkpoint()
         out: dict[str, list[DrgRule]] = {}
         for adrg, (mdc, _, _, aline, arow) in adrgs.items():
-            lst = sorted(rules.get(adrg, []), key=lambda x: x[0])
-            if not lst:
-                self.t["adrgs.csv"].fail(aline, f"ADRG {adrg} 在 drg_rules.csv 中没有任何 DRG")
-            # rules that bound a variable (length-of-stay bands, age) need not end with `always`: a case none
-            # of them takes is grouped to the ADRG code itself (README §4 step 4); rules on the complication
-            # level alone must, or a case without complications would get no DRG
-            if lst[-1][1].kind != "always" and not any(x[1].condition.bounds for x in lst):
-                t.fail(lst[-1][2], f"ADRG {adrg} 的最后一个 DRG {lst[-1][1].drg} 的 rule_kind 不是 always"
-                                   f"（入组的病例可能得不到 DRG）")
-            out[adrg] = [x[1] for x in lst]
-            at = self.t["adrgs.csv"]
-            if at.has("drgs_in_order") and arow["drgs_in_order"].strip():
-                listed = arow["drgs_in_order"].strip().split("|")
-                if listed != [x.drg for x in out[adrg]]:
-                    at.fail(aline, f"drgs_in_order = {arow['drgs_in_order']!r} 与 drg_rules.csv 的顺序 "
-                                   f"{'|'.join(x.drg for x in out[adrg])} 不一致")
+            with self._row():
+                lst = sorted(rules.get(adrg, []), key=lambda x: x[0])
+                if not lst:
+                    self.t["adrgs.csv"].fail(aline, f"ADRG {adrg} 在 drg_rules.csv 中没有任何 DRG")
+                # rules that bound a variable (length-of-stay bands, age) need not end with `always`: a case none
+                # of them takes is grouped to the ADRG code itself (README §4 step 4); rules on the complication
+                # level alone must, or a case without complications would get no DRG
+                if lst[-1][1].kind != "always" and not any(x[1].condition.bounds for x in lst):
+                    t.fail(lst[-1][2], f"ADRG {adrg} 的最后一个 DRG {lst[-1][1].drg} 的 rule_kind 不是 always"
+                                       f"（入组的病例可能得不到 DRG）")
+                out[adrg] = [x[1] for x in lst]
+                at = self.t["adrgs.csv"]
+                if at.has("drgs_in_order") and arow["drgs_in_order"].strip():
+                    listed = arow["drgs_in_order"].strip().split("|")
+                    if listed != [x.drg for x in out[adrg]]:
+                        at.fail(aline, f"drgs_in_order = {arow['drgs_in_order']!r} 与 drg_rules.csv 的顺序 "
+                                       f"{'|'.join(x.drg for x in out[adrg])} 不一致")
+        self._checkpoint()
         return names, out
 
     # -- lists ------------------------------------------------------------------------------
@@ -741,22 +820,24 @@ class _Builder:
         out: dict[str, dict[str, list[str]]] = {}
         seen: set[tuple[str, str, str]] = set()
         for line, r in t:
-            adrg = r["adrg"]
-            if adrg not in adrgs:
-                t.fail(line, f"ADRG {adrg!r} 不在 adrgs.csv 中")
-            lst = _code(t, line, r["list_name"], "list", "list_name")
-            code = _code(t, line, r["code"], kind, "code")
-            if (adrg, lst, code) in seen:
-                t.fail(line, f"ADRG {adrg} 的列表 {lst} 中编码 {code} 重复")
-            seen.add((adrg, lst, code))
-            alts: tuple[Condition, ...] = adrgs[adrg][2]
-            if kind == "dx":
-                used = {l for c in alts for _, l in c.dx_lists}
-            else:
-                used = {l for c in alts for _, l in c.proc_lists} | {f"group_{g}" for c in alts for g in c.group_labels}
-            if lst not in used:
-                t.fail(line, f"ADRG {adrg} 的条件 {adrgs[adrg][4]['condition']!r} 没有用到列表 {lst}")
-            out.setdefault(adrg, {}).setdefault(lst, []).append(code)
+            with self._row():
+                adrg = r["adrg"]
+                if adrg not in adrgs:
+                    t.fail(line, f"ADRG {adrg!r} 不在 adrgs.csv 中")
+                lst = _code(t, line, r["list_name"], "list", "list_name")
+                code = _code(t, line, r["code"], kind, "code")
+                if (adrg, lst, code) in seen:
+                    t.fail(line, f"ADRG {adrg} 的列表 {lst} 中编码 {code} 重复")
+                seen.add((adrg, lst, code))
+                alts: tuple[Condition, ...] = adrgs[adrg][2]
+                if kind == "dx":
+                    used = {l for c in alts for _, l in c.dx_lists}
+                else:
+                    used = {l for c in alts for _, l in c.proc_lists} | {f"group_{g}" for c in alts for g in c.group_labels}
+                if lst not in used:
+                    t.fail(line, f"ADRG {adrg} 的条件 {adrgs[adrg][4]['condition']!r} 没有用到列表 {lst}")
+                out.setdefault(adrg, {}).setdefault(lst, []).append(code)
+        self._checkpoint()
         return out
 
     # -- all --------------------------------------------------------------------------------
@@ -773,19 +854,23 @@ class _Builder:
         mdc_lists: dict[str, list[str]] = {}
         seen: set[tuple[str, str]] = set()
         for line, r in t:
-            mdc = r["mdc"]
-            if mdc not in by_code:
-                t.fail(line, f"MDC {mdc!r} 不在 mdcs.csv 中")
-            if not by_code[mdc].condition.pdx_mdc_list:
-                t.fail(line, f"MDC {mdc} 的入组条件 {by_code[mdc].condition.text!r} 不用 mdc_diagnoses")
-            code = _code(t, line, r["code"], "dx", "code")
-            if (mdc, code) in seen:
-                t.fail(line, f"MDC {mdc} 的主要诊断列表中编码 {code} 重复")
-            seen.add((mdc, code))
-            mdc_lists.setdefault(mdc, []).append(code)
+            with self._row():
+                mdc = r["mdc"]
+                if mdc not in by_code:
+                    t.fail(line, f"MDC {mdc!r} 不在 mdcs.csv 中")
+                if not by_code[mdc].condition.pdx_mdc_list:
+                    t.fail(line, f"MDC {mdc} 的入组条件 {by_code[mdc].condition.text!r} 不用 mdc_diagnoses")
+                code = _code(t, line, r["code"], "dx", "code")
+                if (mdc, code) in seen:
+                    t.fail(line, f"MDC {mdc} 的主要诊断列表中编码 {code} 重复")
+                seen.add((mdc, code))
+                mdc_lists.setdefault(mdc, []).append(code)
+        self._checkpoint()
         for m in mdcs:
-            if m.condition.pdx_mdc_list and not mdc_lists.get(m.code):
-                mt.fail(m.row, f"MDC {m.code} 的入组条件要求主要诊断在 mdc_diagnoses.csv 中，但该 MDC 没有任何编码")
+            with self._row():
+                if m.condition.pdx_mdc_list and not mdc_lists.get(m.code):
+                    mt.fail(m.row, f"MDC {m.code} 的入组条件要求主要诊断在 mdc_diagnoses.csv 中，但该 MDC 没有任何编码")
+        self._checkpoint()
         mdc_dx: dict[str, list[str]] = {}
         for m in mdcs:
             for code in mdc_lists.get(m.code, ()):
@@ -796,23 +881,29 @@ class _Builder:
         if "mdc_z_trauma_regions.csv" in self.t:
             t = self.t["mdc_z_trauma_regions.csv"]
             for line, r in t:
-                code = _code(t, line, r["code"], "dx", "code")
-                if code in trauma:
-                    t.fail(line, f"编码 {code} 重复（一个编码只能属于一个部位）")
-                if not r["region"].strip():
-                    t.fail(line, "region 为空")
-                trauma[code] = r["region"].strip()
+                with self._row():
+                    code = _code(t, line, r["code"], "dx", "code")
+                    if code in trauma:
+                        t.fail(line, f"编码 {code} 重复（一个编码只能属于一个部位）")
+                    if not r["region"].strip():
+                        t.fail(line, "region 为空")
+                    trauma[code] = r["region"].strip()
+            self._checkpoint()
         if len(set(trauma.values())) > MAX_TRAUMA_REGIONS:
             raise FatalLoadError(f"{self.source.rstrip('/')}/mdc_z_trauma_regions.csv",
                                  f"部位超过 {MAX_TRAUMA_REGIONS} 个（{len(set(trauma.values()))} 个）")
         for m in mdcs:
-            if (m.condition.trauma_min or 0) > MAX_TRAUMA_REGIONS:
-                mt.fail(m.row, f"TRAUMA_REGIONS >= {m.condition.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
+            with self._row():
+                if (m.condition.trauma_min or 0) > MAX_TRAUMA_REGIONS:
+                    mt.fail(m.row, f"TRAUMA_REGIONS >= {m.condition.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
+        self._checkpoint()
         adrg_raw = self._adrgs(by_code)
         for code, (_, _, alts, line, _) in adrg_raw.items():
-            for c in alts:
-                if (c.trauma_min or 0) > MAX_TRAUMA_REGIONS:
-                    self.t["adrgs.csv"].fail(line, f"TRAUMA_REGIONS >= {c.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
+            with self._row():
+                for c in alts:
+                    if (c.trauma_min or 0) > MAX_TRAUMA_REGIONS:
+                        self.t["adrgs.csv"].fail(line, f"TRAUMA_REGIONS >= {c.trauma_min} 超过上限 {MAX_TRAUMA_REGIONS}")
+        self._checkpoint()
         needs_trauma = [m for m in mdcs if m.condition.trauma_min is not None] + \
                        [a for a in adrg_raw.values() if any(c.trauma_min is not None for c in a[2])]
         if needs_trauma and not trauma:
@@ -827,45 +918,49 @@ class _Builder:
         adrgs: dict[str, Adrg] = {}
         keyed = sorted(adrg_raw.items(), key=lambda kv: (by_code[kv[1][0]].order, kv[1][1]))
         for rank, (code, (mdc, order, alts, line, row)) in enumerate(keyed, start=1):
-            for c in alts:
-                for role, lst in c.dx_lists:
-                    if not dx_lists.get(code, {}).get(lst):
-                        at.fail(line, f"ADRG {code} 的条件用到诊断列表 dx.{lst}，但 adrg_diagnoses.csv 中没有它的编码")
-                for role, lst in c.proc_lists:
-                    if not proc_lists.get(code, {}).get(lst):
-                        at.fail(line, f"ADRG {code} 的条件用到手术列表 proc.{lst}，但 adrg_procedures.csv 中没有它的编码")
-                for g in c.group_labels:
-                    if not proc_lists.get(code, {}).get(f"group_{g}"):
-                        at.fail(line, f"ADRG {code} 的条件用到手术组 {g}，但 adrg_procedures.csv 中没有列表 group_{g}")
-                n_lists = len(c.dx_lists) + len(c.proc_lists) + len(c.group_labels)
-                if n_lists > MAX_LIST_BITS // 2:
-                    at.fail(line, f"ADRG {code} 的条件用到的列表过多（{n_lists}）")
+            with self._row():
+                for c in alts:
+                    for role, lst in c.dx_lists:
+                        if not dx_lists.get(code, {}).get(lst):
+                            at.fail(line, f"ADRG {code} 的条件用到诊断列表 dx.{lst}，但 adrg_diagnoses.csv 中没有它的编码")
+                    for role, lst in c.proc_lists:
+                        if not proc_lists.get(code, {}).get(lst):
+                            at.fail(line, f"ADRG {code} 的条件用到手术列表 proc.{lst}，但 adrg_procedures.csv 中没有它的编码")
+                    for g in c.group_labels:
+                        if not proc_lists.get(code, {}).get(f"group_{g}"):
+                            at.fail(line, f"ADRG {code} 的条件用到手术组 {g}，但 adrg_procedures.csv 中没有列表 group_{g}")
+                    n_lists = len(c.dx_lists) + len(c.proc_lists) + len(c.group_labels)
+                    if n_lists > MAX_LIST_BITS // 2:
+                        at.fail(line, f"ADRG {code} 的条件用到的列表过多（{n_lists}）")
 
-            def size(lists: dict, base: str) -> int:  # a list and its alternatives' copies (base_1, base_2 …)
-                return sum(len(v) for k, v in lists.get(code, {}).items()
-                           if k == base or re.fullmatch(rf"{base}_[0-9]+", k))
-            counts = {
-                "n_dx_main": size(dx_lists, "main"),
-                "n_proc_main": size(proc_lists, "main") + sum(
-                    len(v) for k, v in proc_lists.get(code, {}).items() if k.startswith("group_")),
-                "n_proc_second": size(proc_lists, "second"),
-                "n_dx_second": size(dx_lists, "second"),
-                "n_alternatives": len(alts),
-            }
-            for col, n in counts.items():
-                if at.has(col) and row[col].strip() and row[col].strip() != str(n):
-                    at.fail(line, f"{col} = {row[col].strip()}，但实际列表有 {n} 个编码")
-            adrgs[code] = Adrg(code, mdc, order, rank, alts, tuple(rules[code]), line,
-                               " ".join(row["condition"].split()))
+                def size(lists: dict, base: str) -> int:  # a list and its alternatives' copies (base_1, base_2 …)
+                    return sum(len(v) for k, v in lists.get(code, {}).items()
+                               if k == base or re.fullmatch(rf"{base}_[0-9]+", k))
+                counts = {
+                    "n_dx_main": size(dx_lists, "main"),
+                    "n_proc_main": size(proc_lists, "main") + sum(
+                        len(v) for k, v in proc_lists.get(code, {}).items() if k.startswith("group_")),
+                    "n_proc_second": size(proc_lists, "second"),
+                    "n_dx_second": size(dx_lists, "second"),
+                    "n_alternatives": len(alts),
+                }
+                for col, n in counts.items():
+                    if at.has(col) and row[col].strip() and row[col].strip() != str(n):
+                        at.fail(line, f"{col} = {row[col].strip()}，但实际列表有 {n} 个编码")
+                adrgs[code] = Adrg(code, mdc, order, rank, alts, tuple(rules[code]), line,
+                                   " ".join(row["condition"].split()))
+        self._checkpoint()
 
         for m in mdcs:
-            n_adrgs = sum(1 for a in adrgs.values() if a.mdc == m.code)
-            r = next(row for ln, row in mt.rows if ln == m.row)
-            for col, n in (("n_adrgs", n_adrgs), ("n_principal_dx", len(mdc_lists.get(m.code, ())))):
-                if mt.has(col) and r[col].strip() and r[col].strip() != str(n):
-                    mt.fail(m.row, f"MDC {m.code} 的 {col} = {r[col].strip()}，但实际为 {n}")
-            if n_adrgs == 0:
-                mt.fail(m.row, f"MDC {m.code} 没有任何 ADRG")
+            with self._row():
+                n_adrgs = sum(1 for a in adrgs.values() if a.mdc == m.code)
+                r = next(row for ln, row in mt.rows if ln == m.row)
+                for col, n in (("n_adrgs", n_adrgs), ("n_principal_dx", len(mdc_lists.get(m.code, ())))):
+                    if mt.has(col) and r[col].strip() and r[col].strip() != str(n):
+                        mt.fail(m.row, f"MDC {m.code} 的 {col} = {r[col].strip()}，但实际为 {n}")
+                if n_adrgs == 0:
+                    mt.fail(m.row, f"MDC {m.code} 没有任何 ADRG")
+        self._checkpoint()
 
         # PROC_GROUPS: a code listed in several groups of one ADRG counts with its first label (file order)
         groups: dict[str, dict[str, str]] = {code: {} for code, a in adrgs.items()

@@ -18,11 +18,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from yibao.contract.errors import BadOption
 from yibao.drg.grouper import group_table
+from yibao.drg.payment import SCORE
+from yibao.engine.runner import query_arrow
+from yibao.engine.workspace import Workspace
 
 _LIST = re.compile(r"\b(dx|proc)\.[A-Za-z0-9_]+")
 _NUMBER = re.compile(r"-?\b[0-9]+(\.[0-9]+)?\b")
@@ -150,7 +155,7 @@ def diff(a, b) -> list[dict]:
 IMPACT_CASE_SCHEMA = pa.schema([
     ("case_id", pa.string()), ("institution_id", pa.string()),
     ("status_a", pa.string()), ("drg_a", pa.string()), ("status_b", pa.string()), ("drg_b", pa.string()),
-    ("moved", pa.bool_()), ("weight_a", pa.decimal128(18, 4)), ("weight_b", pa.decimal128(18, 4)),
+    ("moved", pa.bool_()), ("weight_a", SCORE), ("weight_b", SCORE),
 ])
 
 
@@ -182,7 +187,7 @@ def impact(cases: pa.Table, a, b, weights_a=None, weights_b=None) -> dict[str, p
     def weights(g: pa.Table, w) -> pa.Array:
         table = _weights_of(w)
         keys = pa.array(list(table), pa.string())
-        vals = pa.array(list(table.values()), pa.decimal128(18, 4))
+        vals = pa.array(list(table.values()), SCORE)
         return pc.take(vals, pc.index_in(g.column("drg"), value_set=keys))
 
     per_case = pa.table({
@@ -208,6 +213,20 @@ def impact(cases: pa.Table, a, b, weights_a=None, weights_b=None) -> dict[str, p
                      "weight_change": ((wb or Decimal(0)) - (wa or Decimal(0))) if both else None})
     institutions = pa.Table.from_pylist(rows, schema=pa.schema([
         ("institution_id", pa.string()), ("cases", pa.int64()), ("moved", pa.int64()),
-        ("weight_a", pa.decimal128(18, 4)), ("weight_b", pa.decimal128(18, 4)),
-        ("weight_change", pa.decimal128(18, 4))]))
+        ("weight_a", SCORE), ("weight_b", SCORE),
+        ("weight_change", SCORE)]))
     return {"cases": per_case, "moves": moves, "institutions": institutions}
+
+
+def workspace_cases(workspace: Path | str, year: int | None = None) -> pa.Table:
+    """The workspace's inpatient cases (only those settled in ``year`` when given), by ``case_id``: what
+    ``yibao standards impact --workspace`` groups under both versions."""
+    workspace = Path(workspace)
+    if not (workspace / "yibao.duckdb").exists():
+        raise BadOption(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+    ws = Workspace(workspace, read_only=True)
+    try:
+        where = "setting = 'inpatient'" + (f" AND year(settle_date) = {int(year)}" if year else "")
+        return query_arrow(ws.con, f"SELECT * FROM cases WHERE {where} ORDER BY case_id")
+    finally:
+        ws.close()
