@@ -44,8 +44,10 @@ def main() -> None:
     from yibao.engine.runner import run_steps
     from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
-    from yibao.review.engine import SOURCE_TABLES, ReviewResult, evaluate, read_labels, summaries
-    from yibao.review.pipelines import build_pipeline
+    from yibao.review.evaluation import evaluate, read_labels
+    from yibao.review.outputs import summaries
+    from yibao.review.run import SOURCE_TABLES, ReviewResult
+    from yibao.review.rulesql import build_pipeline
     from yibao.review.ruleset import load_rules
 
     rs = load_rules()
