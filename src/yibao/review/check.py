@@ -48,7 +48,7 @@ from yibao.review.lookup import CaseFacts, Lookup, fill, qtext, r2
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
-__all__ = ["METHODS", "CheckError", "Checker", "check_many"]
+__all__ = ["METHODS", "CheckError", "Checker", "case_facts", "check_many", "evaluate_case"]
 
 CheckError = BadFile  # the old name (tests/review import it): a case whose content cannot be checked
 METHODS = ("fast", "sql")
@@ -90,14 +90,24 @@ class Checker:
         institutions = institutions.cast(TABLES["institutions"].arrow_schema())
         p = as_qualification_periods(periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
         self.look = Lookup(catalog, institutions, p)
-        self.con = duckdb.connect()
-        self.con.execute("SET threads TO 1")
         self._lock = threading.Lock()
-        for name, table in (("catalog", catalog), ("institutions", institutions), ("qualification_periods", p)):
-            self.con.register("_t", table)
-            self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _t")
-            self.con.unregister("_t")
+        self._tables_sql = (("catalog", catalog), ("institutions", institutions), ("qualification_periods", p))
+        self._con: duckdb.DuckDBPyConnection | None = None  # the SQL path's connection, prepared on first use
         self.sql = _one_statement(rs)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The SQL path's connection with the catalogue, institutions and qualification periods loaded."""
+        with self._lock:
+            if self._con is None:
+                con = duckdb.connect()
+                con.execute("SET threads TO 1")
+                for name, table in self._tables_sql:
+                    con.register("_t", table)
+                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM _t")
+                    con.unregister("_t")
+                self._con = con
+            return self._con
 
     @classmethod
     def from_catalog_file(cls, path: Path, rs: RuleSet, institutions: Path | None = None) -> Checker:
@@ -216,8 +226,9 @@ class Checker:
     def findings_by_sql(self, t: dict[str, pa.Table]) -> list[tuple]:
         """The case's findings by the review pipeline's SQL, as (case_id, line_no, rule_id, severity, amount,
         message), ordered like findings.csv."""
+        con = self.con
         with self._lock:
-            cur = self.con.cursor()
+            cur = con.cursor()
             try:
                 for name, tab in t.items():
                     cur.register(name, tab)
@@ -228,41 +239,52 @@ class Checker:
     def findings_by_logic(self, t: dict[str, pa.Table]) -> list[tuple]:
         """The case's findings by each rule's single-case form (:mod:`yibao.review.logic`), in the same shape
         and order as :meth:`findings_by_sql`."""
-        look = self.look
-        c = t["cases"].to_pylist()[0]
-        person = t["insured"].to_pylist()[0]
-        inst = look.inst.get(c["institution_id"]) or {}
-        age = c["age_years"]
-        if age is None and person["birth_date"] is not None:
-            b, a = person["birth_date"], c["admit_date"]
-            age = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
-        c.update(inst_level=inst.get("level"), inst_kind=inst.get("kind"), sex=c["sex"] or person["sex"], age=age,
-                 agreement_start=inst.get("agreement_start"), agreement_end=inst.get("agreement_end"),
-                 dx_list=[c["principal_dx"], *(c["secondary_dx"] or [])], emergency=bool(c["emergency"]),
-                 death_date=person["death_date"])
-        lines = t["fee_items"].to_pylist()
-        facts = CaseFacts(case=c, lines=lines, history=[c], look=look, evidence=self.rs.evidence)
-        line_facts = [(ln, look.version(ln["item_code"], ln["service_date"]), look.period(ln["staff_id"], ln["service_date"]))
-                      for ln in lines]
-        out = []
-        for rule in self.rs.enabled:
-            if not _in_scope(rule, c):
-                continue
-            if rule.shape == LINE:
-                one = LINE_LOGIC[rule.logic].one
-                for ln, k, sp in line_facts:
-                    hit, amount, ev = one(rule.params, ln, c, k, sp)
-                    if hit:
-                        amt = Decimal("0.00") if rule.amount == "none" else r2(amount)
-                        out.append((c["case_id"], ln["line_no"], rule.id, rule.severity, amt,
-                                    fill(rule.message, {**_line_env(c, ln, k), **ev})))
-            else:
-                for line_no, amount, ev in SET_LOGIC[rule.logic].one(rule.params, facts):
+        c = case_facts(t["cases"].to_pylist()[0], t["insured"].to_pylist()[0], self.look)
+        return evaluate_case(self.rs, self.look, c, t["fee_items"].to_pylist(), [c])
+
+
+def case_facts(case: dict, person: dict, look: Lookup) -> dict:
+    """A ``cases`` row with the facts the SQL path's ``review_cases`` adds (institution level, kind and agreement,
+    sex and age from the insured person when blank, the diagnosis list, the death date)."""
+    c = dict(case)
+    inst = look.inst.get(c["institution_id"]) or {}
+    age = c["age_years"]
+    if age is None and person["birth_date"] is not None:
+        b, a = person["birth_date"], c["admit_date"]
+        age = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
+    c.update(inst_level=inst.get("level"), inst_kind=inst.get("kind"), sex=c["sex"] or person["sex"], age=age,
+             agreement_start=inst.get("agreement_start"), agreement_end=inst.get("agreement_end"),
+             dx_list=[c["principal_dx"], *(c["secondary_dx"] or [])], emergency=bool(c["emergency"]),
+             death_date=person["death_date"])
+    return c
+
+
+def evaluate_case(rs: RuleSet, look: Lookup, c: dict, lines: list[dict], history: list[dict]) -> list[tuple]:
+    """The findings of the enabled rules of ``rs`` on one case (``c`` from :func:`case_facts`, its fee lines,
+    the person's cases known — ``c`` included) by the logics' single-case forms, as (case_id, line_no, rule_id,
+    severity, amount, message) ordered like findings.csv."""
+    facts = CaseFacts(case=c, lines=lines, history=history, look=look, evidence=rs.evidence)
+    line_facts = [(ln, look.version(ln["item_code"], ln["service_date"]), look.period(ln["staff_id"], ln["service_date"]))
+                  for ln in lines]
+    out = []
+    for rule in rs.enabled:
+        if not _in_scope(rule, c):
+            continue
+        if rule.shape == LINE:
+            one = LINE_LOGIC[rule.logic].one
+            for ln, k, sp in line_facts:
+                hit, amount, ev = one(rule.params, ln, c, k, sp)
+                if hit:
                     amt = Decimal("0.00") if rule.amount == "none" else r2(amount)
-                    out.append((c["case_id"], line_no, rule.id, rule.severity, amt, fill(rule.message, ev)))
-        big = 2**31
-        out.sort(key=lambda r: (r[0], r[1] if r[1] is not None else big, r[2]))
-        return out
+                    out.append((c["case_id"], ln["line_no"], rule.id, rule.severity, amt,
+                                fill(rule.message, {**_line_env(c, ln, k), **ev})))
+        else:
+            for line_no, amount, ev in SET_LOGIC[rule.logic].one(rule.params, facts):
+                amt = Decimal("0.00") if rule.amount == "none" else r2(amount)
+                out.append((c["case_id"], line_no, rule.id, rule.severity, amt, fill(rule.message, ev)))
+    big = 2**31
+    out.sort(key=lambda r: (r[0], r[1] if r[1] is not None else big, r[2]))
+    return out
 
 
 def _line_env(c: dict, ln: dict, k: dict | None) -> dict:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao.contract.errors import BadPolicy
+from yibao.contract.params import problems_message
 from yibao.contract.policyfile import read_toml
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.review.logic import LINE, LINE_LOGIC, SET_LOGIC, shape_of
@@ -194,8 +195,8 @@ class _Problems:
         parts = []
         for where, ps in self.by_file.items():
             if ps:
-                one = len(ps) == 1 and where not in self.counted
-                parts.append(f"{where}：{ps[0]}" if one else f"{where}：{len(ps)} 处问题：" + "；".join(ps))
+                counted = where in self.counted and len(ps) == 1
+                parts.append(f"{where}：" + (f"1 处问题：{ps[0]}" if counted else problems_message(ps)))
         if parts:
             raise BadPolicy("；".join(parts))
 
