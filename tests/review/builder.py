@@ -153,7 +153,7 @@ class Region:
 
 def review(region: Region, *rule_ids: str, override=None) -> list[dict]:
     """Findings of the given rules (all enabled rules when none given) as dicts."""
-    from yibao.review.engine import run
+    from yibao.review.run import run
     from yibao.review.ruleset import load_rules
 
     rs = load_rules(override)

@@ -133,7 +133,7 @@ _REVIEWS: dict = {}
 
 def review_result(workspace: Path):
     """The review of the tiny workspace (computed once: every copy of it gives the same findings)."""
-    from yibao.review.engine import run_workspace
+    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
     from yibao.staff import periods_from_workspace
 

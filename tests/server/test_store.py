@@ -215,7 +215,8 @@ def test_deductions_of_record_equal_the_review_deductions_csv(tmp_path):
     """On a synthetic region: per institution and year, the store's total (all findings open) equals the
     review's own deductions (summed over settings), to the fen."""
     from regions import generated_workspace
-    from yibao.review.engine import run_workspace, summaries
+    from yibao.review.outputs import summaries
+    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
     from yibao.staff import periods_from_workspace
     from yibao.store.db import open_store

@@ -391,7 +391,8 @@ def test_once_every_finding_is_final_the_deductions_of_record_are_the_reviews_ow
     """Every reject finding final (their deadline passed): the exported rows are the review's deductions.csv
     rows (institution, year, setting, amount, findings), year by year, to the fen."""
     from regions import generated_workspace
-    from yibao.review.engine import run_workspace, summaries
+    from yibao.review.outputs import summaries
+    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
     from yibao.staff import periods_from_workspace
     from yibao.store.db import open_store

@@ -1,7 +1,7 @@
 """``yibao review`` (智能审核) and ``yibao check`` (事前提醒).
 
 The interfaces layer is where capabilities meet: the staff capability's qualification periods
-(:data:`yibao.contract.derived.QUALIFICATION_PERIODS`) are computed here and handed to the review engine.
+(:data:`yibao.contract.derived.QUALIFICATION_PERIODS`) are computed here and handed to the review.
 """
 
 from __future__ import annotations
@@ -60,8 +60,11 @@ def review_cmd(
     store: Optional[str] = typer.Option(None, "--store", help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
-    from yibao.review import engine as rv
+    from yibao.review import outputs as rout
+    from yibao.review.evaluation import evaluate as evaluate_labels
+    from yibao.review.evaluation import read_labels
     from yibao.review.ruleset import load_rules
+    from yibao.review.run import run_workspace
 
     if (data is None) == (workspace is None):
         raise UserError("请指定 --data 数据目录或 --workspace 工作区（二者选一）")
@@ -77,7 +80,7 @@ def review_cmd(
             import pyspark  # noqa: F401
         except ImportError:
             raise UserError("Spark 引擎需要安装 pyspark（pip install -e '.[spark]'）和 Java 17+") from None
-    labels = rv.read_labels(evaluate) if evaluate is not None else None
+    labels = read_labels(evaluate) if evaluate is not None else None
     target = outputs(out_dir) if out_dir is not None else None  # a --out that may not be replaced: refused now
     t0 = time.perf_counter()
     quarantined: dict[str, int] = {}
@@ -88,7 +91,7 @@ def review_cmd(
             rep = load_region(Path(data), Path(tmp) / "ws")
             quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
             periods = _periods_from_dir(Path(data))
-            res = rv.run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
+            res = run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
     else:
         if not (Path(workspace) / "yibao.duckdb").exists():
             raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
@@ -96,7 +99,7 @@ def review_cmd(
         from yibao.cli.server import record_review, started_now  # the workspace's store of record (docs/server.md)
 
         started_at = started_now()
-        res = rv.run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
+        res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
         record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings
@@ -105,19 +108,19 @@ def review_cmd(
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
     if quarantined:
         print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
-    ev = rv.evaluate(f, labels, rs) if labels is not None else None
+    ev = evaluate_labels(f, labels, rs) if labels is not None else None
     if target is not None:
         with target as tmp:
-            s = rv.write_outputs(res, rs, tmp)
+            s = rout.write_outputs(res, rs, tmp)
             if ev is not None:
-                rv.write_csv(ev, tmp / "evaluation.csv")
-        per_year = rv.deductions_by_year(s["deductions"])
+                rout.write_csv(ev, tmp / "evaluation.csv")
+        per_year = rout.deductions_by_year(s["deductions"])
         print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}）")
         print("结算应扣减（拒付金额，按结算年度）：" + ("；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"))
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
-              f"deductions.csv、rules.csv、{rv.WORKBOOK}）")
-        if f.num_rows > rv.MAX_SHEET_ROWS:
-            print(f"注意：{rv.WORKBOOK} 的审核结果表只列前 {rv.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 findings.csv")
+              f"deductions.csv、rules.csv、{rout.WORKBOOK}）")
+        if f.num_rows > rout.MAX_SHEET_ROWS:
+            print(f"注意：{rout.WORKBOOK} 的审核结果表只列前 {rout.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 findings.csv")
     if ev is not None:
         _print_evaluation(ev)
 

@@ -1,26 +1,71 @@
-"""Rule logic (规则逻辑): the set-based SQL behind each ``logic`` name a rule file may use.
+"""Rule logic (规则逻辑): each ``logic`` name a rule file may use, defined ONCE — its set-based SQL and its
+single-case form in one record.
 
-A rule (规则) = logic + parameters + threshold + severity (两库框架). The logic is SQL written once here;
-everything else (id, Chinese name, severity, amount kind, message template, basis, parameters) is data in
-``rules/*.toml``. Parameters appear in the SQL as ``${name}`` and are rendered as SQL literals.
+A rule (规则) = logic + parameters + threshold + severity (两库框架). The logic is written here; everything else
+(id, Chinese name, severity, amount kind, message template, basis, parameters) is data in ``rules/*.toml``.
+Parameters appear in the SQL as ``${name}`` and are rendered as SQL literals (:mod:`yibao.review.rulesql`).
+
+Each logic is one record (:class:`LineLogic` or :class:`SetLogic`) declared with a decorator on its single-case
+form, the Python function the before-the-fact check (事前提醒, :mod:`yibao.review.check`) runs for one case in
+well under a millisecond (the same SQL over one case takes about 100 ms: DuckDB plans a statement of two
+dozen rules)::
+
+
+@line_logic("price_over_cap", cond="…SQL over l…", amount="…", evidence={...}, doc="…")
+    def _price_over_cap(p, ln, c, k, sp):      # → (holds, amount, evidence)
+        ...
+
+A record without its single-case form cannot be built (``one`` is required), a logic declared without one
+(``line_logic(...)`` not applied to a function) stops the import of this module, and
+``tests/review/test_logic_equality.py`` runs every logic on generated cases both ways (Hypothesis) and
+requires the same findings.
 
 Three shapes of logic, by what they need to see:
 
 - :data:`LINE`: one fee line with its case facts and its catalogue version valid on the service date
   (relation ``l``, columns listed in :data:`LINE_COLUMNS`). A logic is a condition, an amount and named
-  evidence expressions; all line rules of a rule set run in one pass over the lines.
+  evidence expressions; all line rules of a rule set run in one pass over the lines. Single-case form:
+  ``one(p, ln, c, k, sp) -> (holds, amount, evidence)`` (``p`` the rule's parameters as written in TOML,
+  ``ln`` the line, ``c`` the case facts, ``k`` the catalogue version or None, ``sp`` the staff member's
+  qualification interval :meth:`~yibao.review.lookup.Lookup.period` or None).
 - :data:`CASE_LINES`: a case together with all its lines (``fee_items`` of the case, ``rcl`` = the
-  ``review_cases`` rows of the cases whose lines are present, ``cat`` = catalogue versions); a full SELECT giving ``case_id``, optionally ``line_no``, ``amount`` and
-  evidence columns. Split by case.
+  ``review_cases`` rows of the cases whose lines are present, ``cat`` = catalogue versions); a full SELECT
+  giving ``case_id``, optionally ``line_no``, ``amount`` and evidence columns. Split by case.
 - :data:`PERSON`: a person's cases together (``review_cases``, ``qualification_periods``); a full SELECT
   giving ``case_id``, ``amount`` and evidence columns. Split by person.
+
+  Single-case form of both: ``one(p, f: CaseFacts) -> [(line_no or None, amount, evidence)]`` for the case
+  ``f.case``; a person logic reads the person's other cases in ``f.history`` (the before-the-fact check
+  knows only the case being checked).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from yibao.contract.derived import emergency_paid_sql
+from yibao.contract.vocab import MONEY_SQL
+from yibao.review.lookup import FEN, CaseFacts, dec, qtext, r2
+
+__all__ = [
+    "CASE_LINES",
+    "LINE",
+    "LINE_COLUMNS",
+    "LINE_LOGIC",
+    "PERSON",
+    "SET_LOGIC",
+    "LineLogic",
+    "SetLogic",
+    "line_logic",
+    "money_round",
+    "pct",
+    "qty",
+    "set_logic",
+    "shape_of",
+]
 
 
 def qty(expr: str) -> str:
@@ -33,18 +78,21 @@ def pct(num: str, den: str) -> str:
     return f"CAST(round(CAST({num} AS DECIMAL(18,2)) * 100 / {den}, 1) AS DECIMAL(18,1))"
 
 
-MONEY = "DECIMAL(18,2)"
-
-
 def money_round(expr: str) -> str:
     """Round a non-negative exact decimal to the fen, half up (四舍五入; DuckDB rounds ties away from zero)."""
-    return f"CAST(round({expr}, 2) AS {MONEY})"
+    return f"CAST(round({expr}, 2) AS {MONEY_SQL})"
 
 
-@dataclass(frozen=True)
+LineOne = Callable[[dict, dict, dict, "dict | None", "tuple | None"], "tuple[bool, Decimal, dict]"]
+SetOne = Callable[[dict, CaseFacts], "list[tuple]"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class LineLogic:
+    name: str
     cond: str
     amount: str  # the amount a reject takes (line / excess), SQL over ``l``
+    one: LineOne  # the single-case form: (params, line, case facts, catalogue version, qualification interval)
     evidence: dict[str, str] = field(default_factory=dict)
     doc: str = ""
     # a necessary condition that reads only the line, its catalogue version and its staff's qualification
@@ -52,91 +100,227 @@ class LineLogic:
     # to their cases). Absent: the condition itself, which then must read no case facts.
     line_filter: str | None = None
 
+    def __post_init__(self) -> None:
+        if not callable(self.one):
+            raise TypeError(f"logic {self.name}: no single-case form (one=)")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class SetLogic:
+    name: str
     shape: str  # CASE_LINES or PERSON
     sql: str
+    one: SetOne  # the single-case form: (params, CaseFacts) → [(line_no, amount, evidence)]
     doc: str = ""
     line_level: bool = False  # findings name a line (``line_no`` column) rather than the whole case
+
+    def __post_init__(self) -> None:
+        if not callable(self.one):
+            raise TypeError(f"logic {self.name}: no single-case form (one=)")
+        if self.shape not in (CASE_LINES, PERSON):
+            raise TypeError(f"logic {self.name}: shape {self.shape!r}")
 
 
 LINE, CASE_LINES, PERSON = "line", "case_lines", "person"
 
+LINE_LOGIC: dict[str, LineLogic] = {}
+SET_LOGIC: dict[str, SetLogic] = {}
+_PENDING: set[str] = set()  # declared, single-case form not yet given
+
+
+def _declare(name: str) -> None:
+    if name in LINE_LOGIC or name in SET_LOGIC or name in _PENDING:
+        raise TypeError(f"logic {name} declared twice")
+    _PENDING.add(name)
+
+
+def line_logic(name: str, cond: str, amount: str, evidence: dict[str, str] | None = None, doc: str = "", *,
+               line_filter: str | None = None) -> Callable[[LineOne], LineOne]:
+    """Declare a line logic; the decorated function is its single-case form."""
+    _declare(name)
+
+    def register(one: LineOne) -> LineOne:
+        LINE_LOGIC[name] = LineLogic(name=name, cond=cond, amount=amount, one=one, evidence=dict(evidence or {}),
+                                     doc=doc, line_filter=line_filter)
+        _PENDING.discard(name)
+        return one
+
+    return register
+
+
+def set_logic(name: str, shape: str, sql: str, doc: str = "", *,
+              line_level: bool = False) -> Callable[[SetOne], SetOne]:
+    """Declare a case-lines or person logic; the decorated function is its single-case form."""
+    _declare(name)
+
+    def register(one: SetOne) -> SetOne:
+        SET_LOGIC[name] = SetLogic(name=name, shape=shape, sql=sql, one=one, doc=doc, line_level=line_level)
+        _PENDING.discard(name)
+        return one
+
+    return register
+
+
+def require_single_case_forms() -> None:
+    """Every declared logic has its single-case form (called at the end of this module: an import error)."""
+    if _PENDING:
+        raise TypeError(f"rule logic without a single-case form: {', '.join(sorted(_PENDING))}")
+
+
 EXPECTED = money_round("l.quantity * l.unit_price")
 
-LINE_LOGIC: dict[str, LineLogic] = {
-    "not_in_catalog": LineLogic(
+# --- line logic ---
+
+@line_logic("not_in_catalog",
         "l.cat_code IS NULL", "l.amount", {},
-        "no catalogue version of the item code is valid on the service date"),
-    "price_over_cap": LineLogic(
+        "no catalogue version of the item code is valid on the service date")
+def _not_in_catalog(p, ln, c, k, sp):
+    return k is None, ln["amount"], {}
+
+
+@line_logic("price_over_cap",
         "l.price_cap IS NOT NULL AND l.unit_price > l.price_cap",
         f"least(l.amount, {money_round('(l.unit_price - l.price_cap) * l.quantity')})",
         {"excess": f"least(l.amount, {money_round('(l.unit_price - l.price_cap) * l.quantity')})"},
-        "unit price above the price cap of the version valid on the service date; takes the excess"),
-    "amount_over": LineLogic(
+        "unit price above the price cap of the version valid on the service date; takes the excess")
+def _price_over_cap(p, ln, c, k, sp):
+    if k is None or k["price_cap"] is None or not ln["unit_price"] > k["price_cap"]:
+        return False, ln["amount"], {}
+    ex = min(ln["amount"], r2((ln["unit_price"] - k["price_cap"]) * ln["quantity"]))
+    return True, ex, {"excess": ex}
+
+
+@line_logic("amount_over",
         f"l.amount - {EXPECTED} > ${{tolerance}}", f"l.amount - {EXPECTED}",
         {"expected": EXPECTED, "excess": f"l.amount - {EXPECTED}"},
         "amount above quantity × unit price (rounded half up to the fen) beyond the tolerance",
         # rounding moves quantity × unit price by at most half a fen: a necessary condition with no division
-        line_filter="l.amount - l.quantity * l.unit_price > ${tolerance} - 0.005"),
-    "amount_under": LineLogic(
+        line_filter="l.amount - l.quantity * l.unit_price > ${tolerance} - 0.005")
+def _amount_over(p, ln, c, k, sp):
+    exp = r2(ln["quantity"] * ln["unit_price"])
+    diff = ln["amount"] - exp
+    return diff > dec(p["tolerance"]), diff, {"expected": exp, "excess": diff}
+
+
+@line_logic("amount_under",
         f"{EXPECTED} - l.amount > ${{tolerance}}", f"{EXPECTED} - l.amount",
         {"expected": EXPECTED, "excess": f"{EXPECTED} - l.amount"},
         "amount below quantity × unit price beyond the tolerance",
-        line_filter="l.quantity * l.unit_price - l.amount > ${tolerance} - 0.005"),
-    "over_quantity": LineLogic(
+        line_filter="l.quantity * l.unit_price - l.amount > ${tolerance} - 0.005")
+def _amount_under(p, ln, c, k, sp):
+    exp = r2(ln["quantity"] * ln["unit_price"])
+    diff = exp - ln["amount"]
+    return diff > dec(p["tolerance"]), diff, {"expected": exp, "excess": diff}
+
+
+@line_logic("over_quantity",
         "l.max_daily_qty IS NOT NULL AND l.quantity > l.max_daily_qty",
         f"least(l.amount, {money_round('(l.quantity - l.max_daily_qty) * l.unit_price')})",
         {"excess": f"least(l.amount, {money_round('(l.quantity - l.max_daily_qty) * l.unit_price')})",
          "max_daily_qty": qty("l.max_daily_qty")},
-        "one line's quantity above the catalogue's max_daily_qty; takes the excess quantity × unit price"),
-    "sex_limit": LineLogic(
+        "one line's quantity above the catalogue's max_daily_qty; takes the excess quantity × unit price")
+def _over_quantity(p, ln, c, k, sp):
+    if k is None or k["max_daily_qty"] is None or not ln["quantity"] > k["max_daily_qty"]:
+        return False, ln["amount"], {}
+    ex = min(ln["amount"], r2((ln["quantity"] - k["max_daily_qty"]) * ln["unit_price"]))
+    return True, ex, {"excess": ex, "max_daily_qty": qtext(k["max_daily_qty"])}
+
+
+@line_logic("sex_limit",
         "l.sex_limit IS NOT NULL AND l.sex IS NOT NULL AND l.sex <> l.sex_limit", "l.amount",
         {"limit_zh": "CASE l.sex_limit WHEN '1' THEN '男' ELSE '女' END",
          "sex_zh": "CASE l.sex WHEN '1' THEN '男' ELSE '女' END"},
-        "item limited to one sex billed for the other", line_filter="l.sex_limit IS NOT NULL"),
-    "age_limit": LineLogic(
+        "item limited to one sex billed for the other", line_filter="l.sex_limit IS NOT NULL")
+def _sex_limit(p, ln, c, k, sp):
+    ok = k is not None and k["sex_limit"] is not None and c["sex"] is not None and c["sex"] != k["sex_limit"]
+    return ok, ln["amount"], {"limit_zh": "男" if ok and k["sex_limit"] == "1" else "女",
+                              "sex_zh": "男" if c["sex"] == "1" else "女"}
+
+
+@line_logic("age_limit",
         "l.age IS NOT NULL AND ((l.min_age IS NOT NULL AND l.age < l.min_age) "
         "OR (l.max_age IS NOT NULL AND l.age > l.max_age))", "l.amount",
         {"age_range": "concat(coalesce(CAST(l.min_age AS VARCHAR), ''), '–', coalesce(CAST(l.max_age AS VARCHAR), ''))"},
         "patient's age outside the item's min_age..max_age",
-        line_filter="l.min_age IS NOT NULL OR l.max_age IS NOT NULL"),
-    "indication_limit": LineLogic(
+        line_filter="l.min_age IS NOT NULL OR l.max_age IS NOT NULL")
+def _age_limit(p, ln, c, k, sp):
+    a = c["age"]
+    if k is None or a is None:
+        return False, ln["amount"], {}
+    ok = (k["min_age"] is not None and a < k["min_age"]) or (k["max_age"] is not None and a > k["max_age"])
+    rng = f"{'' if k['min_age'] is None else k['min_age']}–{'' if k['max_age'] is None else k['max_age']}"
+    return ok, ln["amount"], {"age_range": rng}
+
+
+@line_logic("indication_limit",
         "l.indications IS NOT NULL AND len(l.indications) > 0 AND NOT coalesce(list_bool_or(list_transform("
         "l.indications, lambda p: list_bool_or(list_transform(l.dx_list, lambda d: starts_with(d, p))))), false)",
         "l.amount",
         {"indications": "array_to_string(l.indications, '|')", "diagnoses": "array_to_string(l.dx_list, '|')"},
         "限定支付范围: none of the case's diagnoses (principal and secondary) starts with an allowed prefix",
-        line_filter="l.indications IS NOT NULL AND len(l.indications) > 0"),
-    "level_limit": LineLogic(
+        line_filter="l.indications IS NOT NULL AND len(l.indications) > 0")
+def _indication_limit(p, ln, c, k, sp):
+    ind = k["indications"] if k is not None else None
+    ok = bool(ind) and not any(d.startswith(pf) for d in c["dx_list"] for pf in ind)
+    return ok, ln["amount"], {"indications": "|".join(ind or []), "diagnoses": "|".join(c["dx_list"])}
+
+
+@line_logic("level_limit",
         "l.min_level IS NOT NULL AND l.inst_level IS NOT NULL AND l.inst_level < l.min_level", "l.amount", {},
         "item limited to institutions of a minimum level billed at a lower level",
-        line_filter="l.min_level IS NOT NULL"),
-    "substitution": LineLogic(
+        line_filter="l.min_level IS NOT NULL")
+def _level_limit(p, ln, c, k, sp):
+    ok = (k is not None and k["min_level"] is not None and c["inst_level"] is not None
+          and c["inst_level"] < k["min_level"])
+    return ok, ln["amount"], {}
+
+
+@line_logic("substitution",
         "l.price_cap IS NOT NULL AND l.price_cap > 0 AND list_contains(${item_kinds}, l.item_kind) "
         "AND l.unit_price <= l.price_cap * ${min_price_ratio}", "l.amount",
         {"ratio_pct": "CAST(${min_price_ratio} * 100 AS INTEGER)"},
-        "price band mismatch (串换): a covered code billed far below its cap, typically at another item's price"),
-    "suspended_staff": LineLogic(
+        "price band mismatch (串换): a covered code billed far below its cap, typically at another item's price")
+def _substitution(p, ln, c, k, sp):
+    cap = k["price_cap"] if k is not None else None
+    ok = (cap is not None and cap > 0 and ln["item_kind"] in p["item_kinds"]
+          and ln["unit_price"] <= cap * dec(p["min_price_ratio"]))
+    return ok, ln["amount"], {"ratio_pct": int(dec(p["min_price_ratio"]) * 100)}
+
+
+@line_logic("suspended_staff",
         "l.sp_status IS NOT NULL AND NOT (l.emergency AND l.sp_emergency_paid)", "l.amount",
         {"period_start": "l.sp_start", "status_zh": "CASE l.sp_status WHEN 'terminated' THEN '终止' ELSE '暂停' END"},
         "service on a day inside a suspension/termination of the line's own staff (QUALIFICATION_PERIODS): the "
         "money effect defined once in yibao.contract.derived; emergencies exempt only where every covering period "
         "has emergency_paid (by default suspensions, not terminations)",
-        line_filter="l.sp_status IS NOT NULL"),
-    "dept_limit": LineLogic(
+        line_filter="l.sp_status IS NOT NULL")
+def _suspended_staff(p, ln, c, k, sp):
+    ok = sp is not None and not (c["emergency"] and sp[2])
+    return ok, ln["amount"], {"period_start": sp[1] if sp else None,
+                              "status_zh": "终止" if sp and sp[0] == "terminated" else "暂停"}
+
+
+@line_logic("dept_limit",
         "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) "
         "AND len(list_filter(${dept_prefixes}, lambda p: starts_with(coalesce(l.dept_code, ''), p))) = 0",
         "l.amount", {"dept_prefixes": "array_to_string(${dept_prefixes}, '、')", "dept": "coalesce(l.dept_code, '空')"},
         "限定科室: an item of the listed kind billed by a department outside the allowed department code prefixes",
-        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
-    "scheme_limit": LineLogic(
+        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})")
+def _dept_limit(p, ln, c, k, sp):
+    ok = (any(kw in (ln["item_name"] or "") for kw in p["item_keywords"])
+          and not any((c.get("dept_code") or "").startswith(x) for x in p["dept_prefixes"]))
+    return ok, ln["amount"], {"dept_prefixes": "、".join(p["dept_prefixes"]), "dept": c.get("dept_code") or "空"}
+
+
+@line_logic("scheme_limit",
         "regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex}) AND NOT list_contains(${schemes}, l.scheme)",
         "l.amount", {"schemes": "array_to_string(${schemes}, '、')"},
         "限定险种: an item of the listed kind billed to a scheme outside the allowed ones",
-        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})"),
-}
+        line_filter="regexp_matches(coalesce(l.item_name, ''), ${item_keywords_regex})")
+def _scheme_limit(p, ln, c, k, sp):
+    ok = any(kw in (ln["item_name"] or "") for kw in p["item_keywords"]) and c.get("scheme") not in p["schemes"]
+    return ok, ln["amount"], {"schemes": "、".join(p["schemes"])}
+
 
 # Columns of ``l`` (the line relation) usable in line logic and message templates.
 LINE_COLUMNS = (
@@ -146,8 +330,9 @@ LINE_COLUMNS = (
     "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start", "sp_emergency_paid",
 )
 
-SET_LOGIC: dict[str, SetLogic] = {
-    "duplicate_charge": SetLogic(CASE_LINES, f"""
+# --- case and person logic ---
+
+@set_logic("duplicate_charge", CASE_LINES, f"""
         WITH multi AS (  -- only (case, item, day) groups with more than one line can hold a duplicate; the
                          -- 64-bit hash only narrows the search (a collision adds a group the window then clears)
             SELECT h FROM (SELECT hash(case_id, item_code, service_date) AS h FROM fee_items)
@@ -172,8 +357,28 @@ SET_LOGIC: dict[str, SetLogic] = {
         FROM d
         WHERE rn > 1 AND cum_qty > max_daily_qty
     """, "the same item on the same day of a case in several lines whose quantities add up beyond the daily "
-         "limit: each line past the limit, for its quantity past the limit", line_level=True),
-    "substitution_price_match": SetLogic(CASE_LINES, """
+         "limit: each line past the limit, for its quantity past the limit", line_level=True)
+def _duplicate_charge(p, f):
+    out, groups = [], {}
+    for ln in sorted(f.lines, key=lambda x: x["line_no"]):
+        k = f.look.version(ln["item_code"], ln["service_date"])
+        if k is None or k["max_daily_qty"] is None:
+            continue
+        groups.setdefault((ln["item_code"], ln["service_date"]), []).append((ln, k["max_daily_qty"]))
+    for g in groups.values():
+        day_qty = sum((ln["quantity"] for ln, _ in g), Decimal(0))
+        cum = Decimal(0)
+        for rn, (ln, mx) in enumerate(g, 1):
+            cum += ln["quantity"]
+            if rn > 1 and cum > mx:
+                ex = min(ln["amount"], r2((cum - max(cum - ln["quantity"], mx)) * ln["unit_price"]))
+                out.append((ln["line_no"], ex, {"item_name": ln["item_name"], "service_date": ln["service_date"],
+                                                "excess": ex, "lines": len(g), "day_qty": qtext(day_qty),
+                                                "max_daily_qty": qtext(mx)}))
+    return out
+
+
+@set_logic("substitution_price_match", CASE_LINES, """
         WITH own AS (
             SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.unit_price, f.amount, k.price_cap
             FROM fee_items f JOIN cat k ON k.item_code = f.item_code
@@ -189,8 +394,26 @@ SET_LOGIC: dict[str, SetLogic] = {
              AND o.service_date BETWEEN a.valid_from AND a.valid_end
         GROUP BY o.case_id, o.line_no
     """, "a line billed below its own code's cap at exactly the cap of another catalogue item of the same kind "
-         "valid that day: the price says another product (串换)", line_level=True),
-    "uncovered_to_fund": SetLogic(CASE_LINES, """
+         "valid that day: the price says another product (串换)", line_level=True)
+def _substitution_price_match(p, f):
+    out, kinds, ratio = [], p["item_kinds"], dec(p["max_price_ratio"])
+    for ln in f.lines:
+        k = f.look.version(ln["item_code"], ln["service_date"])
+        if (ln["item_kind"] not in kinds or k is None or k["price_cap"] is None
+                or not ln["unit_price"] < k["price_cap"] * ratio):
+            continue
+        alts = sorted(code for code, rows in f.look.cat.items() if code != ln["item_code"] for r in rows
+                      if r["item_kind"] in kinds and r["price_cap"] == ln["unit_price"]
+                      and r["valid_from"] <= ln["service_date"] <= r["valid_end"])
+        if alts:
+            other = f.look.version(alts[0], ln["service_date"])
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "unit_price": ln["unit_price"],
+                                                      "price_cap": k["price_cap"], "other_code": alts[0],
+                                                      "other_name": other["item_name"], "amount": ln["amount"]}))
+    return out
+
+
+@set_logic("uncovered_to_fund", CASE_LINES, """
         WITH n AS (
             SELECT f.case_id, count(*) AS lines, sum(f.amount) AS noncovered,
                    string_agg(DISTINCT coalesce(f.item_name, f.item_code), '、' ORDER BY coalesce(f.item_name, f.item_code)) AS items
@@ -204,8 +427,23 @@ SET_LOGIC: dict[str, SetLogic] = {
         FROM n JOIN rcl c USING (case_id)
         WHERE n.noncovered - c.out_of_pocket_excluded > 0.01
     """, "丙类 and out-of-catalogue lines of a case add up to more than the case's 个人自费: the rest was booked "
-         "to the fund"),
-    "phantom_stay": SetLogic(CASE_LINES, """
+         "to the fund")
+def _uncovered_to_fund(p, f):
+    c = f.case
+    nc = [ln for ln in f.lines
+          if (k := f.look.version(ln["item_code"], ln["service_date"])) is None or k["class"] == "C"]
+    if not nc:
+        return []
+    total = sum((ln["amount"] for ln in nc), Decimal("0.00"))
+    ex = total - c["out_of_pocket_excluded"]
+    if not ex > FEN:
+        return []
+    names = sorted({ln["item_name"] or ln["item_code"] for ln in nc})
+    return [(None, ex, {"lines": len(nc), "noncovered": total, "items": "、".join(names),
+                        "excluded": c["out_of_pocket_excluded"], "excess": ex})]
+
+
+@set_logic("phantom_stay", CASE_LINES, """
         WITH c AS (
             SELECT case_id, admit_date, discharge_date, fund_paid,
                    CAST(discharge_date - admit_date AS INTEGER) AS los
@@ -224,8 +462,22 @@ SET_LOGIC: dict[str, SetLogic] = {
         SELECT case_id, los, empty_days, first_empty, fund_paid AS amount FROM empty
         WHERE empty_days >= ${min_empty_days}
     """, "days of an inpatient stay (admission day up to the day before discharge) without any bed, nursing "
-         "or drug line"),
-    "upcoding": SetLogic(CASE_LINES, """
+         "or drug line")
+def _phantom_stay(p, f):
+    c = f.case
+    if c["setting"] != "inpatient" or c["discharge_date"] <= c["admit_date"]:
+        return []
+    cats, kinds = set(p["day_categories"]), set(p["day_item_kinds"])
+    covered = {ln["service_date"] for ln in f.lines if ln["fee_category"] in cats or ln["item_kind"] in kinds}
+    los = (c["discharge_date"] - c["admit_date"]).days
+    empty = [c["admit_date"] + dt.timedelta(days=i) for i in range(los)
+             if c["admit_date"] + dt.timedelta(days=i) not in covered]
+    if empty and len(empty) >= int(p["min_empty_days"]):
+        return [(None, c["fund_paid"], {"los": los, "empty_days": len(empty), "first_empty": empty[0]})]
+    return []
+
+
+@set_logic("upcoding", CASE_LINES, """
         WITH req AS (SELECT * FROM (VALUES ${evidence_rows}) AS t(dx_prefix, dx_name, grp, grp_zh)),
         grp AS (SELECT * FROM (VALUES ${group_rows}) AS t(grp, keyword, code)),
         dx AS (
@@ -250,8 +502,31 @@ SET_LOGIC: dict[str, SetLogic] = {
                any_value(fund_paid) AS amount
         FROM unsupported WHERE supported = 0 GROUP BY case_id
     """, "a serious diagnosis (evidence table) on an inpatient case none of whose lines belongs to an evidence "
-         "group of that diagnosis"),
-    "course_length": SetLogic(CASE_LINES, """
+         "group of that diagnosis")
+def _upcoding(p, f):
+    c = f.case
+    if c["setting"] != "inpatient":
+        return []
+    groups = {g["name"]: g for g in f.evidence.get("group", [])}
+
+    def has(g: str) -> bool:
+        grp = groups[g]
+        return any(any(kw in (ln["item_name"] or "") for kw in grp.get("keywords", []))
+                   or ln["item_code"] in grp.get("item_codes", []) for ln in f.lines)
+
+    bad = []
+    for dx in set(c["dx_list"]):
+        need = [(d, g) for d in f.evidence.get("diagnosis", []) if dx.startswith(d["dx_prefix"]) for g in d["evidence"]]
+        if need and not any(has(g) for _, g in need):
+            zh = sorted({groups[g].get("zh", g) for _, g in need})
+            bad.append((dx, need[0][0].get("name", need[0][0]["dx_prefix"]), "或".join(zh)))
+    if not bad:
+        return []
+    dx, name, evid = min(bad)
+    return [(None, c["fund_paid"], {"dx": dx, "dx_name": name, "evidence": evid})]
+
+
+@set_logic("course_length", CASE_LINES, """
         WITH m AS (
             SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.amount FROM fee_items f
             WHERE (len(${fee_categories}) = 0 OR list_contains(${fee_categories}, f.fee_category))
@@ -261,8 +536,26 @@ SET_LOGIC: dict[str, SetLogic] = {
         SELECT case_id, line_no, item_name, service_date, days, day_n, ${max_days} AS max_days, amount FROM e
         WHERE day_n > ${max_days}
     """, "an item of a limited course (e.g. TCM injections: at most 14 days per stay) billed on more distinct days "
-         "than allowed: the lines of the days past the limit", line_level=True),
-    "same_day_category": SetLogic(CASE_LINES, """
+         "than allowed: the lines of the days past the limit", line_level=True)
+def _course_length(p, f):
+    out, cats, kws, mx = [], p["fee_categories"], p["name_keywords"], int(p["max_days"])
+    m = [ln for ln in f.lines if (not cats or ln["fee_category"] in cats)
+         and (not kws or any(k in (ln["item_name"] or "") for k in kws))]
+    by: dict = {}
+    for ln in m:
+        by.setdefault(ln["item_code"], []).append(ln)
+    for grp in by.values():
+        days = sorted({ln["service_date"] for ln in grp})
+        rank = {d: i + 1 for i, d in enumerate(days)}
+        for ln in grp:
+            if rank[ln["service_date"]] > mx:
+                out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "service_date": ln["service_date"],
+                                                          "days": len(days), "day_n": rank[ln["service_date"]],
+                                                          "max_days": mx, "amount": ln["amount"]}))
+    return out
+
+
+@set_logic("same_day_category", CASE_LINES, """
         WITH m AS (
             SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.unit_price, f.amount,
                    list_filter(${name_keywords}, lambda k: contains(coalesce(f.item_name, ''), k))[1] AS grp
@@ -275,8 +568,24 @@ SET_LOGIC: dict[str, SetLogic] = {
               WINDOW w AS (PARTITION BY case_id, service_date, grp ORDER BY unit_price DESC, line_no))
         SELECT case_id, line_no, item_name, service_date, kept, amount FROM g WHERE rk > 1
     """, "two different items of a once-a-day kind (a bed day, a nursing level: items of the fee categories whose "
-         "names contain the same keyword) on the same day of a case: every line but the dearest", line_level=True),
-    "repeated_surcharge": SetLogic(CASE_LINES, """
+         "names contain the same keyword) on the same day of a case: every line but the dearest", line_level=True)
+def _same_day_category(p, f):
+    out, by = [], {}
+    for ln in f.lines:
+        kw = [k for k in p["name_keywords"] if k in (ln["item_name"] or "")]
+        if ln["fee_category"] in p["fee_categories"] and kw:
+            by.setdefault((ln["service_date"], kw[0]), []).append(ln)
+    for grp in by.values():
+        if len({ln["item_code"] for ln in grp}) < 2:
+            continue
+        grp = sorted(grp, key=lambda x: (-x["unit_price"], x["line_no"]))
+        for ln in grp[1:]:
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "service_date": ln["service_date"],
+                                                      "kept": grp[0]["item_name"], "amount": ln["amount"]}))
+    return out
+
+
+@set_logic("repeated_surcharge", CASE_LINES, """
         WITH m AS (
             SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.amount,
                    row_number() OVER (PARTITION BY f.case_id, f.item_code, f.service_date ORDER BY f.line_no) AS rn,
@@ -285,8 +594,21 @@ SET_LOGIC: dict[str, SetLogic] = {
         SELECT case_id, line_no, item_name, service_date, n AS lines, ${max_per_day} AS max_per_day, amount
         FROM m WHERE rn > ${max_per_day}
     """, "a surcharge item (加收) billed more often on one day of a case than allowed: the lines past the limit",
-         line_level=True),
-    "unbundled": SetLogic(CASE_LINES, """
+         line_level=True)
+def _repeated_surcharge(p, f):
+    out, by = [], {}
+    for ln in sorted(f.lines, key=lambda x: x["line_no"]):
+        if any(k in (ln["item_name"] or "") for k in p["name_keywords"]):
+            by.setdefault((ln["item_code"], ln["service_date"]), []).append(ln)
+    mx = int(p["max_per_day"])
+    for grp in by.values():
+        for ln in grp[mx:]:
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "service_date": ln["service_date"],
+                                                      "lines": len(grp), "max_per_day": mx, "amount": ln["amount"]}))
+    return out
+
+
+@set_logic("unbundled", CASE_LINES, """
         WITH p AS (
             SELECT case_id, service_date, min(item_name) AS parent FROM fee_items
             WHERE regexp_matches(coalesce(item_name, ''), ${parent_keywords_regex}) GROUP BY case_id, service_date)
@@ -294,8 +616,21 @@ SET_LOGIC: dict[str, SetLogic] = {
         FROM fee_items f JOIN p ON p.case_id = f.case_id AND p.service_date = f.service_date
         WHERE regexp_matches(coalesce(f.item_name, ''), ${child_keywords_regex})
     """, "an item included in the price of another (分解收费) billed separately on the same day as it",
-         line_level=True),
-    "missing_companion": SetLogic(CASE_LINES, """
+         line_level=True)
+def _unbundled(p, f):
+    out, parents = [], {}
+    for ln in f.lines:
+        if any(k in (ln["item_name"] or "") for k in p["parent_keywords"]):
+            d = ln["service_date"]
+            parents[d] = min(parents.get(d, ln["item_name"]), ln["item_name"])
+    for ln in f.lines:
+        if ln["service_date"] in parents and any(k in (ln["item_name"] or "") for k in p["child_keywords"]):
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "service_date": ln["service_date"],
+                                                      "parent": parents[ln["service_date"]], "amount": ln["amount"]}))
+    return out
+
+
+@set_logic("missing_companion", CASE_LINES, """
         WITH t AS (
             SELECT case_id, count(*) AS lines, sum(amount) AS amount, min(item_name) AS item FROM fee_items
             WHERE regexp_matches(coalesce(item_name, ''), ${trigger_keywords_regex}) GROUP BY case_id),
@@ -305,19 +640,43 @@ SET_LOGIC: dict[str, SetLogic] = {
         SELECT t.case_id, t.item, t.lines, t.amount, array_to_string(${required_keywords}, '、') AS required
         FROM t ANTI JOIN r ON r.case_id = t.case_id
     """, "a case billing an item that needs a companion item (e.g. transfusion needs cross-matching) without any "
-         "line of the companion"),
-    "item_requires_procedure": SetLogic(CASE_LINES, """
+         "line of the companion")
+def _missing_companion(p, f):
+    trig = [ln for ln in f.lines if any(k in (ln["item_name"] or "") for k in p["trigger_keywords"])]
+    if not trig or any(any(k in (ln["item_name"] or "") for k in p["required_keywords"]) for ln in f.lines):
+        return []
+    amt = sum((ln["amount"] for ln in trig), Decimal("0.00"))
+    return [(None, amt, {"item": min(ln["item_name"] for ln in trig), "lines": len(trig), "amount": amt,
+                         "required": "、".join(p["required_keywords"])})]
+
+
+@set_logic("item_requires_procedure", CASE_LINES, """
         WITH t AS (
             SELECT case_id, count(*) AS lines, sum(amount) AS amount, min(item_name) AS item FROM fee_items
             WHERE regexp_matches(coalesce(item_name, ''), ${trigger_keywords_regex}) GROUP BY case_id)
         SELECT t.case_id, t.item, t.lines, t.amount FROM t JOIN rcl c ON c.case_id = t.case_id
         WHERE c.procedures IS NULL OR len(c.procedures) = 0
-    """, "a case billing an item that presupposes an operation (anaesthesia) with no procedure coded"),
-    "after_death": SetLogic(PERSON, """
+    """, "a case billing an item that presupposes an operation (anaesthesia) with no procedure coded")
+def _item_requires_procedure(p, f):
+    trig = [ln for ln in f.lines if any(k in (ln["item_name"] or "") for k in p["trigger_keywords"])]
+    if not trig or f.case.get("procedures"):
+        return []
+    amt = sum((ln["amount"] for ln in trig), Decimal("0.00"))
+    return [(None, amt, {"item": min(ln["item_name"] for ln in trig), "lines": len(trig), "amount": amt})]
+
+
+@set_logic("after_death", PERSON, """
         SELECT case_id, person_id, death_date, admit_date, fund_paid, fund_paid AS amount
         FROM review_cases WHERE death_date IS NOT NULL AND admit_date > death_date
-    """, "a case admitted (or visited) after the insured person's death date"),
-    "overlapping_stay": SetLogic(PERSON, """
+    """, "a case admitted (or visited) after the insured person's death date")
+def _after_death(p, f):
+    c = f.case
+    if c["death_date"] is not None and c["admit_date"] > c["death_date"]:
+        return [(None, c["fund_paid"], {k: c[k] for k in ("person_id", "death_date", "admit_date", "fund_paid")})]
+    return []
+
+
+@set_logic("overlapping_stay", PERSON, """
         WITH s AS (SELECT case_id, person_id, institution_id, admit_date, discharge_date, fund_paid
                    FROM review_cases WHERE setting = 'inpatient')
         SELECT b.case_id, any_value(b.person_id) AS person_id, any_value(b.admit_date) AS admit_date,
@@ -329,8 +688,23 @@ SET_LOGIC: dict[str, SetLogic] = {
              AND (a.admit_date < b.admit_date OR (a.admit_date = b.admit_date AND a.case_id < b.case_id))
         GROUP BY b.case_id
     """, "an inpatient stay admitted while the same person was already in another stay (the later admission "
-         "is flagged; a same-day pair flags the later case id)"),
-    "split_admission": SetLogic(PERSON, """
+         "is flagged; a same-day pair flags the later case id)")
+def _overlapping_stay(p, f):
+    c = f.case
+    if c["setting"] != "inpatient":
+        return []
+    before = [a for a in f.history if a["setting"] == "inpatient" and a["case_id"] != c["case_id"]
+              and a["discharge_date"] is not None and c["admit_date"] < a["discharge_date"]
+              and (a["admit_date"], a["case_id"]) < (c["admit_date"], c["case_id"])]
+    if not before:
+        return []
+    a = min(before, key=lambda x: (x["admit_date"], x["case_id"]))
+    return [(None, c["fund_paid"], {"person_id": c["person_id"], "admit_date": c["admit_date"],
+                                    "other_case": a["case_id"], "other_institution": a["institution_id"],
+                                    "other_admit": a["admit_date"], "other_discharge": a["discharge_date"]})]
+
+
+@set_logic("split_admission", PERSON, """
         WITH s AS (SELECT case_id, person_id, institution_id, admit_date, discharge_date, principal_dx,
                           discharge_mode, fund_paid, left(principal_dx, ${dx_prefix_len}) AS dx_cat
                    FROM review_cases WHERE setting = 'inpatient'
@@ -346,16 +720,47 @@ SET_LOGIC: dict[str, SetLogic] = {
              AND coalesce(a.discharge_mode, '') <> '5'
         GROUP BY b.case_id
     """, "readmission at the same institution for the same diagnosis category (first characters of the "
-         "principal diagnosis) within N days of the previous discharge"),
-    "low_standard_admission": SetLogic(PERSON, """
+         "principal diagnosis) within N days of the previous discharge")
+def _split_admission(p, f):
+    n, exempt = int(p["dx_prefix_len"]), p["exempt_dx_prefixes"]
+
+    def stay(x: dict) -> bool:
+        return x["setting"] == "inpatient" and not any(x["principal_dx"].startswith(e) for e in exempt)
+
+    c = f.case
+    if not stay(c):
+        return []
+    prev = [a for a in f.history if stay(a) and a["institution_id"] == c["institution_id"]
+            and a["case_id"] != c["case_id"] and a["principal_dx"][:n] == c["principal_dx"][:n]
+            and c["admit_date"] >= a["discharge_date"] and (c["admit_date"] - a["discharge_date"]).days <= int(p["max_gap_days"])
+            and (a["discharge_mode"] or "") != "5"]
+    if not prev:
+        return []
+    a = max(prev, key=lambda x: (x["discharge_date"], x["case_id"]))
+    return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "prev_case": a["case_id"],
+                                    "discharge_prev": a["discharge_date"], "prev_dx": a["principal_dx"],
+                                    "gap": (c["admit_date"] - a["discharge_date"]).days})]
+
+
+@set_logic("low_standard_admission", PERSON, """
         SELECT case_id, principal_dx, CAST(discharge_date - admit_date AS INTEGER) AS los, total_cost,
                fund_paid AS amount
         FROM review_cases
         WHERE setting = 'inpatient' AND NOT emergency
           AND discharge_date - admit_date <= ${max_los_days} AND total_cost <= ${max_total_cost}
           AND len(list_filter(${minor_dx_prefixes}, lambda p: starts_with(principal_dx, p))) > 0
-    """, "an inpatient stay for a listed minor condition, short and cheap, not an emergency"),
-    "suspended_attending": SetLogic(PERSON, f"""
+    """, "an inpatient stay for a listed minor condition, short and cheap, not an emergency")
+def _low_standard_admission(p, f):
+    c = f.case
+    los = (c["discharge_date"] - c["admit_date"]).days
+    if (c["setting"] == "inpatient" and not c["emergency"] and los <= int(p["max_los_days"])
+            and c["total_cost"] <= dec(p["max_total_cost"])
+            and any(c["principal_dx"].startswith(x) for x in p["minor_dx_prefixes"])):
+        return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "los": los, "total_cost": c["total_cost"]})]
+    return []
+
+
+@set_logic("suspended_attending", PERSON, f"""
         SELECT c.case_id, c.attending_staff_id AS staff_id, c.admit_date, min(q.start_date) AS period_start,
                CASE max(q.status) WHEN 'terminated' THEN '终止' ELSE '暂停' END AS status_zh,
                any_value(c.fund_paid) AS amount
@@ -364,8 +769,17 @@ SET_LOGIC: dict[str, SetLogic] = {
         GROUP BY c.case_id, c.attending_staff_id, c.admit_date
         HAVING NOT (any_value(c.emergency) AND bool_and({emergency_paid_sql('q')}))
     """, "the attending physician had no payment qualification on the admission (visit) day (emergencies exempt as "
-         "for L11): a flag for the reviewer; the money effect is the person's own lines (L11)"),
-    "outside_agreement": SetLogic(PERSON, """
+         "for L11): a flag for the reviewer; the money effect is the person's own lines (L11)")
+def _suspended_attending(p, f):
+    c = f.case
+    sp = f.look.period(c["attending_staff_id"], c["admit_date"])
+    if sp and not (c["emergency"] and sp[2]):
+        return [(None, c["fund_paid"], {"staff_id": c["attending_staff_id"], "admit_date": c["admit_date"],
+                                        "period_start": sp[1], "status_zh": "终止" if sp[0] == "terminated" else "暂停"})]
+    return []
+
+
+@set_logic("outside_agreement", PERSON, """
         SELECT case_id, institution_id, coalesce(discharge_date, admit_date) AS service_date, agreement_start,
                coalesce(CAST(agreement_end AS VARCHAR), '长期') AS agreement_end, fund_paid, fund_paid AS amount
         FROM review_cases
@@ -373,8 +787,19 @@ SET_LOGIC: dict[str, SetLogic] = {
           AND (coalesce(discharge_date, admit_date) < agreement_start
                OR coalesce(discharge_date, admit_date) > agreement_end)
     """, "the service date (discharge date, else admission) outside the institution's service agreement "
-         "(agreement_start..agreement_end, inclusive): the settlement pays no such service (yibao.settle.agreement)"),
-    "visit_frequency": SetLogic(PERSON, """
+         "(agreement_start..agreement_end, inclusive): the settlement pays no such service (yibao.settle.agreement)")
+def _outside_agreement(p, f):
+    c = f.case
+    day = c["discharge_date"] or c["admit_date"]
+    start, end = c.get("agreement_start"), c.get("agreement_end")
+    if start is not None and (day < start or (end is not None and day > end)):
+        return [(None, c["fund_paid"], {"institution_id": c["institution_id"], "service_date": day,
+                                        "agreement_start": start, "agreement_end": end or "长期",
+                                        "fund_paid": c["fund_paid"]})]
+    return []
+
+
+@set_logic("visit_frequency", PERSON, """
         WITH v AS (SELECT case_id, person_id, strftime(admit_date, '%Y-%m') AS month,
                           count(*) OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')) AS visits,
                           row_number() OVER (PARTITION BY person_id, strftime(admit_date, '%Y-%m')
@@ -383,24 +808,65 @@ SET_LOGIC: dict[str, SetLogic] = {
         SELECT case_id, person_id, month, visits, n, 0.00 AS amount, ${max_visits} AS max_visits
         FROM v WHERE n > ${max_visits}
     """, "outpatient visits (pharmacy purchases excluded) of a person in a calendar month beyond the limit: "
-         "each visit past the limit"),
-    "out_of_catalog_share": SetLogic(PERSON, f"""
+         "each visit past the limit")
+def _visit_frequency(p, f):
+    def visit(x: dict) -> bool:  # (SQL: inst_kind <> 'pharmacy' is not true for a NULL kind)
+        return x["setting"] == "outpatient" and x.get("inst_kind") is not None and x["inst_kind"] != "pharmacy"
+
+    c = f.case
+    if not visit(c):
+        return []
+    month = c["admit_date"].strftime("%Y-%m")
+    same = sorted((x["admit_date"], x["case_id"]) for x in f.history
+                  if visit(x) and x["admit_date"].strftime("%Y-%m") == month)
+    n, mx = same.index((c["admit_date"], c["case_id"])) + 1, int(p["max_visits"])
+    if n > mx:
+        return [(None, Decimal("0.00"), {"person_id": c["person_id"], "month": month, "visits": len(same),
+                                         "n": n, "max_visits": mx})]
+    return []
+
+
+@set_logic("out_of_catalog_share", PERSON, f"""
         SELECT case_id, out_of_pocket_excluded AS excluded, total_cost,
                {pct('out_of_pocket_excluded', 'total_cost')} AS share,
                CAST(${{max_share}} * 100 AS DECIMAL(18,1)) AS max_pct, 0.00 AS amount
         FROM review_cases WHERE total_cost > 0 AND out_of_pocket_excluded > total_cost * ${{max_share}}
-    """, "个人自费 (out of catalogue) share of the total cost above the standard"),
-    "cash_share": SetLogic(PERSON, f"""
+    """, "个人自费 (out of catalogue) share of the total cost above the standard")
+def _out_of_catalog_share(p, f):
+    return _share(f.case, f.case["out_of_pocket_excluded"], dec(p["max_share"]))
+
+
+@set_logic("cash_share", PERSON, f"""
         SELECT case_id, self_pay, out_of_pocket_excluded AS excluded, total_cost,
                {pct('self_pay + out_of_pocket_excluded', 'total_cost')} AS share,
                CAST(${{max_share}} * 100 AS DECIMAL(18,1)) AS max_pct, 0.00 AS amount
         FROM review_cases WHERE total_cost > 0 AND self_pay + out_of_pocket_excluded > total_cost * ${{max_share}}
-    """, "personal cash (自付 + 自费) share of the total cost above the standard"),
-    "total_cost_over": SetLogic(PERSON, """
+    """, "personal cash (自付 + 自费) share of the total cost above the standard")
+def _cash_share(p, f):
+    return _share(f.case, f.case["out_of_pocket_excluded"] + f.case["self_pay"], dec(p["max_share"]))
+
+
+@set_logic("total_cost_over", PERSON, """
         SELECT case_id, total_cost, ${max_total_cost} AS max_total_cost, 0.00 AS amount
         FROM review_cases WHERE total_cost > ${max_total_cost}
-    """, "total cost of a case above the standard"),
-}
+    """, "total cost of a case above the standard")
+def _total_cost_over(p, f):
+    c, mx = f.case, dec(p["max_total_cost"])
+    if c["total_cost"] > mx:
+        return [(None, Decimal("0.00"), {"total_cost": c["total_cost"], "max_total_cost": mx.quantize(Decimal("0.0001"))})]
+    return []
+
+
+def _share(c: dict, num: Decimal, mx: Decimal) -> list[tuple]:
+    if c["total_cost"] > 0 and num > c["total_cost"] * mx:
+        share = (num * 100 / c["total_cost"]).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return [(None, Decimal("0.00"), {"excluded": c["out_of_pocket_excluded"], "self_pay": c["self_pay"],
+                                         "total_cost": c["total_cost"], "share": share,
+                                         "max_pct": (mx * 100).quantize(Decimal("0.1"))})]
+    return []
+
+
+require_single_case_forms()
 
 
 def shape_of(logic: str) -> str:

@@ -17,21 +17,26 @@ may hold::
 
 Unknown keys, unknown logic, missing parameters, ``enabled`` that is not a TOML boolean (``"false"`` in quotes
 would be truthy), float parameters and negative thresholds are errors naming the file, the rule and the key
-(``RuleError``, a :class:`~yibao.contract.errors.BadPolicy`); all problems of a region's file are reported in
-one message.
+(:class:`~yibao.contract.errors.BadPolicy`); every problem of every file is reported in one message
+(``FILE：PROBLEM`` for one, ``FILE：N 处问题：P1；P2；…`` for several). A file that cannot be read at all
+(missing, not TOML, not UTF-8) stops at once (:func:`yibao.contract.policyfile.read_toml`).
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from yibao.contract.errors import BadPolicy
+from yibao.contract.params import problems_message
+from yibao.contract.policyfile import read_toml
+from yibao.contract.schema import LABEL_PATTERNS
 from yibao.review.logic import LINE, LINE_LOGIC, SET_LOGIC, shape_of
+from yibao.review.rulesql import rule_sql
+
+__all__ = ["RULES_DIR", "Rule", "RuleError", "RuleSet", "line_rule_count", "load_rules"]
 
 RULES_DIR = Path(__file__).parent / "rules"
 BUILTIN_FILES = ("line.toml", "case.toml")
@@ -46,9 +51,7 @@ RULE_KEYS = {"id", "name", "category", "severity", "amount", "window", "settings
              "institution_kinds", "targets", "logic", "message", "basis", "params", "enabled", "stage"}
 
 
-class RuleError(BadPolicy, ValueError):
-    """A rule file that cannot be used: the message names the file, the rule, the key and the problem (Chinese;
-    exit 2); every problem of a region's file at once."""
+RuleError = BadPolicy  # the old name (tests/review import it)
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,6 @@ class Rule:
     def shape(self) -> str:
         return shape_of(self.logic)
 
-    def param_sql(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        out = {k: sql_literal(v) for k, v in self.params.items()}
-        for k, v in self.params.items():  # keyword lists also as one regular expression (RE2 alternation)
-            if isinstance(v, list) and all(isinstance(x, str) for x in v):
-                out[f"{k}_regex"] = _s("|".join(re.escape(x) for x in v) if v else "(?!)")
-        out.update(extra or {})
-        return out
-
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -99,71 +94,9 @@ class RuleSet:
                 return r
         raise KeyError(rule_id)
 
-    def only(self, *ids: str) -> "RuleSet":
+    def only(self, *ids: str) -> RuleSet:
         """The same rule set with only ``ids`` enabled (tests, single-rule runs)."""
         return replace(self, rules=tuple(replace(r, enabled=r.id in ids) for r in self.rules))
-
-    def evidence_sql(self) -> dict[str, str]:
-        """The upcoding evidence table as SQL VALUES rows (``evidence_rows``, ``group_rows``)."""
-        groups = {g["name"]: g for g in self.evidence.get("group", [])}
-        ev = []
-        for d in self.evidence.get("diagnosis", []):
-            for g in d["evidence"]:
-                ev.append(f"({_s(d['dx_prefix'])}, {_s(d.get('name', d['dx_prefix']))}, {_s(g)}, "
-                          f"{_s(groups[g].get('zh', g))})")
-        gr = []
-        for g in groups.values():
-            for kw in g.get("keywords", []):
-                gr.append(f"({_s(g['name'])}, {_s(kw)}, NULL::VARCHAR)")
-            for code in g.get("item_codes", []):
-                gr.append(f"({_s(g['name'])}, NULL::VARCHAR, {_s(code)})")
-        if not ev:
-            ev = ["(NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)"]
-        if not gr:
-            gr = ["(NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)"]
-        return {"evidence_rows": ", ".join(ev), "group_rows": ", ".join(gr)}
-
-
-def _s(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def sql_literal(v: Any) -> str:
-    """A TOML parameter as a SQL literal: integers as such, decimal strings as exact DECIMAL, lists as lists."""
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):  # refused earlier by name (_param_problems); kept for rules built in code
-        raise RuleError(f"参数 {v!r} 是浮点数：金额与比例请写成字符串（如 \"0.50\"）")
-    if isinstance(v, str):
-        try:
-            d = Decimal(v)
-            if d.is_finite():
-                return f"CAST('{d}' AS DECIMAL(18,4))"
-        except InvalidOperation:
-            pass
-        return _s(v)
-    if isinstance(v, list):
-        if not v:
-            return "CAST([] AS VARCHAR[])"
-        if all(isinstance(x, str) for x in v):
-            return "[" + ", ".join(_s(x) for x in v) + "]"
-        if all(isinstance(x, int) and not isinstance(x, bool) for x in v):
-            return "[" + ", ".join(str(x) for x in v) + "]"
-    raise RuleError(f"参数 {v!r} 的类型不支持（整数、金额字符串、字符串或其列表）")
-
-
-_PARAM = re.compile(r"\$\{(\w+)\}")
-
-
-def render(sql: str, params: dict[str, str], where: str) -> str:
-    def sub(m: re.Match) -> str:
-        if m.group(1) not in params:
-            raise RuleError(f"{where}：缺少参数 {m.group(1)}")
-        return params[m.group(1)]
-
-    return _PARAM.sub(sub, sql)
 
 
 def _param_problems(rid: str, params: object) -> list[str]:
@@ -231,19 +164,10 @@ def _rule_problems(d: dict) -> list[str]:
     if not isinstance(lv, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 3
                                                     for x in lv):
         out.append(f"{pre} 键 institution_levels：应为 0–3 的整数列表，实际为 {lv!r}")
-    from yibao.contract.schema import LABEL_PATTERNS
-
     if d.get("targets") is not None and d["targets"] not in LABEL_PATTERNS:
         out.append(f"{pre} 键 targets：{d['targets']!r} 不在合同的异常模式列表中")
     out += _param_problems(rid, d.get("params", {}))
     return out
-
-
-def _rule_from(d: dict, where: str) -> Rule:
-    problems = _rule_problems(d)
-    if problems:
-        raise RuleError(f"{where}：" + "；".join(problems))
-    return _make_rule(d)
 
 
 def _make_rule(d: dict) -> Rule:
@@ -257,88 +181,117 @@ def _make_rule(d: dict) -> Rule:
     )
 
 
-def _read(path: Path) -> dict:
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RuleError(f"{path}：文件不存在") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{path}：不是有效的 TOML（{exc}）") from None
+class _Problems:
+    """Every problem found in the rule files, by file, raised as one :class:`BadPolicy` at the end."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, list[str]] = {}
+        self.counted: set[str] = set()  # files whose message gives the count even for one problem
+
+    def add(self, where: str, problems: list[str] | str) -> None:
+        self.by_file.setdefault(where, []).extend([problems] if isinstance(problems, str) else problems)
+
+    def raise_any(self) -> None:
+        parts = []
+        for where, ps in self.by_file.items():
+            if ps:
+                counted = where in self.counted and len(ps) == 1
+                parts.append(f"{where}：" + (f"1 处问题：{ps[0]}" if counted else problems_message(ps)))
+        if parts:
+            raise BadPolicy("；".join(parts))
+
+
+def _override(path: Path, data: dict, rules: dict[str, Rule], origin: dict[str, str], problems: list[str]) -> None:
+    """Apply a region's file to ``rules`` (new rules, changes of existing ones), its problems to ``problems``."""
+    unknown = set(data) - {"rules", "rule", "diagnosis", "group"}
+    if unknown:
+        problems.append(f"未知的键 {', '.join(sorted(unknown))}")
+    for d in data.get("rule", []):
+        p = _rule_problems(d)
+        if p:
+            problems += p
+        else:
+            rules[d["id"]] = _make_rule(d)
+            origin[d["id"]] = str(path)
+    changes = data.get("rules", {})
+    if not isinstance(changes, dict):
+        problems.append(f"[rules] 应为表，实际为 {changes!r}")
+        changes = {}
+    for rid, change in changes.items():
+        if rid not in rules:
+            problems.append(f"没有编号为 {rid} 的规则")
+            continue
+        if not isinstance(change, dict):
+            problems.append(f"规则 {rid}：[rules.{rid}] 应为表")
+            continue
+        r = rules[rid]
+        cp = change.get("params", {})
+        if not isinstance(cp, dict):
+            problems.append(f"规则 {rid} 键 params：应为表")
+            continue
+        unknown_p = set(cp) - set(r.params)
+        if unknown_p:
+            problems.append(f"规则 {rid}：未知参数 {', '.join(sorted(unknown_p))}")
+            continue
+        merged = {k: getattr(r, k) for k in RULE_KEYS - {"params"}}
+        merged["params"] = {**r.params, **cp}
+        for k, v in change.items():
+            if k != "params":
+                merged[k] = v
+        merged = {k: (list(v) if isinstance(v, tuple) else v) for k, v in merged.items()}
+        p = _rule_problems(merged)
+        if p:
+            problems += p
+        else:
+            rules[rid] = _make_rule(merged)
+            origin[rid] = str(path)
 
 
 def load_rules(override: Path | str | None = None) -> RuleSet:
-    """The built-in rules, with a region's ``override`` file applied."""
+    """The built-in rules, with a region's ``override`` file applied; every problem of the files in one error."""
     rules: dict[str, Rule] = {}
+    origin: dict[str, str] = {}  # rule id → the file that defined it last (where its problems are reported)
     sources = []
+    problems = _Problems()
     for name in BUILTIN_FILES:
         path = RULES_DIR / name
-        for d in _read(path).get("rule", []):
-            r = _rule_from(d, name)
-            if r.id in rules:
-                raise RuleError(f"{name}：规则编号 {r.id} 重复")
-            rules[r.id] = r
-        sources.append(str(path))
-    evidence = _read(RULES_DIR / EVIDENCE_FILE)
-    if override is not None:
-        path = Path(override)
-        data = _read(path)
-        problems: list[str] = []  # every problem of the region's file, reported at once
-        unknown = set(data) - {"rules", "rule", "diagnosis", "group"}
-        if unknown:
-            problems.append(f"未知的键 {', '.join(sorted(unknown))}")
-        for d in data.get("rule", []):
+        for d in read_toml(path).get("rule", []):
             p = _rule_problems(d)
             if p:
-                problems += p
+                problems.add(name, p)
+            elif d["id"] in rules:
+                problems.add(name, f"规则编号 {d['id']} 重复")
             else:
                 rules[d["id"]] = _make_rule(d)
-        changes = data.get("rules", {})
-        if not isinstance(changes, dict):
-            problems.append(f"[rules] 应为表，实际为 {changes!r}")
-            changes = {}
-        for rid, change in changes.items():
-            if rid not in rules:
-                problems.append(f"没有编号为 {rid} 的规则")
-                continue
-            if not isinstance(change, dict):
-                problems.append(f"规则 {rid}：[rules.{rid}] 应为表")
-                continue
-            r = rules[rid]
-            cp = change.get("params", {})
-            if not isinstance(cp, dict):
-                problems.append(f"规则 {rid} 键 params：应为表")
-                continue
-            unknown_p = set(cp) - set(r.params)
-            if unknown_p:
-                problems.append(f"规则 {rid}：未知参数 {', '.join(sorted(unknown_p))}")
-                continue
-            merged = {k: getattr(r, k) for k in RULE_KEYS - {"params"}}
-            merged["params"] = {**r.params, **cp}
-            for k, v in change.items():
-                if k != "params":
-                    merged[k] = v
-            merged = {k: (list(v) if isinstance(v, tuple) else v) for k, v in merged.items()}
-            p = _rule_problems(merged)
-            if p:
-                problems += p
-            else:
-                rules[rid] = _make_rule(merged)
-        if problems:
-            raise RuleError(f"{path}：{len(problems)} 处问题：" + "；".join(problems))
+                origin[d["id"]] = name
+        sources.append(str(path))
+    evidence = read_toml(RULES_DIR / EVIDENCE_FILE)
+    evidence_from = EVIDENCE_FILE
+    if override is not None:
+        path = Path(override)
+        data = read_toml(path)
+        p: list[str] = []
+        _override(path, data, rules, origin, p)
+        problems.counted.add(str(path))  # a region's file says how many problems, even one (docs/review.md)
+        problems.add(str(path), p)
         if "diagnosis" in data or "group" in data:
             evidence = {"diagnosis": data.get("diagnosis", []), "group": data.get("group", evidence.get("group", []))}
+            evidence_from = str(path)
         sources.append(str(path))
     groups = {g["name"] for g in evidence.get("group", [])}
     for d in evidence.get("diagnosis", []):
         for g in d.get("evidence", []):
             if g not in groups:
-                raise RuleError(f"{EVIDENCE_FILE}：诊断 {d.get('dx_prefix')} 的证据组 {g} 未定义")
+                problems.add(evidence_from, f"诊断 {d.get('dx_prefix')} 的证据组 {g} 未定义")
     ordered = tuple(sorted(rules.values(), key=lambda r: r.id))
     rs = RuleSet(ordered, evidence, tuple(sources))
-    for r in rs.rules:  # every parameter the logic names is present
-        from yibao.review.pipelines import rule_sql
-
-        rule_sql(r, rs)
+    if not problems.by_file.get(evidence_from):
+        for r in rs.rules:  # every parameter the logic names is present, every message column exists
+            try:
+                rule_sql(r, rs)
+            except BadPolicy as exc:
+                problems.add(origin[r.id], str(exc))
+    problems.raise_any()
     return rs
 
 

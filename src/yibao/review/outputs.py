@@ -1,122 +1,36 @@
-"""Running a review (审核运行): sources → findings, summaries, deductions, evaluation against labels.
-
-The functions here take tables (or workspace table names) and return tables; the command line
-(:mod:`yibao.cli.review`) decides where the data come from (a region directory loaded into a temporary
-workspace, or an existing workspace) and hands in the qualification periods of the staff capability.
+"""The outputs of a review (审核结果): findings.csv with its facts, the per-institution summaries, the
+settlement deductions (DEDUCTIONS), rules.csv and the workbook for people (审核结果.xlsx).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Mapping
 
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.derived import DEDUCTIONS, QUALIFICATION_PERIODS, as_qualification_periods
-from yibao.contract.schema import LABEL_PATTERNS, TABLES
+from yibao.contract.derived import DEDUCTIONS
+from yibao.contract.vocab import SETTING_ZH
 from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.excel import Sheet, table_sheet, write_workbook
-from yibao.engine.runner import LocalRunner, Runner, query_arrow
-from yibao.engine.select import runner_for
-from yibao.review.pipelines import build_pipeline
+from yibao.engine.runner import query_arrow
 from yibao.review.ruleset import RuleSet
+from yibao.review.run import FINDINGS_COLUMNS, ReviewResult
 
-SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
-FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
+__all__ = [
+    "FINDINGS_EXTRA",
+    "MAX_SHEET_ROWS",
+    "WORKBOOK",
+    "deductions_by_year",
+    "findings_detail",
+    "review_sheets",
+    "rules_table",
+    "summaries",
+    "write_csv",
+    "write_outputs",
+]
 
-
-@dataclass
-class ReviewResult:
-    findings: pa.Table
-    cases: pa.Table  # review_cases (case facts): institution and settlement date of every reviewed case
-    counts: dict = field(default_factory=dict)  # reviewed cases / lines
-    lines: pa.Table | None = None  # the fee lines that have findings: case_id, line_no, item_code, item_name, staff_id
-    names: dict = field(default_factory=dict)  # "institutions" / "staff": (id, name) tables, for people reading
-
-
-def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
-        periods: pa.Table | None = None) -> ReviewResult:
-    """Run the enabled rules of ``rs`` over ``sources`` (contract table name → Arrow table or SQL relation)."""
-    runner = runner or LocalRunner()
-    src = dict(sources)
-    src["qualification_periods"] = as_qualification_periods(
-        periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
-    out = runner.run_pipeline(build_pipeline(rs), src)
-    return ReviewResult(out["review_findings"], out["review_cases"])
-
-
-def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None, engine: str = "duckdb",
-                  threads: int | None = None, memory_limit: str | None = None) -> ReviewResult:
-    """Review every case of a workspace (opened read-only; DuckDB reads the tables in place)."""
-    from yibao.engine.workspace import Workspace
-
-    if not (Path(workspace) / "yibao.duckdb").exists():
-        raise FileNotFoundError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
-    ws = Workspace(workspace, read_only=True)
-    try:
-        if threads:
-            ws.con.execute(f"SET threads TO {int(threads)}")
-        if memory_limit:
-            ws.con.execute(f"SET memory_limit = '{memory_limit}'")
-        ws.con.execute("SET preserve_insertion_order = false")
-        if engine == "duckdb":
-            db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
-            src = {n: f'"{db}".main.{n}' for n in SOURCE_TABLES}
-            res = run(src, rs, runner_for("duckdb", con=ws.con), periods)
-            res.counts = dict(zip(("cases", "lines"), ws.con.execute(
-                "SELECT (SELECT count(*) FROM main.cases), (SELECT count(*) FROM main.fee_items)").fetchall()[0]))
-            attach_facts(res, ws.con, src["fee_items"], src["institutions"], _staff_relation(ws.con, db))
-            return res
-        src = {n: query_arrow(ws.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema()) for n in SOURCE_TABLES}
-        staff = query_arrow(ws.con, "SELECT staff_id, name FROM main.staff") if _staff_relation(ws.con, "") else None
-    finally:
-        ws.close()
-    res = run(src, rs, runner_for(engine), periods)
-    res.counts = {"cases": src["cases"].num_rows, "lines": src["fee_items"].num_rows}
-    con = _con()
-    try:
-        con.register("fee_items_src", src["fee_items"])
-        con.register("institutions_src", src["institutions"])
-        if staff is not None:
-            con.register("staff_src", staff)
-        attach_facts(res, con, "fee_items_src", "institutions_src", "staff_src" if staff is not None else None)
-    finally:
-        con.close()
-    return res
-
-
-def _staff_relation(con, db: str) -> str | None:
-    """The workspace's staff table as a relation name (None when the region has none)."""
-    n = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-                    "AND table_name = 'staff'").fetchall()[0][0]
-    if not n:
-        return None
-    return f'"{db}".main.staff' if db else "main.staff"
-
-
-def attach_facts(res: ReviewResult, con, fee_items: str, institutions: str, staff: str | None) -> None:
-    """The facts people read beside a finding (set-based, over the findings only): its fee line's item and
-    staff, the institutions' and staff members' names."""
-    con.register("review_findings_keys", res.findings.select(["case_id", "line_no"]))
-    try:
-        res.lines = query_arrow(con, f"""
-            SELECT l.case_id, l.line_no, min(l.item_code) AS item_code, min(l.item_name) AS item_name,
-                   min(l.staff_id) AS staff_id
-            FROM {fee_items} l SEMI JOIN (SELECT DISTINCT case_id, line_no FROM review_findings_keys
-                                          WHERE line_no IS NOT NULL) k
-                 ON k.case_id = l.case_id AND k.line_no = l.line_no
-            GROUP BY l.case_id, l.line_no""")
-    finally:
-        con.unregister("review_findings_keys")
-    res.names["institutions"] = query_arrow(con, f"SELECT institution_id, name FROM {institutions}")
-    if staff is not None:
-        res.names["staff"] = query_arrow(con, f"SELECT staff_id, any_value(name) AS name FROM {staff} GROUP BY staff_id")
-
-
-# --- outputs ------------------------------------------------------------------------------------------------
 
 def _con() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
@@ -205,7 +119,6 @@ WORKBOOK = "审核结果.xlsx"
 # itself holds 1,048,576 rows): beyond it the sheet says how many are left out and findings.csv has them all.
 MAX_SHEET_ROWS = 200_000
 SEVERITY_ZH = {"reject": "拒付", "warn": "提示"}
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 SOURCE_ZH = {"review": "智能审核"}
 
 
@@ -305,58 +218,3 @@ def review_sheets(detail: pa.Table, s: dict[str, pa.Table], res: ReviewResult) -
                     [f"结算应扣减（拒付金额，按结算年度）：{head}", "各年度的扣款分别计入该年度的结算"],
                     labels=LABELS, total=True),
     ]
-
-
-# --- evaluation against injected labels -------------------------------------------------------------------------
-
-EVALUATION = pa.schema([
-    ("pattern", pa.string()), ("rules", pa.string()), ("labelled", pa.int64()), ("flagged", pa.int64()),
-    ("true_positive", pa.int64()), ("recall", pa.decimal128(9, 4)), ("precision", pa.decimal128(9, 4)),
-])
-
-
-def read_labels(path: Path) -> pa.Table:
-    from yibao.contract.readers import read_table
-    from yibao.contract.reasons import FatalLoadError
-
-    raw = read_table(Path(path), TABLES["labels"])
-    con = _con()
-    try:
-        con.register("raw", raw.data)
-        t = query_arrow(con, "SELECT DISTINCT trim(case_id) AS case_id, trim(pattern) AS pattern FROM raw "
-                             "WHERE case_id IS NOT NULL AND pattern IS NOT NULL")
-    finally:
-        con.close()
-    bad = sorted(set(t.column("pattern").to_pylist()) - set(LABEL_PATTERNS))
-    if bad:
-        raise FatalLoadError(str(path), f"未知的异常模式 {', '.join(bad[:5])}")
-    return t
-
-
-def evaluate(findings: pa.Table, labels: pa.Table, rs: RuleSet, reviewed_cases: pa.Table | None = None) -> pa.Table:
-    """Per pattern: case-level recall and precision of the rules targeting it (a case is flagged for a
-    pattern when any enabled rule targeting the pattern has a finding on it). Labels of cases that were not
-    reviewed (quarantined) count as missed."""
-    targets = pa.Table.from_pylist([{"rule_id": r.id, "pattern": r.targets} for r in rs.enabled if r.targets],
-                                   schema=pa.schema([("rule_id", pa.string()), ("pattern", pa.string())]))
-    con = _con()
-    try:
-        con.register("findings", findings.select(["case_id", "rule_id"]))
-        con.register("labels", labels)
-        con.register("targets", targets)
-        return query_arrow(con, """
-            WITH flagged AS (SELECT DISTINCT f.case_id, t.pattern FROM findings f JOIN targets t USING (rule_id)),
-            pats AS (SELECT pattern, string_agg(rule_id, '|' ORDER BY rule_id) AS rules FROM targets GROUP BY pattern),
-            lab AS (SELECT p.pattern, count(l.case_id) AS labelled FROM pats p LEFT JOIN labels l USING (pattern)
-                    GROUP BY p.pattern),
-            fl AS (SELECT p.pattern, count(f.case_id) AS flagged,
-                          count(l.case_id) AS tp
-                   FROM pats p LEFT JOIN flagged f USING (pattern)
-                   LEFT JOIN labels l ON l.case_id = f.case_id AND l.pattern = f.pattern
-                   GROUP BY p.pattern)
-            SELECT p.pattern, p.rules, lab.labelled, fl.flagged, fl.tp AS true_positive,
-                   CASE WHEN lab.labelled > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / lab.labelled, 4) AS DECIMAL(9,4)) END AS recall,
-                   CASE WHEN fl.flagged > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / fl.flagged, 4) AS DECIMAL(9,4)) END AS precision
-            FROM pats p JOIN lab USING (pattern) JOIN fl USING (pattern) ORDER BY p.pattern""").cast(EVALUATION)
-    finally:
-        con.close()

@@ -1,0 +1,115 @@
+"""Running a review (审核运行): sources → findings and the facts people read beside them.
+
+The functions here take tables (or a workspace) and return a :class:`ReviewResult`; the command line
+(:mod:`yibao.cli.review`) decides where the data come from (a region directory loaded into a temporary
+workspace, or an existing workspace) and hands in the qualification periods of the staff capability.
+Outputs (findings.csv, summaries, deductions, the workbook): :mod:`yibao.review.outputs`; recall and precision
+against labels: :mod:`yibao.review.evaluation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods
+from yibao.contract.errors import MissingData
+from yibao.engine.runner import LocalRunner, Runner, query_arrow
+from yibao.engine.workspace import Workspace
+from yibao.review.ruleset import RuleSet
+from yibao.review.rulesql import build_pipeline
+
+__all__ = ["FINDINGS_COLUMNS", "SOURCE_TABLES", "ReviewResult", "attach_facts", "run", "run_workspace"]
+
+SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
+FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
+
+
+@dataclass
+class ReviewResult:
+    findings: pa.Table
+    cases: pa.Table  # review_cases (case facts): institution and settlement date of every reviewed case
+    counts: dict = field(default_factory=dict)  # reviewed cases / lines
+    lines: pa.Table | None = None  # the fee lines that have findings: case_id, line_no, item_code, item_name, staff_id
+    names: dict = field(default_factory=dict)  # "institutions" / "staff": (id, name) tables, for people reading
+
+
+def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
+        periods: pa.Table | None = None) -> ReviewResult:
+    """Run the enabled rules of ``rs`` over ``sources`` (contract table name → Arrow table or SQL relation)."""
+    runner = runner or LocalRunner()
+    src = dict(sources)
+    src["qualification_periods"] = as_qualification_periods(
+        periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
+    out = runner.run_pipeline(build_pipeline(rs), src)
+    return ReviewResult(out["review_findings"], out["review_cases"])
+
+
+def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None, engine: str = "duckdb",
+                  threads: int | None = None, memory_limit: str | None = None) -> ReviewResult:
+    """Review every case of a workspace (opened read-only; DuckDB reads the tables in place, another engine
+    gets them as Arrow tables)."""
+    if not (Path(workspace) / "yibao.duckdb").exists():
+        raise MissingData(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+    ws = Workspace(workspace, read_only=True)
+    try:
+        if threads:
+            ws.con.execute(f"SET threads TO {int(threads)}")
+        if memory_limit:
+            ws.con.execute(f"SET memory_limit = '{memory_limit}'")
+        ws.con.execute("SET preserve_insertion_order = false")
+        src, runner = ws.sources(SOURCE_TABLES, engine)
+        if engine == "duckdb":
+            db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
+            res = run(src, rs, runner, periods)
+            res.counts = dict(zip(("cases", "lines"), ws.con.execute(
+                "SELECT (SELECT count(*) FROM main.cases), (SELECT count(*) FROM main.fee_items)").fetchall()[0]))
+            attach_facts(res, ws.con, src["fee_items"], src["institutions"], _staff_relation(ws.con, db))
+            return res
+        staff = query_arrow(ws.con, "SELECT staff_id, name FROM main.staff") if _staff_relation(ws.con, "") else None
+    finally:
+        ws.close()
+    res = run(src, rs, runner, periods)
+    res.counts = {"cases": src["cases"].num_rows, "lines": src["fee_items"].num_rows}
+    con = duckdb.connect()
+    try:
+        con.register("fee_items_src", src["fee_items"])
+        con.register("institutions_src", src["institutions"])
+        if staff is not None:
+            con.register("staff_src", staff)
+        attach_facts(res, con, "fee_items_src", "institutions_src", "staff_src" if staff is not None else None)
+    finally:
+        con.close()
+    return res
+
+
+def _staff_relation(con, db: str) -> str | None:
+    """The workspace's staff table as a relation name (None when the region has none)."""
+    n = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                    "AND table_name = 'staff'").fetchall()[0][0]
+    if not n:
+        return None
+    return f'"{db}".main.staff' if db else "main.staff"
+
+
+def attach_facts(res: ReviewResult, con, fee_items: str, institutions: str, staff: str | None) -> None:
+    """The facts people read beside a finding (set-based, over the findings only): its fee line's item and
+    staff, the institutions' and staff members' names."""
+    con.register("review_findings_keys", res.findings.select(["case_id", "line_no"]))
+    try:
+        res.lines = query_arrow(con, f"""
+            SELECT l.case_id, l.line_no, min(l.item_code) AS item_code, min(l.item_name) AS item_name,
+                   min(l.staff_id) AS staff_id
+            FROM {fee_items} l SEMI JOIN (SELECT DISTINCT case_id, line_no FROM review_findings_keys
+                                          WHERE line_no IS NOT NULL) k
+                 ON k.case_id = l.case_id AND k.line_no = l.line_no
+            GROUP BY l.case_id, l.line_no""")
+    finally:
+        con.unregister("review_findings_keys")
+    res.names["institutions"] = query_arrow(con, f"SELECT institution_id, name FROM {institutions}")
+    if staff is not None:
+        res.names["staff"] = query_arrow(con, f"SELECT staff_id, any_value(name) AS name FROM {staff} GROUP BY staff_id")
