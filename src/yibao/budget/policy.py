@@ -23,7 +23,6 @@ from yibao.settle.bands import DepositBand, OverBand
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SCHEMES = ("employee", "resident")
-SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}
 
 # Deductions from contributions, in the order of Shaoguan 第五条 (employees) / 第六条 (residents).
 DEDUCTIONS: tuple[tuple[str, str], ...] = (
@@ -194,7 +193,6 @@ KINDS = ("hospital", "primary", "pharmacy")
 LEVELS = ("3", "2", "1", "0")
 CATEGORIES = ("general", "tcm", "specialist", "maternal_child", "other")
 SETTINGS = ("inpatient", "outpatient")
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 GROUP_COLUMNS = ("kind", "level", "category")
 
 
