@@ -33,7 +33,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from yibao.budget.policy import SplitPolicy
-from yibao.contract.errors import RefusedInput
+from yibao.contract.errors import BadPolicy
 from yibao.contract.vocab import KIND_ZH, SCHEME_ZH, SETTING_ZH, level_zh
 from yibao.engine.money import FEN, ZERO, allocate, allocate_exact, decimal_view, fen_half_up, round_to  # noqa: F401 (re-exported)
 
@@ -41,7 +41,7 @@ CATEGORY_ZH = {"general": "综合", "tcm": "中医", "specialist": "专科", "ma
 BASES = ("fund_paid", "visits", "persons")
 
 
-class BudgetError(RefusedInput, ValueError):
+class BudgetError(BadPolicy, ValueError):
     """A budget that cannot be computed from these data and this policy (one Chinese line; exit 2)."""
 
 
