@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.vocab import sql_str
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace, actor, now
 from yibao.staff.rules import EVENTS
@@ -58,10 +58,6 @@ KIND_ZH = {
 }
 COLUMNS = ("event_id", "staff_id", "kind", "day", "ref_id", "institution_id", "basis", "responsibility", "points",
            "fraud", "points_reduced", "shorten_days", "until", "origin", "detail", "recorded_at", "actor", "source")
-
-
-class LedgerError(FatalLoadError):
-    """A refused ledger entry: one line naming what and why."""
 
 
 def open_ledger(path: Path, read_only: bool = False) -> Workspace:
@@ -201,7 +197,7 @@ def ledger_events(con: duckdb.DuckDBPyConnection, staff_id: str | None = None) -
 
 def staff_events(con: duckdb.DuckDBPyConnection, staff_id: str) -> list[dict]:
     """Every event of one person, oldest first (the full record, superseded versions included)."""
-    return query_arrow(con, f"""SELECT * FROM staff_events WHERE staff_id = '{staff_id.replace("'", "''")}'
+    return query_arrow(con, f"""SELECT * FROM staff_events WHERE staff_id = {sql_str(staff_id)}
                                 ORDER BY day, event_id""").to_pylist()
 
 
