@@ -175,7 +175,7 @@ def sync_from_workspace(ws: Workspace) -> int:
 
 def effective_events_sql(staff_id: str | None = None) -> str:
     """The ledger as the rules read it: the latest version of each (kind, ref_id), withdrawn findings dropped."""
-    who = f"AND staff_id = '{staff_id.replace(chr(39), chr(39) * 2)}'" if staff_id else ""
+    who = f"AND staff_id = {sql_str(staff_id)}" if staff_id else ""
     return f"""
         WITH latest AS (
             SELECT * FROM staff_events

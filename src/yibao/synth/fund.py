@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from yibao.contract.vocab import SCHEME_ZH
+from yibao.contract.vocab import SCHEME_ZH, sql_str
 
 # Shares of the year's inpatient bookings (typical prefecture-city fund statements; example values).
 DEDUCTION_SHARES = {
@@ -44,7 +44,7 @@ def _fen(d: Decimal) -> Decimal:
 
 def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
     src = str(Path(out_dir) / f"cases.{'csv' if fmt == 'csv' else 'parquet'}")
-    reader = f"read_csv('{src}', all_varchar=true)" if fmt == "csv" else f"read_parquet('{src}')"
+    reader = f"read_csv({sql_str(src)}, all_varchar=true)" if fmt == "csv" else f"read_parquet({sql_str(src)})"
     con = duckdb.connect()
     try:
         rows = con.execute(f"""
