@@ -29,7 +29,6 @@ from yibao.contract.vocab import MONEY
 from yibao.engine.registry import register
 from yibao.engine.runner import Pipeline, Step
 
-
 HISTORY = Step(
     name="budget_history",
     main="cases",

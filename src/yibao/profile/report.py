@@ -17,7 +17,6 @@ from yibao.engine.workspace import Workspace
 from yibao.profile.pipelines import PROFILE
 
 
-
 def run_profile(workspace: Path, engine: str = "duckdb") -> dict[str, pa.Table]:
     """Run the profile pipeline over a workspace's cases on the chosen engine."""
     with Workspace(workspace, read_only=True) as ws:

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
-from yibao.contract.readers import find_file, read_table
 from yibao.contract.errors import BadFile, MissingData
+from yibao.contract.readers import find_file, read_table
 from yibao.contract.schema import REPAIRS, SANCTIONS, STAFF
 from yibao.contract.validate import validate
 from yibao.engine.runner import query_arrow
