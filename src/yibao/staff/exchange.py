@@ -51,9 +51,11 @@ VERSION = 1
 RECORD_KEYS = ("record_id", "staff_id", "status", "start", "until", "reregistered_on", "at_once", "source_id")
 
 
-def _bad_file(path: object, problem: str) -> BadFile:
-    """An exchange file refused whole: one line naming the file and the problem."""
-    return BadFile(f"{path}: {problem}")
+class ExchangeError(BadFile):
+    """An exchange file refused whole (a :class:`BadFile`): one line naming the file and the problem."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
 
 
 def _key(pol: StaffPolicy, origin: str) -> bytes | None:
@@ -125,7 +127,7 @@ def _date(path: str, n: int, key: str, value: object, optional: bool = False) ->
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _bad_file(path, f"第 {n} 行：{key} 不是有效日期：{value!r}") from None
+        raise ExchangeError(path, f"第 {n} 行：{key} 不是有效日期：{value!r}") from None
 
 
 def read_exchange(path: Path, pol: StaffPolicy) -> tuple[dict, list[dict], str]:
@@ -134,65 +136,65 @@ def read_exchange(path: Path, pol: StaffPolicy) -> tuple[dict, list[dict], str]:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise _bad_file(p, f"无法读取：{exc.strerror or exc}") from None
+        raise ExchangeError(p, f"无法读取：{exc.strerror or exc}") from None
     sha = hashlib.sha256(raw).hexdigest()
     if not raw.endswith(b"\n"):
-        raise _bad_file(p, "文件不完整（末行没有换行，可能被截断）")
+        raise ExchangeError(p, "文件不完整（末行没有换行，可能被截断）")
     lines = raw.split(b"\n")[:-1]
     if len(lines) < 2:
-        raise _bad_file(p, "不是交换文件：缺少文件头或校验行")
+        raise ExchangeError(p, "不是交换文件：缺少文件头或校验行")
     objs = []
     for n, ln in enumerate(lines, 1):
         try:
             obj = json.loads(ln.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _bad_file(p, f"第 {n} 行不是有效的 UTF-8 JSON：{' '.join(str(exc).split())[:120]}") from None
+            raise ExchangeError(p, f"第 {n} 行不是有效的 UTF-8 JSON：{' '.join(str(exc).split())[:120]}") from None
         if not isinstance(obj, dict):
-            raise _bad_file(p, f"第 {n} 行应为 JSON 对象")
+            raise ExchangeError(p, f"第 {n} 行应为 JSON 对象")
         objs.append(obj)
     head, recs, tail = objs[0], objs[1:-1], objs[-1]
     if head.get("format") != FORMAT:
-        raise _bad_file(p, f"不是 {FORMAT} 文件（文件头 format = {head.get('format')!r}）")
+        raise ExchangeError(p, f"不是 {FORMAT} 文件（文件头 format = {head.get('format')!r}）")
     if head.get("version") != VERSION:
-        raise _bad_file(p, f"不支持的版本 {head.get('version')!r}（支持 {VERSION}）")
+        raise ExchangeError(p, f"不支持的版本 {head.get('version')!r}（支持 {VERSION}）")
     origin = head.get("origin")
     if not isinstance(origin, str) or not origin.strip():
-        raise _bad_file(p, "文件头缺少来源地区代码 origin")
+        raise ExchangeError(p, "文件头缺少来源地区代码 origin")
     if head.get("records") != len(recs):
-        raise _bad_file(p, f"记录数不符：文件头为 {head.get('records')!r}，实际 {len(recs)} 条")
+        raise ExchangeError(p, f"记录数不符：文件头为 {head.get('records')!r}，实际 {len(recs)} 条")
     cs = tail.get("checksum")
     if not isinstance(cs, dict) or set(tail) != {"checksum"}:
-        raise _bad_file(p, "缺少末行校验值 checksum")
+        raise ExchangeError(p, "缺少末行校验值 checksum")
     body = raw[: len(raw) - len(lines[-1]) - 1]
     key = _key(pol, origin)
     if cs.get("alg") == "HMAC-SHA256":
         if key is None:
-            raise _bad_file(p, f"文件已签名（HMAC-SHA256），但没有交换密钥：请设置环境变量 {pol.key_env}")
+            raise ExchangeError(p, f"文件已签名（HMAC-SHA256），但没有交换密钥：请设置环境变量 {pol.key_env}")
     elif cs.get("alg") == "SHA-256":
         if key is not None:  # a key is configured: an unsigned file could be anyone's (a tampered file re-hashed)
-            raise _bad_file(p, f"文件未签名（仅 SHA-256），但已配置交换密钥（{pol.key_env}）：有密钥时只接受"
+            raise ExchangeError(p, f"文件未签名（仅 SHA-256），但已配置交换密钥（{pol.key_env}）：有密钥时只接受"
                                    "HMAC-SHA256 签名的文件，未签名文件可能被篡改后重新计算了校验值，整个文件拒绝导入")
         if not pol.allow_unsigned:
-            raise _bad_file(p, "文件未签名（仅 SHA-256），政策不接受未签名文件（exchange.allow_unsigned = false）")
+            raise ExchangeError(p, "文件未签名（仅 SHA-256），政策不接受未签名文件（exchange.allow_unsigned = false）")
         key = None
     else:
-        raise _bad_file(p, f"未知的校验算法 {cs.get('alg')!r}")
+        raise ExchangeError(p, f"未知的校验算法 {cs.get('alg')!r}")
     want = _checksum(body, key)["value"]
     if not isinstance(cs.get("value"), str) or not hmac.compare_digest(want, cs["value"]):
-        raise _bad_file(p, "校验值不符：文件被篡改、损坏或密钥不同，整个文件拒绝导入")
+        raise ExchangeError(p, "校验值不符：文件被篡改、损坏或密钥不同，整个文件拒绝导入")
     out = []
     for n, r in enumerate(recs, 2):
         if set(r) != set(RECORD_KEYS):
-            raise _bad_file(p, f"第 {n} 行：字段应为 {', '.join(RECORD_KEYS)}")
+            raise ExchangeError(p, f"第 {n} 行：字段应为 {', '.join(RECORD_KEYS)}")
         if r["status"] not in ("suspended", "terminated"):
-            raise _bad_file(p, f"第 {n} 行：status 应为 suspended 或 terminated：{r['status']!r}")
+            raise ExchangeError(p, f"第 {n} 行：status 应为 suspended 或 terminated：{r['status']!r}")
         if not isinstance(r["staff_id"], str) or not r["staff_id"]:
-            raise _bad_file(p, f"第 {n} 行：staff_id 为空")
+            raise ExchangeError(p, f"第 {n} 行：staff_id 为空")
         start = _date(p, n, "start", r["start"])
         until = _date(p, n, "until", r["until"])
         rereg = _date(p, n, "reregistered_on", r["reregistered_on"], optional=True)
         if until <= start:
-            raise _bad_file(p, f"第 {n} 行：until {until} 不晚于 start {start}")
+            raise ExchangeError(p, f"第 {n} 行：until {until} 不晚于 start {start}")
         out.append({**r, "start": start, "until": until, "reregistered_on": rereg})
     return head, out, sha
 
@@ -210,7 +212,7 @@ def import_file(ws: Workspace, pol: StaffPolicy, path: Path, own_region: str | N
     head, recs, sha = read_exchange(path, pol)
     origin = head["origin"]
     if own_region and origin == own_region:
-        raise _bad_file(str(path), f"这是本地区（{origin}）导出的文件，不需要导入")
+        raise ExchangeError(str(path), f"这是本地区（{origin}）导出的文件，不需要导入")
     with ws.transaction() as con:
         if con.execute("SELECT count(*) FROM staff_exchange_files WHERE sha256 = ?", [sha]).fetchall()[0][0]:
             return ImportResult(Path(path), origin, len(recs), 0, True)

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from yibao.contract.errors import BadOption
 from yibao.contract.vocab import sql_str
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace, actor, now
@@ -56,6 +57,16 @@ KIND_ZH = {
     "review_decided": "复核决定", "sanction": "记分决定", "withdrawn": "撤销记分", "repair": "修复",
     "ext_suspension": "外地暂停（联网）", "ext_termination": "外地终止（联网）",
 }
+
+
+class LedgerError(BadOption):
+    """A ledger entry or procedure step the person's record does not allow with these arguments (a
+    :class:`BadOption`: the user asked for it): one line naming what and why."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
 COLUMNS = ("event_id", "staff_id", "kind", "day", "ref_id", "institution_id", "basis", "responsibility", "points",
            "fraud", "points_reduced", "shorten_days", "until", "origin", "detail", "recorded_at", "actor", "source")
 

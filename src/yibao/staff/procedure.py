@@ -18,15 +18,10 @@ import json
 
 from yibao.contract.errors import BadOption
 from yibao.engine.workspace import Workspace
-from yibao.staff.ledger import Entry, append, ledger_events, sync_from_workspace
+from yibao.staff.ledger import Entry, LedgerError, append, ledger_events, sync_from_workspace
 from yibao.staff.letters import decision_letter, notice_letter
 from yibao.staff.policy import StaffPolicy
 from yibao.staff.rules import registration_barred_until
-
-
-def _refused(where: str, problem: str) -> BadOption:
-    """A procedure step the record does not allow with these arguments: one line naming what and why."""
-    return BadOption(f"{where}: {problem}")
 
 
 def _events(ws: Workspace, ref: str) -> list[dict]:
@@ -56,17 +51,17 @@ def notice(ws: Workspace, pol: StaffPolicy, sanction_id: str, staff_id: str, ins
            points: int, basis: str, responsibility: str, fraud: bool = False, facts: str = "") -> str:
     where = f"处理决定 {sanction_id}"
     if _events(ws, sanction_id):
-        raise _refused(where, "已有记录（预先告知或决定），不能重复告知")
+        raise LedgerError(where, "已有记录（预先告知或决定），不能重复告知")
     if responsibility not in pol.scoring_responsibilities:
-        raise _refused(where, f"责任程度为 {responsibility}：没有责任的不记分（医保发〔2024〕23号，是谁的问题就处理谁）")
+        raise LedgerError(where, f"责任程度为 {responsibility}：没有责任的不记分（医保发〔2024〕23号，是谁的问题就处理谁）")
     if basis not in pol.scoring_bases:
-        raise _refused(where, f"处理依据 {basis} 不是行政处罚或较重的协议处理，不记分（允许：{'、'.join(pol.scoring_bases)}）")
+        raise LedgerError(where, f"处理依据 {basis} 不是行政处罚或较重的协议处理，不记分（允许：{'、'.join(pol.scoring_bases)}）")
     if not pol.min_points <= points <= pol.max_points:
-        raise _refused(where, f"记分 {points} 不在 {pol.min_points}–{pol.max_points} 分之间")
+        raise LedgerError(where, f"记分 {points} 不在 {pol.min_points}–{pol.max_points} 分之间")
     known = ws.con.execute("SELECT count(*) FROM staff WHERE staff_id = ?", [staff_id]).fetchall()[0][0] or \
         ws.con.execute("SELECT count(*) FROM staff_events WHERE staff_id = ?", [staff_id]).fetchall()[0][0]
     if not known:
-        raise _refused(where, f"人员 {staff_id} 不在人员表或档案中（先装载 staff 表或登记备案）")
+        raise LedgerError(where, f"人员 {staff_id} 不在人员表或档案中（先装载 staff 表或登记备案）")
     deadline = day + dt.timedelta(days=pol.review_request_days)
     with ws.transaction() as con:
         append(con, [Entry(staff_id, "notice", day, sanction_id, institution_id, basis, responsibility, points, fraud,
@@ -81,9 +76,9 @@ def _noticed(ws: Workspace, sanction_id: str) -> tuple[dict, list[dict]]:
     evs = _events(ws, sanction_id)
     notes = [e for e in evs if e["kind"] == "notice"]
     if not notes:
-        raise _refused(f"处理决定 {sanction_id}", "没有预先告知记录")
+        raise LedgerError(f"处理决定 {sanction_id}", "没有预先告知记录")
     if any(e["kind"] in ("sanction", "withdrawn") for e in evs):
-        raise _refused(f"处理决定 {sanction_id}", "已作出决定")
+        raise LedgerError(f"处理决定 {sanction_id}", "已作出决定")
     return notes[-1], evs
 
 
@@ -91,9 +86,9 @@ def request_review(ws: Workspace, sanction_id: str, day: dt.date, reason: str = 
     note, evs = _noticed(ws, sanction_id)
     deadline = dt.date.fromisoformat(json.loads(note["detail"])["deadline"])
     if day > deadline or day < note["day"]:
-        raise _refused(f"处理决定 {sanction_id}", f"复核申请日期 {day} 不在告知日 {note['day']} 至期限 {deadline} 之内")
+        raise LedgerError(f"处理决定 {sanction_id}", f"复核申请日期 {day} 不在告知日 {note['day']} 至期限 {deadline} 之内")
     if any(e["kind"] == "review_requested" for e in evs):
-        raise _refused(f"处理决定 {sanction_id}", "已申请复核")
+        raise LedgerError(f"处理决定 {sanction_id}", "已申请复核")
     with ws.transaction() as con:
         append(con, [Entry(note["staff_id"], "review_requested", day, sanction_id, detail={"reason": reason})])
 
@@ -101,7 +96,7 @@ def request_review(ws: Workspace, sanction_id: str, day: dt.date, reason: str = 
 def opinion(ws: Workspace, sanction_id: str, day: dt.date, expert: str, text: str) -> None:
     note, _ = _noticed(ws, sanction_id)
     if not expert.strip() or not text.strip():
-        raise _refused(f"处理决定 {sanction_id}", "专家姓名和意见不能为空")
+        raise LedgerError(f"处理决定 {sanction_id}", "专家姓名和意见不能为空")
     with ws.transaction() as con:
         append(con, [Entry(note["staff_id"], "expert_opinion", day, sanction_id,
                            detail={"expert": expert.strip(), "opinion": text.strip()})])
@@ -114,14 +109,14 @@ def decide(ws: Workspace, pol: StaffPolicy, sanction_id: str, day: dt.date, poin
     reviewed = any(e["kind"] == "review_requested" for e in evs)
     where = f"处理决定 {sanction_id}"
     if day < note["day"]:
-        raise _refused(where, f"决定日期 {day} 早于告知日期 {note['day']}")
+        raise LedgerError(where, f"决定日期 {day} 早于告知日期 {note['day']}")
     if not reviewed and day <= deadline:
-        raise _refused(where, f"复核申请期限（至 {deadline}）未满且未申请复核，不能作出决定")
+        raise LedgerError(where, f"复核申请期限（至 {deadline}）未满且未申请复核，不能作出决定")
     if cancel and not reviewed:
-        raise _refused(where, "未申请复核，不能撤销（撤销是复核决定）")
+        raise LedgerError(where, "未申请复核，不能撤销（撤销是复核决定）")
     final = note["points"] if points is None else points
     if not cancel and not pol.min_points <= final <= pol.max_points:
-        raise _refused(where, f"记分 {final} 不在 {pol.min_points}–{pol.max_points} 分之间")
+        raise LedgerError(where, f"记分 {final} 不在 {pol.min_points}–{pol.max_points} 分之间")
     outcome = "cancelled" if cancel else ("changed" if final != note["points"] else "upheld")
     entries = []
     if reviewed:
@@ -149,6 +144,6 @@ def register(ws: Workspace, pol: StaffPolicy, staff_id: str, institution_id: str
     sync_from_workspace(ws)
     until = registration_barred_until(ledger_events(ws.con, staff_id), staff_id, pol, day)
     if until is not None:
-        raise BadOption(f"人员 {staff_id}：医保支付资格已终止，{until} 起方可再次登记备案")
+        raise BadOption(f"人员 {staff_id}：医保支付资格已终止，{until} 起方可再次登记备案")  # (the wording of the CLI)
     with ws.transaction() as con:
         append(con, [Entry(staff_id, "registration", day, f"reg:{staff_id}:{day.isoformat()}", institution_id)])
