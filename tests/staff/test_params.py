@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_file_is_generated_from_the_declaration() -> None:
-    assert DEFAULTS_FILE.read_text(encoding="utf-8") == STAFF_PARAMS.defaults_toml(DEFAULTS_HEADER)
+    assert DEFAULTS_FILE.read_text(encoding="utf-8") == STAFF_PARAMS.defaults_toml(DEFAULTS_HEADER), (
+        "regenerate: PYTHONPATH=src python -c 'from yibao.staff.params import STAFF_PARAMS, DEFAULTS_HEADER; "
+        "from yibao.staff.policy import DEFAULTS_FILE; DEFAULTS_FILE.write_text(STAFF_PARAMS.defaults_toml(DEFAULTS_HEADER), "
+        "encoding=\"utf-8\")'")
 
 
 def test_docs_hold_the_generated_table() -> None:
