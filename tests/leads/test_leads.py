@@ -149,3 +149,36 @@ def test_synth_schemes_are_opt_in_and_labelled(tmp_path: Path) -> None:
         return sum((date.fromisoformat(r["discharge_date"]) - date.fromisoformat(r["admit_date"])).days
                    for r in rows) / len(rows)
     assert mean_los(tmp_path / "sch") > 1.5 * mean_los(tmp_path / "plain")
+
+
+@pytest.fixture(scope="module")
+def synth_ws(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("leads_synth")
+    generate(base / "region", seed=3, cases=4000)
+    r = run_cli("load", base / "region", "--workspace", base / "ws")
+    assert r.returncode == 0, r.stderr
+    return base / "region", base / "ws"
+
+
+def test_expected_cost_is_the_exact_mean_rounded_half_up(synth_ws, tmp_path: Path) -> None:
+    """leads_cases.csv's expected_cost: the DECIMAL mean of total_cost over the year's cases of the same
+    setting and diagnosis category (first three characters), rounded half up to the fen — not a DOUBLE average
+    (whose last fen depended on the summation order), and the same bytes on a second run."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    region, ws = synth_ws
+    leads(ws, 2024, tmp_path / "a")
+    leads(ws, 2024, tmp_path / "b")
+    for name in ("leads.csv", "leads_features.csv", "leads_cases.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    sums: dict[tuple[str, str], list] = {}
+    for c in read(region / "cases.csv"):
+        if c["settle_date"][:4] == "2024":
+            s = sums.setdefault((c["setting"], c["principal_dx"][:3]), [Decimal(0), 0])
+            s[0] += Decimal(c["total_cost"])
+            s[1] += 1
+    rows = read(tmp_path / "a" / "leads_cases.csv")
+    assert rows
+    for r in rows:
+        total, n = sums[(r["setting"], r["dx_category"])]
+        assert r["expected_cost"] == str((total / n).quantize(Decimal("0.01"), ROUND_HALF_UP)), r["case_id"]

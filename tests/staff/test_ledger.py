@@ -331,7 +331,7 @@ def test_status_command_reads_the_tiny_region_and_a_bad_staff_file(tmp_path) -> 
 
 
 def test_summary_for_make_demo(tmp_path) -> None:
-    from yibao.staff.demo import year_summary
+    from yibao.staff import year_summary
 
     region = write_region(tmp_path / "r")
     rows = [sanction("S9", "2024-03-01", 3, staff="D440203000001")]  # 6 + 3 = 9

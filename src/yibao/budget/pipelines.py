@@ -25,10 +25,9 @@ from decimal import Decimal
 import pyarrow as pa
 
 from yibao.contract.schema import CASES, INSTITUTIONS
+from yibao.contract.vocab import MONEY
 from yibao.engine.registry import register
 from yibao.engine.runner import Pipeline, Step
-
-MONEY = pa.decimal128(18, 2)
 
 HISTORY = Step(
     name="budget_history",

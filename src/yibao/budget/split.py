@@ -32,17 +32,16 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from yibao.budget.policy import SCHEME_ZH, SETTING_ZH, SplitPolicy
-from yibao.contract.errors import RefusedInput
+from yibao.budget.policy import SplitPolicy
+from yibao.contract.errors import BadPolicy
+from yibao.contract.vocab import KIND_ZH, SCHEME_ZH, SETTING_ZH, level_zh
 from yibao.engine.money import FEN, ZERO, allocate, allocate_exact, decimal_view, fen_half_up, round_to  # noqa: F401 (re-exported)
 
-KIND_ZH = {"hospital": "医院", "primary": "基层", "pharmacy": "药店"}
-LEVEL_ZH = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
 CATEGORY_ZH = {"general": "综合", "tcm": "中医", "specialist": "专科", "maternal_child": "妇幼", "other": "其他"}
 BASES = ("fund_paid", "visits", "persons")
 
 
-class BudgetError(RefusedInput, ValueError):
+class BudgetError(BadPolicy, ValueError):
     """A budget that cannot be computed from these data and this policy (one Chinese line; exit 2)."""
 
 
@@ -70,8 +69,9 @@ class Institution:
         return "-".join(str(getattr(self, c)) for c in group_by)
 
     def group_zh(self, group_by: Sequence[str]) -> str:
-        zh = {"kind": KIND_ZH, "level": LEVEL_ZH, "category": CATEGORY_ZH}
-        return "·".join(zh[c].get(getattr(self, c), str(getattr(self, c))) for c in group_by)
+        zh = {"kind": KIND_ZH, "category": CATEGORY_ZH}
+        return "·".join(level_zh(getattr(self, c)) if c == "level" else zh[c].get(getattr(self, c), str(getattr(self, c)))
+                        for c in group_by)
 
 
 def pot_zh(pot: str) -> str:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yibao.budget.split import CATEGORY_ZH, KIND_ZH, LEVEL_ZH, pot_zh
+from yibao.budget.split import CATEGORY_ZH, pot_zh
 from yibao.budget.year import COLUMNS, POTS, YearResult
+from yibao.contract.vocab import KIND_ZH, LEVEL_ZH, level_zh
 from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.excel import Col, Sheet, table_sheet, write_workbook
 from yibao.engine.money import ZERO, fmt
@@ -39,7 +40,7 @@ KIND_OF_TYPE = {"str": "text", "int": "count", "bool": "bool", "money": "money",
                 "rate2": "weight"}
 KIND_OF_KEY = {"month": "int", "index": "int", "months_in_force": "int", "factor": "weight", "score": "score",
                "institution_id": "code"}
-LABELS = {"kind": KIND_ZH, "level": {str(k): v for k, v in LEVEL_ZH.items()}, "category": CATEGORY_ZH,
+LABELS = {"kind": KIND_ZH, "level": LEVEL_ZH, "category": CATEGORY_ZH,
           "pot": {p: pot_zh(p) for p in POTS}}
 
 
@@ -60,7 +61,7 @@ def institution_workbook(result: YearResult, institution_id: str, path: Path, is
              for label, key in STATEMENT_LINES]
     notes = statement_head("医保基金总额控制结算单", "ZEKZ", result.year, institution_id, inst.name, issuer)[1:]
     notes = [f"{inst.name}（{institution_id}）{result.year} 年度医保基金总额控制结算单", *notes,
-             f"{KIND_ZH.get(inst.kind, inst.kind)}·{LEVEL_ZH.get(inst.level, inst.level)}；单位：元；"
+             f"{KIND_ZH.get(inst.kind, inst.kind)}·{level_zh(inst.level)}；单位：元；"
              "依据：人社部发〔2012〕70号、韶关市按病种分值结算办法；金额四舍五入到分"]
     sheets = [Sheet("年度结算单", header, lines, notes, filter=False),
               _sheet("月度明细", result, "months", months, [f"{inst.name} {result.year} 年月度拨付明细"]),
@@ -78,7 +79,7 @@ def public_csv(result: YearResult) -> str:
             if k == "kind":
                 v = KIND_ZH.get(v, v)
             elif k == "level":
-                v = LEVEL_ZH.get(int(v), v)
+                v = level_zh(int(v))
             elif cols[k][1] == "money":
                 v = fmt(v)
             row.append(v)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from yibao.budget.policy import AMOUNTS, DEDUCTIONS, RATES, SCHEME_ZH, BudgetPolicy, FundFigures
+from yibao.budget.policy import AMOUNTS, DEDUCTIONS, RATES, BudgetPolicy, FundFigures
+from yibao.contract.vocab import SCHEME_ZH
 from yibao.engine.money import fmt, round_money
 
 TOTALS_COLUMNS = ("scheme", "formula_total", "floor", "ceiling", "final_total",
@@ -25,7 +26,9 @@ TOTALS_COLUMNS = ("scheme", "formula_total", "floor", "ceiling", "final_total",
 
 
 @dataclass(frozen=True)
-class Step:
+class CalculationStep:
+    """One line of the worked regional total (测算步骤), shown in totals_explained.md."""
+
     label: str  # Chinese description
     formula: str  # how it was computed, with the numbers
     amount: Decimal
@@ -43,29 +46,29 @@ class SchemeTotal:
     returned_to_surplus: Decimal
     shortfall: Decimal  # floor target not reached for lack of surplus
     binding: str  # formula / floor / floor_short / ceiling
-    steps: tuple[Step, ...]
+    steps: tuple[CalculationStep, ...]
 
     def row(self) -> list[str]:
         return [self.scheme] + [fmt(getattr(self, c)) for c in TOTALS_COLUMNS[1:]]
 
 
 def scheme_total(f: FundFigures) -> SchemeTotal:
-    steps: list[Step] = []
+    steps: list[CalculationStep] = []
     c = f["contributions"]
     deductions = [(key, zh, f[key]) for key, zh in DEDUCTIONS]
     risk = round_money(c * f["risk_reserve_rate"])
     formula = c - sum(d for _, _, d in deductions) - risk
-    steps.append(Step(AMOUNTS["contributions"], "", c))
+    steps.append(CalculationStep(AMOUNTS["contributions"], "", c))
     for key, zh, d in deductions:
-        steps.append(Step(f"减：{zh}", key, d))
-    steps.append(Step(f"减：{RATES['risk_reserve_rate'][0]} {f['risk_reserve_rate']} × 征收总额",
+        steps.append(CalculationStep(f"减：{zh}", key, d))
+    steps.append(CalculationStep(f"减：{RATES['risk_reserve_rate'][0]} {f['risk_reserve_rate']} × 征收总额",
                       f"{fmt(c)} × {f['risk_reserve_rate']} = {fmt(risk)}（四舍五入到分）", risk))
-    steps.append(Step("公式总额", "征收总额 − 各项扣除 − 风险调剂金", formula))
+    steps.append(CalculationStep("公式总额", "征收总额 − 各项扣除 − 风险调剂金", formula))
 
     floor = round_money(f["prior_year_total"] * f["floor_rate"])
     ceiling = round_money(f["booked_total"] * f["ceiling_rate"])
-    steps.append(Step("保底额", f"上年度付费总额 {fmt(f['prior_year_total'])} × {f['floor_rate']} = {fmt(floor)}", floor))
-    steps.append(Step("封顶额", f"当年记账总额 {fmt(f['booked_total'])} × {f['ceiling_rate']} = {fmt(ceiling)}", ceiling))
+    steps.append(CalculationStep("保底额", f"上年度付费总额 {fmt(f['prior_year_total'])} × {f['floor_rate']} = {fmt(floor)}", floor))
+    steps.append(CalculationStep("封顶额", f"当年记账总额 {fmt(f['booked_total'])} × {f['ceiling_rate']} = {fmt(ceiling)}", ceiling))
 
     target = min(max(formula, floor), ceiling)
     gap = max(target - formula, Decimal(0))
@@ -77,21 +80,21 @@ def scheme_total(f: FundFigures) -> SchemeTotal:
 
     if returned > 0:
         binding = "ceiling"
-        steps.append(Step("封顶：超出部分作为当期结余",
+        steps.append(CalculationStep("封顶：超出部分作为当期结余",
                           f"公式总额 {fmt(formula)} − 封顶额 {fmt(ceiling)} = {fmt(returned)}", returned))
     elif gap > 0:
         binding = "floor_short" if shortfall > 0 else "floor"
         capped = "（保底额高于封顶额，以封顶额为准）" if floor > ceiling else ""
-        steps.append(Step(f"保底：缺口{capped}", f"{fmt(target)} − 公式总额 {fmt(formula)} = {fmt(gap)}", gap))
-        steps.append(Step("从当年结余列支", f"min(缺口 {fmt(gap)}, 当年结余 {fmt(f['current_surplus'])})", drawn_current))
-        steps.append(Step("从历年结余列支",
+        steps.append(CalculationStep(f"保底：缺口{capped}", f"{fmt(target)} − 公式总额 {fmt(formula)} = {fmt(gap)}", gap))
+        steps.append(CalculationStep("从当年结余列支", f"min(缺口 {fmt(gap)}, 当年结余 {fmt(f['current_surplus'])})", drawn_current))
+        steps.append(CalculationStep("从历年结余列支",
                           f"min(余下缺口 {fmt(gap - drawn_current)}, 历年结余 {fmt(f['accumulated_surplus'])})",
                           drawn_accumulated))
         if shortfall > 0:
-            steps.append(Step("结余不足，保底仍缺", f"{fmt(gap)} − {fmt(drawn_current)} − {fmt(drawn_accumulated)}", shortfall))
+            steps.append(CalculationStep("结余不足，保底仍缺", f"{fmt(gap)} − {fmt(drawn_current)} − {fmt(drawn_accumulated)}", shortfall))
     else:
         binding = "formula"
-    steps.append(Step("当年付费总额", "公式总额 + 结余列支 − 返回结余", final))
+    steps.append(CalculationStep("当年付费总额", "公式总额 + 结余列支 − 返回结余", final))
     return SchemeTotal(f.scheme, formula, floor, ceiling, final, drawn_current, drawn_accumulated, returned,
                        shortfall, binding, tuple(steps))
 

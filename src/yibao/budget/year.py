@@ -33,7 +33,6 @@ from yibao.budget.policy import (
 )
 from yibao.budget.report import write_files
 from yibao.budget.split import (
-    KIND_ZH,
     AdjustmentRow,
     BudgetError,
     Institution,
@@ -42,8 +41,13 @@ from yibao.budget.split import (
     pot_zh,
     split_pot,
 )
+from yibao.budget.totals import compute_totals
+from yibao.contract.schema import TABLES
+from yibao.contract.vocab import KIND_ZH, MONEY
 from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.money import ZERO, fmt
+from yibao.engine.runner import query_arrow
+from yibao.engine.workspace import Workspace
 from yibao.settle.pots import Budgets
 
 POTS = tuple(f"{s}.{t}" for s in SCHEMES for t in SETTINGS)
@@ -113,8 +117,6 @@ def settlement_pots(policy: BudgetPolicy) -> Budgets:
 def pot_amounts(policy: BudgetPolicy, totals: Sequence | None = None) -> dict[str, Decimal]:
     """Each pot's amount: inpatient = the scheme's final total, outpatient = its outpatient pooling."""
     if totals is None:
-        from yibao.budget.totals import compute_totals
-
         totals = compute_totals(policy)
     out = {}
     for t in totals:
@@ -136,30 +138,15 @@ def inputs_from_tables(year: int, institutions: pa.Table, history: pa.Table, mon
 
 def load_inputs(workspace: Path, year: int, pots: Mapping[str, Decimal], engine: str = "duckdb") -> YearInputs:
     """Aggregate a workspace's cases with the ``budget_inputs`` pipeline on ``engine``."""
-    from yibao.contract.schema import TABLES
-    from yibao.engine.select import runner_for
-    from yibao.engine.workspace import Workspace
-
-    ws = Workspace(workspace, read_only=True)
-    try:
-        institutions = _read(ws.con, "institutions", TABLES)
-        if engine == "duckdb":
-            db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
-            out = runner_for("duckdb", con=ws.con).run_pipeline(
-                BUDGET_INPUTS, {"cases": f'"{db}".main.cases'})
-        else:
-            cases = _read(ws.con, "cases", TABLES)
-    finally:
-        ws.close()
-    if engine != "duckdb":
-        out = runner_for(engine).run_pipeline(BUDGET_INPUTS, {"cases": cases})
+    with Workspace(workspace, read_only=True) as ws:
+        institutions = _read(ws.con, "institutions")
+        sources, runner = ws.sources(("cases",), engine)
+        out = runner.run_pipeline(BUDGET_INPUTS, sources)
     return inputs_from_tables(year, institutions, out["budget_history"], out["budget_month"], pots)
 
 
-def _read(con, name: str, tables) -> pa.Table:
-    from yibao.engine.runner import query_arrow
-
-    schema = tables[name].arrow_schema()
+def _read(con, name: str) -> pa.Table:
+    schema = TABLES[name].arrow_schema()
     return query_arrow(con, f"SELECT {', '.join(schema.names)} FROM main.{name}").cast(schema)
 
 
@@ -284,7 +271,7 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 FILES = {name: f"{name}.csv" for name in COLUMNS}
-_ARROW = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "money": pa.decimal128(18, 2),
+_ARROW = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "money": MONEY,
           "share": pa.decimal128(18, 6), "rate": pa.decimal128(18, 4), "rate2": pa.decimal128(18, 2)}
 
 

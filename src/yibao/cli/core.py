@@ -112,10 +112,11 @@ def budget(
     score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
-    from yibao.budget.policy import SCHEME_ZH, load_policy
+    from yibao.budget.policy import load_policy
     from yibao.budget.report import write_totals
     from yibao.budget.split import BudgetError
     from yibao.budget.totals import BINDING_ZH, compute_totals
+    from yibao.contract.vocab import SCHEME_ZH
     from yibao.engine.money import fmt
 
     from yibao.settle.report import issuer_from

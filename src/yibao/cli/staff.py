@@ -280,21 +280,14 @@ def staff_register(
     policy: Optional[Path] = POLICY,
 ) -> None:
     """登记备案（含终止后再次登记；禁止登记期内拒绝）。"""
-    from yibao.staff.ledger import Entry, append, ledger_events, sync_from_workspace
     from yibao.staff.policy import load_policy
-    from yibao.staff.rules import status_as_of
+    from yibao.staff.procedure import register
 
     day = _date(date, "--date")
     pol = load_policy(policy)
     ws = _ledger(workspace)
     try:
-        sync_from_workspace(ws)
-        st, _ = status_as_of(ledger_events(ws.con, staff_id), [staff_id], pol, day)
-        row = st.to_pylist()[0]
-        if row["status"] == "terminated" and row["barred_until"] > day:
-            raise UserError(f"人员 {staff_id}：医保支付资格已终止，{row['barred_until']} 起方可再次登记备案")
-        with ws.transaction() as con:
-            append(con, [Entry(staff_id, "registration", day, f"reg:{staff_id}:{day.isoformat()}", institution)])
+        register(ws, pol, staff_id, institution, day)
     finally:
         ws.close()
     print(f"已登记备案 {staff_id}（{institution}，{day}）")
@@ -402,7 +395,7 @@ def staff_summary(
     policy: Optional[Path] = POLICY,
 ) -> None:
     """年度暂停、终止人数，及因此不予支付的统筹基金金额（急诊抢救除外）。"""
-    from yibao.staff.demo import year_summary
+    from yibao.staff import year_summary
     from yibao.staff.policy import load_policy
 
     s = year_summary(workspace, year, load_policy(policy))

@@ -16,11 +16,16 @@ import importlib
 import importlib.util
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping
 
 import pyarrow as pa
 
 from yibao.engine.runner import Pipeline
+
+__all__ = ["Fixture", "Registered", "pipelines", "register"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # src/yibao: its capability packages
 
 Fixture = Callable[[], Mapping[str, pa.Table]]
 
@@ -59,9 +64,7 @@ def register(pipeline: Pipeline, fixture: Fixture, known_gaps: Mapping[str, str]
 
 def pipelines() -> list[Registered]:
     """Every registered pipeline, sorted by name, after importing all ``yibao.*.pipelines`` modules."""
-    import yibao
-
-    for mod in pkgutil.iter_modules(yibao.__path__):
+    for mod in pkgutil.iter_modules([str(_PACKAGE_DIR)]):
         if mod.ispkg and importlib.util.find_spec(f"yibao.{mod.name}.pipelines") is not None:
             importlib.import_module(f"yibao.{mod.name}.pipelines")
     return [_REGISTRY[n] for n in sorted(_REGISTRY)]

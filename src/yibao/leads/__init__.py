@@ -6,4 +6,8 @@ Public entry points:
 - :func:`evaluate` / :func:`read_labels` — precision@k and scheme ranks against a label file
 """
 
-from yibao.leads.run import LeadsResult, evaluate, leads, read_labels  # noqa: F401
+from yibao.leads.features import FEATURES, compute_features
+from yibao.leads.run import LeadsResult, evaluate, leads, read_labels
+from yibao.leads.score import score_level
+
+__all__ = ["FEATURES", "LeadsResult", "compute_features", "evaluate", "leads", "read_labels", "score_level"]

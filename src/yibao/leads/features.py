@@ -55,9 +55,12 @@ def _case_sql(year: int) -> str:
         FROM main.cases c LEFT JOIN inp i USING (case_id)
         WHERE year(c.settle_date) = {int(year)}
     )
-    SELECT y.*, avg(cost) OVER (PARTITION BY setting, dx3) AS exp_cost,
-           avg(los) OVER (PARTITION BY setting, dx3) AS exp_los
+    SELECT y.*, avg(cost) OVER w AS exp_cost, avg(los) OVER w AS exp_los,
+           -- the expected cost as shown (leads_cases.csv): exact, in fen, the DECIMAL sum divided by the count
+           -- and rounded half up (a DOUBLE average is summed in a thread-dependent order: its last fen varies)
+           CAST(sum(total_cost) OVER w * 100 AS HUGEINT) AS exp_cost_sum_fen, count(total_cost) OVER w AS exp_cost_n
     FROM y
+    WINDOW w AS (PARTITION BY setting, dx3)
     """
 
 

@@ -52,7 +52,8 @@ def _cases_rows(con, leads: list[dict]) -> list[list]:
                c.setting, c.dept_code, c.dx3, CAST(c.admit_date AS VARCHAR) AS admit_date,
                CAST(c.discharge_date AS VARCHAR) AS discharge_date, c.los, round(c.exp_los, 1) AS exp_los,
                CAST(c.total_cost AS VARCHAR) AS total_cost,
-               CAST(CAST(round(c.exp_cost, 2) AS DECIMAL(18, 2)) AS VARCHAR) AS exp_cost, c.multi_dx, c.readmit15, c.weekend
+               CAST(CAST(sign(c.exp_cost_sum_fen) * ((2 * abs(c.exp_cost_sum_fen) + c.exp_cost_n) // nullif(2 * c.exp_cost_n, 0))
+                         AS DECIMAL(18, 0)) * 0.01::DECIMAL(3, 2) AS VARCHAR) AS exp_cost, c.multi_dx, c.readmit15, c.weekend
         FROM lead_top t JOIN lead_cases c ON c.institution_id = t.institution_id
              AND (t.level = 'institution' OR c.staff_id = t.staff_id)
         ORDER BY t.level DESC, t.rnk, c.case_id""")

@@ -24,11 +24,11 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from yibao.contract.schema import CASES, INSTITUTIONS
+from yibao.contract.vocab import MONEY
 from yibao.engine.registry import register
 from yibao.engine.runner import Pipeline, Step
 from yibao.engine.sqlmoney import div_round
 
-MONEY = pa.decimal128(18, 2)
 _MONEY_COLS = ("total_cost", "fund_paid", "self_pay", "out_of_pocket_excluded")
 
 INSTITUTION_MONTH = Step(

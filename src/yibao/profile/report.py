@@ -11,31 +11,17 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from yibao.contract.schema import TABLES
+from yibao.contract.vocab import SCHEME_ZH, SETTING_ZH
 from yibao.engine.money import div
-from yibao.engine.runner import query_arrow
-from yibao.engine.select import runner_for
 from yibao.engine.workspace import Workspace
 from yibao.profile.pipelines import PROFILE
-
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
-SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}
-KIND_ZH = {"hospital": "医院", "primary": "基层", "pharmacy": "药店"}
-LEVEL_ZH = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
 
 
 def run_profile(workspace: Path, engine: str = "duckdb") -> dict[str, pa.Table]:
     """Run the profile pipeline over a workspace's cases on the chosen engine."""
-    ws = Workspace(workspace, read_only=True)
-    try:
-        if engine == "duckdb":
-            db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
-            runner = runner_for("duckdb", con=ws.con)
-            return runner.run_pipeline(PROFILE, {n: f'"{db}".main.{n}' for n in ("cases", "institutions")})
-        sources = {n: query_arrow(ws.con, f"SELECT * FROM main.{n}").cast(TABLES[n].arrow_schema())
-                   for n in ("cases", "institutions")}
-    finally:
-        ws.close()
-    return runner_for(engine).run_pipeline(PROFILE, sources)
+    with Workspace(workspace, read_only=True) as ws:
+        sources, runner = ws.sources(("cases", "institutions"), engine)
+        return runner.run_pipeline(PROFILE, sources)
 
 
 def year_scheme_setting(region_year: pa.Table) -> list[dict]:

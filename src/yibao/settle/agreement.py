@@ -27,11 +27,10 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from yibao.contract.vocab import MONEY, SCHEME_ZH, SETTING_ZH
 from yibao.engine.runner import Pipeline, Step
 
-MONEY = pa.decimal128(18, 2)
 REASON_ZH = {"before_start": "服务日期早于服务协议开始日期", "after_end": "服务日期晚于服务协议结束日期"}
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 
 PARAMS_SCHEMA = pa.schema([("year", pa.int32())])
 
@@ -113,7 +112,6 @@ def exclusion_rows(excluded: pa.Table, year: int, institutions: dict[str, dict],
                    keep: Callable[[dict], bool] | None = None) -> list[dict]:
     """The settlement year's excluded cases as rows for exclusions.csv (Chinese labels; ``method`` names the
     payment the case would have had; ``keep``: the cases this settlement would have paid at all)."""
-    scheme_zh = {"employee": "职工", "resident": "城乡居民"}
     out = []
     for r in excluded.to_pylist():
         if r["settle_year"] != year or (keep is not None and not keep(r)):
@@ -123,7 +121,7 @@ def exclusion_rows(excluded: pa.Table, year: int, institutions: dict[str, dict],
                f"{r['service_date']}）：韶关办法第四条，{method}只结算服务协议覆盖的服务")
         out.append({**r, "name": institutions.get(r["institution_id"], {}).get("name", ""),
                     "setting": SETTING_ZH.get(r["setting"], r["setting"]),
-                    "scheme": scheme_zh.get(r["scheme"], r["scheme"]), "reason": why})
+                    "scheme": SCHEME_ZH.get(r["scheme"], r["scheme"]), "reason": why})
     out.sort(key=lambda r: (r["institution_id"], r["case_id"]))
     return out
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.errors import BadFile
+from yibao.contract.vocab import SETTING_ZH
 
 ZERO = Decimal("0.00")
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def read_deductions(path: Path) -> list[Deduction]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise FatalLoadError(str(path), f"无法读取扣款文件：{exc.strerror or exc}") from None
+        raise BadFile(f"{path}: 无法读取扣款文件：{exc.strerror or exc}") from None
     for enc in ("utf-8-sig", "gb18030"):
         try:
             raw = data.decode(enc)
@@ -46,16 +46,16 @@ def read_deductions(path: Path) -> list[Deduction]:
         except UnicodeDecodeError:
             continue
     if raw is None:
-        raise FatalLoadError(str(path), "无法读取扣款文件：既不是 UTF-8 也不是 GB18030 编码")
+        raise BadFile(f"{path}: 无法读取扣款文件：既不是 UTF-8 也不是 GB18030 编码")
     rows = list(csv.DictReader(raw.splitlines()))
     out = []
     for n, r in enumerate(rows, 2):
         try:
             y, inst, amt = int(r["year"]), r["institution_id"].strip(), Decimal(r["amount"].strip())
         except (KeyError, ValueError, InvalidOperation, AttributeError, TypeError):
-            raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
+            raise BadFile(f"{path}: 第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
         if not amt.is_finite() or amt < 0 or amt != amt.quantize(Decimal("0.01")):
-            raise FatalLoadError(str(path), f"第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
+            raise BadFile(f"{path}: 第 {n} 行：扣款金额应为 ≥ 0、至多两位小数：{r['amount']}")
         out.append(Deduction(n, inst, y, (r.get("setting") or "inpatient").strip(), (r.get("source") or "").strip(),
                              amt.quantize(Decimal("0.01"))))
     return out

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from yibao.contract.vocab import MONEY
 from yibao.engine.runner import Step
 from yibao.engine.sqlmoney import div_round
 
-MONEY = pa.decimal128(18, 2)
 SCORE = pa.decimal128(18, 4)
 
 GROUP_YEAR_SCHEMA = pa.schema([("group_id", pa.string()), ("year", pa.int32()), ("cases", pa.int64()),

@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.errors import BadFile, BadPolicy
+from yibao.contract.vocab import LEVEL_ZH, SCHEME_ZH, SETTING_ZH  # noqa: F401 (LEVEL_ZH, SCHEME_ZH: re-exported)
 from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import Sheet, table_sheet
 from yibao.settle.units import SchemeSettlement
-
-SCHEME_ZH = {"employee": "职工", "resident": "城乡居民"}
-LEVEL_ZH = {"3": "三级", "2": "二级", "1": "一级", "0": "未定级"}
 
 # (column, 中文表头)
 PREPAY_COLUMNS = (("method", "结算方式"), ("scheme", "险种"), ("institution_id", "机构编码"), ("name", "机构名称"),
@@ -59,7 +57,6 @@ KINDS = {
 }
 NOT_SUMMED = {"rate": False, "avg_cost": False, "budget": False}
 SOURCE_ZH = {"review": "智能审核", "manual": "人工审核", "audit": "稽核检查", "onsite": "现场检查"}
-SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 STATEMENT_DEFAULTS = Path(__file__).with_name("statement.toml")
 
 
@@ -130,11 +127,11 @@ def issuer_from(raw: Mapping | None = None, where: str = "") -> Issuer:
     over = dict((raw or {}).get("statement") or {})
     extra = sorted(set(over) - set(d))
     if extra:
-        raise FatalLoadError(where or "[statement]", f"[statement] 未知的键：{', '.join(extra)}（可选：agency、issue_date）")
+        raise BadPolicy(f"{where or '[statement]'}: [statement] 未知的键：{', '.join(extra)}（可选：agency、issue_date）")
     d.update(over)
     agency = str(d["agency"]).strip()
     if not agency:
-        raise FatalLoadError(where or "[statement]", "[statement] agency（签发机构）不能为空")
+        raise BadPolicy(f"{where or '[statement]'}: [statement] agency（签发机构）不能为空")
     text = d["issue_date"]
     if isinstance(text, dt.date):
         day = text
@@ -144,7 +141,7 @@ def issuer_from(raw: Mapping | None = None, where: str = "") -> Issuer:
         try:
             day = dt.date.fromisoformat(str(text).strip())
         except ValueError:
-            raise FatalLoadError(where or "[statement]", f"[statement] issue_date 应为日期 YYYY-MM-DD：{text!r}") from None
+            raise BadPolicy(f"{where or '[statement]'}: [statement] issue_date 应为日期 YYYY-MM-DD：{text!r}") from None
     return Issuer(agency, day)
 
 
@@ -182,7 +179,7 @@ def read_deduction_lines(path: Path | None, year: int) -> list[dict]:
         try:
             y, amount = int(str(r.get("year")).strip()), Decimal(str(r.get("amount")).strip())
         except (ValueError, InvalidOperation):
-            raise FatalLoadError(str(path), f"第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
+            raise BadFile(f"{path}: 第 {n} 行：应有 institution_id, year, amount 列且为有效值") from None
         if y != year or not amount:
             continue
         findings = str(r.get("findings") or "").strip()

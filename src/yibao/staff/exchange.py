@@ -40,8 +40,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from yibao.contract.errors import BadFile, BadOption
 from yibao.engine.workspace import Workspace, actor, now
-from yibao.staff.ledger import Entry, LedgerError, append, ledger_events
+from yibao.staff.ledger import Entry, append, ledger_events
 from yibao.staff.policy import StaffPolicy
 from yibao.staff.rules import derive
 
@@ -50,8 +51,11 @@ VERSION = 1
 RECORD_KEYS = ("record_id", "staff_id", "status", "start", "until", "reregistered_on", "at_once", "source_id")
 
 
-class ExchangeError(LedgerError):
-    """An exchange file refused whole: one line naming the file and the problem."""
+class ExchangeError(BadFile):
+    """An exchange file refused whole (a :class:`BadFile`): one line naming the file and the problem."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
 
 
 def _key(pol: StaffPolicy, origin: str) -> bytes | None:
@@ -76,7 +80,7 @@ def region_code(ws: Workspace, pol: StaffPolicy, given: str | None) -> str:
         if len(rows) == 1:
             code = rows[0][0]
     if not code:
-        raise ExchangeError("--region", "无法确定本地区代码：请用 --region 或政策文件 exchange.region_code 给出")
+        raise BadOption("--region: 无法确定本地区代码：请用 --region 或政策文件 exchange.region_code 给出")
     return code
 
 

@@ -34,7 +34,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from yibao.contract.reasons import FatalLoadError
+from yibao.contract.errors import BadOption
+from yibao.contract.vocab import sql_str
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace, actor, now
 from yibao.staff.rules import EVENTS
@@ -56,12 +57,18 @@ KIND_ZH = {
     "review_decided": "复核决定", "sanction": "记分决定", "withdrawn": "撤销记分", "repair": "修复",
     "ext_suspension": "外地暂停（联网）", "ext_termination": "外地终止（联网）",
 }
+
+
+class LedgerError(BadOption):
+    """A ledger entry or procedure step the person's record does not allow with these arguments (a
+    :class:`BadOption`: the user asked for it): one line naming what and why."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
 COLUMNS = ("event_id", "staff_id", "kind", "day", "ref_id", "institution_id", "basis", "responsibility", "points",
            "fraud", "points_reduced", "shorten_days", "until", "origin", "detail", "recorded_at", "actor", "source")
-
-
-class LedgerError(FatalLoadError):
-    """A refused ledger entry: one line naming what and why."""
 
 
 def open_ledger(path: Path, read_only: bool = False) -> Workspace:
@@ -179,7 +186,7 @@ def sync_from_workspace(ws: Workspace) -> int:
 
 def effective_events_sql(staff_id: str | None = None) -> str:
     """The ledger as the rules read it: the latest version of each (kind, ref_id), withdrawn findings dropped."""
-    who = f"AND staff_id = '{staff_id.replace(chr(39), chr(39) * 2)}'" if staff_id else ""
+    who = f"AND staff_id = {sql_str(staff_id)}" if staff_id else ""
     return f"""
         WITH latest AS (
             SELECT * FROM staff_events
@@ -201,7 +208,7 @@ def ledger_events(con: duckdb.DuckDBPyConnection, staff_id: str | None = None) -
 
 def staff_events(con: duckdb.DuckDBPyConnection, staff_id: str) -> list[dict]:
     """Every event of one person, oldest first (the full record, superseded versions included)."""
-    return query_arrow(con, f"""SELECT * FROM staff_events WHERE staff_id = '{staff_id.replace("'", "''")}'
+    return query_arrow(con, f"""SELECT * FROM staff_events WHERE staff_id = {sql_str(staff_id)}
                                 ORDER BY day, event_id""").to_pylist()
 
 

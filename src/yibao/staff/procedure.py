@@ -16,10 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from yibao.contract.errors import BadOption
 from yibao.engine.workspace import Workspace
-from yibao.staff.ledger import Entry, LedgerError, append
+from yibao.staff.ledger import Entry, LedgerError, append, ledger_events, sync_from_workspace
 from yibao.staff.letters import decision_letter, notice_letter
 from yibao.staff.policy import StaffPolicy
+from yibao.staff.rules import registration_barred_until
 
 
 def _events(ws: Workspace, ref: str) -> list[dict]:
@@ -134,3 +136,14 @@ def decide(ws: Workspace, pol: StaffPolicy, sanction_id: str, day: dt.date, poin
                            points=final, noticed_points=note["points"], basis=note["basis"],
                            responsibility=note["responsibility"], fraud=bool(note["fraud"]), reviewed=reviewed,
                            outcome=outcome, opinions=opinions, reason=reason)
+
+
+def register(ws: Workspace, pol: StaffPolicy, staff_id: str, institution_id: str, day: dt.date) -> None:
+    """A (re-)registration (登记备案) on ``day``; refused while a termination bar runs (the bar derived by
+    :func:`yibao.staff.rules.registration_barred_until`). The loaded rows are synchronised into the ledger first."""
+    sync_from_workspace(ws)
+    until = registration_barred_until(ledger_events(ws.con, staff_id), staff_id, pol, day)
+    if until is not None:
+        raise BadOption(f"人员 {staff_id}：医保支付资格已终止，{until} 起方可再次登记备案")  # (the wording of the CLI)
+    with ws.transaction() as con:
+        append(con, [Entry(staff_id, "registration", day, f"reg:{staff_id}:{day.isoformat()}", institution_id)])

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from yibao.contract.vocab import sql_str
 from yibao.engine.runner import query_arrow
 from yibao.staff.policy import StaffPolicy
 from yibao.staff.reasons import STAFF_REASONS
@@ -120,12 +121,8 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 # --------------------------------------------------------------------------- SQL steps
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _in(values) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")" if values else "(NULL)"
+    return "(" + ", ".join(sql_str(v) for v in values) + ")" if values else "(NULL)"
 
 
 def _classified_sql(pol: StaffPolicy, src: str = "ev") -> str:
@@ -144,7 +141,7 @@ def _classified_sql(pol: StaffPolicy, src: str = "ev") -> str:
 def _rejected_sql(pol: StaffPolicy, src: str = "ev") -> str:
     msg = {code: STAFF_REASONS[code] for code in
            ("STAFF_NO_RESPONSIBILITY", "STAFF_BASIS_NOT_SCORING", "STAFF_POINTS_OUT_OF_RANGE")}
-    cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in msg.items())
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in msg.items())
     return f"""
         SELECT ref_id, staff_id, day, reason_code,
                '处理决定 ' || ref_id || '（人员 ' || staff_id || '，' || strftime(day, '%Y-%m-%d') || '，依据 '
@@ -410,3 +407,13 @@ def status_as_of(events: pa.Table, staff_ids: list[str] | None, pol: StaffPolicy
     finally:
         if own:
             con.close()
+
+
+def registration_barred_until(events: pa.Table, staff_id: str, pol: StaffPolicy, day: dt.date) -> dt.date | None:
+    """The first day ``staff_id`` may register again (登记备案) when a termination bar runs on ``day``, else None
+    (seed 001, 顾荣 answer 1: 终止之日起 1 年 / 3 年内不得再次登记备案)."""
+    st, _ = status_as_of(events, [staff_id], pol, day)
+    row = st.to_pylist()[0]
+    if row["status"] == "terminated" and row["barred_until"] is not None and row["barred_until"] > day:
+        return row["barred_until"]
+    return None

@@ -25,10 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from yibao.contract.derived import DEDUCTIONS, as_qualification_periods, emergency_paid_sql
+from yibao.contract.vocab import MONEY
 from yibao.engine.runner import query_arrow
 
 SOURCE = "staff_qualification"
-MONEY = pa.decimal128(18, 2)
 
 WITHHELD_LINES = pa.schema([
     pa.field("case_id", pa.string(), nullable=False),

@@ -3,7 +3,7 @@
 The files are read by :mod:`yibao.contract.readers` (CSV in UTF-8/BOM/GB18030, Parquet, .xlsx)
 and checked by :mod:`yibao.contract.validate` like a load; a row that fails (bad date, blank
 key, a sanction of an unknown staff member …) is not used and is reported with its reason code
-and Chinese message. A file that cannot be read at all raises ``FatalLoadError`` (one line).
+and Chinese message. A file that cannot be read at all raises ``FatalLoadError`` (a ``BadFile``; one line).
 
 ``staff.registered_on`` becomes a ``registration`` event: when it lies on or after a
 termination's bar end it is the re-registration that ends the termination.
@@ -20,11 +20,13 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
+from yibao.contract.errors import BadFile, MissingData
 from yibao.contract.readers import find_file, read_table
-from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import REPAIRS, SANCTIONS, STAFF
 from yibao.contract.validate import validate
 from yibao.engine.runner import query_arrow
+from yibao.engine.workspace import DB_FILE
+from yibao.staff.ledger import workspace_events
 from yibao.staff.policy import StaffPolicy, load_policy
 from yibao.staff.rules import EVENTS, derive
 
@@ -54,10 +56,10 @@ def read_dir(data_dir: Path) -> DirEvents:
     """The events of a region directory (staff required; sanctions and repairs absent = none)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FatalLoadError(str(data_dir), "目录不存在")
+        raise BadFile(f"{data_dir}: 目录不存在")
     paths = {t.name: find_file(data_dir, t.name) for t in (STAFF, SANCTIONS, REPAIRS)}
     if paths["staff"] is None:
-        raise FatalLoadError(str(data_dir), "缺少 staff 表（staff.csv、staff.parquet 或 staff.xlsx）")
+        raise MissingData(f"{data_dir}: 缺少 staff 表（staff.csv、staff.parquet 或 staff.xlsx）")
     raws = {name: read_table(p, {"staff": STAFF, "sanctions": SANCTIONS, "repairs": REPAIRS}[name])
             for name, p in paths.items() if p is not None}
     con = duckdb.connect()
@@ -107,12 +109,9 @@ def periods_from_dir(data_dir: Path, pol: StaffPolicy | None = None) -> pa.Table
 def periods_from_workspace(workspace: Path, pol: StaffPolicy | None = None) -> pa.Table:
     """QUALIFICATION_PERIODS of a workspace, opened read-only: its ledger (procedure decisions,
     periods imported from other regions) plus the loaded staff/sanctions/repairs rows."""
-    from yibao.engine.workspace import DB_FILE
-    from yibao.staff.ledger import workspace_events
-
     db = Path(workspace) / DB_FILE
     if not db.is_file():
-        raise FatalLoadError(str(workspace), "工作区不存在（先运行 yibao load）")
+        raise MissingData(f"{workspace}: 工作区不存在（先运行 yibao load）")
     con = duckdb.connect(str(db), read_only=True)
     try:
         events = workspace_events(con)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from yibao.contract.vocab import SCHEME_ZH, sql_str
+
 # Shares of the year's inpatient bookings (typical prefecture-city fund statements; example values).
 DEDUCTION_SHARES = {
     "out_of_area_realtime": Decimal("0.09"),   # 异地联网即时结算
@@ -42,7 +44,7 @@ def _fen(d: Decimal) -> Decimal:
 
 def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
     src = str(Path(out_dir) / f"cases.{'csv' if fmt == 'csv' else 'parquet'}")
-    reader = f"read_csv('{src}', all_varchar=true)" if fmt == "csv" else f"read_parquet('{src}')"
+    reader = f"read_csv({sql_str(src)}, all_varchar=true)" if fmt == "csv" else f"read_parquet({sql_str(src)})"
     con = duckdb.connect()
     try:
         rows = con.execute(f"""
@@ -76,7 +78,7 @@ def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
             "floor_rate": Decimal("1.05"),
             "ceiling_rate": Decimal("1.05"),
         }
-        out.append(f"[fund.{scheme}]  # {'职工' if scheme == 'employee' else '城乡居民'}")
+        out.append(f"[fund.{scheme}]  # {SCHEME_ZH[scheme]}")
         out += [f'{k} = "{v}"' for k, v in figures.items()]
         out.append("")
     return "\n".join(out)

@@ -1,8 +1,10 @@
-"""The figures ``make demo`` prints: the year's suspended and terminated staff, and the fund amount withheld."""
+"""The year's qualification summary (年度医保支付资格概况): suspended and terminated staff, and the fund amount
+withheld because of them (``yibao staff summary``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,7 @@ import duckdb
 from yibao.engine.workspace import DB_FILE
 from yibao.staff.ledger import workspace_events
 from yibao.staff.policy import StaffPolicy, load_policy
+from yibao.staff.settlement import withheld
 from yibao.staff.sources import qualification_periods, read_dir
 
 
@@ -33,8 +36,6 @@ def year_summary(path: Path, year: int, pol: StaffPolicy | None = None) -> dict:
     suspension only, yibao.contract.derived) — computed
     from a workspace's cases and fee lines; None for a region directory.
     """
-    from yibao.staff.settlement import withheld
-
     pol = pol or load_policy()
     path = Path(path)
     if (path / DB_FILE).is_file():
@@ -49,7 +50,5 @@ def year_summary(path: Path, year: int, pol: StaffPolicy | None = None) -> dict:
         periods = qualification_periods(read_dir(path).events, pol)
         amount = None
     s, t = _counts(periods, year)
-    from decimal import Decimal
-
     return {"year": year, "suspended": s, "terminated": t,
             "withheld": None if amount is None else Decimal(amount).quantize(Decimal("0.01"))}
