@@ -119,12 +119,14 @@ def test_worked_example_clearing(tmp_path: Path) -> None:
     assert (b.visit_growth, b.compensation, b.entitlement, b.final_transfer) == (
         D("0.3000"), D("8100.00"), D("387900.00"), D("63900.00"))
     cc = c["C"]
+    # issue 18: the kept saving reads the score — min(60 000 × 0.5, 240 000 × 0.1) = 24 000, and C's score 75 returns
+    # 0.7 of its deposit, so it keeps 24 000 × 0.7 = 16 800 (before issue 18: 24 000, entitlement 200 400)
     assert (cc.saving, cc.saving_kept, cc.score, cc.deposit_returned, cc.deposit_deducted) == (
-        D("60000.00"), D("24000.00"), D(75), D("8400.00"), D("3600.00"))
-    assert (cc.entitlement, cc.final_transfer) == (D("200400.00"), D("20400.00"))
+        D("60000.00"), D("16800.00"), D(75), D("8400.00"), D("3600.00"))
+    assert (cc.entitlement, cc.final_transfer) == (D("193200.00"), D("13200.00"))  # 180 000 + 16 800 − 3 600
     pot = next(p for p in res.rows("pots") if p["pot"] == "employee.inpatient")
     assert (pot["month_transfers"], pot["final_transfers"], pot["fund_total_paid"], pot["balance"]) == (
-        D("1044000.00"), D("144300.00"), D("1188300.00"), D("11700.00"))
+        D("1044000.00"), D("137100.00"), D("1181100.00"), D("18900.00"))
 
 
 def test_whole_band_mode_and_no_growth(tmp_path: Path) -> None:
@@ -148,7 +150,9 @@ def test_compensation_capped_by_what_the_pot_has_left(tmp_path: Path) -> None:
     inp = example_inputs()
     inp = type(inp)(inp.year, inp.institutions, inp.history, inp.months,
                     {"employee.inpatient": D("1180200.00"), "employee.outpatient": D("100000.00")})
-    res = compute_year(inp, year_policy_from(tmp_path, POLICY))
+    # this example was worked by hand with the kept saving not read by the score (issue 18 made that the default):
+    # the policy says so, to keep the example's point — the pot's remainder capping B's compensation
+    res = compute_year(inp, year_policy_from(tmp_path, POLICY.replace("[clearing.scores]", "[clearing]\nsaving_by_score = \"none\"\n[clearing.scores]")))
     c = by(res.clearing, "employee.inpatient")
     assert [c[k].quota for k in "ABC"] == [D("590100.00"), D("354060.00"), D("236040.00")]
     assert (c["B"].overrun_fund_share, c["B"].compensation) == (D("19473.30"), D("10563.30"))

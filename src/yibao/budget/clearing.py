@@ -84,7 +84,8 @@ def clear_pot(pot: str, amount: Decimal, lines: Sequence[CycleLine], year: int, 
     for line in lines:
         q, b = line.adjusted_quota, line.booked
         paid, deferred = line.paid, line.deferred
-        sh = share(q, b, cp)
+        score = cp.scores.get(line.institution_id, cp.default_score)
+        sh = share(q, b, cp, score)
         saving, kept, over, over_rate, fshare, base = (sh.saving, sh.saving_kept, sh.overrun, sh.overrun_rate,
                                                        sh.overrun_fund_share, sh.base)
         notes = [sh.note]
@@ -99,7 +100,6 @@ def clear_pot(pot: str, amount: Decimal, lines: Sequence[CycleLine], year: int, 
             notes.append(f"人次增长 {decimal_view(growth, 4)} 超过 {cp.compensation_growth_threshold}，"
                          f"合理超支 {fmt(reasonable)} × {cp.compensation_rate} = {fmt(comp)}")
         raw_comp.append(comp)
-        score = cp.scores.get(line.institution_id, cp.default_score)
         dshare = deposit_share(score, cp)
         returned = round_money(line.deposit * dshare)
         deducted = line.deposit - returned

@@ -247,6 +247,11 @@ BUDGET_PARAMS = ParamTable(
         _p("clearing.saving_keep_cap", "0.10", rate("1"),
            f"{SEVENTY} 三（五）结余留用: kept saving at most this share of the quota; local rule, example value 10 %",
            "结余留用上限（占指标）", "比例"),
+        _p("clearing.saving_by_score", "deposit_share", K.choice("deposit_share", "none"),
+           f"{SEVENTY} 三（五）结余留用 and 三（八）对医疗服务数量或质量不符合要求的…扣减: savings are kept only where "
+           "quantity and quality hold — deposit_share = the kept saving × the share of the deposit the assessment "
+           "score returns (score 100: all of it); none = the score does not change the kept saving (local rule)",
+           "结余留用是否按考核得分折算"),
         _p("clearing.band_mode", "marginal", K.choice("marginal", "whole"),
            f"{SEVENTY} 三（五）超支分担: marginal = each band's share applies to the part of the overrun inside it; "
            "whole = the band of the overrun rate applies to all of it", "超支分担的计算方式"),

@@ -147,6 +147,7 @@ class ClearingPolicy:
     over_bands: tuple[OverBand, ...]
     deposit_return: tuple[DepositBand, ...]
     scores: dict[str, Decimal]
+    saving_by_score: str = "deposit_share"
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,8 @@ def _year_policy(path: Path, raw: dict, problems: list[str]) -> YearPolicy | Non
                         c.turnover_recovery_month, c.midyear_month, c.midyear_threshold)
     k = v.ns("clearing")
     clearing = ClearingPolicy(k.saving_keep_rate, k.saving_keep_cap, k.band_mode, k.compensation_growth_threshold,
-                              k.compensation_rate, k.compensation_cap, k.default_score, bands, deposit, k.scores)
+                              k.compensation_rate, k.compensation_cap, k.default_score, bands, deposit, k.scores,
+                              k.saving_by_score)
     return YearPolicy(split, cycle, clearing, sources)
 
 

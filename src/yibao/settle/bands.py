@@ -12,7 +12,9 @@ its quota or its points, and B the fund amount it booked (记账):
   base = Q + F.
 
 The deposit withheld is returned by the assessment score: the first ``deposit_return`` band with
-score ≥ min_score gives the share returned (half up); the rest is deducted.
+score ≥ min_score gives the share returned (half up); the rest is deducted. The kept saving reads the same
+score (70号: savings are kept only where quantity and quality hold): with ``saving_by_score =
+"deposit_share"`` it is multiplied by that share (half up; score 100 keeps it whole).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Bands(Protocol):
     band_mode: str
     over_bands: Sequence[OverBand]
     deposit_return: Sequence[DepositBand]
+    saving_by_score: str  # "deposit_share" or "none"
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,20 @@ def fund_share(overrun: Decimal, quota: Decimal, cp: Bands) -> tuple[Decimal, st
     return fen_half_up(total), " + ".join(parts)
 
 
-def share(quota: Decimal, booked: Decimal, cp: Bands) -> Shared:
-    """结余留用 or 超支分担 of ``booked`` against ``quota``, with a Chinese note naming every figure."""
+def share(quota: Decimal, booked: Decimal, cp: Bands, score: Decimal | None = None) -> Shared:
+    """结余留用 or 超支分担 of ``booked`` against ``quota``, with a Chinese note naming every figure; ``score`` (the
+    assessment score) scales the kept saving when the policy says so."""
     if booked <= quota:
         saving = quota - booked
         kept = min(round_money(saving * cp.saving_keep_rate), round_money(quota * cp.saving_keep_cap))
         note = (f"结余 {fmt(saving)}，留用 min({fmt(saving)} × {cp.saving_keep_rate}, "
                 f"{fmt(quota)} × {cp.saving_keep_cap}) = {fmt(kept)}")
+        if score is not None and getattr(cp, "saving_by_score", "none") == "deposit_share" and kept > 0:
+            factor = deposit_share(score, cp)
+            if factor != 1:
+                scaled = round_money(kept * factor)
+                note += f"；考核得分 {score} 的返还比例 {factor}，留用 {fmt(kept)} × {factor} = {fmt(scaled)}"
+                kept = scaled
         return Shared(saving, kept, ZERO, None, ZERO, booked + kept, note)
     over = booked - quota
     rate = decimal_view(Fraction(over) / Fraction(quota), 4) if quota else None

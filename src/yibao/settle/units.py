@@ -251,9 +251,9 @@ def settle_scheme(scheme: str, budget: Decimal, months: Sequence[UnitMonth], pol
         p = per[i]
         patient = p["total_cost"] - p["fund_paid"]
         amount = units_money if ratio is None else max(units_money - patient, ZERO)
-        sh = share(amount, p["fund_paid"], bands)
-        prepaid, withheld = paid_by.get(i, (ZERO, ZERO))
         score = scores.get(i, default_score)
+        sh = share(amount, p["fund_paid"], bands, score)
+        prepaid, withheld = paid_by.get(i, (ZERO, ZERO))
         dshare = deposit_share(score, bands)
         returned = round_money(withheld * dshare)
         deducted = withheld - returned
