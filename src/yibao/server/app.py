@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from yibao import __version__
 from yibao.contract.errors import WorkspaceBusy
 from yibao.contract.privacy import mask_id_number, mask_name
-from yibao.server import auth
+from yibao.server import auth, precheck
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
 from yibao.store import audit
@@ -334,6 +334,7 @@ def create_app(settings: Settings) -> FastAPI:
         resp.delete_cookie(SESSION_COOKIE)
         return resp
 
+    app.include_router(precheck.router)
     return app
 
 
