@@ -9,18 +9,16 @@ validate, 503 the workspace is being written (``yibao load``) for longer than th
 
 from __future__ import annotations
 
-import html
 from contextlib import asynccontextmanager
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from yibao import __version__
 from yibao.contract.errors import WorkspaceBusy
 from yibao.contract.privacy import mask_id_number, mask_name
-from yibao.server import auth, precheck
+from yibao.server import auth, pages, precheck
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
 from yibao.store import audit
@@ -37,8 +35,6 @@ from yibao.store.db import Store
 from yibao.store.users import LOGIN_POLICY, ROLES, LoginPolicy, LoginRefused, User, authenticate, get_user
 
 PUBLIC_API = {"/api/health", "/api/login"}
-SESSION_COOKIE = "yibao_session"
-LOGIN_CSRF_COOKIE = "yibao_login_csrf"
 READ_WAIT_SECONDS = 30.0  # how long a request waits for a running `yibao load` before 503
 
 _STATUS_CODES = {400: ("bad_request", "请求格式错误"), 401: ("unauthorized", "需要登录：请提供有效的令牌"),
@@ -118,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="医保基金经办与监管：病例、审核疑点、申诉与复审、扣款、审计日志。错误统一为 "
                               '{"error": {"code", "message"}}。')
     app.state.settings = settings
+    app.state.reader = reader  # the pages read the workspace through it too
     store = settings.store
 
     # --- authentication of /api/ (before routing, so that unknown /api/ paths answer 401 too) -----------------
@@ -279,60 +276,7 @@ def create_app(settings: Settings) -> FastAPI:
         fnd.finalize_due(store, _today(), client=_client(request))
         return fnd.deductions(store, institution_id, year)
 
-    # --- pages: login and index (Chinese) -----------------------------------------------------------------
-    def _session(request: Request) -> tuple[User, dict] | None:
-        data = auth.verify(store.secret, "session", request.cookies.get(SESSION_COOKIE))
-        user = get_user(store, data["u"]) if data else None
-        return (user, data) if user and user.role == data.get("r") else None
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request):
-        s = _session(request)
-        if s is None:
-            return RedirectResponse("/login", status_code=303)
-        user, data = s
-        inst = f"，机构 {html.escape(user.institution_id)}" if user.institution_id else ""
-        body = (f"<p>当前用户：<strong>{html.escape(user.username)}</strong>（{ROLES[user.role]}{inst}）</p>"
-                "<ul><li><a href=\"/openapi.json\">接口说明（OpenAPI）</a></li></ul>"
-                f"<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" "
-                f"value=\"{html.escape(data['n'])}\"><button type=\"submit\">退出登录</button></form>")
-        return HTMLResponse(_page("首页", body))
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_page(request: Request):
-        nonce = secrets.token_urlsafe(24)
-        resp = HTMLResponse(_page("登录", _login_form(nonce)))
-        resp.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600)
-        return resp
-
-    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_form(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form("")):
-        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, csrf):
-            return HTMLResponse(_page("登录", "<p role=\"alert\">页面已过期，请重新打开登录页</p>"
-                                      "<p><a href=\"/login\">登录</a></p>"), status_code=403)
-        try:
-            user = authenticate(store, username, password, client=_client(request), policy=settings.policy)
-        except LoginRefused as exc:
-            return HTMLResponse(_page("登录", f"<p role=\"alert\">{html.escape(exc.message)}</p>"
-                                      + _login_form(cookie)), status_code=401)
-        resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(SESSION_COOKIE, auth.sign(store.secret, "session", user.username, user.role,
-                                                  settings.policy.session_hours),
-                        httponly=True, samesite="lax", max_age=int(settings.policy.session_hours * 3600))
-        resp.delete_cookie(LOGIN_CSRF_COOKIE)
-        return resp
-
-    @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: str = Form("")):
-        s = _session(request)
-        if s is None or not secrets.compare_digest(s[1]["n"], csrf):
-            return HTMLResponse(_page("退出", "<p role=\"alert\">请求无效（CSRF 校验失败）</p>"), status_code=403)
-        audit.record(store, actor=s[0].username, role=s[0].role, action="logout", object=f"user:{s[0].username}",
-                     client=_client(request))
-        resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE)
-        return resp
+    app.include_router(pages.router)  # the Chinese web pages (yibao.server.pages)
 
     app.include_router(precheck.router)
     return app
@@ -353,23 +297,6 @@ def _zh(e: dict) -> str:
     if t.startswith("greater") or t.startswith("less"):
         return "超出允许范围"
     return "格式不正确"
-
-
-def _login_form(nonce: str) -> str:
-    return ("<form method=\"post\" action=\"/login\">"
-            f"<input type=\"hidden\" name=\"csrf\" value=\"{html.escape(nonce)}\">"
-            "<p><label for=\"username\">用户名</label> <input id=\"username\" name=\"username\" "
-            "autocomplete=\"username\" required></p>"
-            "<p><label for=\"password\">密码</label> <input id=\"password\" name=\"password\" type=\"password\" "
-            "autocomplete=\"current-password\" required></p>"
-            "<p><button type=\"submit\">登录</button></p></form>")
-
-
-def _page(title: str, body: str) -> str:
-    return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)} · yibao 医保</title></head><body>"
-            f"<header><h1>yibao 医保基金经办与监管</h1></header><main><h2>{html.escape(title)}</h2>{body}</main>"
-            "</body></html>")
 
 
 __all__ = ["ApiError", "Settings", "create_app"]
