@@ -30,6 +30,7 @@ milliseconds, once per key). Choice and figures: docs/precheck.md.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import threading
@@ -38,10 +39,11 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from yibao.contract.errors import RefusedInput
@@ -63,6 +65,8 @@ from yibao.engine.select import runner_for
 from yibao.engine.workspace import DB_FILE
 from yibao.engine.wslock import connect_for_read
 from yibao.review.check import CheckError, Checker
+from yibao.server.pages import PageError, PageRoute, add_nav, render, require
+from yibao.server.pages.core import check_csrf
 from yibao.review.ruleset import RuleSet, load_rules
 from yibao.staff import periods_from_workspace
 from yibao.store import audit
@@ -648,3 +652,113 @@ async def precheck_api(request: Request):
         return _error(400, "bad_request", "请求体不是有效的 JSON")
     out = await run_in_threadpool(run_precheck, request, body, request.state.user)
     return out if isinstance(out, JSONResponse) else JSONResponse(out)
+
+
+# --- the page (事前预审) ----------------------------------------------------------------------------------------
+
+pages = APIRouter(route_class=PageRoute, include_in_schema=False)
+add_nav("/precheck", "事前预审", PRECHECK_ROLES)
+FORM_FIELDS = ("case_id", "person_id", "institution_id", "setting", "scheme", "admit_date", "discharge_date", "sex",
+               "age_years", "dept_code", "attending_staff_id", "principal_dx", "secondary_dx", "procedures",
+               "discharge_mode", "total_cost", "fund_paid", "self_pay", "out_of_pocket_excluded", "lines")
+LINE_FIELDS = ("item_code", "item_name", "quantity", "unit_price", "service_date", "fee_category", "item_kind",
+               "amount", "staff_id")
+
+
+def case_from_form(form: dict) -> dict:
+    """The pre-check input from the page's form (lines: one per row, comma or tab separated)."""
+    case = {k: (form.get(k) or "").strip() for k in FORM_FIELDS if k != "lines"}
+    case = {k: v for k, v in case.items() if v != ""}
+    for k in ("secondary_dx", "procedures"):
+        if k in case:
+            case[k] = [x.strip() for x in case[k].split("|") if x.strip()]
+    case["emergency"] = form.get("emergency") == "1"
+    lines = []
+    for n, raw in enumerate((form.get("lines") or "").splitlines(), 1):
+        if not raw.strip():
+            continue
+        parts = [p.strip() for p in re.split(r"\t|,|，", raw)]
+        if len(parts) < 4:
+            raise CheckError(f"费用明细第 {n} 行：至少需要 项目编码、项目名称、数量、单价 四项")
+        ln = {k: v for k, v in zip(LINE_FIELDS, parts) if v != ""}
+        ln["line_no"] = len(lines) + 1
+        lines.append(ln)
+    case["lines"] = lines
+    return case
+
+
+def _form_of_case(con, case_id: str) -> dict | None:
+    row = con.execute("SELECT case_id, person_id, institution_id, setting, scheme, admit_date, discharge_date, sex, "
+                      "age_years, dept_code, attending_staff_id, principal_dx, secondary_dx, procedures, "
+                      "discharge_mode, total_cost, fund_paid, self_pay, out_of_pocket_excluded, emergency "
+                      "FROM main.cases WHERE case_id = ?", [case_id]).fetchone()
+    if row is None:
+        return None
+    keys = ("case_id", "person_id", "institution_id", "setting", "scheme", "admit_date", "discharge_date", "sex",
+            "age_years", "dept_code", "attending_staff_id", "principal_dx", "secondary_dx", "procedures",
+            "discharge_mode", "total_cost", "fund_paid", "self_pay", "out_of_pocket_excluded", "emergency")
+    f = dict(zip(keys, row))
+    for k in ("secondary_dx", "procedures"):
+        f[k] = "|".join(f[k] or [])
+    lines = con.execute("SELECT item_code, item_name, quantity, unit_price, service_date, fee_category, item_kind, "
+                        "amount, staff_id FROM main.fee_items WHERE case_id = ? ORDER BY line_no", [case_id]).fetchall()
+    f["lines"] = "\n".join(",".join("" if v is None else _text(v) if not isinstance(v, Decimal) or k != "quantity"
+                                    else f"{v.normalize():f}" for k, v in zip(LINE_FIELDS, ln)) for ln in lines)
+    return {k: ("" if v is None else _text(v) if not isinstance(v, bool) else v) for k, v in f.items()}
+
+
+def _example(request: Request, s) -> tuple[dict, str | None]:
+    """The form prefilled from a case of the workspace (``?from_case=``; a hospital: its own only, else 404)."""
+    svc = service(request.app)
+    cid = request.query_params.get("from_case")
+    try:
+        con = connect_for_read(svc.db, svc.wait_seconds) if svc.db.exists() else None
+    except duckdb.Error:
+        con = None
+    if con is None:
+        return {}, None
+    try:
+        inst = s.user.institution_id if s.role == "hospital" else None
+        ex = con.execute("SELECT min(case_id) FROM main.cases WHERE setting = 'inpatient'"
+                         + (" AND institution_id = ?" if inst else ""), [inst] if inst else []).fetchone()[0]
+        form = {}
+        if cid:
+            form = _form_of_case(con, cid) or {}
+            if not form or (inst and form.get("institution_id") != inst):
+                raise PageError(404, f"未找到病例 {cid}")
+        return form, ex
+    finally:
+        con.close()
+
+
+@pages.get("/precheck", response_class=HTMLResponse)
+def precheck_page(request: Request):
+    s = require(request, PRECHECK_ROLES)
+    form, example = _example(request, s)
+    if s.role == "hospital":
+        form["institution_id"] = s.user.institution_id
+    form.setdefault("setting", "inpatient")
+    return render(request, "precheck/form.html", {"title": "事前预审", "f": form, "example": example,
+                                                   "fixed_institution": s.role == "hospital"})
+
+
+@pages.post("/precheck", response_class=HTMLResponse)
+async def precheck_submit(request: Request):
+    s = require(request, PRECHECK_ROLES)
+    data = dict(await request.form())
+    check_csrf(s, str(data.get("csrf", "")))
+    if s.role == "hospital":
+        data["institution_id"] = s.user.institution_id
+    ctx = {"title": "事前预审", "f": data, "fixed_institution": s.role == "hospital"}
+    try:
+        case = case_from_form(data)
+    except CheckError as exc:
+        return render(request, "precheck/form.html", {**ctx, "error": exc.message}, status=422)
+    out = await run_in_threadpool(run_precheck, request, case, s.user)
+    if isinstance(out, JSONResponse):
+        msg = json.loads(out.body)["error"]["message"]
+        return render(request, "precheck/form.html", {**ctx, "error": msg}, status=out.status_code)
+    return render(request, "precheck/form.html", {**ctx, "out": out})
+
+
+router.include_router(pages)
