@@ -31,7 +31,7 @@ def budget_policy(workspace: Path, tmp: Path) -> Decimal:
 
     from yibao.synth import generate
 
-    generate(tmp / "gen", seed=1, cases=50)
+    generate(tmp / "gen", seed=1, cases=100)
     text = (tmp / "gen" / "budget_policy.toml").read_text(encoding="utf-8")
     (workspace / "budget_policy.toml").write_text(re.sub(r"^year = \d+", "year = 2024", text, flags=re.M),
                                                   encoding="utf-8")
