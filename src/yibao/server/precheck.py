@@ -14,9 +14,9 @@ an audit event:
 
 What it needs is loaded once, on first use, and reloaded when the workspace's database file changes: the rule
 set with the checker's indexes, the persons' earlier cases (sorted by person, an offset per person), the
-insured persons' sex, birth and death dates, the DIP catalogue (``$YIBAO_DIP_CATALOGUE``, a directory written
-by ``yibao dip build``; else built from the workspace's history years) with every group key of the history
-resolved once, and the DRG standards (``$YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1``) with
+insured persons' sex, birth and death dates, the DIP catalogue (``$YIBAO_DIP_CATALOGUE`` or
+``WS/results/dip-catalogue``, written by ``yibao dip build``; else built from the workspace's history years)
+with every group key of the history resolved once, and the DRG standards (``$YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1``) with
 weights from the workspace's history years (``$YIBAO_DRG_WEIGHTS``: a city's published table instead).
 
 The single-case arithmetic (DIP points, DRG case weight, the three history rules) is written here for one
@@ -91,6 +91,16 @@ ORDER BY c.person_id, c.admit_date, c.case_id
 
 class PrecheckUnavailable(RefusedInput):
     """The workspace cannot answer a pre-check (no data loaded yet)."""
+
+
+def catalogue_dir(workspace: Path) -> Path | None:
+    """The DIP catalogue the server uses: ``$YIBAO_DIP_CATALOGUE``, else ``WS/results/dip-catalogue`` (written by
+    ``yibao dip build --out``), when it holds a catalogue; None: build one from the workspace's history."""
+    env = os.environ.get(DIP_CATALOGUE_ENV)
+    for p in ([Path(env)] if env else []) + [Path(workspace) / "results" / "dip-catalogue"]:
+        if (p / "manifest.json").is_file():
+            return p
+    return None
 
 
 def _offsets(col: pa.ChunkedArray) -> dict[str, tuple[int, int]]:
@@ -214,8 +224,8 @@ class Precheck:
         policy = load_dip_policy()
         cases_rel = f'"{db}".main.cases'
         runner = runner_for("duckdb", con=con)
-        cat_dir = os.environ.get(DIP_CATALOGUE_ENV)
-        if cat_dir:
+        cat_dir = catalogue_dir(self.workspace)
+        if cat_dir is not None:
             cat, manifest, rules, valid = dip_build.read_catalogue(Path(cat_dir))
             version, source = manifest.get("version", ""), f"目录库 {cat_dir}"
         else:
@@ -589,7 +599,7 @@ def _procs(v) -> tuple[str, ...]:
     return tuple(x.strip() for x in v if x is not None and str(x).strip())
 
 
-__all__ = ["DIP_CATALOGUE_ENV", "DRG_WEIGHTS_ENV", "HISTORY_RULES", "Precheck", "PrecheckUnavailable",
+__all__ = ["DIP_CATALOGUE_ENV", "DRG_WEIGHTS_ENV", "catalogue_dir", "HISTORY_RULES", "Precheck", "PrecheckUnavailable",
            "PRECHECK_ROLES", "drg_case_weight", "fill", "router", "run_precheck", "service"]
 
 
