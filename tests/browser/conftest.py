@@ -2,7 +2,7 @@
 
 The site (session-scoped, built once in a temporary directory, seconds):
 
-- a synthetic region (``yibao synth --seed 5 --cases 400``) loaded into a workspace;
+- a synthetic region (``yibao synth --seed 5 --cases 2000``) loaded into a workspace;
 - ``yibao review --workspace`` (the run recorded in the store, findings ``open``);
 - when the CHS-DRG standards are found: ``yibao dip build`` + ``dip score`` into ``WS/results/dip`` and
   ``yibao drg settle`` into ``WS/results/drg`` (what the hospital's own view reads);
@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 ARTEFACTS = REPO / "test-artefacts" / "browser"
 DOC_IMG = REPO / "docs" / "zh" / "img"
 PASSWORD = "browser-test-pw-1"
+# the screenshots the user manual (docs/zh/操作手册.md) shows, refreshed with YIBAO_DOC_SHOTS=1
+DOC_SHOTS = frozenset({"登录", "首页-supervisor", "审核疑点工作台", "批量复审决定", "申诉-填写", "复审决定", "病例",
+                       "本院病例-DIP", "本院病例-DRG"})
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
@@ -95,7 +98,7 @@ class Site:
 
 def _build(tmp: Path) -> tuple[Path, Path, bool]:
     region, ws = tmp / "region", tmp / "ws"
-    cli("synth", "--out", str(region), "--seed", "5", "--cases", "400")
+    cli("synth", "--out", str(region), "--seed", "5", "--cases", "2000")
     cli("load", str(region), "--workspace", str(ws))
     cli("review", "--workspace", str(ws), "--out", str(tmp / "review"))
     from yibao.contract.standards import find_standards
@@ -167,7 +170,7 @@ def browser(site):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        b = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu", "--lang=zh-CN"])
         yield b
         b.close()
 
@@ -200,13 +203,13 @@ def page_as(browser, site):
 @pytest.fixture(scope="session")
 def shot():
     """``shot(page, name)``: a full-page PNG under test-artefacts/browser/ (not committed); with
-    ``YIBAO_DOC_SHOTS=1`` a viewport-sized copy into docs/zh/img/ for the manual."""
+    ``YIBAO_DOC_SHOTS=1`` a viewport-sized copy of the manual's (:data:`DOC_SHOTS`) into docs/zh/img/."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
         path = ARTEFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        if os.environ.get("YIBAO_DOC_SHOTS") == "1":
+        if os.environ.get("YIBAO_DOC_SHOTS") == "1" and name in DOC_SHOTS:
             DOC_IMG.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(DOC_IMG / f"{name}.png"), full_page=False)
         return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,30 @@ def add_nav(path: str, label: str, roles) -> None:
 
 env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "xml"]),
                   trim_blocks=True, lstrip_blocks=True)
+
+
+def _money(v) -> str:
+    """``12345.6`` → ``12,345.60`` (exact: Decimal), blank for None."""
+    if v is None or v == "":
+        return ""
+    return f"{Decimal(str(v)).quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
+
+
+def _num(v, places: int = 4) -> str:
+    if v is None or v == "":
+        return ""
+    return f"{Decimal(str(v)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,.{places}f}"
+
+
+def _sign(v) -> str:
+    """The CSS class of a gain (pos) or a loss (neg)."""
+    if v is None or v == "":
+        return ""
+    d = Decimal(str(v))
+    return "neg" if d < 0 else "pos" if d > 0 else ""
+
+
+env.filters.update(money=_money, num=_num, sign=_sign)
 
 
 @dataclass(frozen=True)
