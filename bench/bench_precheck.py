@@ -11,7 +11,7 @@ fields, as a hospital system would send it before upload — one after the other
 - **whole answer**: :meth:`yibao.server.precheck.Precheck.check` (DIP group and points, DRG group and case
   weight, every finding, the history rules), in process;
 - **rules alone**: the one-case rules (:class:`yibao.review.check.Checker`) and the rules over the person's
-  history (the answer's ``timing_ms.rules``);
+  history (the answer's ``timing_ms.rules``; the history rules alone are ``timing_ms.history_rules``);
 - **over HTTP** (``--http`` requests, 0 to skip): ``POST /api/precheck`` through the ASGI app in process
   (FastAPI's test client: bearer token check, JSON both ways, the audit entry in the SQLite store), on a
   scratch copy of the store only (the workspace is opened read-only).
@@ -99,13 +99,14 @@ def main() -> None:
     t_load = time.perf_counter() - t0
     keys_before = len(L.dip_keys)
 
-    whole, rules, whole_in, rules_in, lines = [], [], [], [], []
+    whole, rules, whole_in, rules_in, lines, hist = [], [], [], [], [], []
     for c in cases:
         t = time.perf_counter()
         out = svc.check(c)
         ms = (time.perf_counter() - t) * 1000
         whole.append(ms)
         rules.append(out["timing_ms"]["rules"])
+        hist.append(out["timing_ms"]["history_rules"])
         lines.append(len(c["lines"]))
         if c["setting"] == "inpatient":
             whole_in.append(ms)
@@ -156,6 +157,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     print(_row("whole answer (all cases)", whole))
     print(_row("rules alone (all cases)", rules))
+    print(_row("of which the history rules (C03, C04, C09)", hist))
     if whole_in:
         print(_row("whole answer (inpatient)", whole_in))
         print(_row("rules alone (inpatient)", rules_in))
