@@ -121,7 +121,11 @@ def test_without_history_years_dip_says_why(client):
     out = client.post("/api/precheck", json=stay(), headers=headers(client, "agency")).json()
     # the tiny region has only 2024: no earlier year to build a DIP catalogue from
     assert out["dip"]["status"] == "unavailable" and "之前没有住院病例" in out["dip"]["reason_zh"]
-    assert out["drg"]["status"] in ("ok", "unavailable") or out["drg"]["status_zh"]
+    if out["drg"]["status"] == "unavailable":  # no CHS-DRG standards here
+        assert "分组标准" in out["drg"]["status_zh"]
+    else:  # grouped, but no history year gives weights: paid by item, and the answer says why
+        assert out["drg"]["method"] == "item" and out["drg"]["item_reason"] in ("no_weight", "not_grouped")
+        assert out["drg"]["item_reason_zh"] in ("该 DRG 无权重", "未能入组")
 
 
 # --- single-case formulas against the set-based pipelines, on every case of a generated region ---------------
