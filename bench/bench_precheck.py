@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -149,8 +150,9 @@ def main() -> None:
         load = "?"
     print(f"\nworkspace {a.workspace} ({n_cases:,} cases); {len(cases)} cases sent "
           f"({len(whole_in)} inpatient; lines per case median {int(_pct(lines, 0.5))}, max {max(lines)})")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"load once: {t_load:.1f} s (cases drawn in {t_cases:.1f} s); DIP keys resolved from the history "
-          f"{keys_before:,}, new keys met {misses}")
+          f"{keys_before:,}, new keys met {misses}; peak RSS {rss:,.0f} MiB")
     print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {platform.node()}, "
           f"{platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, load average {load}\n")
     print("| measure | n | p50 ms | p99 ms | max ms |")
