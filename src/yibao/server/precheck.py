@@ -30,6 +30,7 @@ milliseconds, once per key). Choice and figures: docs/precheck.md.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import re
@@ -103,14 +104,15 @@ def catalogue_dir(workspace: Path) -> Path | None:
     return None
 
 
-def _offsets(col: pa.ChunkedArray) -> dict[str, tuple[int, int]]:
-    """Each value's [start, stop) in a column sorted by it."""
+def _offsets(col: pa.ChunkedArray) -> tuple[dict[str, int], np.ndarray]:
+    """Each value's first row in a column sorted by it, and the rows where each run starts (plus the end): the
+    run of value ``v`` is ``[starts[i], starts[i + 1])`` with ``i = at[v]``. Only strings and ints in the dict:
+    the garbage collector does not track it (no pauses of a full collection over a million tuples)."""
     ids = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
     if not len(ids):
-        return {}
+        return {}, np.zeros(1, dtype=np.int64)
     starts = np.concatenate([[0], np.flatnonzero(ids[1:] != ids[:-1]) + 1])
-    stops = np.concatenate([starts[1:], [len(ids)]])
-    return dict(zip(ids[starts].tolist(), zip(starts.tolist(), stops.tolist())))
+    return dict(zip(ids[starts].tolist(), range(len(starts)))), np.concatenate([starts, [len(ids)]]).astype(np.int64)
 
 
 def _text(v) -> str:
@@ -145,8 +147,10 @@ class Loaded:
     rs: RuleSet
     checker: Checker
     hist: pa.Table
-    hist_at: dict[str, tuple[int, int]]
-    insured: dict[str, tuple]  # person_id → (sex, birth_date, death_date)
+    hist_at: dict[str, int]  # person_id → its run in ``hist_starts``
+    hist_starts: np.ndarray
+    insured_at: dict[str, int]  # person_id → its row of ``insured``
+    insured: pa.Table  # person_id, sex, birth_date, death_date
     institutions: dict[str, dict]
     dip_policy: DipPolicy
     dip_catalogue: pa.Table
@@ -202,9 +206,7 @@ class Precheck:
             checker = Checker(cat, inst, rs, periods)
             hist = query_arrow(con, _HISTORY_SQL)
             ins = query_arrow(con, "SELECT person_id, sex, birth_date, death_date FROM main.insured")
-            insured = dict(zip(ins.column("person_id").to_pylist(),
-                               zip(ins.column("sex").to_pylist(), ins.column("birth_date").to_pylist(),
-                                   ins.column("death_date").to_pylist())))
+            insured_at = dict(zip(ins.column("person_id").to_pylist(), range(ins.num_rows)))
             institutions = {r["institution_id"]: r for r in inst.to_pylist()}
             db = con.execute("SELECT current_database()").fetchall()[0][0]
             try:
@@ -216,9 +218,13 @@ class Precheck:
             drg = self._load_drg(con, db)
         finally:
             con.close()
-        return Loaded(mtime=mtime, rs=rs, checker=checker, hist=hist, hist_at=_offsets(hist.column("person_id")),
-                      insured=insured, institutions=institutions, **dip, **drg,
-                      load_seconds=time.perf_counter() - t0)
+        hist_at, hist_starts = _offsets(hist.column("person_id"))
+        out = Loaded(mtime=mtime, rs=rs, checker=checker, hist=hist, hist_at=hist_at, hist_starts=hist_starts,
+                     insured_at=insured_at, insured=ins, institutions=institutions, **dip, **drg,
+                     load_seconds=time.perf_counter() - t0)
+        gc.collect()
+        gc.freeze()  # what is loaded stays: later collections do not walk it again
+        return out
 
     def _load_dip(self, con, db: str, inst: pa.Table) -> dict:
         policy = load_dip_policy()
@@ -292,7 +298,9 @@ class Precheck:
             raise CheckError("输入应为一个病例（JSON 对象）")
         case = dict(case)
         pid = case.get("person_id")
-        person = L.insured.get(str(pid)) if pid not in (None, "") else None
+        row = L.insured_at.get(str(pid)) if pid not in (None, "") else None
+        person = tuple(L.insured.column(k)[row].as_py() for k in ("sex", "birth_date", "death_date")) \
+            if row is not None else None
         if person is not None:  # the person's facts of record where the case does not give them
             if case.get("death_date") in (None, "") and person[2] is not None:
                 case["death_date"] = person[2].isoformat()
@@ -364,10 +372,11 @@ class Precheck:
 
     @staticmethod
     def _history(L: Loaded, c: dict) -> list[dict]:
-        at = L.hist_at.get(c["person_id"])
-        if at is None:
+        i = L.hist_at.get(c["person_id"])
+        if i is None:
             return []
-        rows = L.hist.slice(at[0], at[1] - at[0]).to_pylist()
+        start, stop = int(L.hist_starts[i]), int(L.hist_starts[i + 1])
+        rows = L.hist.slice(start, stop - start).to_pylist()
         return [r for r in rows if r["case_id"] != c["case_id"]]  # the case itself, if uploaded before, is replaced
 
     def _history_findings(self, L: Loaded, c: dict, hist: list[dict], viewer: str | None) -> list[dict]:
