@@ -43,6 +43,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -149,6 +150,7 @@ class Loaded:
     hist: pa.Table
     hist_at: dict[str, int]  # person_id → its run in ``hist_starts``
     hist_starts: np.ndarray
+    history_days: int  # the longest look-back of the history rules (C04's max_gap_days)
     insured_at: dict[str, int]  # person_id → its row of ``insured``
     insured: pa.Table  # person_id, sex, birth_date, death_date
     institutions: dict[str, dict]
@@ -219,7 +221,9 @@ class Precheck:
         finally:
             con.close()
         hist_at, hist_starts = _offsets(hist.column("person_id"))
+        days = max([int(r.params.get("max_gap_days", 0)) for r in rs.enabled if r.logic == "split_admission"] + [0])
         out = Loaded(mtime=mtime, rs=rs, checker=checker, hist=hist, hist_at=hist_at, hist_starts=hist_starts,
+                     history_days=days,
                      insured_at=insured_at, insured=ins, institutions=institutions, **dip, **drg,
                      load_seconds=time.perf_counter() - t0)
         gc.collect()
@@ -376,7 +380,12 @@ class Precheck:
         if i is None:
             return []
         start, stop = int(L.hist_starts[i]), int(L.hist_starts[i + 1])
-        rows = L.hist.slice(start, stop - start).to_pylist()
+        part = L.hist.slice(start, stop - start)
+        if part.num_rows > 8:  # only cases that can matter: every history rule needs a discharge on or after this day
+            bound = min(c["admit_date"] - dt.timedelta(days=L.history_days), c["admit_date"].replace(day=1))
+            dis = part.column("discharge_date")
+            part = part.filter(pc.or_kleene(pc.greater_equal(dis, pa.scalar(bound, pa.date32())), pc.is_null(dis)))
+        rows = part.to_pylist()
         return [r for r in rows if r["case_id"] != c["case_id"]]  # the case itself, if uploaded before, is replaced
 
     def _history_findings(self, L: Loaded, c: dict, hist: list[dict], viewer: str | None) -> list[dict]:
