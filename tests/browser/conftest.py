@@ -13,8 +13,8 @@ Fixtures for other page tests: ``site`` (:class:`Site`), ``browser`` (a launched
 (``page_as("supervisor")`` → a logged-in page in a fresh context) and ``shot(page, name)`` (a full-page
 screenshot under ``test-artefacts/browser/``; with ``YIBAO_DOC_SHOTS=1`` also into ``docs/zh/img/``).
 
-Skipped, with the reason, when ``playwright`` (pip) or a chromium executable is absent; ``.ci/run``
-installs both, so CI runs them. Never ``playwright install``: no browser download here.
+The tests that drive the browser are skipped, with the reason, when ``playwright`` (pip) or a chromium
+executable is absent (the HTTP tests of the pages still run); ``.ci/run`` installs both, so CI runs them. Never ``playwright install``: no browser download here.
 """
 
 from __future__ import annotations
@@ -55,11 +55,17 @@ def _skip_reason() -> str | None:
     return None
 
 
+BROWSER_FIXTURES = {"browser", "page_as"}
+
+
 def pytest_collection_modifyitems(config, items):
+    """Tests that drive the browser are skipped, with the reason, without playwright or chromium; the HTTP
+    tests of the pages (``site`` alone) run anyway."""
     reason = _skip_reason()
     if reason:
         for item in items:
-            if "tests/browser" in str(item.fspath).replace(os.sep, "/"):
+            if "tests/browser" in str(item.fspath).replace(os.sep, "/") and \
+                    BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -130,9 +136,6 @@ def _hospitals(ws: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Site:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
     from yibao.store.db import open_store
     from yibao.store.users import add_user
 
@@ -167,6 +170,9 @@ def site(tmp_path_factory) -> Site:
 
 @pytest.fixture(scope="session")
 def browser(site):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -200,6 +206,17 @@ def page_as(browser, site):
         c.close()
 
 
+def _shrink(path: Path) -> None:
+    """A palette PNG (64 colours) for the committed manual images: a third of the size, text still sharp."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=64)
+    small.save(path, optimize=True)
+
+
 @pytest.fixture(scope="session")
 def shot():
     """``shot(page, name)``: a full-page PNG under test-artefacts/browser/ (not committed); with
@@ -211,7 +228,9 @@ def shot():
         page.screenshot(path=str(path), full_page=True)
         if os.environ.get("YIBAO_DOC_SHOTS") == "1" and name in DOC_SHOTS:
             DOC_IMG.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(DOC_IMG / f"{name}.png"), full_page=False)
+            doc = DOC_IMG / f"{name}.png"
+            page.screenshot(path=str(doc), full_page=False)
+            _shrink(doc)
         return path
 
     return take

@@ -89,7 +89,13 @@ def test_keyboard_alone_reaches_filters_rows_and_the_bulk_form(page_as, site):
 def test_bulk_decision_with_one_reason(page_as, site, shot):
     page = page_as("supervisor")
     h2 = site.institutions[site.users["hospital2"]]
-    page.goto(f"{site.url}/findings?institution_id={h2}&status=open")
+    page.goto(f"{site.url}/findings")
+    page.get_by_label("机构", exact=True).select_option(h2)   # filtered through htmx, not a page load
+    page.get_by_label("状态", exact=True).select_option("open")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(re.compile(r".*status=open"))
+    page.wait_for_function("[...document.querySelectorAll('#findings-table tbody tr td:nth-child(3)')]"
+                           f".every(td => td.innerText.startsWith('{h2}'))")
     boxes = page.locator("#findings-table tbody input[name=finding_ids]")
     chosen = boxes.evaluate_all("e => e.slice(0, 2).map(x => x.value)")
     assert len(chosen) == 2
@@ -100,6 +106,7 @@ def test_bulk_decision_with_one_reason(page_as, site, shot):
     shot(page, "批量复审决定")
     page.get_by_role("button", name="批量决定").click()
     page.wait_for_url(re.compile(r".*done=2"))
+    assert f"institution_id={h2}" in page.url  # back to the filters shown when deciding
     assert "已处理 2 条疑点" in page.get_by_role("status").inner_text()
     after = {f["finding_id"]: f["status"] for f in api_findings(site, institution_id=h2)["findings"]}
     assert [after[f] for f in chosen] == ["upheld", "upheld"]

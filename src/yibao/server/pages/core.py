@@ -39,7 +39,8 @@ NAV: list[tuple[str, str, frozenset[str]]] = [
     ("/", "首页", frozenset(ROLES)),
     ("/findings", "审核疑点工作台", frozenset({"admin", "agency", "supervisor", "auditor"})),
     ("/findings", "本院审核疑点", frozenset({"hospital"})),
-    ("/hospital", "本院病例与盈亏", frozenset({"hospital", "admin", "agency", "supervisor", "auditor"})),
+    ("/hospital", "本院病例与盈亏", frozenset({"hospital"})),
+    ("/hospital", "机构病例与盈亏", frozenset({"admin", "agency", "supervisor", "auditor"})),
 ]
 
 

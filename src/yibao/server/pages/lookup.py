@@ -10,7 +10,6 @@ from functools import lru_cache
 import duckdb
 
 from yibao.contract.privacy import mask_id_number, mask_name
-from yibao.contract.vocab import SETTING_ZH
 from yibao.review.ruleset import load_rules
 from yibao.server.access import MASKED_ROLES
 from yibao.server.cases import WorkspaceReader

@@ -28,6 +28,7 @@ shows that difference:
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,8 @@ from yibao.dip.build import code_names
 from yibao.dip.hospital import DEVIATION_ZH, STATUS_ZH, explain
 from yibao.dip.pipelines import KIND_ZH
 from yibao.dip.policy import load_policy
+from yibao.drg.explain import group_one
+from yibao.drg.standards import load_standards
 
 DRG_COLUMNS = {"病例号": "case_id", "机构编码": "institution_id", "险种": "scheme_zh", "结算年度": "settle_year",
                "分组状态": "status", "DRG": "drg", "DRG 名称": "drg_name", "相对权重 RW": "rw", "倍率": "outlier",
@@ -255,4 +258,41 @@ def institution_view(cfg, reader, institution_id: str, scheme: str, year: int | 
     return out
 
 
-__all__ = ["Sources", "case_payment", "dip_group_name", "institution_view", "sources"]
+
+
+# --- the DRG grouping trail of one case (why this group) ------------------------------------------------------
+# Loading the CHS-DRG tables takes seconds, so the first case page starts it in a background thread and
+# says so; later pages show the trail (yibao.drg.explain.group_one, the same as `yibao group drg --explain`).
+
+_STD: dict = {}
+_STD_LOCK = threading.Lock()
+
+
+def _load_standards() -> None:
+    try:
+        path = find_standards()
+        _STD["std"] = load_standards(path) if path else None
+        _STD["error"] = None if path else "未找到 CHS-DRG 分组标准目录（YIBAO_STANDARDS）"
+    except Exception as exc:  # a broken standards directory: say so on the page, keep serving
+        _STD["std"], _STD["error"] = None, f"分组标准无法读取：{str(exc).splitlines()[0][:200]}"
+
+
+def drg_trail(case: dict) -> tuple[str | None, str | None]:
+    """(the grouping trail of ``case``, or None; a note when it is not available yet or at all)."""
+    with _STD_LOCK:
+        if "thread" not in _STD:
+            _STD["thread"] = threading.Thread(target=_load_standards, name="yibao-standards", daemon=True)
+            _STD["thread"].start()
+    if _STD["thread"].is_alive():
+        return None, "分组过程说明正在准备（首次读取分组标准需数秒），请稍后刷新本页"
+    if _STD.get("std") is None:
+        return None, _STD.get("error") or "分组标准不可用"
+    if case.get("setting") != "inpatient":
+        return None, None
+    try:
+        return group_one(case, _STD["std"]).explain(), None
+    except Exception as exc:  # one case the grouper cannot read: the page still opens
+        return None, f"本病例无法给出分组过程：{str(exc).splitlines()[0][:200]}"
+
+
+__all__ = ["Sources", "case_payment", "dip_group_name", "drg_trail", "institution_view", "sources"]

@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from yibao.contract.privacy import mask_id_number, mask_name
+from yibao.contract.vocab import SETTING_ZH
 from yibao.engine.excel import Col, Sheet, write_workbook
 from yibao.server.access import ENDPOINT_ROLES
 from yibao.server.cases import read_case
@@ -43,7 +44,7 @@ from yibao.server.pages.core import (
     require,
     settings,
 )
-from yibao.server.pages.payment import case_payment
+from yibao.server.pages.payment import case_payment, drg_trail
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.db import now_iso
@@ -99,7 +100,7 @@ def _decorate(request: Request, rows: list[dict], role: str) -> list[dict]:
                     "rule_name": rules.get(r["rule_id"], {}).get("name", ""),
                     "status_zh": fnd.STATUS_ZH.get(r["status"], r["status"]),
                     "severity_zh": lookup.SEVERITY_ZH.get(r["severity"], r["severity"]),
-                    "setting_zh": lookup.SETTING_ZH.get(r["setting"] or "", r["setting"] or ""),
+                    "setting_zh": SETTING_ZH.get(r["setting"] or "", r["setting"] or ""),
                     "deadline_zh": lookup.deadline_text(day, r["deadline"]) if r["status"] == "open" else "",
                     "investigation_zh": lookup.deadline_text(day, r["investigation_deadline"])
                     if r["status"] == "investigation" else ""})
@@ -394,6 +395,7 @@ def case_page(request: Request, case_id: str):
                  client=client(request), detail={"masked": mask, "page": True} if visible else {"page": True})
     if not visible:
         raise PageError(404, f"未找到病例 {case_id}")
+    trail = drg_trail(case)  # before masking (the grouper reads no personal data, but the case as loaded)
     case["person_name"], case["person_id_number"] = lookup.person(s.role, case["person_name"],
                                                                   case["person_id_number"])
     lines = lookup.query(reader, LINE_SQL, [case_id])
@@ -418,8 +420,8 @@ def case_page(request: Request, case_id: str):
     return render(request, "cases/case.html", {
         "title": f"病例 {case_id}", "case": case, "lines": lines, "findings": found, "mask": mask,
         "institution_name": inst.get(case["institution_id"], ""), "doctor": mask_name(doctor) if mask else doctor,
-        "setting_zh": lookup.SETTING_ZH.get(case["setting"] or "", case["setting"]),
-        "pay": case_payment(cfg, case_id)})
+        "setting_zh": SETTING_ZH.get(case["setting"] or "", case["setting"]),
+        "pay": case_payment(cfg, case_id), "trail": trail})
 
 
 __all__ = ["router"]
