@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from yibao import __version__
 from yibao.contract.errors import WorkspaceBusy
 from yibao.contract.privacy import mask_id_number, mask_name
-from yibao.server import auth, pages
+from yibao.server import auth, dashboards, pages, precheck, simulate, staffpages
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
 from yibao.server.periods import router as periods_router
@@ -284,6 +284,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(pages.router)  # the Chinese web pages (yibao.server.pages)
 
+    app.include_router(precheck.router)
+    app.include_router(dashboards.router)
+    app.include_router(staffpages.router)
+    app.include_router(simulate.router)
     return app
 
 
