@@ -51,15 +51,20 @@ from starlette.concurrency import run_in_threadpool
 from yibao.contract.errors import RefusedInput
 from yibao.contract.schema import TABLES
 from yibao.contract.standards import find_standards
-from yibao.dip import build as dip_build
+from yibao.dip import catalogue as dip_catalogue
+from yibao.dip import scoring as dip_scoring
 from yibao.dip.hospital import explain as dip_explain
-from yibao.dip.pipelines import KIND_ZH, REASONS_ZH, param_tables, read_overrides, read_valid_procedures
+from yibao.dip.labels import GROUP_KIND_ZH as KIND_ZH
+from yibao.dip.labels import REASONS_ZH
+from yibao.dip.tables import param_tables, read_overrides, read_valid_procedures
 from yibao.dip.policy import DipPolicy, DipPolicyError
 from yibao.dip.policy import load_policy as load_dip_policy
 from yibao.drg.explain import group_one
 from yibao.drg.grouper import group_table
-from yibao.drg.payment import DRG_WEIGHTS, ITEM_ZH, OUTLIER_ZH, DrgPolicy, history_years, load_payment_policy
-from yibao.drg.payment import param_tables as drg_param_tables
+from yibao.drg.labels import ITEM_ZH, OUTLIER_ZH
+from yibao.drg.payment import DRG_WEIGHTS
+from yibao.drg.policy import DrgPolicy, history_years, load_payment_policy
+from yibao.drg.policy import param_tables as drg_param_tables
 from yibao.drg.standards import load_standards
 from yibao.drg.weights import official_weights, read_weights
 from yibao.engine.runner import query_arrow
@@ -236,17 +241,17 @@ class Precheck:
         runner = runner_for("duckdb", con=con)
         cat_dir = catalogue_dir(self.workspace)
         if cat_dir is not None:
-            cat, manifest, rules, valid = dip_build.read_catalogue(Path(cat_dir))
+            cat, manifest, rules, valid = dip_catalogue.read_catalogue(Path(cat_dir))
             version, source = manifest.get("version", ""), f"目录库 {cat_dir}"
         else:
-            years, target = dip_build.history_years(self.workspace, policy)
+            years, target = dip_catalogue.history_years(self.workspace, policy)
             built = policy if policy.years else replace(policy, year_weights=tuple(policy.year_weights[-len(years):]))
             rules, valid = read_overrides(), read_valid_procedures(find_standards(None))
-            cat = dip_build.build_tables({"cases": cases_rel}, runner, built, years, rules, valid)["dip_catalogue"]
+            cat = dip_catalogue.build_tables({"cases": cases_rel}, runner, built, years, rules, valid)["dip_catalogue"]
             version = ""
             source = f"由工作区历史年度 {'、'.join(map(str, years))} 生成（结算年度 {target}）"
         # every group key of the history resolved once by the DIP scoring itself
-        scored = dip_build.score_tables({"cases": cases_rel, "institutions": f'"{db}".main.institutions'}, runner,
+        scored = dip_scoring.score_tables({"cases": cases_rel, "institutions": f'"{db}".main.institutions'}, runner,
                                         policy, cat, rules, valid, final=True)["dip_case_points"]
         cur = con.cursor()
         try:
@@ -263,7 +268,7 @@ class Precheck:
         return {"dip_policy": policy, "dip_catalogue": cat, "dip_groups": {r["group_id"]: r for r in cat.to_pylist()},
                 "dip_keys": dip_keys, "dip_rules": rules, "dip_valid": valid, "dip_coef": coef,
                 "dip_version": version, "dip_source": source,
-                "dip_names": dip_build.code_names(find_standards(None))}
+                "dip_names": dip_catalogue.code_names(find_standards(None))}
 
     def _load_drg(self, con, db: str) -> dict:
         sdir = find_standards(None)
@@ -485,7 +490,7 @@ class Precheck:
         inst = pa.Table.from_pylist(list(L.institutions.values()), schema=TABLES["institutions"].arrow_schema()) \
             if L.institutions else TABLES["institutions"].arrow_schema().empty_table()
         with L.dip_lock:
-            out = dip_build.score_tables({"cases": one, "institutions": inst}, runner_for("duckdb"), L.dip_policy,
+            out = dip_scoring.score_tables({"cases": one, "institutions": inst}, runner_for("duckdb"), L.dip_policy,
                                          L.dip_catalogue, L.dip_rules, L.dip_valid, final=True)["dip_case_points"]
         r = out.to_pylist()[0]
         if r["status"] in ("review", "reviewed"):  # a pre-check is not in the special-case review cap

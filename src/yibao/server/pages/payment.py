@@ -40,9 +40,10 @@ import pyarrow.parquet as pq
 
 from yibao.contract.standards import find_standards
 from yibao.contract.vocab import SCHEME_ZH
-from yibao.dip.build import code_names
-from yibao.dip.hospital import DEVIATION_ZH, STATUS_ZH, explain
-from yibao.dip.pipelines import KIND_ZH
+from yibao.dip.catalogue import code_names
+from yibao.dip.hospital import explain
+from yibao.dip.labels import DEVIATION_ZH, STATUS_ZH
+from yibao.dip.labels import GROUP_KIND_ZH as KIND_ZH
 from yibao.dip.policy import load_policy
 from yibao.drg.explain import group_one
 from yibao.drg.standards import load_standards
