@@ -36,10 +36,12 @@ def run_one(ws: Path, stays: int, scratch: Path, repeat: int = 3, memory_limit: 
 
     from yibao.budget.policy import load_policy as load_budget_policy
     from yibao.budget.year import pot_amounts
-    from yibao.dip.build import REVIEW_SCHEMA, build_tables
-    from yibao.dip.pipelines import DIP_SCORING, param_tables, read_overrides, read_valid_procedures
+    from yibao.dip.catalogue import build_tables
     from yibao.dip.policy import load_policy
-    from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, Budgets, settle_sources, settle_year
+    from yibao.dip.scoring import DIP_SCORING
+    from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, settle_sources, settle_year
+    from yibao.dip.tables import REVIEW_SCHEMA, param_tables, read_overrides, read_valid_procedures
+    from yibao.settle.pots import Budgets
     from yibao.engine.runner import LocalRunner, query_arrow, run_final
 
     pol = load_policy(overrides={"catalogue": {"years": [2023, 2024], "year_weights": ["3", "7"]}})

@@ -151,7 +151,7 @@ def _cases(ws: Path) -> list[dict]:
 
 
 def test_dip_points_equal_the_dip_scoring(gen_ws, loaded):
-    from yibao.dip import build as dip_build
+    from yibao.dip import scoring as dip_build
     from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
 
@@ -212,7 +212,7 @@ def test_drg_case_weights_equal_the_drg_payment(gen_ws, loaded):
 
 
 def test_history_rules_equal_the_review(gen_ws, loaded):
-    from yibao.review.engine import run_workspace
+    from yibao.review.run import run_workspace
     from yibao.staff import periods_from_workspace
 
     rs = loaded.rs
