@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from yibao.contract.errors import BadFile, BadPolicy
+from yibao.contract.errors import BadFile
+from yibao.contract.reasons import FatalLoadError  # (a BadFile; tests expect it of [statement])
 from yibao.contract.vocab import LEVEL_ZH, SCHEME_ZH, SETTING_ZH  # noqa: F401 (LEVEL_ZH, SCHEME_ZH: re-exported)
 from yibao.engine.csvfile import rows_csv
 from yibao.engine.excel import Sheet, table_sheet
@@ -127,11 +128,11 @@ def issuer_from(raw: Mapping | None = None, where: str = "") -> Issuer:
     over = dict((raw or {}).get("statement") or {})
     extra = sorted(set(over) - set(d))
     if extra:
-        raise BadPolicy(f"{where or '[statement]'}: [statement] 未知的键：{', '.join(extra)}（可选：agency、issue_date）")
+        raise FatalLoadError(where or "[statement]", f"[statement] 未知的键：{', '.join(extra)}（可选：agency、issue_date）")
     d.update(over)
     agency = str(d["agency"]).strip()
     if not agency:
-        raise BadPolicy(f"{where or '[statement]'}: [statement] agency（签发机构）不能为空")
+        raise FatalLoadError(where or "[statement]", "[statement] agency（签发机构）不能为空")
     text = d["issue_date"]
     if isinstance(text, dt.date):
         day = text
@@ -141,7 +142,7 @@ def issuer_from(raw: Mapping | None = None, where: str = "") -> Issuer:
         try:
             day = dt.date.fromisoformat(str(text).strip())
         except ValueError:
-            raise BadPolicy(f"{where or '[statement]'}: [statement] issue_date 应为日期 YYYY-MM-DD：{text!r}") from None
+            raise FatalLoadError(where or "[statement]", f"[statement] issue_date 应为日期 YYYY-MM-DD：{text!r}") from None
     return Issuer(agency, day)
 
 
