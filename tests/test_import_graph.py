@@ -19,11 +19,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
-# issue 14 in progress: removed once the packages are reshaped
-IN_PROGRESS = pytest.mark.xfail(reason="issue 14: cycles and late imports still being removed", strict=False)
-
 ROOT = Path(__file__).resolve().parents[1] / "src" / "yibao"
 
 LAYERS = {
@@ -181,7 +176,6 @@ def test_every_package_has_a_layer():
     assert packages <= set(LAYERS), f"packages without a layer: {sorted(packages - set(LAYERS))}"
 
 
-@IN_PROGRESS
 def test_no_import_cycles():
     edges, _, _ = graph()
     assert cycles(edges) == []
@@ -197,7 +191,6 @@ def test_no_private_imports_across_packages():
     assert private == []
 
 
-@IN_PROGRESS
 def test_no_function_local_imports_outside_interfaces():
     _, _, local = graph()
     assert sorted(set(local)) == []
