@@ -1,0 +1,230 @@
+"""The benefit calculator (待遇计算): what the pooling fund owes for every case of a year, set-based in DuckDB.
+
+Steps (one SQL statement; no Python loop per case or line):
+
+1. **cost base** (费用构成) per case from its fee lines and the catalogue valid on each line's service date:
+   甲类 (class A), 乙类 (class B) with its personal share 乙类先行自付 = ROUND_HALF_UP(amount × self_pay_ratio, 2)
+   per line, 丙类 (class C; a line whose code is in no catalogue counts here too, 目录外), and the part of
+   ``total_cost`` without lines (``unlisted`` = total − Σ lines, counted as class A or C by the policy).
+   Cases treated elsewhere are priced by the place of care's catalogue (就医地目录) when one is given.
+2. **policy-covered cost** (政策范围内费用) = A + B − 乙类先行自付 (+ unlisted when counted as A).
+3. **deductible** (起付线): per stay ``min(covered, D)``; per year the part of ``D`` not yet met by the person's
+   earlier cases of the same scheme and setting in settlement order (``settle_date``, ``case_id``), a running
+   sum: ``min(before + covered, D) − min(before, D)``.
+4. **cost bands** (分段比例): the covered cost above the deductible split at the band tops (positions within
+   the stay's covered cost), each part × its rate; the sum rounded once, ROUND_HALF_UP to the fen.
+5. **annual cap** (封顶): the running sum of the uncapped payments over the person's year in the pot
+   (住院+门诊慢特病 / 普通门诊); the case gets ``min(cum, cap) − min(cum − own, cap)``.
+
+Every part is DECIMAL; ``fund + self_pay + excluded = total_cost`` for every case whose lines do not exceed its
+total (the Hypothesis property of tests/benefit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+
+from yibao.benefit.policy import LEVELS, cap_rows, rule_rows
+from yibao.contract.params import Values
+from yibao.contract.vocab import MONEY_SQL, sql_str
+from yibao.engine.runner import query_arrow
+
+INF = "1000000000000.00"  # a band top of 0 means "no further band": compared as this
+RATE = "DECIMAL(9,4)"
+
+# The columns of a cost base: what the calculator needs of a case (or of a manual claim).
+BASE_COLUMNS = ("row_id", "row_kind", "person_id", "scheme", "setting", "principal_dx", "level", "order_date",
+                "total_cost", "class_a", "class_b", "class_b_self_pay", "class_c", "unlisted", "booked_fund",
+                "catalogue_region")
+
+RESULT_COLUMNS = (
+    "row_id", "row_kind", "person_id", "scheme", "benefit_setting", "level", "order_date", "catalogue_region",
+    "total_cost", "class_a", "class_b", "class_b_self_pay", "class_c", "unlisted", "covered", "deductible",
+    "deductible_before", "band1", "band2", "band3", "rate1", "rate2", "rate3", "fund_uncapped", "cap",
+    "cap_used_before", "over_cap", "fund_computed", "self_pay_computed", "excluded_computed", "booked_fund",
+    "difference",
+)
+
+
+def region_match_sql(code: str, region: str) -> str:
+    """SQL: ``code`` (an expression) lies in pooling region ``region``: a province code (``440000``) takes every
+    code with its first 2 digits, a city code (``440200``) every code with its first 4, any other only itself."""
+    if region.endswith("0000"):
+        return f"left({code}, 2) = {sql_str(region[:2])}"
+    if region.endswith("00"):
+        return f"left({code}, 4) = {sql_str(region[:4])}"
+    return f"{code} = {sql_str(region)}"
+
+
+def _values(rows: list[tuple], types: list[str]) -> str:
+    def lit(v, t):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int,)) and t == "INTEGER":
+            return str(v)
+        return f"CAST({sql_str(v)} AS {t})"
+
+    return "VALUES " + ", ".join("(" + ", ".join(lit(v, t) for v, t in zip(r, types)) + ")" for r in rows)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Relations (table names or ``(SELECT …)``) the calculator reads."""
+
+    cases: str
+    fee_items: str
+    catalog: str
+    institutions: str
+    # place-of-care catalogues: region code → relation with the catalogue's columns (就医地目录)
+    other_catalogs: tuple[tuple[str, str], ...] = ()
+
+
+def case_base_sql(src: Sources, policy: Values, year: int) -> str:
+    """The cost base of every case settled in ``year`` (columns :data:`BASE_COLUMNS`)."""
+    region = policy["benefit.region_code"]
+    cats = [f"SELECT {sql_str(region)} AS cat_region, item_code, class, self_pay_ratio, valid_from, valid_to "
+            f"FROM {src.catalog}"]
+    known = [r for r, _ in src.other_catalogs]
+    for r, rel in src.other_catalogs:
+        cats.append(f"SELECT {sql_str(r)}, item_code, class, self_pay_ratio, valid_from, valid_to FROM {rel}")
+    # the place of care's catalogue: the institution's own region, or its city's, when given; else ours
+    pick = "CASE " + "".join(f"WHEN {region_match_sql('i.region_code', r)} THEN {sql_str(r)} "
+                             for r in sorted(known, key=len, reverse=True) if r != region) + f"ELSE {sql_str(region)} END"
+    pick = pick if known else sql_str(region)
+    return f"""
+    WITH c AS (
+        SELECT c.case_id, c.person_id, c.scheme, c.setting, c.principal_dx, c.settle_date, c.total_cost, c.fund_paid,
+               coalesce(i.level, 0) AS level, {pick} AS cat_region
+        FROM {src.cases} c LEFT JOIN {src.institutions} i ON i.institution_id = c.institution_id
+        WHERE c.settle_date >= DATE '{year}-01-01' AND c.settle_date < DATE '{year + 1}-01-01'),
+    cat0 AS ({" UNION ALL ".join(cats)}),
+    -- one version per item and day: a version ends where the next one starts (overlaps cannot double a line)
+    cat AS (SELECT cat_region, item_code, class, coalesce(self_pay_ratio, 0) AS ratio, valid_from,
+                   least(coalesce(valid_to, DATE '9999-12-31'),
+                         coalesce(lead(valid_from) OVER (PARTITION BY cat_region, item_code ORDER BY valid_from)
+                                  - INTERVAL 1 DAY, DATE '9999-12-31'))::DATE AS valid_to
+            FROM cat0),
+    l AS (
+        SELECT f.case_id, sum(f.amount) AS lines_total,
+               coalesce(sum(f.amount) FILTER (WHERE k.class = 'A'), 0) AS class_a,
+               coalesce(sum(f.amount) FILTER (WHERE k.class = 'B'), 0) AS class_b,
+               coalesce(sum(round(f.amount * k.ratio, 2)) FILTER (WHERE k.class = 'B'), 0) AS class_b_self_pay,
+               coalesce(sum(f.amount) FILTER (WHERE k.class IS NULL OR k.class = 'C'), 0) AS class_c
+        FROM {src.fee_items} f JOIN c ON c.case_id = f.case_id
+        LEFT JOIN cat k ON k.item_code = f.item_code AND k.cat_region = c.cat_region
+                       AND f.service_date BETWEEN k.valid_from AND k.valid_to
+        GROUP BY f.case_id)
+    SELECT c.case_id AS row_id, 'case' AS row_kind, c.person_id, c.scheme, c.setting, c.principal_dx, c.level,
+           c.settle_date AS order_date, c.total_cost,
+           coalesce(l.class_a, 0)::{MONEY_SQL} AS class_a, coalesce(l.class_b, 0)::{MONEY_SQL} AS class_b,
+           coalesce(l.class_b_self_pay, 0)::{MONEY_SQL} AS class_b_self_pay,
+           coalesce(l.class_c, 0)::{MONEY_SQL} AS class_c,
+           (c.total_cost - coalesce(l.lines_total, 0))::{MONEY_SQL} AS unlisted,
+           c.fund_paid AS booked_fund, c.cat_region AS catalogue_region
+    FROM c LEFT JOIN l ON l.case_id = c.case_id"""
+
+
+def benefit_sql(base: str, policy: Values) -> str:
+    """The calculator over a cost base (``base``: a relation with :data:`BASE_COLUMNS`): :data:`RESULT_COLUMNS`."""
+    rules = _values(rule_rows(policy), ["VARCHAR", "VARCHAR", "INTEGER", MONEY_SQL, "BOOLEAN", "VARCHAR",
+                                        MONEY_SQL, MONEY_SQL, RATE, RATE, RATE])
+    caps = _values(cap_rows(policy), ["VARCHAR", "VARCHAR", MONEY_SQL])
+    special = policy["benefit.special_dx"]
+    is_special = " OR ".join(f"starts_with(b.principal_dx, {sql_str(p)})" for p in special) or "false"
+    unlisted_a = policy["benefit.unlisted_class"] == "A"
+    covered = "b.class_a + b.class_b - b.class_b_self_pay" + (" + b.unlisted" if unlisted_a else "")
+    excluded = "b.class_c" + ("" if unlisted_a else " + b.unlisted")
+    return f"""
+    WITH r(scheme, setting, level, ded, per_year, pot, top1, top2, rate1, rate2, rate3) AS ({rules}),
+    k(scheme, pot, cap) AS ({caps}),
+    b AS (
+        SELECT b.*, CASE WHEN b.setting = 'outpatient' AND ({is_special}) THEN 'special_outpatient'
+                         ELSE b.setting END AS benefit_setting,
+               greatest({covered}, 0)::{MONEY_SQL} AS covered, ({excluded})::{MONEY_SQL} AS excluded
+        FROM {base} b),
+    j AS (
+        SELECT b.*, r.ded, r.per_year, r.pot, r.rate1, r.rate2, r.rate3, k.cap,
+               CASE WHEN r.top1 = 0 THEN {INF} ELSE r.top1 END::{MONEY_SQL} AS t1,
+               CASE WHEN r.top2 = 0 THEN {INF} ELSE r.top2 END::{MONEY_SQL} AS t2,
+               coalesce(sum(b.covered) OVER (
+                   PARTITION BY b.person_id, b.scheme, b.benefit_setting, year(b.order_date)
+                   ORDER BY b.order_date, b.row_kind, b.row_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                   0)::{MONEY_SQL} AS covered_before
+        FROM b JOIN r ON r.scheme = b.scheme AND r.setting = b.benefit_setting AND r.level = b.level
+               JOIN k ON k.scheme = b.scheme AND k.pot = r.pot),
+    d AS (
+        SELECT j.*,
+               CASE WHEN per_year THEN least(covered_before, ded) ELSE 0 END::{MONEY_SQL} AS deductible_before,
+               CASE WHEN per_year THEN least(covered_before + covered, ded) - least(covered_before, ded)
+                    ELSE least(covered, ded) END::{MONEY_SQL} AS deductible
+        FROM j),
+    p AS (
+        SELECT d.*,
+               greatest(least(covered, t1) - deductible, 0)::{MONEY_SQL} AS band1,
+               greatest(least(covered, t2) - greatest(deductible, t1), 0)::{MONEY_SQL} AS band2,
+               greatest(covered - greatest(deductible, t2), 0)::{MONEY_SQL} AS band3
+        FROM d),
+    u AS (
+        SELECT p.*, round(band1 * rate1 + band2 * rate2 + band3 * rate3, 2)::{MONEY_SQL} AS fund_uncapped FROM p),
+    q AS (
+        SELECT u.*, (sum(fund_uncapped) OVER (
+                   PARTITION BY person_id, scheme, pot, year(order_date)
+                   ORDER BY order_date, row_kind, row_id ROWS UNBOUNDED PRECEDING))::{MONEY_SQL} AS cum
+        FROM u)
+    SELECT row_id, row_kind, person_id, scheme, benefit_setting, level, order_date, catalogue_region, total_cost,
+           class_a, class_b, class_b_self_pay, class_c, unlisted, covered, deductible, deductible_before,
+           band1, band2, band3, rate1, rate2, rate3, fund_uncapped, cap,
+           least(cum - fund_uncapped, cap)::{MONEY_SQL} AS cap_used_before,
+           (fund_uncapped - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS over_cap,
+           (least(cum, cap) - least(cum - fund_uncapped, cap))::{MONEY_SQL} AS fund_computed,
+           (covered - (least(cum, cap) - least(cum - fund_uncapped, cap)) + class_b_self_pay)::{MONEY_SQL}
+               AS self_pay_computed,
+           excluded AS excluded_computed, booked_fund,
+           (booked_fund - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS difference
+    FROM q"""
+
+
+def compute(con: duckdb.DuckDBPyConnection, src: Sources, policy: Values, year: int | None = None,
+            extra_base: str | None = None) -> pa.Table:
+    """Every case settled in ``year`` (default: the policy's) with its computed fund payment and parts, ordered by
+    ``row_kind, row_id``. ``extra_base``: more cost-base rows (e.g. manual claims, ``row_kind = 'claim'``)
+    accumulated together with the cases over each person's year."""
+    y = policy["benefit.year"] if year is None else year
+    base = f"({case_base_sql(src, policy, y)})"
+    if extra_base:
+        cols = ", ".join(BASE_COLUMNS)
+        base = f"(SELECT {cols} FROM {base} UNION ALL SELECT {cols} FROM {extra_base})"
+    sql = benefit_sql(base, policy) + " ORDER BY row_kind, row_id"
+    return query_arrow(con, sql)
+
+
+def _pct(rate: str) -> str:
+    return f"(rtrim(rtrim(({rate} * 100)::DECIMAL(9,2)::VARCHAR, '0'), '.') || '%')"
+
+
+def arithmetic_sql(t: str = "") -> str:
+    """SQL text expression: the computation of a result row (columns :data:`RESULT_COLUMNS`, prefix ``t``) in
+    Chinese — 政策范围内费用, 起付线, the cost bands with their rates, the cap."""
+    c = (lambda n: f"{t}{n}")  # noqa: E731
+    bands = " || ".join(
+        f"CASE WHEN {c(f'band{i}')} > 0 THEN {'' if i == 1 else chr(39) + ' + ' + chr(39) + ' || '}"
+        f"{c(f'band{i}')}::VARCHAR || '×' || {_pct(c(f'rate{i}'))} ELSE '' END" for i in (1, 2, 3))
+    return f"""('政策范围内费用 ' || {c('covered')} || ' 元（甲类 ' || {c('class_a')} || ' + 乙类 ' || {c('class_b')}
+        || ' − 乙类先行自付 ' || {c('class_b_self_pay')}
+        || CASE WHEN {c('unlisted')} <> 0 THEN ' + 无明细部分 ' || {c('unlisted')} ELSE '' END
+        || '；丙类及目录外 ' || {c('class_c')} || ' 元自费）；起付线 ' || {c('deductible')} || ' 元'
+        || CASE WHEN {c('deductible_before')} > 0 THEN '（本年度此前已累计起付 ' || {c('deductible_before')} || ' 元）'
+                ELSE '' END
+        || '；' || CASE WHEN {c('band1')} + {c('band2')} + {c('band3')} = 0 THEN '无可支付费用段'
+                       ELSE ltrim({bands}, ' +') END
+        || ' = ' || {c('fund_uncapped')} || ' 元（四舍五入到分）'
+        || CASE WHEN {c('over_cap')} > 0 THEN '；年度最高支付限额 ' || {c('cap')} || ' 元，此前已支付 '
+                || {c('cap_used_before')} || ' 元，封顶扣减 ' || {c('over_cap')} || ' 元' ELSE '' END)"""
+
+
+__all__ = ["BASE_COLUMNS", "RESULT_COLUMNS", "LEVELS", "Sources", "benefit_sql", "case_base_sql", "compute",
+           "arithmetic_sql", "region_match_sql"]
