@@ -136,7 +136,7 @@ def test_place_of_care_catalogue_prices_cases_elsewhere():
                       [line("K1", 1, "A1", "1000.00"), line("K2", 1, "A1", "1000.00", "2025-03-30")])
     con.execute("CREATE TABLE gz AS SELECT 'A1' AS item_code, 'C' AS class, NULL::DECIMAL(9,4) AS self_pay_ratio, "
                 "DATE '2020-01-01' AS valid_from, NULL::DATE AS valid_to")
-    src2 = Sources(src.cases, src.fee_items, src.catalog, src.institutions, (("440100", "gz"),))
+    src2 = Sources(src.cases, src.fee_items, src.catalog, src.institutions, other_catalogs=(("440100", "gz"),))
     r = rows(compute(con, src2, P))
     assert (r["K1"]["catalogue_region"], r["K1"]["class_c"], r["K1"]["fund_computed"]) == ("440100", D("1000"), D("0.00"))
     assert (r["K2"]["catalogue_region"], r["K2"]["class_a"]) == ("440200", D("1000"))

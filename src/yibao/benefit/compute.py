@@ -39,14 +39,14 @@ RATE = "DECIMAL(9,4)"
 # The columns of a cost base: what the calculator needs of a case (or of a manual claim).
 BASE_COLUMNS = ("row_id", "row_kind", "person_id", "scheme", "setting", "principal_dx", "level", "order_date",
                 "total_cost", "class_a", "class_b", "class_b_self_pay", "class_c", "unlisted", "booked_fund",
-                "catalogue_region")
+                "catalogue_region", "insured_region")
 
 RESULT_COLUMNS = (
     "row_id", "row_kind", "person_id", "scheme", "benefit_setting", "level", "order_date", "catalogue_region",
     "total_cost", "class_a", "class_b", "class_b_self_pay", "class_c", "unlisted", "covered", "deductible",
     "deductible_before", "band1", "band2", "band3", "rate1", "rate2", "rate3", "fund_uncapped", "cap",
     "cap_used_before", "over_cap", "fund_computed", "self_pay_computed", "excluded_computed", "booked_fund",
-    "difference",
+    "difference", "insured_region",
 )
 
 
@@ -79,6 +79,7 @@ class Sources:
     fee_items: str
     catalog: str
     institutions: str
+    insured: str | None = None  # for 参保地 (insured_region); without it every person counts as ours
     # place-of-care catalogues: region code → relation with the catalogue's columns (就医地目录)
     other_catalogs: tuple[tuple[str, str], ...] = ()
 
@@ -95,11 +96,14 @@ def case_base_sql(src: Sources, policy: Values, year: int) -> str:
     pick = "CASE " + "".join(f"WHEN {region_match_sql('i.region_code', r)} THEN {sql_str(r)} "
                              for r in sorted(known, key=len, reverse=True) if r != region) + f"ELSE {sql_str(region)} END"
     pick = pick if known else sql_str(region)
+    ins_region = "coalesce(p.region_code, " + sql_str(region) + ")" if src.insured else sql_str(region)
+    ins_join = f"LEFT JOIN {src.insured} p ON p.person_id = c.person_id" if src.insured else ""
     return f"""
     WITH c AS (
         SELECT c.case_id, c.person_id, c.scheme, c.setting, c.principal_dx, c.settle_date, c.total_cost, c.fund_paid,
-               coalesce(i.level, 0) AS level, {pick} AS cat_region
+               coalesce(i.level, 0) AS level, {pick} AS cat_region, {ins_region} AS insured_region
         FROM {src.cases} c LEFT JOIN {src.institutions} i ON i.institution_id = c.institution_id
+        {ins_join}
         WHERE c.settle_date >= DATE '{year}-01-01' AND c.settle_date < DATE '{year + 1}-01-01'),
     cat0 AS ({" UNION ALL ".join(cats)}),
     -- one version per item and day: a version ends where the next one starts (overlaps cannot double a line)
@@ -124,7 +128,7 @@ def case_base_sql(src: Sources, policy: Values, year: int) -> str:
            coalesce(l.class_b_self_pay, 0)::{MONEY_SQL} AS class_b_self_pay,
            coalesce(l.class_c, 0)::{MONEY_SQL} AS class_c,
            (c.total_cost - coalesce(l.lines_total, 0))::{MONEY_SQL} AS unlisted,
-           c.fund_paid AS booked_fund, c.cat_region AS catalogue_region
+           c.fund_paid AS booked_fund, c.cat_region AS catalogue_region, c.insured_region
     FROM c LEFT JOIN l ON l.case_id = c.case_id"""
 
 
@@ -184,7 +188,8 @@ def benefit_sql(base: str, policy: Values) -> str:
            (covered - (least(cum, cap) - least(cum - fund_uncapped, cap)) + class_b_self_pay)::{MONEY_SQL}
                AS self_pay_computed,
            excluded AS excluded_computed, booked_fund,
-           (booked_fund - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS difference
+           (booked_fund - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS difference,
+           insured_region
     FROM q"""
 
 
