@@ -102,7 +102,9 @@ def run(workspace: Path, out_dir: Path, policy_path: Path | None = None, year: i
                "reject": sum(1 for s in found.column("severity").to_pylist() if s == "reject"),
                "rows": summary_rows}
     if labels is not None:
-        summary["labels"] = score_labels(set(found.column("case_id").to_pylist()), read_booking_labels(labels))
+        computed = set(result.column("row_id").to_pylist())  # labels of cases settled in the year
+        summary["labels"] = score_labels(set(found.column("case_id").to_pylist()),
+                                         read_booking_labels(labels) & computed)
     lines = [["scheme", "benefit_setting", "cases", "total_cost", "fund_computed", "fund_booked", "capped_cases"]]
     lines += [[str(x) for x in r] for r in summary_rows]
     if "labels" in summary:
