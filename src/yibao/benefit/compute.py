@@ -132,8 +132,17 @@ def case_base_sql(src: Sources, policy: Values, year: int) -> str:
     FROM c LEFT JOIN l ON l.case_id = c.case_id"""
 
 
-def benefit_sql(base: str, policy: Values) -> str:
-    """The calculator over a cost base (``base``: a relation with :data:`BASE_COLUMNS`): :data:`RESULT_COLUMNS`."""
+def benefit_sql(base: str, policy: Values, explain_kinds: tuple[str, ...] = ()) -> str:
+    """The calculator over a cost base (``base``: a relation with :data:`BASE_COLUMNS`): :data:`RESULT_COLUMNS`,
+    plus ``arithmetic`` (the computation in Chinese) for rows whose ``row_kind`` is in ``explain_kinds``."""
+    core = _core_sql(base, policy)
+    if not explain_kinds:
+        return core
+    kinds = ", ".join(sql_str(k) for k in explain_kinds)
+    return f"SELECT z.*, CASE WHEN row_kind IN ({kinds}) THEN {arithmetic_sql('z.')} END AS arithmetic FROM ({core}) z"
+
+
+def _core_sql(base: str, policy: Values) -> str:
     rules = _values(rule_rows(policy), ["VARCHAR", "VARCHAR", "INTEGER", MONEY_SQL, "BOOLEAN", "VARCHAR",
                                         MONEY_SQL, MONEY_SQL, RATE, RATE, RATE])
     caps = _values(cap_rows(policy), ["VARCHAR", "VARCHAR", MONEY_SQL])
@@ -194,7 +203,7 @@ def benefit_sql(base: str, policy: Values) -> str:
 
 
 def compute(con: duckdb.DuckDBPyConnection, src: Sources, policy: Values, year: int | None = None,
-            extra_base: str | None = None) -> pa.Table:
+            extra_base: str | None = None, explain_kinds: tuple[str, ...] = ()) -> pa.Table:
     """Every case settled in ``year`` (default: the policy's) with its computed fund payment and parts, ordered by
     ``row_kind, row_id``. ``extra_base``: more cost-base rows (e.g. manual claims, ``row_kind = 'claim'``)
     accumulated together with the cases over each person's year."""
@@ -203,7 +212,7 @@ def compute(con: duckdb.DuckDBPyConnection, src: Sources, policy: Values, year: 
     if extra_base:
         cols = ", ".join(BASE_COLUMNS)
         base = f"(SELECT {cols} FROM {base} UNION ALL SELECT {cols} FROM {extra_base})"
-    sql = benefit_sql(base, policy) + " ORDER BY row_kind, row_id"
+    sql = benefit_sql(base, policy, explain_kinds) + " ORDER BY row_kind, row_id"
     return query_arrow(con, sql)
 
 

@@ -68,12 +68,14 @@ def workspace_sources(ws: Workspace, catalogs: tuple[tuple[str, str], ...] = ())
 
 
 def compute_workspace(ws: Workspace, policy: Values, year: int | None = None,
-                      catalogs: Mapping[str, Path] | None = None, extra_base: str | None = None) -> pa.Table:
-    """The calculator over a workspace's tables (and place-of-care catalogue files)."""
+                      catalogs: Mapping[str, Path] | None = None, extra_base: str | None = None,
+                      explain_kinds: tuple[str, ...] = ()) -> pa.Table:
+    """The calculator over a workspace's tables (and place-of-care catalogue files); ``extra_base``: more cost-base
+    rows (manual claims) accumulated with the cases; ``explain_kinds``: row kinds that get the ``arithmetic``."""
     if ws.con.execute("SELECT count(*) FROM cases").fetchall()[0][0] == 0:
         raise MissingData(f"{ws.path}: 工作区没有结算清单（cases），先运行 yibao load")
     cats = read_catalogs(ws.con, catalogs or {})
-    return compute(ws.con, workspace_sources(ws, cats), policy, year, extra_base)
+    return compute(ws.con, workspace_sources(ws, cats), policy, year, extra_base, explain_kinds)
 
 
 def run(workspace: Path, out_dir: Path, policy_path: Path | None = None, year: int | None = None,

@@ -116,7 +116,7 @@ def policy_text(p: SynthParams, year: int) -> str:
         out.append(f"[benefit.cap.{s}]")
         out += [f'{pot} = "{_yuan(CAP_YUAN[(s, pot)] * 100)}"' for pot in POTS]
         out.append("")
-    out += ["[out_of_area]", "claim_deadline_months = 1", "emergency_exempt = true", "inbound_in_local = true", ""]
+    out += ["[out_of_area]", "claim_deadline_months = 1", "emergency_exempt = true", "inbound_in_local = false", ""]
     return "\n".join(out)
 
 
@@ -301,8 +301,11 @@ def out_of_area(tables: dict, rng: np.random.Generator, p: SynthParams) -> tuple
     admit = np.asarray(cases["admit_date"], np.int64)
     rows = []
     person_ids = np.asarray(_arr(pid).to_pylist(), object)
-    for j, i in enumerate(moved):
-        region = ELSEWHERE[dest[j]][0]
+    for jj, i in enumerate(moved):
+        j = len(moved) - 1 - jj  # the special ones are the latest stays (the demo's year)
+        region = ELSEWHERE[dest[jj]][0]
+        if j in (0, 1):
+            emergency[i] = False  # the demo's findings: no filing (O01), an expired one (O02)
         if j == 0:
             continue
         if j == 2:
