@@ -302,7 +302,7 @@ def out_of_area(tables: dict, rng: np.random.Generator, p: SynthParams) -> tuple
     rows = []
     person_ids = np.asarray(_arr(pid).to_pylist(), object)
     for jj, i in enumerate(moved):
-        j = len(moved) - 1 - jj  # the special ones are the latest stays (the demo's year)
+        j = (len(moved) - 2 - jj) % len(moved)  # the special ones: the latest stays but one (settled in the last year)
         region = ELSEWHERE[dest[jj]][0]
         if j in (0, 1):
             emergency[i] = False  # the demo's findings: no filing (O01), an expired one (O02)
