@@ -142,63 +142,74 @@ def benefit_sql(base: str, policy: Values, explain_kinds: tuple[str, ...] = ()) 
     return f"SELECT z.*, CASE WHEN row_kind IN ({kinds}) THEN {arithmetic_sql('z.')} END AS arithmetic FROM ({core}) z"
 
 
+def _fen(x: str) -> str:
+    """A money expression (≤ 2 decimals) as whole fen (BIGINT), exactly."""
+    return f"CAST(CAST({x} AS {MONEY_SQL}) * 100 AS BIGINT)"
+
+
+def _yuan(x: str) -> str:
+    """Whole fen (BIGINT) back to DECIMAL(18,2), exactly (a decimal multiplication, never a division)."""
+    return f"CAST(CAST({x} AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS {MONEY_SQL})"
+
+
 def _core_sql(base: str, policy: Values) -> str:
-    rules = _values(rule_rows(policy), ["VARCHAR", "VARCHAR", "INTEGER", MONEY_SQL, "BOOLEAN", "VARCHAR",
-                                        MONEY_SQL, MONEY_SQL, RATE, RATE, RATE])
-    caps = _values(cap_rows(policy), ["VARCHAR", "VARCHAR", MONEY_SQL])
+    # integer fen and basis points inside (BIGINT: fast and exact); DECIMAL(18,2) in and out
+    inf = int(Decimal(INF) * 100)
+    rows = [(s, t, lv, int(d * 100), py, pot, int(t1 * 100) or inf, int(t2 * 100) or inf,
+             int(r1 * 10000), int(r2 * 10000), int(r3 * 10000), r1, r2, r3)
+            for s, t, lv, d, py, pot, t1, t2, r1, r2, r3 in rule_rows(policy)]
+    rules = _values(rows, ["VARCHAR", "VARCHAR", "INTEGER", "BIGINT", "BOOLEAN", "VARCHAR", "BIGINT", "BIGINT",
+                           "BIGINT", "BIGINT", "BIGINT", RATE, RATE, RATE])
+    caps = _values([(s, pot, int(c * 100)) for s, pot, c in cap_rows(policy)], ["VARCHAR", "VARCHAR", "BIGINT"])
     special = policy["benefit.special_dx"]
     is_special = " OR ".join(f"starts_with(b.principal_dx, {sql_str(p)})" for p in special) or "false"
     unlisted_a = policy["benefit.unlisted_class"] == "A"
-    covered = "b.class_a + b.class_b - b.class_b_self_pay" + (" + b.unlisted" if unlisted_a else "")
+    covered = (f"{_fen('b.class_a')} + {_fen('b.class_b')} - {_fen('b.class_b_self_pay')}"
+               + (f" + {_fen('b.unlisted')}" if unlisted_a else ""))
     excluded = "b.class_c" + ("" if unlisted_a else " + b.unlisted")
+    def w(t: str) -> str:
+        return (f"PARTITION BY {t}person_id, {t}scheme, year({t}order_date) "
+                f"ORDER BY {t}order_date, {t}row_kind, {t}row_id ROWS UNBOUNDED PRECEDING")
+
+    run = {t: f"sum(CASE WHEN b.benefit_setting = '{t}' THEN b.cov ELSE 0 END) OVER ({w('b.')})"
+           for t in ("inpatient", "outpatient", "special_outpatient")}
+    before = "CASE b.benefit_setting " + " ".join(f"WHEN '{t}' THEN {e}" for t, e in run.items()) + " END - b.cov"
+    cum = "CASE pot " + " ".join(f"WHEN '{p}' THEN sum(CASE WHEN pot = '{p}' THEN unc ELSE 0 END) OVER ({w('')})"
+                                 for p in ("pooling", "outpatient")) + " END"
+    fund = "(least(cum, cap) - least(cum - unc, cap))"
     return f"""
-    WITH r(scheme, setting, level, ded, per_year, pot, top1, top2, rate1, rate2, rate3) AS ({rules}),
+    WITH r(scheme, setting, level, ded, per_year, pot, t1, t2, r1, r2, r3, rate1, rate2, rate3) AS ({rules}),
     k(scheme, pot, cap) AS ({caps}),
     b AS (
         SELECT b.*, CASE WHEN b.setting = 'outpatient' AND ({is_special}) THEN 'special_outpatient'
                          ELSE b.setting END AS benefit_setting,
-               greatest({covered}, 0)::{MONEY_SQL} AS covered, ({excluded})::{MONEY_SQL} AS excluded
+               greatest({covered}, 0) AS cov, CAST({excluded} AS {MONEY_SQL}) AS excluded
         FROM {base} b),
     j AS (
-        SELECT b.*, r.ded, r.per_year, r.pot, r.rate1, r.rate2, r.rate3, k.cap,
-               CASE WHEN r.top1 = 0 THEN {INF} ELSE r.top1 END::{MONEY_SQL} AS t1,
-               CASE WHEN r.top2 = 0 THEN {INF} ELSE r.top2 END::{MONEY_SQL} AS t2,
-               coalesce(sum(b.covered) OVER (
-                   PARTITION BY b.person_id, b.scheme, b.benefit_setting, year(b.order_date)
-                   ORDER BY b.order_date, b.row_kind, b.row_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                   0)::{MONEY_SQL} AS covered_before
+        SELECT b.*, r.ded, r.per_year, r.pot, r.t1, r.t2, r.r1, r.r2, r.r3, r.rate1, r.rate2, r.rate3, k.cap,
+               CASE WHEN r.per_year THEN {before} ELSE 0 END AS cov_before
         FROM b JOIN r ON r.scheme = b.scheme AND r.setting = b.benefit_setting AND r.level = b.level
                JOIN k ON k.scheme = b.scheme AND k.pot = r.pot),
     d AS (
-        SELECT j.*,
-               CASE WHEN per_year THEN least(covered_before, ded) ELSE 0 END::{MONEY_SQL} AS deductible_before,
-               CASE WHEN per_year THEN least(covered_before + covered, ded) - least(covered_before, ded)
-                    ELSE least(covered, ded) END::{MONEY_SQL} AS deductible
+        SELECT j.*, CASE WHEN per_year THEN least(cov_before + cov, ded) - least(cov_before, ded)
+                         ELSE least(cov, ded) END AS ded_fen
         FROM j),
     p AS (
-        SELECT d.*,
-               greatest(least(covered, t1) - deductible, 0)::{MONEY_SQL} AS band1,
-               greatest(least(covered, t2) - greatest(deductible, t1), 0)::{MONEY_SQL} AS band2,
-               greatest(covered - greatest(deductible, t2), 0)::{MONEY_SQL} AS band3
+        SELECT d.*, greatest(least(cov, t1) - ded_fen, 0) AS b1, greatest(least(cov, t2) - greatest(ded_fen, t1), 0) AS b2,
+               greatest(cov - greatest(ded_fen, t2), 0) AS b3
         FROM d),
-    u AS (
-        SELECT p.*, round(band1 * rate1 + band2 * rate2 + band3 * rate3, 2)::{MONEY_SQL} AS fund_uncapped FROM p),
-    q AS (
-        SELECT u.*, (sum(fund_uncapped) OVER (
-                   PARTITION BY person_id, scheme, pot, year(order_date)
-                   ORDER BY order_date, row_kind, row_id ROWS UNBOUNDED PRECEDING))::{MONEY_SQL} AS cum
-        FROM u)
+    u AS (SELECT p.*, (b1 * r1 + b2 * r2 + b3 * r3 + 5000) // 10000 AS unc FROM p),  -- ROUND_HALF_UP (all ≥ 0)
+    q AS (SELECT u.*, {cum} AS cum FROM u)
     SELECT row_id, row_kind, person_id, scheme, benefit_setting, level, order_date, catalogue_region, total_cost,
-           class_a, class_b, class_b_self_pay, class_c, unlisted, covered, deductible, deductible_before,
-           band1, band2, band3, rate1, rate2, rate3, fund_uncapped, cap,
-           least(cum - fund_uncapped, cap)::{MONEY_SQL} AS cap_used_before,
-           (fund_uncapped - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS over_cap,
-           (least(cum, cap) - least(cum - fund_uncapped, cap))::{MONEY_SQL} AS fund_computed,
-           (covered - (least(cum, cap) - least(cum - fund_uncapped, cap)) + class_b_self_pay)::{MONEY_SQL}
-               AS self_pay_computed,
+           class_a, class_b, class_b_self_pay, class_c, unlisted, {_yuan('cov')} AS covered,
+           {_yuan('ded_fen')} AS deductible, {_yuan('CASE WHEN per_year THEN least(cov_before, ded) ELSE 0 END')}
+               AS deductible_before,
+           {_yuan('b1')} AS band1, {_yuan('b2')} AS band2, {_yuan('b3')} AS band3, rate1, rate2, rate3,
+           {_yuan('unc')} AS fund_uncapped, {_yuan('cap')} AS cap, {_yuan('least(cum - unc, cap)')} AS cap_used_before,
+           {_yuan(f'unc - {fund}')} AS over_cap, {_yuan(fund)} AS fund_computed,
+           {_yuan(f'cov - {fund} + ' + _fen('class_b_self_pay'))} AS self_pay_computed,
            excluded AS excluded_computed, booked_fund,
-           (booked_fund - (least(cum, cap) - least(cum - fund_uncapped, cap)))::{MONEY_SQL} AS difference,
-           insured_region
+           CAST(booked_fund - {_yuan(fund)} AS {MONEY_SQL}) AS difference, insured_region
     FROM q"""
 
 
