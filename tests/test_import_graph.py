@@ -30,7 +30,7 @@ LAYERS = {
     "contract": 0,
     "engine": 1,
     "settle": 2,
-    **{p: 3 for p in ("assess", "budget", "dip", "drg", "leads", "profile", "quality", "review", "staff",
+    **{p: 3 for p in ("assess", "budget", "disclose", "dip", "drg", "fund", "leads", "profile", "quality", "review", "staff",
                       "store", "synth", "benefit", "outarea")},
     "cli": 4, "server": 4,
 }

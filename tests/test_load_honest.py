@@ -415,11 +415,22 @@ def test_quarantine_unmasked_export_says_so(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     load_region(_bad_personal_rows(tmp_path), ws)
     out = tmp_path / "q.csv"
+    # issue 15: unmasking an export is a recorded action with a reason — refused without one, nothing written
     r = run_cli("quarantine", "--workspace", ws, "--table", "insured", "--out", out, "--unmasked")
+    assert r.returncode == 2 and "--reason" in r.stderr and not out.exists()
+    r = run_cli("quarantine", "--workspace", ws, "--table", "insured", "--out", out, "--unmasked",
+                "--reason", "退回机构更正")
     assert r.returncode == 0, r.stderr
     assert "未脱敏导出，含身份证号、姓名明文" in r.stdout
     text = out.read_text(encoding="utf-8-sig")
     assert "440203196501012317" in text and "张伟" in text and "陈护士" not in text  # insured only
+    from yibao.store.audit import events, verify
+    from yibao.store.db import open_store
+
+    store = open_store(ws)
+    last = events(store, 1)[0]
+    assert last["action"] == "export.unmasked" and "退回机构更正" in last["detail"] and '"rows": 2' in last["detail"]
+    assert verify(store).ok
 
 
 # --------------------------------------------------------------------------- exit codes (for tests/test_error_shape.py)

@@ -31,12 +31,14 @@ from yibao.assess.pipelines import (ASSESS, CODES_SCHEMA, SEVERE_DX_SCHEMA, STOC
                                     params_table)
 from yibao.assess.policy import (ALL_INDICATORS, CONTRACT_INDICATORS, KIND, POLICY_INDICATORS, SIX, ZH,
                                  AssessPolicy, load_policy)
+from yibao.assess.overrun import OVERRUN_COLUMNS, RECTIFICATION, decompose, read_budget_clearing
 from yibao.assess.score import score_rows
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.errors import BadFile, MissingData
 from yibao.engine.csvfile import csv_bytes
 from yibao.engine.csvfile import rows_csv
-from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT, normalise_zip
+from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT, Col, Sheet, normalise_zip
+from yibao.engine.excel import write_workbook as write_sheets
 from yibao.engine.runner import LocalRunner, query_arrow
 from yibao.engine.workspace import Workspace
 
@@ -153,9 +155,13 @@ def _csv(header: list[str], rows: list[list[object]]) -> bytes:
 
 
 def assess(workspace: Path, year: int, out_dir: Path, *, policy: Path | None = None, standards: Path | None = None,
-           stocking: Path | None = None, periods: pa.Table | None = None) -> AssessResult:
-    """Compute and write every output (see the module doc); returns a summary for the command's lines."""
+           stocking: Path | None = None, periods: pa.Table | None = None, budget: Path | None = None,
+           scored: pa.Table | None = None, issued_on=None) -> AssessResult:
+    """Compute and write every output (see the module doc); returns a summary for the command's lines. ``budget``
+    (a ``yibao budget --out`` directory) and ``scored`` (``dip score``'s cases): the overrun analysis and the
+    rectification notices of the institutions over their target (:mod:`yibao.assess.overrun`)."""
     pol = load_policy(policy)
+    rect = RECTIFICATION.load(policy)  # [rectification] of the same policy file (other tables are assess's own)
     res = compute(Path(workspace), year, policy=pol, standards=standards, stocking=stocking, periods=periods)
     values, bands = res["values"], res["bands"]
     out = Path(out_dir)
@@ -184,10 +190,40 @@ def assess(workspace: Path, year: int, out_dir: Path, *, policy: Path | None = N
     (out / "score_totals.csv").write_bytes(_csv(["institution_id", "score", "points", "applicable_weight"], [
         [t["institution_id"], t["score"], t["points"], t["applicable_weight"]] for t in res["totals"]]))
     write_workbook(out / "assessment.xlsx", year, res, pol)
+    files = FILES
+    if budget is not None:
+        over = decompose(read_budget_clearing(budget), scored if scored is not None else SCORED_EMPTY, year, rect,
+                         issued_on)
+        (out / "overrun.csv").write_bytes(_csv(list(OVERRUN_COLUMNS), [[r[c] for c in OVERRUN_COLUMNS] for r in over]))
+        write_overrun_workbook(out / "超总额原因分析.xlsx", year, over, rect)
+        files = FILES + ("overrun.csv", "超总额原因分析.xlsx")
     flagged = len({b["institution_id"] for b in bands if b["position"] in ("above", "below")})
     return AssessResult(year, len({b["institution_id"] for b in bands}), res["cases"], flagged,
                         sum(t["score"] is not None for t in res["totals"]), standards is not None, stocking is not None,
-                        res["severe"], out, FILES, bands, res["totals"])
+                        res["severe"], out, files, bands, res["totals"])
+
+
+SCORED_EMPTY = pa.table({"scheme": pa.array([], pa.string()), "institution_id": pa.array([], pa.string()),
+                         "settle_year": pa.array([], pa.int32()), "score": pa.array([], pa.decimal128(18, 4))})
+OVERRUN_ZH = {
+    "pot": ("项目", "text"), "institution_id": ("机构编码", "code"), "name": ("机构名称", "text"), "target": ("年度指标", "money"),
+    "booked": ("记账金额", "money"), "overrun": ("超支", "money"), "overrun_rate": ("超支率", "share"),
+    "cases_base": ("指标测算人次（近三年加权）", "weight"), "cases": ("当年人次", "count"),
+    "cost_per_case_base": ("指标例均", "money"), "cost_per_case": ("当年例均", "money"), "cmi_base": ("基期 CMI", "weight"),
+    "cmi": ("当年 CMI", "weight"), "volume_effect": ("人次因素", "money"), "case_mix_effect": ("病例组合因素", "money"),
+    "cost_effect": ("例均费用因素", "money"), "main_driver": ("主要原因", "text"), "opinion": ("整改意见", "text"),
+    "issued_on": ("下发日期", "date"), "response_due": ("报送期限", "date"), "response": ("机构反馈", "text"),
+    "follow_up_on": ("跟踪日期", "date"),
+}
+
+
+def write_overrun_workbook(path: Path, year: int, rows: list[dict], rect) -> None:
+    cols = [Col(OVERRUN_ZH[c][0], OVERRUN_ZH[c][1], total=OVERRUN_ZH[c][1] == "money") for c in OVERRUN_COLUMNS]
+    notes = [f"{year} 年超出年度指标的机构：超支 = 人次因素 + 病例组合因素 + 例均费用因素（到分，三者之和等于超支）",
+             "依据：人社部发〔2012〕70号 三（五）；方法见 docs/assess.md；机构反馈与跟踪由经办机构填写"]
+    params = [[k, v, src] for k, v, src in rect.rows()]
+    write_sheets(path, [Sheet("超总额原因分析", cols, [[r[c] for c in OVERRUN_COLUMNS] for r in rows], notes, total=bool(rows)),
+                        Sheet("参数", ["参数", "取值", "来源"], params, ["整改意见的期限参数"])])
 
 
 # --- the workbook ---------------------------------------------------------------------------------------

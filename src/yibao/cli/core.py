@@ -186,10 +186,16 @@ def quarantine(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     table: Optional[str] = typer.Option(None, "--table", help="只导出该表的隔离行"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开；身份证号、姓名默认脱敏）"),
-    unmasked: bool = typer.Option(False, "--unmasked", help="导出身份证号、姓名明文（未脱敏导出，须按个人信息保护要求保管）"),
+    unmasked: bool = typer.Option(False, "--unmasked", help="导出身份证号、姓名明文（未脱敏导出，须按个人信息保护要求保管；须同时给出 --reason，记入审计日志）"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="未脱敏导出的理由（记入审计日志）"),
+    store: Optional[str] = typer.Option(None, "--store", help="记录审计日志的存储库 URL（默认为工作区内的 SQLite）"),
 ) -> None:
     """隔离行：按表和原因统计；--out 导出明细（含原始文本），便于退回机构更正。"""
+    from yibao.contract.errors import BadOption
     from yibao.engine.quarantine import export_quarantine, quarantine_counts
+
+    if unmasked and (out_file is None or not (reason or "").strip()):
+        raise BadOption("--unmasked 须与 --out 和 --reason 同用：未脱敏导出是记入审计日志的操作，须写明理由")
 
     counts = quarantine_counts(workspace, table)
     for t, code, n in counts:
@@ -198,7 +204,16 @@ def quarantine(
         print("没有隔离行")
     if out_file is not None:
         n = export_quarantine(workspace, out_file, table, masked=not unmasked)
-        if unmasked:
+        if unmasked:  # recorded before the line that says it was written (参保人个人信息 access, seed 002)
+            from yibao.engine.workspace import Workspace, actor
+            from yibao.store.audit import record
+            from yibao.store.db import open_store
+
+            detail = {"file": str(out_file), "table": table or "全部", "rows": n, "reason": reason.strip()}
+            with Workspace(workspace) as ws:
+                ws.log_event("export_unmasked", detail)
+            record(open_store(workspace, store), actor=actor(), role="cli", action="export.unmasked",
+                   object=f"quarantine:{table or '*'}", detail=detail)
             print(f"已导出 {out_file}（{n:,} 行）：未脱敏导出，含身份证号、姓名明文，请按个人信息保护要求保管")
         else:
             print(f"已导出 {out_file}（{n:,} 行）：身份证号、姓名已脱敏（明文导出用 --unmasked）")

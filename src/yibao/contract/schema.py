@@ -535,10 +535,32 @@ LABELS = Table(
 LABEL_PATTERNS: tuple[str, ...] = LABELS.column("pattern").values
 
 # Load order: a table comes after every table its foreign keys reference.
+# 基金收支流水 (monthly fund ledger of a pooling region, per scheme): the revenue items, the expenditure items
+# the budget formula deducts that are not in the cases (the cases' fund_paid is the rest of the expenditure,
+# derived by yibao fund), and the opening accumulated balance (期初累计结余) of a month. docs/fund.md.
+FUND_ITEMS = (
+    "opening_balance", "contributions", "personal_account", "fiscal_subsidy", "interest", "other_revenue",
+    "out_of_area_realtime", "out_of_area_manual", "special_outpatient", "marriage_checkup",
+    "outpatient_special_items", "other_policy",
+)
+
+FUND_FLOWS = Table(
+    "fund_flows", "基金收支流水（月度）",
+    (
+        _c("month", "text", "月份", required=True, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", doc="YYYY-MM"),
+        _c("scheme", "enum", "险种", required=True, values=SCHEMES),
+        _c("item", "enum", "收支项目", required=True, values=FUND_ITEMS,
+           doc="opening_balance = 期初累计结余; contributions, fiscal_subsidy, interest, other_revenue = 收入; "
+               "personal_account = 划入个人账户 (deducted from revenue); the rest = 基金支出 not in the cases"),
+        _c("amount", "money", "金额", required=True),
+    ),
+    key=("month", "scheme", "item"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (INSTITUTIONS, INSURED, STAFF, CATALOG, CASES, FEE_ITEMS, SANCTIONS, REPAIRS, FILINGS, CLAIMS,
-              LABELS)
+              LABELS, FUND_FLOWS)
 }
 LOAD_ORDER: tuple[str, ...] = tuple(TABLES)
 

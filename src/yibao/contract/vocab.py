@@ -15,7 +15,7 @@ import pyarrow as pa
 
 __all__ = [
     "MONEY", "MONEY_SQL", "RATE_SQL", "SCHEME_ZH", "SETTING_ZH", "LEVEL_ZH", "KIND_ZH", "KIND_FULL_ZH",
-    "level_zh", "sql_str",
+    "FUND_ITEM_ZH", "level_zh", "sql_str",
 ]
 
 MONEY = pa.decimal128(18, 2)
@@ -27,6 +27,13 @@ SETTING_ZH = {"inpatient": "住院", "outpatient": "门诊"}
 LEVEL_ZH = {"3": "三级", "2": "二级", "1": "一级", "0": "未定级"}
 KIND_ZH = {"hospital": "医院", "primary": "基层", "pharmacy": "药店"}
 KIND_FULL_ZH = {"hospital": "医院", "primary": "基层医疗机构", "pharmacy": "定点零售药店"}
+FUND_ITEM_ZH = {
+    "opening_balance": "期初累计结余", "contributions": "基金征收", "personal_account": "划入个人账户",
+    "fiscal_subsidy": "财政补助", "interest": "利息收入", "other_revenue": "其他收入",
+    "out_of_area_realtime": "异地联网即时结算", "out_of_area_manual": "异地就医零星报销",
+    "special_outpatient": "特殊病种门诊", "marriage_checkup": "婚检", "outpatient_special_items": "门诊特定项目",
+    "other_policy": "其他政策性支出", "inpatient": "住院统筹支付（病例）", "outpatient": "门诊统筹支付（病例）",
+}
 
 
 def level_zh(level: object) -> str:

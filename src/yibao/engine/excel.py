@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.packaging.custom import StringProperty
@@ -256,12 +256,16 @@ def _write_sheet(wb: Workbook, s: Sheet) -> dict:
             "kinds": [col.kind for col in columns], "summed": [col.summed for col in columns]}
 
 
-def write_workbook(path: Path, sheets: Sequence[Sheet]) -> None:
+def write_workbook(path: Path, sheets: Sequence[Sheet], *, decorate: Callable[[Workbook, dict], None] | None = None) -> None:
+    """The sheets as one workbook (deterministic bytes); ``decorate(workbook, layout)`` may add charts after the
+    tables are written (``layout``: per sheet title, its header row, last data row and column kinds)."""
     wb = Workbook()
     wb.remove(wb.active)
     layout = {}
     for s in sheets:
         layout[s.title[:31]] = _write_sheet(wb, s)
+    if decorate is not None:
+        decorate(wb, layout)
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "yibao"

@@ -6,6 +6,7 @@ or deductions answer 404 (never 403, which would say that it exists).
 
 from __future__ import annotations
 
+from yibao.store import rectification as rect
 from yibao.store.findings import BY_ACTION
 from yibao.store.users import ROLES
 
@@ -21,6 +22,9 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "findings.investigate": BY_ACTION["investigate"].roles,
     "findings.decisions": BY_ACTION["uphold"].roles & BY_ACTION["overturn"].roles,  # bulk decisions
     "deductions.read": ALL,
+    "rectifications.list": ALL,
+    "rectifications.respond": rect.BY_ACTION["respond"].roles,
+    "rectifications.follow_up": rect.BY_ACTION["follow_up"].roles,
 }
 
 # Roles that see personal information masked (身份证号, 姓名) in every answer.

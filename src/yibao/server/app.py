@@ -31,6 +31,8 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.public import router as public_router
+from yibao.server.rectification import router as rectification_router
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.db import Store
@@ -119,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
                               '{"error": {"code", "message"}}。')
     app.state.settings = settings
     store = settings.store
+    app.include_router(public_router)  # 信息公开: no login (yibao.server.public)
+    app.include_router(rectification_router)  # 超总额整改 (yibao.server.rectification)
 
     # --- authentication of /api/ (before routing, so that unknown /api/ paths answer 401 too) -----------------
     @app.middleware("http")

@@ -112,3 +112,34 @@ finding_transitions = Table(
     Column("reason", Text, nullable=False),
     UniqueConstraint("finding_id", "at", "to_status", name="uq_transition"),
 )
+
+# 超总额整改 (人社部发〔2012〕70号 三(五)): the agency's notice to an institution over its target, its answer and the
+# follow-up (yibao.store.rectification). One row per year × pot × institution.
+rectifications = Table(
+    "rectifications", metadata,
+    Column("rect_id", String(24), primary_key=True),
+    Column("year", Integer, nullable=False),
+    Column("pot", String(32), nullable=False),
+    Column("institution_id", String(32), nullable=False),
+    Column("institution_name", String(200), nullable=False),
+    Column("overrun_fen", BigInteger, nullable=False),
+    Column("volume_fen", BigInteger),
+    Column("case_mix_fen", BigInteger),
+    Column("cost_fen", BigInteger),
+    Column("opinion", Text, nullable=False),
+    Column("issued_on", String(10), nullable=False),
+    Column("response_due", String(10), nullable=False),
+    Column("follow_up_on", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("issued_by", String(128), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+    Column("response", Text),
+    Column("responded_by", String(128)),
+    Column("responded_at", String(40)),
+    Column("result", String(16)),
+    Column("follow_up_note", Text),
+    Column("followed_up_by", String(128)),
+    Column("followed_up_at", String(40)),
+    UniqueConstraint("year", "pot", "institution_id", name="uq_rectification"),
+    Index("ix_rectifications_institution", "institution_id", "year"),
+)
