@@ -23,7 +23,7 @@ import time
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 
 from yibao.benefit.check import findings
 from yibao.benefit.compute import Sources, benefit_sql, case_base_sql

@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-
 from benefit.util import region, rows
+
 from yibao.benefit.check import findings
 from yibao.benefit.compute import Sources, compute
 from yibao.benefit.policy import PARAMS, load_policy

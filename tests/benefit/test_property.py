@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal as D
 
+from benefit.util import region
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benefit.util import region
 from yibao.benefit.compute import compute
 from yibao.benefit.policy import PARAMS
 

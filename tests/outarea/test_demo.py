@@ -8,7 +8,6 @@ import csv
 from decimal import Decimal as D
 
 import pytest
-
 from conftest import run_cli
 
 
@@ -70,7 +69,8 @@ def test_claims_filings_and_clearing(demo):
     months = sorted((out / "clearing").glob("*.csv"))
     assert months
     for m in months:
-        body = list(csv.reader(open(m, encoding="utf-8-sig")))[1:]
+        with open(m, encoding="utf-8-sig") as fh:
+            body = list(csv.reader(fh))[1:]
         lines, total = body[:-1], body[-1]
         assert total[1] == "合计"
         for col in (3, 4, 6, 7):

@@ -6,5 +6,16 @@ from yibao.benefit.compute import BASE_COLUMNS, RESULT_COLUMNS, Sources, compute
 from yibao.benefit.policy import PARAMS, load_policy
 from yibao.benefit.run import compute_workspace, run
 
-__all__ = ["BASE_COLUMNS", "RESULT_COLUMNS", "FINDINGS_COLUMNS", "RULE_ID", "PARAMS", "Sources", "compute",
-           "compute_workspace", "findings", "load_policy", "run"]
+__all__ = [
+           "BASE_COLUMNS",
+           "FINDINGS_COLUMNS",
+           "PARAMS",
+           "RESULT_COLUMNS",
+           "RULE_ID",
+           "Sources",
+           "compute",
+           "compute_workspace",
+           "findings",
+           "load_policy",
+           "run",
+]

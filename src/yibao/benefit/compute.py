@@ -234,7 +234,7 @@ def _pct(rate: str) -> str:
 def arithmetic_sql(t: str = "") -> str:
     """SQL text expression: the computation of a result row (columns :data:`RESULT_COLUMNS`, prefix ``t``) in
     Chinese — 政策范围内费用, 起付线, the cost bands with their rates, the cap."""
-    c = (lambda n: f"{t}{n}")  # noqa: E731
+    c = (lambda n: f"{t}{n}")
     bands = " || ".join(
         f"CASE WHEN {c(f'band{i}')} > 0 THEN {'' if i == 1 else chr(39) + ' + ' + chr(39) + ' || '}"
         f"{c(f'band{i}')}::VARCHAR || '×' || {_pct(c(f'rate{i}'))} ELSE '' END" for i in (1, 2, 3))
@@ -251,5 +251,14 @@ def arithmetic_sql(t: str = "") -> str:
                 || {c('cap_used_before')} || ' 元，封顶扣减 ' || {c('over_cap')} || ' 元' ELSE '' END)"""
 
 
-__all__ = ["BASE_COLUMNS", "RESULT_COLUMNS", "LEVELS", "Sources", "benefit_sql", "case_base_sql", "compute",
-           "arithmetic_sql", "region_match_sql"]
+__all__ = [
+    "BASE_COLUMNS",
+    "LEVELS",
+    "RESULT_COLUMNS",
+    "Sources",
+    "arithmetic_sql",
+    "benefit_sql",
+    "case_base_sql",
+    "compute",
+    "region_match_sql",
+]

@@ -24,7 +24,6 @@ from yibao.contract.errors import BadFile, MissingData
 from yibao.contract.params import Values
 from yibao.contract.vocab import MONEY_SQL, sql_str
 from yibao.engine.csvfile import csv_bytes
-from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace
 
 CATALOG_COLUMNS = ("item_code", "class", "self_pay_ratio", "valid_from", "valid_to")
@@ -39,7 +38,7 @@ def read_catalogs(con: duckdb.DuckDBPyConnection, files: Mapping[str, Path]) -> 
             raise BadFile(f"{region}: 就医地目录的地区代码应为 6 位行政区划代码")
         name = f"_catalog_{i}"
         try:
-            con.execute(f"CREATE TEMP TABLE {name}_raw AS SELECT * FROM read_csv({sql_str(str(path))}, header=true, "
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS SELECT * FROM read_csv({sql_str(str(path))}, header=true, "
                         "all_varchar=true)")
         except duckdb.Error as exc:
             raise BadFile(f"{path}: 无法读取就医地目录（{str(exc).splitlines()[0]}）") from None
@@ -49,7 +48,7 @@ def read_catalogs(con: duckdb.DuckDBPyConnection, files: Mapping[str, Path]) -> 
             raise BadFile(f"{path}: 就医地目录缺少列 {', '.join(missing)}")
         opt = {c: (c if c in have else "NULL") for c in CATALOG_COLUMNS}
         try:
-            con.execute(f"""CREATE TEMP TABLE {name} AS SELECT trim(item_code) AS item_code, trim(class) AS class,
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT trim(item_code) AS item_code, trim(class) AS class,
                 CAST(nullif(trim({opt['self_pay_ratio']}), '') AS DECIMAL(9,4)) AS self_pay_ratio,
                 CAST(trim(valid_from) AS DATE) AS valid_from,
                 CAST(nullif(trim({opt['valid_to']}), '') AS DATE) AS valid_to FROM {name}_raw""")

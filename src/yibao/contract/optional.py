@@ -64,6 +64,7 @@ WITHOUT: dict[str, dict[str, str]] = {
         "emergency": "所有报销按非急诊处理（无备案的急诊不再豁免）",
     },
     "labels": {},
+    "fund_flows": {},  # (every column required; added here so the completeness test holds after merging main)
 }
 
 

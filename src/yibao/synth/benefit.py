@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from yibao.synth.params import SynthParams
-from yibao.synth.population import days
 from yibao.synth.writer import NULL
 
 POLICY_FILE = "benefit_policy.toml"
@@ -261,7 +260,6 @@ def out_of_area(tables: dict, rng: np.random.Generator, p: SynthParams) -> tuple
     """Institutions elsewhere, outbound stays moved there, filings and claims (tables changed in place); returns
     (the place-of-care catalogue {item_code: (class, ratio_bp)} for PLACE_CATALOG_REGION, a summary)."""
     inst, cases, ins = tables["institutions"], tables["cases"], tables["insured"]
-    n_inst = len(inst["institution_id"])
     new_ids = [f"H{r}{90001 + i:05d}" for i, (r, _, _) in enumerate(ELSEWHERE)]
     start = int(np.min(np.asarray(inst["agreement_start"])))
     inst_new = {
@@ -421,4 +419,4 @@ def extend(tables: dict, out_dir: Path, seed: int, p: SynthParams, last_year: in
     return summary
 
 
-__all__ = ["extend", "book", "policy_text", "POLICY_FILE", "LABEL_FILE", "days"]
+__all__ = ["LABEL_FILE", "POLICY_FILE", "book", "extend", "policy_text"]
