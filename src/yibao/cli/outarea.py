@@ -60,6 +60,8 @@ def check_cmd(
     print(f"{r.year} 年异地就医（统筹区 {r.region}）：本地参保人员异地直接结算 {r.outbound:,} 例，"
           f"备案问题 {r.outbound_findings:,} 例；外地参保人员在本地就医 {r.inbound:,} 例"
           f"（{'计入' if r.inbound_in_local else '不计入'}本地总额预算与 DIP/DRG 结算）")
+    if not r.filings and r.outbound:
+        print("注意：工作区没有异地就医备案（filings 表为空），每例异地直接结算都按未备案（O01）列出")
     c = r.claims
     print(f"零星报销 {c['total']} 笔：予以报销 {c['approved']} 笔，不予报销 {c['refused']} 笔")
     for row in c["rows"]:

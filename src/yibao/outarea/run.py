@@ -87,6 +87,7 @@ class Result:
     outbound_findings: int = 0
     inbound: int = 0
     inbound_in_local: bool = False
+    filings: int = 0
     claims: dict = field(default_factory=dict)
     months: list = field(default_factory=list)
     files: list = field(default_factory=list)
@@ -228,6 +229,7 @@ def run(workspace: Path, out_dir: Path, pol: Values, region: str, year: int, cal
         con = ws.con
         if con.execute("SELECT count(*) FROM cases").fetchall()[0][0] == 0:
             raise MissingData(f"{workspace}: 工作区没有结算清单（cases），先运行 yibao load")
+        res.filings = con.execute("SELECT count(*) FROM filings").fetchall()[0][0]
         outbound = query_arrow(con, outbound_sql(region, year, pol["out_of_area.emergency_exempt"]))
         con.register("_oa_out", outbound)
         found = query_arrow(con, outbound_findings_sql("_oa_out"))
