@@ -26,7 +26,7 @@ LAYERS = {
     "engine": 1,
     "settle": 2,
     **{p: 3 for p in ("assess", "budget", "disclose", "dip", "drg", "fund", "leads", "profile", "quality", "review", "staff",
-                      "store", "synth")},
+                      "store", "synth", "benefit", "outarea")},
     "cli": 4, "server": 4,
 }
 CAPABILITY = 3

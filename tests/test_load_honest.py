@@ -280,7 +280,7 @@ employee = ["公费医疗"]
 @pytest.mark.parametrize("text, needle", [
     ("[values.scheme]\nworker = [\"职保\"]\n", "「worker」不是 scheme 的合同代码（允许：employee、resident）"),
     ("[columns.cases]\nno_such = [\"x\"]\n", "[columns.cases] no_such：no_such 不是 cases 表的列"),
-    ("[files]\nclaims = [\"x\"]\n", "claims 不是数据合同中的表"),
+    ("[files]\ninvoices = [\"x\"]\n", "invoices 不是数据合同中的表"),
     ("[values.level]\n\"4\" = [\"特级\"]\n", "「4」不是 level 允许的整数（0–3）"),
     ("[combine.cases]\nprincipal_dx = [\"a\", \"b\"]\n", "principal_dx 不是列表列"),
     ("[colums]\n", "未知的配置节 colums"),

@@ -26,6 +26,10 @@ def synth(
     fmt: str = choice_option("csv", "--format", choices=("csv", "parquet"), help="csv 或 parquet"),
     schemes: bool = typer.Option(False, "--schemes",
                                  help="另注入机构与医师层级的欺诈方案（住院日虚高的医院、分解住院的医师），标签写入 scheme_labels.csv"),
+    benefit: bool = typer.Option(False, "--benefit",
+                                 help="按写在旁边的待遇政策（benefit_policy.toml）记账统筹基金支付，并注入少量记账错误（benefit_labels.csv）"),
+    out_of_area: bool = typer.Option(False, "--out-of-area",
+                                     help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 --benefit）"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.synth import generate
@@ -37,13 +41,18 @@ def synth(
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
     with outputs(out_dir) as tmp, RateProgress("synth") as bar:
         summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
-                           first_year=first_year, years=years, fmt=fmt, schemes=schemes,
-                           progress=lambda table, rows: bar.update(table, rows))
+                           first_year=first_year, years=years, fmt=fmt, schemes=schemes, benefit=benefit,
+                           out_of_area=out_of_area, progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
     for level, inst_id, staff_id, scheme in summary.get("schemes", []):
         out.print(f"注入方案：{scheme}（{level} {inst_id}{' / ' + staff_id if staff_id else ''}），见 scheme_labels.csv")
     out.print("注入异常：" + "，".join(f"{k} {v:,}" for k, v in summary["labels"].items()))
+    if "benefit" in summary:
+        b = summary["benefit"]
+        out.print(f"待遇政策记账：{b['benefit_policy']}；注入记账错误 {b['booking_errors']} 例，见 benefit_labels.csv"
+                  + (f"；异地直接结算病例 {b['outbound_cases']} 例，备案 {b['filings']} 条，零星报销 {b['claims']} 笔"
+                     if "claims" in b else ""))
     out.print(f"已写入 {out_dir}（种子 {seed}，代码来源：{'CHS-DRG 标准目录 ' + str(std) if std else '内置代码集'}）")
 
 

@@ -26,6 +26,7 @@ REASONS: dict[str, str] = {
     "DISCHARGE_BEFORE_ADMISSION": "出院日期早于入院日期",
     "SETTLED_BEFORE_DISCHARGE": "结算日期早于出院日期",
     "DATE_ORDER": "结束日期早于开始日期",
+    "PARTS_OVER_TOTAL": "费用构成超过医疗费用总额（乙类加丙类超过总额，或乙类先行自付超过乙类费用）",
     "DUPLICATE_KEY": "主键重复（同一批次中已有相同主键的行，保留首行）",
     "UNKNOWN_INSTITUTION": "机构编码不存在",
     "UNKNOWN_PERSON": "参保人不存在",

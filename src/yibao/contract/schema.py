@@ -453,6 +453,72 @@ REPAIRS = Table(
     foreign_keys=(ForeignKey(("staff_id",), "staff", ("staff_id",), "UNKNOWN_STAFF"),),
 )
 
+# --------------------------------------------------------------------------- out-of-area care (issue 21)
+FILING_KINDS = ("one_off", "posted", "retiree_resident")  # 临时外出就医 / 异地工作 / 异地长期居住（退休）
+FILINGS = Table(
+    "filings", "异地就医备案",
+    (
+        _c("filing_id", "id", "备案编号", required=True),
+        _c("person_id", "id", "医保编号", required=True),
+        _c("filing_kind", "enum", "备案类型", required=True, values=FILING_KINDS,
+           doc="one_off 临时外出就医 (travel, emergency, transfer), posted 异地工作 (staff posted away), "
+               "retiree_resident 异地长期居住 (retirees living elsewhere)"),
+        _c("one_off_reason", "enum", "临时外出原因", values=("travel", "emergency", "transfer"),
+           doc="one_off filings: 异地急诊抢救 (emergency), 转诊转院 (transfer), other travel"),
+        _c("destination_region", "text", "就医地", required=True, pattern=REGION_CODE_PATTERN,
+           format="region_code", doc="6-digit code of the region where care is allowed"),
+        _c("valid_from", "date", "备案生效日期", required=True),
+        _c("valid_to", "date", "备案失效日期", doc="blank = open-ended"),
+        _c("channel", "enum", "备案渠道", values=("online", "offline"), doc="online (国家医保服务平台 等) or offline (窗口)"),
+        _c("filed_on", "date", "备案申请日期"),
+    ),
+    key=("filing_id",),
+    foreign_keys=(ForeignKey(("person_id",), "insured", ("person_id",), "UNKNOWN_PERSON"),),
+    row_checks=(
+        RowCheck("DATE_ORDER", "valid_to < valid_from",
+                 "'备案失效日期 ' || valid_to || ' 早于生效日期 ' || valid_from"),
+    ),
+)
+
+# The five documents of a manual reimbursement claim (seed 001): the card copy, the confirmed filing form, the
+# discharge or diagnosis certificate (for 门特 with the approved form), the itemised list, the invoice.
+CLAIM_DOCUMENTS = ("doc_card", "doc_filing_form", "doc_certificate", "doc_itemised_list", "doc_invoice")
+CLAIMS = Table(
+    "claims", "异地就医零星报销",
+    (
+        _c("claim_id", "id", "报销申请编号", required=True),
+        _c("person_id", "id", "医保编号", required=True),
+        _c("institution_name", "text", "就医机构名称", required=True),
+        _c("institution_region", "text", "就医地", required=True, pattern=REGION_CODE_PATTERN, format="region_code"),
+        _c("institution_level", "int", "就医机构级别", required=True, lo=0, hi=3),
+        _c("setting", "enum", "就诊类型", required=True, values=("inpatient", "outpatient"),
+           doc="outpatient = 门诊特定项目/特殊病种门诊 (only those are reimbursed by claim)"),
+        _c("principal_dx", "icd10", "主要诊断"),
+        _c("emergency", "flag", "急诊抢救"),
+        _c("admit_date", "date", "入院（就诊）日期", required=True),
+        _c("discharge_date", "date", "出院（就诊）日期", required=True),
+        _c("submitted_on", "date", "申报日期", required=True),
+        _c("total_cost", "money", "医疗费用总额", required=True),
+        _c("class_b_amount", "money", "乙类费用", required=True, doc="乙类 amount by the place of care's catalogue"),
+        _c("class_b_self_pay", "money", "乙类先行自付", required=True),
+        _c("class_c_amount", "money", "丙类及目录外费用", required=True),
+        _c("doc_card", "flag", "社会保障卡（医保凭证）复印件", required=True),
+        _c("doc_filing_form", "flag", "异地就医备案表", required=True),
+        _c("doc_certificate", "flag", "出院记录或诊断证明（门特附审批表）", required=True),
+        _c("doc_itemised_list", "flag", "费用明细清单", required=True),
+        _c("doc_invoice", "flag", "医疗收费票据", required=True),
+    ),
+    key=("claim_id",),
+    foreign_keys=(ForeignKey(("person_id",), "insured", ("person_id",), "UNKNOWN_PERSON"),),
+    row_checks=(
+        RowCheck("DISCHARGE_BEFORE_ADMISSION", "discharge_date < admit_date",
+                 "'出院日期 ' || discharge_date || ' 早于入院日期 ' || admit_date"),
+        RowCheck("PARTS_OVER_TOTAL", "class_b_amount + class_c_amount > total_cost OR class_b_self_pay > class_b_amount",
+                 "'乙类 ' || class_b_amount || ' + 丙类 ' || class_c_amount || ' 超过总额 ' || total_cost "
+                 "|| '，或乙类先行自付 ' || class_b_self_pay || ' 超过乙类费用'"),
+    ),
+)
+
 LABELS = Table(
     "labels", "注入异常标签（合成数据）",
     (
@@ -493,7 +559,8 @@ FUND_FLOWS = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (INSTITUTIONS, INSURED, STAFF, CATALOG, CASES, FEE_ITEMS, SANCTIONS, REPAIRS, LABELS, FUND_FLOWS)
+    for t in (INSTITUTIONS, INSURED, STAFF, CATALOG, CASES, FEE_ITEMS, SANCTIONS, REPAIRS, FILINGS, CLAIMS,
+              LABELS, FUND_FLOWS)
 }
 LOAD_ORDER: tuple[str, ...] = tuple(TABLES)
 

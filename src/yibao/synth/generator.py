@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.synth import anomalies as an
+from yibao.synth import benefit as synth_benefit
 from yibao.synth import names, refdata
 from yibao.synth import schemes as schemes_mod
 from yibao.synth.cases import (
@@ -75,14 +76,15 @@ def _low_standard_group(items) -> refdata.Group:
 def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None = None,
              anomaly_rate: float = 0.02, first_year: int = 2023, years: int = 3, fmt: str = "csv",
              progress: Callable[[str, int], None] | None = None, params: SynthParams | None = None,
-             schemes: bool = False) -> dict:
+             schemes: bool = False, benefit: bool = False, out_of_area: bool = False) -> dict:
     """Write a synthetic region of about ``cases`` settled cases to ``out_dir``; returns a summary.
 
     ``standards_dir``: a CHS-DRG 1.1 table folder; when given, a long tail of clinical groups is drawn from its
     ADRGs and part of the secondary diagnoses from its CC/MCC lists (the caller resolves defaults such as
     ``YIBAO_STANDARDS``; see :func:`yibao.contract.standards.find_standards`). ``fmt``: ``csv`` or ``parquet``.
     ``schemes``: also inject the institution- and doctor-level fraud schemes of :mod:`yibao.synth.schemes`
-    (off: the region is unchanged).
+    (off: the region is unchanged). ``benefit`` / ``out_of_area``: book ``fund_paid`` by a benefit policy written
+    beside the region, with labelled booking errors / add out-of-area care (:mod:`yibao.synth.benefit`).
     """
     t0 = time.perf_counter()
     if cases < 100:
@@ -231,6 +233,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     # --- settlement and files --------------------------------------------------------------------------------
     money = settle(w, S, cx, L, ins.employee[S["person"]], n)
     tables = _tables(w, S, cx, L, money, ins, staff, inst, sanc, rngs[13], p)
+    extra = synth_benefit.extend(tables, out_dir, seed, p, first_year + years - 1, benefit=benefit,
+                                 out_area=out_of_area)
     rows = {}
     for name, cols in tables.items():
         rows[name] = write_table(out_dir, name, cols, fmt, progress)
@@ -250,6 +254,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
             "budget_policy": str(Path(out_dir) / POLICY_FILE), "seconds": round(time.perf_counter() - t0, 2)}
     if schemes:
         summary["schemes"] = scheme_rows
+    if extra:
+        summary["benefit"] = extra
     return summary
 
 

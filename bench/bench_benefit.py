@@ -1,0 +1,117 @@
+"""Benchmark: the benefit calculator (待遇计算) over a year of cases (target ≥ 1 M cases/s).
+
+    PYTHONPATH=src .venv/bin/python bench/bench_benefit.py [--cases 200000] [--lines 6] [--seed 1] [--threads N]
+
+Cases, fee lines (``--lines`` per case on average), a 2 000-item catalogue with versions and institutions are
+generated in memory (numpy, fixed seed) and handed to DuckDB as Arrow tables. Timed separately:
+
+- ``calculator``: the policy over a ready cost base (deductible per stay / per year with running sums, three
+  cost bands, the annual cap in settlement order: the window functions) — the part the target is about;
+- ``full``: the cost base from the lines and the catalogue valid on each line's date, then the calculator;
+- ``check``: the B01 findings (booked vs computed, with the Chinese arithmetic) of the computed table.
+
+Prints a Markdown block for docs/benchmarks.md. Run at 200 k–1 M cases only when the machine is quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute
+
+from yibao.benefit.check import findings
+from yibao.benefit.compute import Sources, benefit_sql, case_base_sql
+from yibao.benefit.policy import load_policy
+from yibao.engine.runner import query_arrow
+
+
+def region(n: int, lines: int, seed: int) -> dict[str, pa.Table]:
+    rng = np.random.default_rng(seed)
+    n_items, n_inst, n_people = 2000, 200, max(n // 8, 1)
+    d0 = np.datetime64("2025-01-01")
+    money = pa.decimal128(18, 2)
+
+    def dec(fen: np.ndarray) -> pa.Array:  # exact: "123.45" text cast to decimal128(18,2)
+        txt = np.char.add(np.char.add((fen // 100).astype(str), "."), np.char.zfill((fen % 100).astype(str), 2))
+        return pa.compute.cast(pa.array(txt), money)
+
+    cls = rng.choice(np.array(["A", "B", "C"]), n_items, p=[0.6, 0.3, 0.1])
+    items = np.char.add("I", np.arange(n_items).astype(str))
+    catalog = pa.table({
+        "item_code": np.concatenate([items, items[:200]]),
+        "class": np.concatenate([cls, cls[:200]]),
+        "self_pay_ratio": pa.array(np.concatenate([np.where(cls == "B", 0.1, np.nan), np.where(cls[:200] == "B", 0.15, np.nan)]),
+                                   pa.float64(), from_pandas=True).cast(pa.decimal128(9, 4)),
+        "valid_from": pa.array(np.concatenate([np.full(n_items, np.datetime64("2020-01-01")),
+                                               np.full(200, np.datetime64("2025-07-01"))]).astype("datetime64[D]")),
+        "valid_to": pa.array([None] * (n_items + 200), pa.date32()),
+    })
+    inst = pa.table({"institution_id": np.char.add("H", np.arange(n_inst).astype(str)),
+                     "level": rng.integers(0, 4, n_inst).astype(np.int32),
+                     "region_code": np.full(n_inst, "440203")})
+    nl = rng.poisson(lines, n) + 1
+    case_of = np.repeat(np.arange(n), nl)
+    amount = rng.integers(100, 200_000, len(case_of))
+    total = np.bincount(case_of, weights=amount, minlength=n).astype(np.int64)
+    setting = rng.choice(np.array(["inpatient", "outpatient"]), n, p=[0.2, 0.8])
+    settle = d0 + rng.integers(0, 365, n).astype("timedelta64[D]")
+    cases = pa.table({
+        "case_id": np.char.add("K", np.arange(n).astype(str)),
+        "person_id": np.char.add("P", rng.integers(0, n_people, n).astype(str)),
+        "institution_id": np.char.add("H", rng.integers(0, n_inst, n).astype(str)),
+        "scheme": rng.choice(np.array(["employee", "resident"]), n),
+        "setting": setting,
+        "principal_dx": rng.choice(np.array(["K80.1", "E11.9", "J06.9", "I10.x"]), n),
+        "total_cost": dec(total), "fund_paid": dec((total * 0.7).astype(np.int64)),
+        "settle_date": pa.array(settle.astype("datetime64[D]")),
+    })
+    fee = pa.table({"case_id": pa.compute.take(cases["case_id"], pa.array(case_of)),
+                    "line_no": pa.array(np.arange(len(case_of)), pa.int32()),
+                    "item_code": items[rng.integers(0, n_items, len(case_of))], "amount": dec(amount),
+                    "service_date": pa.compute.take(cases["settle_date"], pa.array(case_of))})
+    return {"cases": cases, "fee_items": fee, "catalog": catalog, "institutions": inst}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=200_000)
+    ap.add_argument("--lines", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args()
+    t = region(a.cases, a.lines, a.seed)
+    con = duckdb.connect()
+    if a.threads:
+        con.execute(f"SET threads = {a.threads}")
+    for k, v in t.items():
+        con.register(k, v)
+    pol = load_policy()
+    src = Sources("cases", "fee_items", "catalog", "institutions")
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TEMP TABLE base AS {case_base_sql(src, pol, 2025)}")
+    t_base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = query_arrow(con, benefit_sql("base", pol))
+    t_calc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    f = findings(con, res, "0.01")
+    t_check = time.perf_counter() - t0
+    n = res.num_rows
+    lines = t["fee_items"].num_rows
+    print(f"### bench_benefit — {n:,} cases, {lines:,} lines ({platform.machine()}, {os.cpu_count()} cores, "
+          f"DuckDB {duckdb.__version__}{', threads ' + str(a.threads) if a.threads else ''})\n")
+    print("| step | seconds | cases/s |\n|---|---|---|")
+    print(f"| calculator (cost base → fund payment, window functions) | {t_calc:.2f} | {n / t_calc:,.0f} |")
+    print(f"| cost base (lines × catalogue) | {t_base:.2f} | {n / t_base:,.0f} |")
+    print(f"| full (cost base + calculator) | {t_base + t_calc:.2f} | {n / (t_base + t_calc):,.0f} |")
+    print(f"| check B01 ({f.num_rows:,} findings with their arithmetic) | {t_check:.2f} | {n / t_check:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
