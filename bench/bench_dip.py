@@ -41,8 +41,8 @@ def run_one(ws: Path, stays: int, scratch: Path, repeat: int = 3, memory_limit: 
     from yibao.dip.scoring import DIP_SCORING
     from yibao.dip.settlement import DIP_PER_CAPITA, DIP_SETTLE_UNITS, settle_sources, settle_year
     from yibao.dip.tables import REVIEW_SCHEMA, param_tables, read_overrides, read_valid_procedures
-    from yibao.settle.pots import Budgets
     from yibao.engine.runner import LocalRunner, query_arrow, run_final
+    from yibao.settle.pots import Budgets
 
     pol = load_policy(overrides={"catalogue": {"years": [2023, 2024], "year_weights": ["3", "7"]}})
     region_policy = ws.parent / "region-1m" / "budget_policy.toml"

@@ -118,7 +118,7 @@ def main(rows: int) -> None:
         with timed(f"duckdb:   step {step.name}", figures):
             local.run(step, {**src, **expected})
 
-    from yibao.engine.spark import SparkRunner, spark_session, spark_schema
+    from yibao.engine.spark import SparkRunner, spark_schema, spark_session
 
     with timed("spark: start local[2] session", figures):
         spark = spark_session()

@@ -8,7 +8,6 @@ every row — no traceback, the workspace's files unchanged (bytes and mtimes), 
 from __future__ import annotations
 
 import pytest
-
 from errorshape import ErrorCase, check_case, existing_out, gb18030_file, hold_workspace, shape_env  # noqa: F401  (a fixture)
 
 
@@ -105,7 +104,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_error_shape(case: ErrorCase, shape_env: dict) -> None:
+def test_error_shape(case: ErrorCase, shape_env: dict) -> None:  # noqa: F811  (the fixture imported above)
     if "{standards}" in case.args:
         _needs_standards(shape_env)
     check_case(case, shape_env)

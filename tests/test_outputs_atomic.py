@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_cli
+
 from yibao.contract.errors import BadOption
 from yibao.engine.csvfile import escape_text, rows_csv
 from yibao.engine.outdir import OutputDir, inside, safe_id, safe_name

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from yibao.contract.errors import BadPolicy
-from yibao.contract.params import Param, ParamTable, PolicyFileError, kinds as K
+from yibao.contract.params import Param, ParamTable, PolicyFileError
+from yibao.contract.params import kinds as K
 
 T = ParamTable(
     name="demo", title="示例", doc="docs/x.md",

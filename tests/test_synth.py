@@ -10,13 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN, LABEL_PATTERNS, TABLES
 from conftest import standards_dir
 
+from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN, LABEL_PATTERNS, TABLES
 from yibao.synth import generate, item_tags
 from yibao.synth.names import id_check_digit
-from yibao.synth.refdata import DATA_DIR, SERIOUS_DX_PREFIXES, MINOR_DX_PREFIXES
+from yibao.synth.refdata import DATA_DIR, MINOR_DX_PREFIXES, SERIOUS_DX_PREFIXES
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from openpyxl import load_workbook
 
-from conftest import run_cli
 from yibao.contract.standards import find_standards
 from yibao.engine.excel import FORMATS, NUMERIC, TOTAL_LABEL, layout_of
 

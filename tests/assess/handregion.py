@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from regions import write_csv
+
 from yibao.contract.schema import TABLES
 
 VALID_PROC = "47.0900"    # in chs-drg-1.1 valid_procedures.csv (其他阑尾切除术)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from conftest import run_cli, standards_dir
+
 from assess.handregion import EXPECTED, write_hand_region
 from yibao.assess import assess
 from yibao.assess.policy import CONTRACT_INDICATORS, PolicyError, load_policy

@@ -8,9 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 from regions import generated_workspace
+
 from yibao.assess.clearing import clearing_scores, parse_reasons
 from yibao.contract.errors import BadFile, BadOption
 

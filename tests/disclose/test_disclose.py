@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-
 from conftest import run_cli
 from regions import generated_workspace
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 from conftest import run_cli
+
 from yibao.drg.mini import MINI_CASES
 
 from .helpers import write_cases, write_mini

@@ -7,8 +7,8 @@ import csv
 
 import pyarrow as pa
 import pytest
-
 from conftest import run_cli
+
 from yibao.contract.reasons import FatalLoadError
 from yibao.drg.explain import group_one
 from yibao.drg.grouper import group_table

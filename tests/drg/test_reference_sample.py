@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from yibao.drg.cases import read_cases
 from yibao.drg.explain import group_one
 from yibao.drg.grouper import PRECHECK_STATUSES, group_table

@@ -6,8 +6,8 @@ import csv
 from decimal import Decimal as D
 
 import pyarrow as pa
-
 from conftest import run_cli
+
 from yibao.drg.mini import EXT_FILES, FILES, ext_cases, mini_cases, mini_ext_standards, mini_standards
 from yibao.drg.versions import describe, diff, impact
 from yibao.drg.weights import read_weights

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from yibao.contract.errors import BadPolicy
-from yibao.drg.policy import (DEFAULTS_FILE, PAYMENT_PARAMS, DrgPolicyError, history_years, load_payment_policy,
-                              param_tables)
+from yibao.drg.policy import DEFAULTS_FILE, PAYMENT_PARAMS, DrgPolicyError, history_years, load_payment_policy, param_tables
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 from regions import write_region
+
 from yibao.leads import leads
 from yibao.synth import generate
 

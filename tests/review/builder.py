@@ -153,8 +153,8 @@ class Region:
 
 def review(region: Region, *rule_ids: str, override=None) -> list[dict]:
     """Findings of the given rules (all enabled rules when none given) as dicts."""
-    from yibao.review.run import run
     from yibao.review.ruleset import load_rules
+    from yibao.review.run import run
 
     rs = load_rules(override)
     if rule_ids:

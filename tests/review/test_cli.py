@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pytest
-
 from conftest import run_cli
+
 from yibao.review.pipelines import review_fixture
 
 

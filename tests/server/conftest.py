@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 import regions
 
 # The tiny region of tests/regions.py, with one more line over its daily quantity at the second
@@ -133,8 +132,8 @@ _REVIEWS: dict = {}
 
 def review_result(workspace: Path):
     """The review of the tiny workspace (computed once: every copy of it gives the same findings)."""
-    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
+    from yibao.review.run import run_workspace
     from yibao.staff import periods_from_workspace
 
     if "res" not in _REVIEWS:

@@ -12,9 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+import regions
 from fastapi.testclient import TestClient
 
-import regions
 from yibao.server.app import Settings, create_app
 from yibao.server.simulate import scenario_toml
 from yibao.store.db import open_store

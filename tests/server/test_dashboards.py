@@ -13,6 +13,7 @@ from yibao.server.app import Settings, create_app
 
 from .conftest import PASSWORD, ROLE_USER
 
+
 @pytest.fixture
 def client(store, workspace):
     with TestClient(create_app(Settings(store=store, workspace=workspace))) as c:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import regions
 from fastapi.testclient import TestClient
 
-import regions
 from yibao.engine.runner import query_arrow
 from yibao.server.app import Settings, create_app
 from yibao.server.precheck import HISTORY_RULES, Precheck, drg_case_weight

@@ -8,11 +8,12 @@ import csv
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import PASSWORD, ROLE_USER
 from yibao.server.app import Settings, create_app
 from yibao.store import audit
 from yibao.store import rectification as rect
 from yibao.store.users import ROLES
+
+from .conftest import PASSWORD, ROLE_USER
 
 ROWS = [  # what yibao assess --budget … --issued-on writes (overrun.csv), two institutions
     {"pot": "employee.inpatient", "institution_id": "H001", "name": "市第一人民医院", "overrun": "5600.00",

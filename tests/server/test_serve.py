@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import run_cli
 
 from .conftest import F_H001_REJECT, F_H002_REJECT, free_port

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, record_review_run
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.schema import audit_log, findings, metadata
 from yibao.store.users import LoginPolicy, LoginRefused, authenticate
+
+from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, record_review_run
 
 
 def test_migration_creates_the_schema_of_schema_py(store):
@@ -215,9 +216,10 @@ def test_deductions_of_record_equal_the_review_deductions_csv(tmp_path):
     """On a synthetic region: per institution and year, the store's total (all findings open) equals the
     review's own deductions (summed over settings), to the fen."""
     from regions import generated_workspace
+
     from yibao.review.outputs import summaries
-    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
+    from yibao.review.run import run_workspace
     from yibao.staff import periods_from_workspace
     from yibao.store.db import open_store
     from yibao.store.findings import record_run

@@ -10,12 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, ROLE_USER
 from yibao.server.app import Settings, create_app
 from yibao.store import audit
 from yibao.store import findings as fnd
 from yibao.store.schema import finding_transitions, findings
 from yibao.store.workdays import HOLIDAYS_FILE, china_date, load_calendar
+
+from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, ROLE_USER
 
 ROLES = ("admin", "agency", "supervisor", "hospital", "auditor")
 
@@ -334,6 +335,7 @@ def test_overturning_one_finding_reduces_its_institutions_dip_deduction_by_its_a
     from regions import generated_workspace
 
     from yibao.store.db import open_store
+
     from .test_serve import cli
 
     ws = generated_workspace(tmp_path, seed=3, cases=2000)  # 24 inpatient reject findings settled in 2025
@@ -391,9 +393,10 @@ def test_once_every_finding_is_final_the_deductions_of_record_are_the_reviews_ow
     """Every reject finding final (their deadline passed): the exported rows are the review's deductions.csv
     rows (institution, year, setting, amount, findings), year by year, to the fen."""
     from regions import generated_workspace
+
     from yibao.review.outputs import summaries
-    from yibao.review.run import run_workspace
     from yibao.review.ruleset import load_rules
+    from yibao.review.run import run_workspace
     from yibao.staff import periods_from_workspace
     from yibao.store.db import open_store
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from budget.year_example import year_policy_from
+
 from yibao.settle.bands import share
 
 

@@ -8,8 +8,8 @@ import hashlib
 import json
 
 import pytest
-from staff.helpers import sanction, write_staff_region
 
+from staff.helpers import sanction, write_staff_region
 from yibao.engine.loading import load_region
 from yibao.staff.exchange import ExchangeError, export, import_file
 from yibao.staff.ledger import open_ledger, sync_from_workspace

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 from conftest import run_cli
 from regions import write_region
-from staff.helpers import repair, sanction, write_staff_region
 
+from staff.helpers import repair, sanction, write_staff_region
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.engine.loading import load_region
 from yibao.staff.exchange import ExchangeError, export, import_file

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from staff.helpers import repair, sanction, write_staff_region
 
+from staff.helpers import repair, sanction, write_staff_region
 from yibao.staff.policy import load_policy
 from yibao.staff.rules import add_months, add_years, status_as_of
 from yibao.staff.sources import read_dir

@@ -20,8 +20,8 @@ from decimal import Decimal
 
 import duckdb
 from review.builder import Region, review
-from staff.helpers import sanction, write_staff_region
 
+from staff.helpers import sanction, write_staff_region
 from yibao.staff.policy import load_policy
 from yibao.staff.settlement import withheld
 from yibao.staff.sources import periods_from_dir

@@ -27,16 +27,13 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from yibao.assess.pipelines import (ASSESS, CODES_SCHEMA, SEVERE_DX_SCHEMA, STOCKING_SCHEMA, icu_table,
-                                    params_table)
-from yibao.assess.policy import (ALL_INDICATORS, CONTRACT_INDICATORS, KIND, POLICY_INDICATORS, SIX, ZH,
-                                 AssessPolicy, load_policy)
 from yibao.assess.overrun import OVERRUN_COLUMNS, RECTIFICATION, decompose, read_budget_clearing
+from yibao.assess.pipelines import ASSESS, CODES_SCHEMA, SEVERE_DX_SCHEMA, STOCKING_SCHEMA, icu_table, params_table
+from yibao.assess.policy import ALL_INDICATORS, CONTRACT_INDICATORS, KIND, POLICY_INDICATORS, SIX, ZH, AssessPolicy, load_policy
 from yibao.assess.score import score_rows
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.errors import BadFile, MissingData
-from yibao.engine.csvfile import csv_bytes
-from yibao.engine.csvfile import rows_csv
+from yibao.engine.csvfile import csv_bytes, rows_csv
 from yibao.engine.excel import FIXED_TIME, HEADER_FILL, MONEY_FORMAT, Col, Sheet, normalise_zip
 from yibao.engine.excel import write_workbook as write_sheets
 from yibao.engine.runner import LocalRunner, query_arrow

@@ -34,8 +34,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from typer.core import TyperCommand, TyperGroup
 
 from yibao import __version__
-from yibao.contract.errors import (EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, BadOption,
-                                   YibaoError)
+from yibao.contract.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, BadOption, YibaoError
 
 PROG = "yibao"
 EXIT_BAD_INPUT = EXIT_REFUSED

@@ -7,11 +7,10 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import (RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option,
-                               file_option, out)
+from yibao.cli._common import RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option, file_option, out
 from yibao.cli._outputs import outputs
-from yibao.engine.outdir import atomic_file
 from yibao.contract.reasons import REASONS
+from yibao.engine.outdir import atomic_file
 
 
 @app.command()
@@ -32,9 +31,8 @@ def synth(
                                      help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 --benefit）"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
-    from yibao.synth import generate
-
     from yibao.contract.standards import find_standards
+    from yibao.synth import generate
 
     std = find_standards(standards)
     if standards is not None and std is None:
@@ -127,7 +125,6 @@ def budget(
     from yibao.budget.totals import BINDING_ZH, compute_totals
     from yibao.contract.vocab import SCHEME_ZH
     from yibao.engine.money import fmt
-
     from yibao.settle.report import issuer_from
 
     target = outputs(out_dir)  # an --out that may not be replaced stops here, before any work

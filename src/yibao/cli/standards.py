@@ -88,8 +88,8 @@ def standards_impact(
     """切换分组版本的影响：同一批病例在两个版本下分组，多少病例换组、从哪个 DRG 到哪个 DRG，
     以及（给出两版权重表时）每家机构的总权重变化。"""
     from yibao.contract.errors import BadOption
-    from yibao.drg.standards import load_standards
     from yibao.drg.cases import read_cases
+    from yibao.drg.standards import load_standards
     from yibao.drg.versions import impact, workspace_cases
     from yibao.drg.weights import read_weights
     from yibao.engine.csvfile import csv_bytes

@@ -34,9 +34,9 @@ from yibao.dip.policy import DipPolicy, load_policy
 from yibao.dip.reports import write_year
 from yibao.dip.settlement import DipYear, run_settlement
 from yibao.dip.simulate import compare, load_scenario, write_comparison
-from yibao.settle.period import partial_year_warning
 from yibao.settle.agreement import exclusions_line
 from yibao.settle.deductions import read_deductions, summary_line
+from yibao.settle.period import partial_year_warning
 from yibao.settle.pots import Budgets, require_settle_year
 from yibao.settle.report import issuer_from, read_deduction_lines
 

@@ -60,8 +60,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yibao.drg.compile import (CAP_ANY_VALID, CAP_HAS_PROC, CAP_NO_VALID, CAP_PPROC_VALID, CAP_REGIONS, FIELD_BITS,
-                               RULE_FIELD_BITS, TABLE_NAMES, field_shift, rule_field_shift)
+from yibao.drg.compile import (
+    CAP_ANY_VALID,
+    CAP_HAS_PROC,
+    CAP_NO_VALID,
+    CAP_PPROC_VALID,
+    CAP_REGIONS,
+    FIELD_BITS,
+    RULE_FIELD_BITS,
+    TABLE_NAMES,
+    field_shift,
+    rule_field_shift,
+)
 from yibao.drg.conditions import RULE_VARS, VAR_COLUMN
 from yibao.drg.mapping import map_codes as translate
 from yibao.engine.columns import codes, firsts

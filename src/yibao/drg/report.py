@@ -25,8 +25,15 @@ from yibao.engine.money import ZERO
 from yibao.engine.outdir import safe_id, safe_path
 from yibao.settle.agreement import EXCLUSION_COLUMNS, exclusion_summary, exclusions_line
 from yibao.settle.deductions import NOT_APPLIED_COLUMNS, summary_line
-from yibao.settle.report import (DRG_CLEARING_COLUMNS, DRG_PREPAY_COLUMNS, deduction_sheet, kinds_of, scheme_rows,
-                                 statement_head, write_csv)
+from yibao.settle.report import (
+    DRG_CLEARING_COLUMNS,
+    DRG_PREPAY_COLUMNS,
+    deduction_sheet,
+    kinds_of,
+    scheme_rows,
+    statement_head,
+    write_csv,
+)
 from yibao.settle.report import sheet as statement_sheet
 
 __all__ = ["write_settlement", "summary_lines", "weights_refusal", "write_drg_year", "drg_statement_sheets",

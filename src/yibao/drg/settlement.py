@@ -35,8 +35,15 @@ from yibao.settle.agreement import OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH, agreem
 from yibao.settle.bands import Bands
 from yibao.settle.deductions import Deduction, by_institution, reconciled
 from yibao.settle.pots import Budgets, require_settle_year
-from yibao.settle.units import (SchemeSettlement, UnitMonth, UnitPolicy, booked_by_institution, last_year_weights,
-                                settle_scheme, split_deductions)
+from yibao.settle.units import (
+    SchemeSettlement,
+    UnitMonth,
+    UnitPolicy,
+    booked_by_institution,
+    last_year_weights,
+    settle_scheme,
+    split_deductions,
+)
 
 __all__ = ["settle_year", "DrgSettlement", "DrgYear", "settle_drg_year", "finish_drg_year", "budget_rate_of",
            "drg_wholly_excluded", "SCHEMES"]

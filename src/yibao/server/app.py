@@ -9,8 +9,8 @@ validate, 503 the workspace is being written (``yibao load``) for longer than th
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path

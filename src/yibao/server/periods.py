@@ -36,9 +36,17 @@ from yibao.dip.policy import load_policy as load_dip_policy
 from yibao.dip.settlement import run_settlement
 from yibao.engine.money import ZERO
 from yibao.engine.wslock import POLL_SECONDS, writer_announced
+from yibao.server.jobs import Jobs, Progress
 from yibao.settle.deductions import read_deductions
-from yibao.settle.period import (check_cutoff, clearing_lines, load_period_policy, month_end, month_lines,
-                                 partial_year_warning, period_label)
+from yibao.settle.period import (
+    check_cutoff,
+    clearing_lines,
+    load_period_policy,
+    month_end,
+    month_lines,
+    partial_year_warning,
+    period_label,
+)
 from yibao.settle.pots import require_settle_year
 from yibao.settle.report import issuer_from, read_deduction_lines
 from yibao.store import audit
@@ -46,7 +54,6 @@ from yibao.store import periods as per
 from yibao.store.db import Store
 from yibao.store.statements import excel_bytes, pdf_bytes
 from yibao.store.users import ROLES
-from yibao.server.jobs import Jobs, Progress
 
 try:  # the DRG year as a library function (issue 14 moves it out of the CLI); absent before that merge
     from yibao.drg.policy import load_payment_policy as load_drg_policy

@@ -56,9 +56,9 @@ from yibao.dip import scoring as dip_scoring
 from yibao.dip.hospital import explain as dip_explain
 from yibao.dip.labels import GROUP_KIND_ZH as KIND_ZH
 from yibao.dip.labels import REASONS_ZH
-from yibao.dip.tables import param_tables, read_overrides, read_valid_procedures
 from yibao.dip.policy import DipPolicy, DipPolicyError
 from yibao.dip.policy import load_policy as load_dip_policy
+from yibao.dip.tables import param_tables, read_overrides, read_valid_procedures
 from yibao.drg.explain import group_one
 from yibao.drg.grouper import group_table
 from yibao.drg.labels import ITEM_ZH, OUTLIER_ZH
@@ -71,10 +71,10 @@ from yibao.engine.runner import query_arrow
 from yibao.engine.select import runner_for
 from yibao.engine.workspace import DB_FILE
 from yibao.engine.wslock import connect_for_read
-from yibao.review.check import CheckError, Checker
+from yibao.review.check import Checker, CheckError
+from yibao.review.ruleset import RuleSet, load_rules
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
-from yibao.review.ruleset import RuleSet, load_rules
 from yibao.staff import periods_from_workspace
 from yibao.store import audit
 from yibao.store.users import ROLES

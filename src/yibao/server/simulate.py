@@ -30,9 +30,9 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.dip.simulate import COMPARE_COLUMNS, TOTAL_COLUMNS
 from yibao.server.dashboards import budget_policy_path
-from yibao.server.precheck import DIP_CATALOGUE_ENV, catalogue_dir
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
+from yibao.server.precheck import DIP_CATALOGUE_ENV, catalogue_dir
 from yibao.store import audit
 
 SIM_ROLES = frozenset({"admin", "agency", "supervisor"})
