@@ -9,3 +9,5 @@ Public entry points:
 
 from yibao.assess.policy import load_policy  # noqa: F401
 from yibao.assess.run import AssessResult, assess  # noqa: F401
+
+__all__ = ["assess", "AssessResult", "load_policy"]

@@ -24,3 +24,5 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line an
 except KeyboardInterrupt:
     print("错误：已中断（Ctrl-C），命令未完成", file=sys.stderr)
     raise SystemExit(130) from None
+
+__all__ = ["app", "main"]

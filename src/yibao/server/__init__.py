@@ -6,3 +6,6 @@
 
 Guide: docs/server.md; architecture: docs/adr/0006-system-of-record.md.
 """
+
+# the public pieces live in their modules (imported on use: the app loads FastAPI and the store)
+__all__ = ["app", "run", "access"]

@@ -10,3 +10,6 @@ the schema is created and upgraded by Alembic migrations each time a store is op
 - :mod:`yibao.store.users` — users, roles, password hashes, failed-login limits
 - :mod:`yibao.store.findings` — review runs, findings and their state machine, deductions
 """
+
+# the public pieces live in their modules (imported on use: SQLAlchemy loads with them)
+__all__ = ["db", "audit", "users", "findings", "periods", "rectification", "workdays"]
