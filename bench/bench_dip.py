@@ -7,8 +7,8 @@ The workspace is a loaded synthetic region (``yibao synth --seed 1 --cases 10000
 inpatient stays are replicated with new case ids (``<case_id>-<k>``) into a scratch DuckDB file, so the
 diagnosis and cost mix is the region's own. Timed, in one process, each run separately:
 
-1. grouping + scoring (``--repeat`` runs, fastest and median): the fused ``dip_scoring`` query (``LocalRunner.run_final``) from the cases table
-   to the scored Arrow table (sorted, cast) — the work of ``yibao dip score`` without writing files;
+1. grouping + scoring (``--repeat`` runs, fastest and median): the fused ``dip_scoring`` query (``LocalRunner.run_final``) from
+   the cases table to the scored Arrow table (sorted, cast) — the work of ``yibao dip score`` without writing files;
 2. the year's settlement: the ``dip_settle_units`` and ``dip_per_capita`` aggregates plus the exact
    money (``settle_year``) for 2025 with the region's budget policy — the work of ``yibao dip settle``
    without statements. 按人头 runs over the region's own outpatient visits (not replicated).
@@ -113,7 +113,8 @@ def main() -> None:
     rows = []
     for n in sizes:  # one fresh process per size, so the peak memory is that run's own
         out = subprocess.run([sys.executable, __file__, "--workspace", str(args.workspace), "--stays", str(n),
-                              "--repeat", str(args.repeat), "--memory-limit", args.memory_limit, "--one"], capture_output=True, text=True, check=True, env={**os.environ})
+                              "--repeat", str(args.repeat), "--memory-limit", args.memory_limit, "--one"], capture_output=True,
+                              text=True, check=True, env={**os.environ})
         rows.append(eval(out.stdout.strip().splitlines()[-1]))  # noqa: S307 (our own repr of a dict)
     load = os.getloadavg()[0]
     print("| inpatient stays | catalogue (2023–2024 stays) | grouping + scoring, fastest (median) | stays/s "

@@ -50,7 +50,8 @@ def generate(rows: int, seed: int = 7) -> dict[str, pa.Table]:
     kinds = np.where(inst_no < 60, "hospital", np.where(inst_no < 350, "primary", "pharmacy"))
     institutions = pa.table({
         "institution_id": ids("I", inst_no, 5), "name": ids("机构", inst_no, 5),
-        "kind": pa.array(kinds.astype(object)), "level": pa.array(np.where(inst_no < 20, 3, np.where(inst_no < 60, 2, inst_no % 2)), pa.int32()),
+        "kind": pa.array(kinds.astype(object)),
+        "level": pa.array(np.where(inst_no < 20, 3, np.where(inst_no < 60, 2, inst_no % 2)), pa.int32()),
         "category": pa.array(["general"] * n_inst), "region_code": pa.array(["330102"] * n_inst),
         "agreement_start": pa.array([date(2020, 1, 1)] * n_inst, pa.date32()),
         "agreement_end": pa.nulls(n_inst, pa.date32()),

@@ -144,7 +144,8 @@ def main() -> None:
     line_step = times.get("review_line_findings", float("nan"))
     result = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GB, shared",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                   f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GB, shared",
         "cases": n_cases, "lines": n_lines, "rules": len(rs.enabled),
         "steps": {k: round(v, 2) for k, v in times.items()}, "total_s": round(total, 2),
         "line_rules_lines_per_s": round(n_lines / line_step) if line_step else None,
@@ -200,15 +201,17 @@ def markdown(r: dict) -> str:
         f"| summaries and deductions | {r['summaries_s']} s |",
         f"| peak resident memory | {r['peak_rss_gb']} GB |",
         f"| findings | {r['findings']:,}; deductions {r['deductions_total']} yuan |",
-        (f"| before-the-fact check, {r['check_lines']} lines (median / p95 / p99) | single-case forms {r['check_ms_median']} ms / "
+        (f"| before-the-fact check, {r['check_lines']} lines (median / p95 / p99) | single-case forms "
+         f"{r['check_ms_median']} ms / "
          f"{r['check_ms_p95']} ms / {r['check_ms_p99']} ms; SQL over the one case {r['check_sql_ms_median']} ms / p99 "
          f"{r['check_sql_ms_p99']} ms |"),
     ]
     if r["evaluation"]:
-        lines += ["", "| pattern | rules | labelled | flagged | correct | recall | precision |", "|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "| pattern | rules | labelled | flagged | correct | recall | precision |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
         for e in r["evaluation"]:
-            lines.append(f"| {e['pattern']} | {e['rules'].replace('|', ' ')} | {e['labelled']} | {e['flagged']} | {e['true_positive']} | "
-                         f"{e['recall']} | {e['precision']} |")
+            lines.append(f"| {e['pattern']} | {e['rules'].replace('|', ' ')} | {e['labelled']} | {e['flagged']} | "
+                         f"{e['true_positive']} | {e['recall']} | {e['precision']} |")
     return "\n".join(lines)
 
 

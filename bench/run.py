@@ -72,7 +72,8 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}")
 
 
 def commit() -> str:
@@ -111,7 +112,8 @@ def render(cases: int, synth: dict, load: dict) -> str:
 
 
 def write_doc(block: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nFigures are measured, never asserted in tests.\n\n"
+    text = (DOC.read_text(encoding="utf-8") if DOC.exists()
+            else "# Benchmarks\n\nFigures are measured, never asserted in tests.\n\n")
     if BEGIN in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]

@@ -51,8 +51,10 @@ FEE_ITEMS = [
     # case_id, line_no, item_code, item_name, item_kind, fee_category, service_date, quantity, unit_price,
     # amount, staff_id
     ["C0001", "1", "001101000010000", "床位费", "facility", "bed", "2024-03-01", "5", "50.00", "250.00", "D440203000002"],
-    ["C0001", "2", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-03-02", "6", "1.25", "7.50", "D440203000001"],
-    ["C0002", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75", "D440203000003"],
+    ["C0001", "2", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-03-02", "6", "1.25", "7.50",
+     "D440203000001"],
+    ["C0002", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75",
+     "D440203000003"],
 ]
 SANCTIONS = [
     # sanction_id, staff_id, institution_id, decided_on, basis, responsibility, points, fraud

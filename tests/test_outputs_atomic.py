@@ -1,8 +1,8 @@
 """Output directories (yibao.engine.outdir): whole or not at all, replaced whole, refused when not yibao's,
 file names from data kept inside, CSV text that a spreadsheet would run escaped.
 
-The kill test runs ``yibao review``, ``yibao dip score`` and ``yibao dip settle`` in a subprocess on a small generated region, kills
-them with SIGKILL at seeded random moments (some while they compute, some while their temporary directory is
+The kill test runs ``yibao review``, ``yibao dip score`` and ``yibao dip settle`` in a subprocess on a small generated region,
+kills them with SIGKILL at seeded random moments (some while they compute, some while their temporary directory is
 being written) and checks after each kill that ``--out`` is the complete old output (its manifest lists exactly
 its files, with their sizes and hashes) or the complete new one — never a mix, never a cut-short file.
 """

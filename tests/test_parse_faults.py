@@ -322,7 +322,8 @@ def test_national_institution_format_is_enforced_where_the_file_follows_it(tmp_p
     v, q = quarantine_of(readers.read_table(csv_file(tmp_path / "i2.csv", "institutions", ROWS["institutions"]),
                                             TABLES["institutions"]))
     assert (v.accepted, v.quarantined) == (4, 0)
-    assert v.notes == ("institutions.institution_id：4 / 4 个编码不是定点医药机构编码格式（[HP][0-9]{11}），按本地编码装载，只校验字符集",)
+    assert v.notes == ("institutions.institution_id：4 / 4 个编码不是定点医药机构编码格式（[HP][0-9]{11}），"
+                       "按本地编码装载，只校验字符集",)
 
 
 def test_a_synthetic_region_still_loads_in_full(tmp_path: Path) -> None:

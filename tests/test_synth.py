@@ -134,7 +134,8 @@ def test_id_numbers_have_a_valid_check_digit_and_match_birth_date_and_sex(region
 def test_population_has_both_schemes_and_a_census_like_age_shape(db):
     share = dict(db.execute("SELECT scheme, count(*) / sum(count(*)) OVER () FROM insured GROUP BY 1").fetchall())
     assert 0.2 < share["employee"] < 0.5
-    old = db.execute("SELECT avg(CASE WHEN (date '2023-01-01' - birth_date) / 365.25 >= 65 THEN 1 ELSE 0 END) FROM insured").fetchone()[0]
+    old = db.execute("SELECT avg(CASE WHEN (date '2023-01-01' - birth_date) / 365.25 >= 65 THEN 1 ELSE 0 END) "
+                     "FROM insured").fetchone()[0]
     assert 0.08 < old < 0.25  # census 2020: 13.5 % aged 65+
     assert db.execute("SELECT count(*) FROM insured WHERE scheme = 'employee' AND birth_date > date '2005-01-01'"
                       ).fetchone()[0] == 0

@@ -215,7 +215,8 @@ def test_statements_carry_number_issuer_date_and_deductions(outputs) -> None:
             assert f"结算单编号：{method}-2025-{inst}" in head[1] and "机构名称：" in head[1]
             assert head[2] == f"签发机构：统筹地区医疗保障经办机构　　签发日期：{ISSUE_DATE}"
             lay = layout_of(wb)["扣款明细"]
-            lines = _sheet_dicts(wb["扣款明细"], lay["header_row"], lay["last_row"]) if lay["last_row"] > lay["header_row"] else []
+            lines = (_sheet_dicts(wb["扣款明细"], lay["header_row"], lay["last_row"])
+                     if lay["last_row"] > lay["header_row"] else [])
             want = sorted(Decimal(r["amount"]) for r in ded if r["institution_id"] == inst and r["year"] == "2025")
             assert sorted(_number(r["扣款金额"]) for r in lines) == want, path.name
             if want:

@@ -14,7 +14,8 @@ Fixtures for other page tests: ``site`` (:class:`Site`), ``browser`` (a launched
 screenshot under ``test-artefacts/browser/``; with ``YIBAO_DOC_SHOTS=1`` also into ``docs/zh/img/``).
 
 The tests that drive the browser are skipped, with the reason, when ``playwright`` (pip) or a chromium
-executable is absent (the HTTP tests of the pages still run); ``.ci/run`` installs both, so CI runs them. Never ``playwright install``: no browser download here.
+executable is absent (the HTTP tests of the pages still run); ``.ci/run`` installs both, so CI runs them. Never
+``playwright install``: no browser download here.
 """
 
 from __future__ import annotations

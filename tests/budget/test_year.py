@@ -152,7 +152,9 @@ def test_compensation_capped_by_what_the_pot_has_left(tmp_path: Path) -> None:
                     {"employee.inpatient": D("1180200.00"), "employee.outpatient": D("100000.00")})
     # this example was worked by hand with the kept saving not read by the score (issue 18 made that the default):
     # the policy says so, to keep the example's point — the pot's remainder capping B's compensation
-    res = compute_year(inp, year_policy_from(tmp_path, POLICY.replace("[clearing.scores]", "[clearing]\nsaving_by_score = \"none\"\n[clearing.scores]")))
+    res = compute_year(inp, year_policy_from(tmp_path,
+                                             POLICY.replace("[clearing.scores]",
+                                                            "[clearing]\nsaving_by_score = \"none\"\n[clearing.scores]")))
     c = by(res.clearing, "employee.inpatient")
     assert [c[k].quota for k in "ABC"] == [D("590100.00"), D("354060.00"), D("236040.00")]
     assert (c["B"].overrun_fund_share, c["B"].compensation) == (D("19473.30"), D("10563.30"))

@@ -63,7 +63,8 @@ def rows_region() -> None:
     write_csv(d / "staff.csv", TABLES["staff"].column_names, staff)
 
     catalog = add("catalog", ROWS["catalog"], [
-        (["XA00000000000000000001", "某药", "drug", "B", "0.10", "abc", "", "", "", "", "", "", "2020-01-01", ""], "MONEY_NOT_NUMERIC"),
+        (["XA00000000000000000001", "某药", "drug", "B", "0.10", "abc", "", "", "", "", "", "", "2020-01-01", ""],
+         "MONEY_NOT_NUMERIC"),
         (["XA00000000000000000002", "某药二", "drug", "B", "1.5", "", "", "", "", "", "", "", "2020-01-01", ""], "BAD_RANGE"),
         (["XA00000000000000000003", "某药三", "drug", "A", "", "", "", "", "", "", "K80|8X", "", "2020-01-01", ""], "BAD_ICD10"),
     ])
@@ -106,13 +107,18 @@ def rows_region() -> None:
     expected.append(("cases", len(cases) + 1, "BAD_ROW_SHAPE"))
 
     fee = add("fee_items", ROWS["fee_items"], [
-        (["C0101", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75", ""], "UNKNOWN_CASE"),
-        (["C0002", "2", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "两盒", "1.25", "3.75", ""], "BAD_TYPE"),
-        (["C0002", "3", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "-3.75", ""], "MONEY_NEGATIVE"),
-        (["C0002", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75", ""], "DUPLICATE_KEY"),
+        (["C0101", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75", ""],
+         "UNKNOWN_CASE"),
+        (["C0002", "2", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "两盒", "1.25", "3.75",
+          ""], "BAD_TYPE"),
+        (["C0002", "3", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "-3.75",
+          ""], "MONEY_NEGATIVE"),
+        (["C0002", "1", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "3.75", ""],
+         "DUPLICATE_KEY"),
     ])
     # an amount that differs from quantity × unit_price is a review finding, not a load error
-    fee.append(["C0002", "4", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25", "9.99", ""])
+    fee.append(["C0002", "4", "XJ01CAA040A001010100839", "阿莫西林胶囊", "drug", "western_drug", "2024-04-02", "3", "1.25",
+                "9.99", ""])
     names = TABLES["fee_items"].column_names
     pq.write_table(pa.table({n: [r[i] for r in fee] for i, n in enumerate(names)}), d / "fee_items.parquet")
 

@@ -62,7 +62,8 @@ def params_table(policy: AssessPolicy, year: int, has_standards: bool, has_sever
         "revisit_min_gap": [policy.revisit_min_gap_days], "revisit_same_dx": [policy.revisit_same_dx],
         "death_mode": [policy.death_discharge_mode], "use_cc": [policy.severe_use_cc],
         "has_standards": [has_standards],
-        "has_severe_dx": [has_standards if has_severe_dx is None else has_severe_dx], "iqr_multiple": [policy.iqr_multiple], "min_peers": [policy.min_peers],
+        "has_severe_dx": [has_standards if has_severe_dx is None else has_severe_dx], "iqr_multiple": [policy.iqr_multiple],
+        "min_peers": [policy.min_peers],
     }, schema=PARAMS_SCHEMA)
 
 

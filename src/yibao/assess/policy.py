@@ -138,7 +138,8 @@ def load_policy(path: Path | str | None = None) -> AssessPolicy:
         zero = r.get("zero_at")
         if (tol is None) == (zero is None):
             raise PolicyError(where, f"{key}：tolerance 与 zero_at 须且只须给出一个")
-        tolerance = None if tol is None else decimal_param(where, f"{key}.tolerance", tol, Decimal("0.0001"), Decimal(100), 4, PolicyError)
+        tolerance = None if tol is None else decimal_param(where, f"{key}.tolerance", tol, Decimal("0.0001"), Decimal(100), 4,
+                                                           PolicyError)
         zero_at = None if zero is None else decimal_param(where, f"{key}.zero_at", zero, Decimal(0), None, 4, PolicyError)
         if zero_at is not None and isinstance(target, Decimal) and (
                 zero_at <= target if direction == "lower" else zero_at >= target):

@@ -123,13 +123,15 @@ def compute(workspace: Path, year: int, *, policy: AssessPolicy, standards: Path
         if n_cases == 0:
             years = [r[0] for r in con.execute(
                 "SELECT DISTINCT year(settle_date) FROM main.cases WHERE settle_date IS NOT NULL ORDER BY 1").fetchall()]
-            raise MissingData(f"{workspace}: 没有 {year} 年结算的病例（工作区中有结算年度：{'、'.join(map(str, years)) or '无'}）")
+            raise MissingData(f"{workspace}: 没有 {year} 年结算的病例（工作区中有结算年度："
+                              f"{'、'.join(map(str, years)) or '无'}）")
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         sources = {n: f'"{db}".main.{n}' for n in ("cases", "fee_items", "institutions", "catalog", "staff")}
         sources.update({ "assess_periods": periods.cast(QUALIFICATION_PERIODS),
                         "assess_params": params_table(policy, year, standards is not None, severe is not None),
                         "assess_procedures": procs,
-                        "assess_severe_dx": severe if severe is not None else SEVERE_DX_SCHEMA.empty_table(), "assess_icu": icu_table(policy),
+                        "assess_severe_dx": severe if severe is not None else SEVERE_DX_SCHEMA.empty_table(),
+                        "assess_icu": icu_table(policy),
                         "assess_stocking": stock})
         out = LocalRunner(con=con).run_pipeline(ASSESS, sources)
         inst = query_arrow(con, "SELECT institution_id, name, kind, level, region_code FROM main.institutions")
@@ -203,7 +205,8 @@ def assess(workspace: Path, year: int, out_dir: Path, *, policy: Path | None = N
 SCORED_EMPTY = pa.table({"scheme": pa.array([], pa.string()), "institution_id": pa.array([], pa.string()),
                          "settle_year": pa.array([], pa.int32()), "score": pa.array([], pa.decimal128(18, 4))})
 OVERRUN_ZH = {
-    "pot": ("项目", "text"), "institution_id": ("机构编码", "code"), "name": ("机构名称", "text"), "target": ("年度指标", "money"),
+    "pot": ("项目", "text"), "institution_id": ("机构编码", "code"), "name": ("机构名称", "text"),
+    "target": ("年度指标", "money"),
     "booked": ("记账金额", "money"), "overrun": ("超支", "money"), "overrun_rate": ("超支率", "share"),
     "cases_base": ("指标测算人次（近三年加权）", "weight"), "cases": ("当年人次", "count"),
     "cost_per_case_base": ("指标例均", "money"), "cost_per_case": ("当年例均", "money"), "cmi_base": ("基期 CMI", "weight"),
@@ -275,7 +278,8 @@ def write_workbook(path: Path, year: int, res: dict, pol: AssessPolicy) -> None:
         n = names.get(i, {})
         rows.append([i, n.get("name"), kind_zh.get(n.get("kind"), n.get("kind")), level_zh.get(n.get("level"), n.get("level")),
                      n.get("region_code"), *[by.get((i, k)) for k in present]])
-    ws, hr = _sheet(wb, "机构指标", [f"{year} 年定点医药机构考核指标", "数值精确到 4 位小数（四舍五入）；空白：分母为 0；CSV 为准确记录"],
+    ws, hr = _sheet(wb, "机构指标", [f"{year} 年定点医药机构考核指标",
+                                 "数值精确到 4 位小数（四舍五入）；空白：分母为 0；CSV 为准确记录"],
                     head + [ZH[k] for k in present], rows, {len(head) + j + 1: _fmt(k) for j, k in enumerate(present)})
     charts = wb.create_sheet("图表")
     for j, k in enumerate(present):
@@ -309,9 +313,11 @@ def write_workbook(path: Path, year: int, res: dict, pol: AssessPolicy) -> None:
               b["q1"], b["median"], b["q3"], b["band_low"], b["band_high"], POSITION_ZH.get(b["position"], "不足以比较"),
               b["indicator"]] for b in res["bands"]]
     _sheet(wb, "同级对比", [f"{year} 年同类别同级别机构对比",
-                         f"四分位数：顺序统计量间线性插值（同 Excel QUARTILE.INC）；区间 = [Q1 − {pol.iqr_multiple.normalize()}×IQR, "
+                         "四分位数：顺序统计量间线性插值（同 Excel QUARTILE.INC）；区间 = [Q1 − "
+                         f"{pol.iqr_multiple.normalize()}×IQR, "
                          f"Q3 + {pol.iqr_multiple.normalize()}×IQR]；同级机构少于 {pol.min_peers} 家不比较"],
-           ["机构编码", "机构名称", "指标", "指标值", "同级机构数", "下四分位数", "中位数", "上四分位数", "区间下限", "区间上限", "位置",
+           ["机构编码", "机构名称", "指标", "指标值", "同级机构数", "下四分位数", "中位数", "上四分位数", "区间下限", "区间上限",
+            "位置",
             "指标代码"], bands, {c: fmt_by_indicator(11) for c in (4, 6, 7, 8, 9, 10)})
     scores = [[s["institution_id"], names.get(s["institution_id"], {}).get("name"),
                "总分" if s["indicator"] == "total" else ZH[s["indicator"]], s["value"], s["target"], s["target_source"],

@@ -204,7 +204,8 @@ BUDGET_PARAMS = ParamTable(
         _p("split.basis_persons", "0.1", rate("1"), f"{SEVENTY} 三（三）有效服务量（人数）; local rule, example value",
            "服务人数所占权重", "比例"),
         _p("split.groups", False, K.boolean(),
-           f"{SEVENTY} 三（四）有条件的地区可按级别、类别分组，组间和组内协商; off unless the policy turns it on", "是否分组协商"),
+           f"{SEVENTY} 三（四）有条件的地区可按级别、类别分组，组间和组内协商; off unless the policy turns it on",
+           "是否分组协商"),
         _p("split.group_by", ["kind", "level"], K.text_list(GROUP_COLUMNS, nonempty=True),
            f"{SEVENTY} 三（四）按级别、类别分组: group key columns (kind / level / category)", "分组依据的列"),
         _p("split.primary_floor", {"inpatient": "0", "outpatient": "0.30"}, rate_map(SETTINGS, "1"),
@@ -219,7 +220,8 @@ BUDGET_PARAMS = ParamTable(
            "from_group/to_group or from_institution/to_institution); none unless the policy records them",
            "协商调整（[[split.adjustments]]）"),
         # [cycle]
-        _p("cycle.deposit_rate", "0.05", rate("1"), f"{SEVENTY} 三（七）合理预留一定比例的质量保证金; local rule, example value 5 %",
+        _p("cycle.deposit_rate", "0.05", rate("1"),
+           f"{SEVENTY} 三（七）合理预留一定比例的质量保证金; local rule, example value 5 %",
            "质量保证金预留比例", "比例"),
         _p("cycle.clearing_rate", "0.05", rate("1"), f"{SEVENTY} 三（七）预留年终清算资金; local rule, example value 5 %",
            "年终清算预留比例", "比例"),
@@ -229,7 +231,8 @@ BUDGET_PARAMS = ParamTable(
         _p("cycle.monthly_cap", "monthly", K.choice("monthly", "cumulative"),
            f"{SEVENTY} 三（七）未超过指标的按时足额拨付，超过部分暂缓拨付: monthly = min(booked, month quota); "
            "cumulative = year-to-date", "月度拨付上限口径"),
-        _p("cycle.turnover_rate", "0", rate("1"), f"{SEVENTY} 三（七）可以按总额控制指标一定比例设立周转金; 0 = none (local rule)",
+        _p("cycle.turnover_rate", "0", rate("1"),
+           f"{SEVENTY} 三（七）可以按总额控制指标一定比例设立周转金; 0 = none (local rule)",
            "周转金比例", "比例"),
         _p("cycle.turnover_recovery_month", 0, integer(0, 12),
            f"{SEVENTY} 三（七）周转金按协议约定拨付; 收回月份: 0 = at the year-end clearing, 1–12 = deducted in that "

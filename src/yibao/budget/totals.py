@@ -67,8 +67,10 @@ def scheme_total(f: FundFigures) -> SchemeTotal:
 
     floor = round_money(f["prior_year_total"] * f["floor_rate"])
     ceiling = round_money(f["booked_total"] * f["ceiling_rate"])
-    steps.append(CalculationStep("保底额", f"上年度付费总额 {fmt(f['prior_year_total'])} × {f['floor_rate']} = {fmt(floor)}", floor))
-    steps.append(CalculationStep("封顶额", f"当年记账总额 {fmt(f['booked_total'])} × {f['ceiling_rate']} = {fmt(ceiling)}", ceiling))
+    steps.append(CalculationStep("保底额", f"上年度付费总额 {fmt(f['prior_year_total'])} × {f['floor_rate']} = {fmt(floor)}",
+                                 floor))
+    steps.append(CalculationStep("封顶额", f"当年记账总额 {fmt(f['booked_total'])} × {f['ceiling_rate']} = {fmt(ceiling)}",
+                                 ceiling))
 
     target = min(max(formula, floor), ceiling)
     gap = max(target - formula, Decimal(0))
@@ -86,12 +88,14 @@ def scheme_total(f: FundFigures) -> SchemeTotal:
         binding = "floor_short" if shortfall > 0 else "floor"
         capped = "（保底额高于封顶额，以封顶额为准）" if floor > ceiling else ""
         steps.append(CalculationStep(f"保底：缺口{capped}", f"{fmt(target)} − 公式总额 {fmt(formula)} = {fmt(gap)}", gap))
-        steps.append(CalculationStep("从当年结余列支", f"min(缺口 {fmt(gap)}, 当年结余 {fmt(f['current_surplus'])})", drawn_current))
+        steps.append(CalculationStep("从当年结余列支", f"min(缺口 {fmt(gap)}, 当年结余 {fmt(f['current_surplus'])})",
+                                     drawn_current))
         steps.append(CalculationStep("从历年结余列支",
                           f"min(余下缺口 {fmt(gap - drawn_current)}, 历年结余 {fmt(f['accumulated_surplus'])})",
                           drawn_accumulated))
         if shortfall > 0:
-            steps.append(CalculationStep("结余不足，保底仍缺", f"{fmt(gap)} − {fmt(drawn_current)} − {fmt(drawn_accumulated)}", shortfall))
+            steps.append(CalculationStep("结余不足，保底仍缺", f"{fmt(gap)} − {fmt(drawn_current)} − {fmt(drawn_accumulated)}",
+                                         shortfall))
     else:
         binding = "formula"
     steps.append(CalculationStep("当年付费总额", "公式总额 + 结余列支 − 返回结余", final))
@@ -118,7 +122,8 @@ def explain(policy: BudgetPolicy, totals: list[SchemeTotal]) -> str:
              "乘积一律四舍五入到分。", ""]
     for t in totals:
         f = policy.funds[t.scheme]
-        lines += [f"## {SCHEME_ZH[t.scheme]}（{t.scheme}）", "", f"结论：{BINDING_ZH[t.binding]}。当年付费总额 **{fmt(t.final_total)}** 元。", "",
+        lines += [f"## {SCHEME_ZH[t.scheme]}（{t.scheme}）", "",
+                  f"结论：{BINDING_ZH[t.binding]}。当年付费总额 **{fmt(t.final_total)}** 元。", "",
                   "| 步骤 | 计算 | 金额（元） |", "|---|---|---:|"]
         lines += [f"| {s.label} | {s.formula} | {fmt(s.amount)} |" for s in t.steps]
         lines += ["", "参数来源：", ""]

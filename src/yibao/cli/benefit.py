@@ -35,7 +35,8 @@ def compute_cmd(
     policy: Optional[Path] = file_option(None, "--policy", help="待遇政策文件（TOML，[benefit] 节；缺省用内置示例值）"),
     year: Optional[int] = typer.Option(None, "--year", help="结算年度（缺省为政策文件的 benefit.year）"),
     catalog: Optional[list[str]] = typer.Option(None, "--catalog", help="就医地目录：地区代码=目录 CSV（可重复）"),
-    labels: Optional[Path] = file_option(None, "--labels", help="记账错误标签（synth --benefit 的 benefit_labels.csv）：报告查全率与查准率"),
+    labels: Optional[Path] = file_option(None, "--labels",
+                                         help="记账错误标签（synth --benefit 的 benefit_labels.csv）：报告查全率与查准率"),
 ) -> None:
     """按待遇政策逐例计算统筹基金应支付金额（甲乙丙类、起付线、分段比例、封顶），与记账金额核对。"""
     from yibao.benefit.run import run

@@ -24,11 +24,13 @@ def synth(
     years: int = typer.Option(3, "--years"),
     fmt: str = choice_option("csv", "--format", choices=("csv", "parquet"), help="csv 或 parquet"),
     schemes: bool = typer.Option(False, "--schemes",
-                                 help="另注入机构与医师层级的欺诈方案（住院日虚高的医院、分解住院的医师），标签写入 scheme_labels.csv"),
+                                 help="另注入机构与医师层级的欺诈方案（住院日虚高的医院、分解住院的医师），标签写入 "
+                                 "scheme_labels.csv"),
     benefit: bool = typer.Option(False, "--benefit",
                                  help="按写在旁边的待遇政策（benefit_policy.toml）记账统筹基金支付，并注入少量记账错误（benefit_labels.csv）"),
     out_of_area: bool = typer.Option(False, "--out-of-area",
-                                     help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 --benefit）"),
+                                     help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 "
+                                     "--benefit）"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.contract.standards import find_standards
@@ -115,8 +117,11 @@ def budget(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w",
                                              help="工作区：给出时按其结算清单完成年度分解、月度拨付、年终清算与结算单"),
     engine: str = engine_option(help="duckdb 或 spark（汇总结算清单）"),
-    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），年终清算按其返还质量保证金；需 --workspace"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    scores: Optional[Path] = file_option(None, "--scores",
+                                         help="考核得分（yibao assess 输出的 score_totals.csv），年终清算按其返还质量保证金；需 "
+                                         "--workspace"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
+                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
     from yibao.budget.policy import load_policy
@@ -183,8 +188,11 @@ def budget(
 def quarantine(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     table: Optional[str] = typer.Option(None, "--table", help="只导出该表的隔离行"),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开；身份证号、姓名默认脱敏）"),
-    unmasked: bool = typer.Option(False, "--unmasked", help="导出身份证号、姓名明文（未脱敏导出，须按个人信息保护要求保管；须同时给出 --reason，记入审计日志）"),
+    out_file: Optional[Path] = typer.Option(None, "--out",
+                                            help="导出为 CSV（UTF-8 带 BOM，可直接用 Excel 打开；身份证号、姓名默认脱敏）"),
+    unmasked: bool = typer.Option(False, "--unmasked",
+                                  help="导出身份证号、姓名明文（未脱敏导出，须按个人信息保护要求保管；须同时给出 "
+                                  "--reason，记入审计日志）"),
     reason: Optional[str] = typer.Option(None, "--reason", help="未脱敏导出的理由（记入审计日志）"),
     store: Optional[str] = typer.Option(None, "--store", help="记录审计日志的存储库 URL（默认为工作区内的 SQLite）"),
 ) -> None:

@@ -67,7 +67,9 @@ def dip_build(
     out_dir: Path = typer.Option(..., "--out", help="目录库输出目录"),
     standards: Optional[Path] = dir_option(None, "--standards", help="CHS-DRG 标准目录（用其 valid_procedures.csv 区分手术）"),
     engine: str = engine_option(),
-    year: Optional[int] = typer.Option(None, "--year", help="结算年度：未在政策文件给出 catalogue.years 时，用该年度之前的历史年度（缺省为工作区最新出院年度）"),
+    year: Optional[int] = typer.Option(None, "--year",
+                                       help="结算年度：未在政策文件给出 catalogue.years 时，"
+                                       "用该年度之前的历史年度（缺省为工作区最新出院年度）"),
 ) -> None:
     """由历史住院病例生成 DIP 病种目录库（核心病种、综合病种、分值），存为 CSV、Parquet 与 Excel。"""
     from yibao.dip.commands import build
@@ -136,16 +138,21 @@ def dip_indicators(
 def dip_settle(
     workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录"),
     scored: Path = dir_option(..., "--scored", help="病例赋分目录（yibao dip score 的输出，含 scored_cases.parquet）"),
-    budget_policy: Path = file_option(..., "--budget-policy", help="总额控制政策文件（年度、基金数据、[clearing] 结余留用与超支分担）"),
+    budget_policy: Path = file_option(..., "--budget-policy",
+                                      help="总额控制政策文件（年度、基金数据、[clearing] 结余留用与超支分担）"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     policy: Optional[Path] = file_option(None, "--policy", help="DIP 政策文件（TOML）：[settlement] [bed_day] [per_capita]"),
-    deductions: Optional[Path] = file_option(None, "--deductions", help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
+    deductions: Optional[Path] = file_option(None, "--deductions",
+                                             help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
     engine: str = engine_option(),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
-    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    scores: Optional[Path] = file_option(None, "--scores",
+                                         help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 "
+                                         "[clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
+                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
-    """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""
+    """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""  # noqa: E501 (typer shows it as the help text)
     from yibao.dip.commands import settle
 
     target = outputs(out_dir)

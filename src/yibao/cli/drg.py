@@ -21,7 +21,8 @@ def group_drg(
     out_csv: Path = typer.Argument(..., help="输出 CSV：case_id,status,mdc,adrg,drg"),
     standards: Optional[Path] = typer.Option(None, "--standards", help="CHS-DRG 分组标准目录（缺省自动查找）"),
     explain: Optional[str] = typer.Option(None, "--explain", help="另打印该病例（case_id）的分组过程"),
-    map_codes: bool = typer.Option(False, "--map-codes", help="分组前按标准的编码对照表转换诊断与手术编码（参照分组器缺省不转换）"),
+    map_codes: bool = typer.Option(False, "--map-codes",
+                                   help="分组前按标准的编码对照表转换诊断与手术编码（参照分组器缺省不转换）"),
 ) -> None:
     """按 CHS-DRG 分组标准表为病例分组：编码校验 → MDC → ADRG → DRG。"""
     from yibao.drg.cases import group_file
@@ -43,9 +44,14 @@ def drg_settle(
     policy: Optional[Path] = file_option(None, "--policy", help="DRG 付费政策文件（TOML）：[weights] [payment]"),
     deductions: Optional[Path] = file_option(None, "--deductions", help="扣款 CSV：institution_id,year,source,amount,findings"),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
-    weights_file: Optional[Path] = file_option(None, "--weights", help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），代替由历史计算的权重"),
-    scores: Optional[Path] = file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 [clearing.scores] 返还质量保证金"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    weights_file: Optional[Path] = file_option(None, "--weights",
+                                               help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），"
+                                               "代替由历史计算的权重"),
+    scores: Optional[Path] = file_option(None, "--scores",
+                                         help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 "
+                                         "[clearing.scores] 返还质量保证金"),
+    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
+                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
     from yibao.assess.clearing import clearing_scores, parse_reasons, write_record

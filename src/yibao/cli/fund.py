@@ -36,7 +36,8 @@ def fund_monitor(
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     policy: Optional[Path] = file_option(None, "--policy", help="监测与预警政策文件（TOML，[warning] [monitor]…）"),
     scenario: Optional[Path] = file_option(None, "--scenario", help="情景文件（TOML，[scenario] expenditure_factor…）"),
-    flows: Optional[Path] = file_option(None, "--flows", help="基金收支流水 CSV（fund_flows 的列）；不给则用工作区的 fund_flows 表"),
+    flows: Optional[Path] = file_option(None, "--flows",
+                                        help="基金收支流水 CSV（fund_flows 的列）；不给则用工作区的 fund_flows 表"),
 ) -> None:
     """基金运行月度监测：收入、支出、当期结余、累计结余可支付月数、增速与人均支出，并按阈值预警。"""
     from yibao.contract.errors import BadOption

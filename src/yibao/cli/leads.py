@@ -17,7 +17,8 @@ def leads_cmd(
     year: int = typer.Option(..., "--year", help="结算年度"),
     out_dir: Path = typer.Option(..., "--out", help="输出目录"),
     evaluate: Optional[Path] = file_option(None, "--evaluate",
-                                           help="方案标签 CSV（level,institution_id,staff_id,scheme）：报告 precision@k 与各方案名次"),
+                                           help="方案标签 CSV（level,institution_id,staff_id,scheme）：报告 "
+                                           "precision@k 与各方案名次"),
 ) -> None:
     """飞行检查线索：机构与主诊医师的同类对比特征、稳健Z值与孤立森林评分，按可疑程度排序。"""
     from yibao.contract.errors import BadOption

@@ -57,7 +57,8 @@ def review_cmd(
     engine: str = engine_option(),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit",
                                                help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
-    store: Optional[str] = typer.Option(None, "--store", help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
+    store: Optional[str] = typer.Option(None, "--store",
+                                        help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import outputs as rout
@@ -120,7 +121,8 @@ def review_cmd(
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
               f"deductions.csv、rules.csv、{rout.WORKBOOK}）")
         if f.num_rows > rout.MAX_SHEET_ROWS:
-            print(f"注意：{rout.WORKBOOK} 的审核结果表只列前 {rout.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 findings.csv")
+            print(f"注意：{rout.WORKBOOK} 的审核结果表只列前 {rout.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 "
+                  "findings.csv")
     if ev is not None:
         _print_evaluation(ev)
 

@@ -35,7 +35,8 @@ def serve_cmd(
 @users_app.command("add")
 def users_add_cmd(
     username: str = typer.Argument(..., help="用户名"),
-    role: str = typer.Option(..., "--role", help="角色：admin、agency（经办）、supervisor（监管）、hospital（医疗机构）、auditor（审计）"),
+    role: str = typer.Option(..., "--role",
+                             help="角色：admin、agency（经办）、supervisor（监管）、hospital（医疗机构）、auditor（审计）"),
     institution: Optional[str] = typer.Option(None, "--institution", help="机构编码（hospital 角色必填）"),
     workspace: Path = typer.Option(..., "--workspace", "-w", help="工作区目录"),
     store: Optional[str] = typer.Option(None, "--store", help=_STORE_HELP),

@@ -221,7 +221,8 @@ def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
 
     scan = _scan(path)
     if scan.nul_offset is not None:
-        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 0x00（二进制数据）")
+        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 "
+                             "0x00（二进制数据）")
     arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
     shape_errors: list[ShapeError] = []
 
@@ -457,7 +458,8 @@ def _check_parquet_type(path: Path, c, t: pa.DataType) -> None:
     double has lost its last digits)."""
     nested = pa.types.is_nested(t) or pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type)
     if nested and not (c.is_list and (pa.types.is_list(t) or pa.types.is_large_list(t))):
-        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 嵌套类型 {t}，合同要求{'编码' if c.is_code else '文本或数值'}"
+        raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 嵌套类型 {t}，"
+                             f"合同要求{'编码' if c.is_code else '文本或数值'}"
                                         "（只有诊断、手术等列表列可为 list）")
     if c.is_code and (pa.types.is_floating(t) or pa.types.is_decimal(t)):
         raise FatalLoadError(str(path), f"列 {c.name}（{c.zh}）是 Parquet 数值类型 {t}：编码必须存为文本"

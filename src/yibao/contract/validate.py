@@ -91,7 +91,8 @@ def _shown(c: Column) -> str:
     v = _v(c)
     if not c.personal:
         return v
-    return f"(CASE WHEN length({v}) > 10 THEN left({v}, 6) || repeat('*', length({v}) - 10) || right({v}, 4) ELSE repeat('*', length({v})) END)"
+    return (f"(CASE WHEN length({v}) > 10 THEN left({v}, 6) || repeat('*', length({v}) - 10) || right({v}, 4) "
+            f"ELSE repeat('*', length({v})) END)")
 
 
 def _value_msg(c: Column, code: str, extra: str = "") -> str:
@@ -139,7 +140,8 @@ def _text_checks(c: Column) -> tuple[str, list[tuple[str, str, str]]]:
     checks = [(f"length({v}) > {CELL_MAX_CHARS}", "CELL_TOO_LONG",
                _expr_msg(c, "CELL_TOO_LONG", f"'（' || length({v}) || ' 个字符）'", with_value=False)),
               (f"regexp_matches({v}, {lit(CONTROL_PATTERN)})", "CONTROL_CHAR",
-               _expr_msg(c, "CONTROL_CHAR", f"'（第 ' || (strpos(regexp_replace({v}, {lit(CONTROL_PATTERN)}, chr(1)), chr(1))) || ' 个字符）'",
+               _expr_msg(c, "CONTROL_CHAR",
+                         f"'（第 ' || (strpos(regexp_replace({v}, {lit(CONTROL_PATTERN)}, chr(1)), chr(1))) || ' 个字符）'",
                          with_value=False))]
     return valid, checks
 

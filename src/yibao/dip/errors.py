@@ -1,7 +1,7 @@
 """DIP's errors: the contract's classes (:mod:`yibao.contract.errors`), named for what the user did wrong.
 
-DIP raises ``BadPolicy`` (as :class:`DipPolicyError`) (a policy, scenario or reviewers' file whose content is wrong), ``BadFile`` (a file
-that cannot be used as it is), ``MissingData`` (a workspace, catalogue, scored directory or case the command
+DIP raises ``BadPolicy`` (as :class:`DipPolicyError`) (a policy, scenario or reviewers' file whose content is wrong), ``BadFile``
+(a file that cannot be used as it is), ``MissingData`` (a workspace, catalogue, scored directory or case the command
 needs is not there) and ``BadOption``; every message is one line ``FILE: PROBLEM`` (:func:`at`). The two
 names below are kept because callers and tests catch them; they add nothing but the ``(path, problem)`` form.
 """

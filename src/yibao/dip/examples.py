@@ -75,7 +75,8 @@ def example_region() -> pa.Table:
         for i in range(8):
             inst = ("H3", "H2", "P1")[i % 3]
             n += 1
-            rows.append((f"E{n:04d}", inst, "K80.100x001", ["51.2300", "88.7601"], f"{12000 + 500 * i + 300 * (yr - 2023)}.00", yr))
+            rows.append((f"E{n:04d}", inst, "K80.100x001", ["51.2300", "88.7601"], f"{12000 + 500 * i + 300 * (yr - 2023)}.00",
+                         yr))
             n += 1
             rows.append((f"E{n:04d}", inst, "J18.900", [], f"{4000 + 200 * i}.50", yr))
             n += 1

@@ -179,7 +179,8 @@ def _tables(institution: str, lv, summary: dict, cases: list[dict], groups: list
         row = [r["case_id"], r["year"], r["group_id"] or "", GROUP_KIND_ZH.get(r["group_kind"], "") if r["group_kind"] else "",
                cell_text(r["primary_care"]) if r["group_id"] else "", cell_text(r["score"]), r["total_cost"],
                r["avg_cost"], cell_text(r["ratio"]), DEVIATION_ZH.get(r["deviation"], "") if r["deviation"] else "",
-               cell_text(r["case_score"]), cell_text(r["coefficient"]), cell_text(r["points"]), STATUS_ZH.get(r["status"], r["status"]),
+               cell_text(r["case_score"]), cell_text(r["coefficient"]), cell_text(r["points"]),
+               STATUS_ZH.get(r["status"], r["status"]),
                REASONS_ZH.get(r["reason"], r["reason"] or ""), r["explanation"]]
         if point_value is not None:
             row.append(r["amount"])
@@ -228,7 +229,8 @@ SUMMARY_KINDS = {"institutions": "count", "cases": "count", "grouped": "count", 
                  "low_share": "share", "extreme_share": "share", "comprehensive_share": "share"}
 DETAIL_SHEET = (
     ("case_id", "病例号", "code"), ("year", "出院年度", "int"), ("group_id", "病种编码", "code"),
-    ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"), ("score", "病种分值", "score"),
+    ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"), ("primary_care", "基层病种", "bool"),
+    ("score", "病种分值", "score"),
     ("total_cost", "医疗总费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"), ("ratio", "费用比", "weight"),
     ("deviation", "偏差类型", "text"), ("case_score", "病例分值", "score"), ("coefficient", "系数", "weight"),
     ("points", "点数", "weight"), ("status", "状态", "text"), ("reason", "未入组原因", "text"),
@@ -236,7 +238,8 @@ DETAIL_SHEET = (
 )
 GROUP_SHEET = (
     ("group_id", "病种编码", "code"), ("group_name", "病种名称", "text"), ("group_kind", "病种类型", "text"),
-    ("score", "病种分值", "score"), ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"), ("extreme", "极高倍率", "count"),
+    ("score", "病种分值", "score"), ("cases", "病例数", "count"), ("high", "高倍率", "count"), ("low", "低倍率", "count"),
+    ("extreme", "极高倍率", "count"),
     ("points", "点数", "weight"), ("mean_cost", "次均费用（元）", "money"), ("avg_cost", "病种平均费用（元）", "money"),
 )
 DIP_LABELS = {"group_kind": GROUP_KIND_ZH, "deviation": DEVIATION_ZH, "status": STATUS_ZH, "reason": REASONS_ZH}

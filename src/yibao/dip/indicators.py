@@ -51,7 +51,8 @@ INDICATORS = {  # code → (Chinese name, direction, multiple key or None, expla
     "low_standard_admission": ("低标入院：低分值短住院病例占比", "above", "low_admission_multiple",
                                "分值 ≤ {low_score_max} 且住院 ≤ {short_stay_days} 天的入组病例数 ÷ 入组病例数"),
     "cost_shifting": ("转嫁费用：住院前后门诊统筹支付（元/人次）", "above", "shift_multiple",
-                      "同一参保人在同一机构入院前 {shift_days} 天至入院当日、出院当日至出院后 {shift_days} 天门诊统筹支付之和 ÷ 住院病例数"),
+                      "同一参保人在同一机构入院前 {shift_days} 天至入院当日、出院当日至出院后 {shift_days} "
+                      "天门诊统筹支付之和 ÷ 住院病例数"),
     "refusing_severe": ("推诿病人：高分值病种病例占比较上年变化", "below", None,
                         "本年高分值病种病例占比 − 上年占比（上年无病例则不计）"),
 }

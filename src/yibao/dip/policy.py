@@ -29,7 +29,8 @@ from yibao.contract.params import Param, ParamTable, Values
 from yibao.contract.params import kinds as K
 from yibao.dip.errors import DipPolicyError
 
-__all__ = ["TABLE", "DEFAULTS_FILE", "DEFAULTS_HEADER", "DipPolicy", "SettlementParams", "load_policy", "canonical_json", "LEVELS",
+__all__ = ["TABLE", "DEFAULTS_FILE", "DEFAULTS_HEADER", "DipPolicy", "SettlementParams", "load_policy", "canonical_json",
+           "LEVELS",
            "KINDS"]
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
@@ -103,7 +104,8 @@ TABLE = ParamTable(
         Param("scoring.institution_coefficient", {}, K.decimal_map(lo=0, hi=10), "本地规则",
               "机构系数：机构编码 → 系数，优先于等级系数"),
         # [indicators]: supervision indicators (违规行为监管辅助目录, issue 4 part 4)
-        _indicator("high_score_min", "2000", 1_000_000, 4, "高套病种：高分值病种的病种分值下限（分值 1000 时全部病例平均的 2 倍）", "分"),
+        _indicator("high_score_min", "2000", 1_000_000, 4,
+                   "高套病种：高分值病种的病种分值下限（分值 1000 时全部病例平均的 2 倍）", "分"),
         _indicator("upcoding_multiple", "1.5", 100, 4, "高套病种：高分值病例占比或 CMI 高于同级中位数 × 此倍数时预警", "倍"),
         _indicator("readmit_days", 15, 365, 0, "分解住院：出院后此天数内同一机构、同一诊断类目再入院", "天",
                    "issue 4：15 天内同一诊断类目再入院"),

@@ -154,7 +154,8 @@ def _sheets(d: dict) -> list[Sheet]:
                        Col("年度指标", "money")],
               [[s["pot"], s["institution_id"], s["name"], s["kind_zh"], s["level_zh"], s["quota"]] for s in d["split"]],
               head, total=True),
-        Sheet("费用动态", [Col("机构级别"), Col("就诊类型"), Col("季度"), Col("病例数", "count"), Col("次均费用", "money", total=False),
+        Sheet("费用动态", [Col("机构级别"), Col("就诊类型"), Col("季度"), Col("病例数", "count"),
+                       Col("次均费用", "money", total=False),
                        Col("次均统筹支付", "money", total=False), Col("个人负担比例", "share"), Col("说明")],
               [[c["level_zh"], c["setting_zh"], c["quarter"], c["cases"], c["avg_cost"], c["avg_fund"], c["burden_share"],
                 c["note"]] for c in d["cost_dynamics"]], head + [f"病例数少于 {d['min_cases']} 的格不公开"]),
@@ -168,7 +169,8 @@ def _sheets(d: dict) -> list[Sheet]:
         sheets.append(Sheet("考核结果", [Col("机构编码", "code"), Col("机构名称"), Col("级别"), Col("考核得分", "score")],
                             [[a["institution_id"], a["name"], a["level_zh"], a["score"]] for a in d["assessment"]], head))
     if d["staff_notice"] is not None:
-        sheets.append(Sheet("支付资格通报", [Col("机构编码", "code"), Col("机构名称"), Col("决定日期"), Col("依据"), Col("记分", "count")],
+        sheets.append(Sheet("支付资格通报",
+                            [Col("机构编码", "code"), Col("机构名称"), Col("决定日期"), Col("依据"), Col("记分", "count")],
                             [[n["institution_id"], n["name"], n["decided_on"], n["basis"], n["points"]]
                              for n in d["staff_notice"]], head + ["只列机构，不列个人姓名与身份证号"]))
     return sheets
@@ -185,7 +187,8 @@ def _pdf(d: dict) -> bytes:
     pdf.ln(3)
     pdf.set_font("cjk", size=11)
     pdf.cell(0, 7, "一、年度付费总额", new_x="LMARGIN", new_y="NEXT")
-    P.table(pdf, ["险种", "公式总额", "当年付费总额"], [[t["scheme_zh"], t["formula_total"], t["final_total"]] for t in d["totals"]])
+    P.table(pdf, ["险种", "公式总额", "当年付费总额"],
+            [[t["scheme_zh"], t["formula_total"], t["final_total"]] for t in d["totals"]])
     pdf.ln(2)
     P.table(pdf, ["项目", "项目总额", "机构数", "指标合计", "记账合计"],
             [[p["pot_zh"], p["total"], p["institutions"], p["quota_total"], p["booked_total"]] for p in d["pots"]])

@@ -295,11 +295,13 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     unknown_dx = [d for d in c.sdx if d not in std.known_dx]
     if unknown_dx:
         warnings.append("unknown_secondary_dx")
-        trail.append(TrailStep("precheck", "secondary_dx", False, "不在分组标准中的其他诊断（不参与分组）：" + "、".join(unknown_dx)))
+        trail.append(TrailStep("precheck", "secondary_dx", False,
+                               "不在分组标准中的其他诊断（不参与分组）：" + "、".join(unknown_dx)))
     unknown_procs = [p for p in c.procs if p not in std.known_proc]
     if unknown_procs:
         warnings.append("unknown_procedure")
-        trail.append(TrailStep("precheck", "procedures", False, "不在分组标准中的手术操作（不参与分组）：" + "、".join(unknown_procs)))
+        trail.append(TrailStep("precheck", "procedures", False,
+                               "不在分组标准中的手术操作（不参与分组）：" + "、".join(unknown_procs)))
     res.warnings = tuple(warnings)
 
     pdx_mdcs = set(std.mdc_dx.get(c.pdx, ()))
@@ -361,7 +363,8 @@ def group_one(case: Mapping[str, Any], standards: Standards, *, map_codes: bool 
     cce = std.cc_exclusions.get(c.pdx)
     cce_row = std.lines.get("cc_exclusions.csv", {}).get(c.pdx)
     trail.append(TrailStep("complication", f"cc_exclusions.csv:{cce_row}" if cce_row else "cc_exclusions.csv", True,
-                      f"主要诊断 {c.pdx} 的排除表 {cce}" if cce is not None else f"主要诊断 {c.pdx} 没有排除表（不排除任何并发症）"))
+                      f"主要诊断 {c.pdx} 的排除表 {cce}" if cce is not None
+                      else f"主要诊断 {c.pdx} 没有排除表（不排除任何并发症）"))
     for x in found:
         fname = "mcc.csv" if x.kind == "mcc" else "cc.csv"
         if x.excluded:

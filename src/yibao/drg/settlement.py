@@ -110,7 +110,8 @@ def settle_drg_year(year: int, units: pa.Table, institutions: pa.Table, budgets:
         drg[scheme] = s
         rates.append({"scheme": scheme, "kind": "settlement", "month": None, "budget": budget, "points": s.units,
                       "value": s.value_shown,
-                      "note": f"费率 = (住院统筹预算 {fmt(budgets[scheme])} − 按项目结算 {fmt(item_fund)}) ÷ 年度病例权重 {s.units}"})
+                      "note": f"费率 = (住院统筹预算 {fmt(budgets[scheme])} − 按项目结算 {fmt(item_fund)}) ÷ 年度病例权重 "
+                      f"{s.units}"})
         for mv in s.months:
             rates.append({"scheme": scheme, "kind": "provisional", "month": mv.month, "budget": mv.budget,
                           "points": mv.units, "value": mv.value,

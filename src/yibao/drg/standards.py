@@ -10,8 +10,8 @@ local version is another directory, never a code change.
 :class:`~yibao.contract.reasons.FatalLoadError` whose one line names the file, the row and the
 problem — every bad row of the table at once (``mcc.csv: 2 处问题：第 3 行：…；第 9 行：…``, at most
 :data:`MAX_LISTED` named); the tables are checked in dependency order and loading stops after the first
-table with problems, since the next ones build on it. The result, :class:`Standards`, holds Python indexes (for the per-case explanation of
-:mod:`yibao.drg.explain`) and, compiled once on first use, integer-coded Arrow lookup tables
+table with problems, since the next ones build on it. The result, :class:`Standards`, holds Python indexes (for the per-case
+explanation of :mod:`yibao.drg.explain`) and, compiled once on first use, integer-coded Arrow lookup tables
 (:meth:`Standards.tables`) that the set-based SQL of :mod:`yibao.drg.grouper` joins against.
 
 The version id is the SHA-256 of the files read, in file-name order (each file contributes its
@@ -485,7 +485,8 @@ def load_standards(directory: Path | str | None = None) -> Standards:
     if directory is None:
         found = find_standards()
         if found is None:
-            raise FatalLoadError("--standards", "未找到 CHS-DRG 分组标准目录（用 --standards DIR 或环境变量 YIBAO_STANDARDS 指定）")
+            raise FatalLoadError("--standards",
+                                 "未找到 CHS-DRG 分组标准目录（用 --standards DIR 或环境变量 YIBAO_STANDARDS 指定）")
         directory = found
     d = Path(directory)
     if not d.is_dir():

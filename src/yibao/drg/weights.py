@@ -21,9 +21,9 @@ column          headers                                                         
 Weights are exact decimals (at most 4 places, > 0 — the case-weight arithmetic works in 1/10 000);
 payment standards are money (at most 2 places). A weight cell that says the DRG is paid by item
 (``按项目据实支付``, ``按项目付费``, ``按项目``: Beijing's table says so for 49 DRGs — burns, rehabilitation,
-symptoms …) lists the DRG as paid by item: its cases leave DRG payment with the reason ``listed_by_item``. A DRG listed twice, a blank or malformed weight stops
-the read with the file, the line and the value. What the table says is checked against the standards
-and the cases (:func:`check_weights`): a DRG the standards do not have and a DRG that cases fall into
+symptoms …) lists the DRG as paid by item: its cases leave DRG payment with the reason ``listed_by_item``. A DRG listed twice, a
+blank or malformed weight stops the read with the file, the line and the value. What the table says is checked against the
+standards and the cases (:func:`check_weights`): a DRG the standards do not have and a DRG that cases fall into
 but the table lacks are reported, never taken as weight 0 — such cases are paid by item (按项目, reason
 ``no_weight``), as a DRG without a history weight is.
 

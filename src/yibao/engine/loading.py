@@ -79,7 +79,8 @@ class TableReport:
             out.append(f"{self.table}（{name}）按映射识别 {len(self.mapped_columns)} 列："
                        + "，".join(f"{k}→{v.split(chr(31))[0]}" for k, v in self.mapped_columns.items()))
         if self.mapped_values:
-            out.append(f"{self.table}（{name}）代码值按映射转换：" + "，".join(f"{k} {v:,} 格" for k, v in self.mapped_values.items()))
+            out.append(f"{self.table}（{name}）代码值按映射转换："
+                       + "，".join(f"{k} {v:,} 格" for k, v in self.mapped_values.items()))
         for col, effect in self.missing_optional.items():
             out.append(f"{self.table}（{name}）缺少可选列 {col}：{effect}")
         for col, n in self.numeric_code_cells.items():

@@ -48,7 +48,8 @@ def masked_select(where: str) -> str:
     personal = _personal()
     patch_cases, msg = [], "message"
     for table, cols in personal.items():
-        pairs = ", ".join(f"{lit(c)}, {mask_id_sql(f'original->>{lit(c)}') if c == 'id_number' else mask_name_sql(f'original->>{lit(c)}')}"
+        pairs = ", ".join(f"{lit(c)}, "
+                          f"{mask_id_sql(f'original->>{lit(c)}') if c == 'id_number' else mask_name_sql(f'original->>{lit(c)}')}"
                           for c in cols)
         patch_cases.append(f"WHEN table_name = {lit(table)} AND original->>'_text' IS NULL "
                            f"THEN CAST(json_merge_patch(original, json_object({pairs})) AS VARCHAR)")

@@ -59,7 +59,8 @@ def _band_sql(bands: tuple[int, ...], age: str) -> str:
 
 
 def _age(at: str) -> str:
-    return f"(date_diff('year', i.birth_date, {at}) - CASE WHEN strftime(i.birth_date, '%m-%d') > strftime({at}, '%m-%d') THEN 1 ELSE 0 END)"
+    return (f"(date_diff('year', i.birth_date, {at}) - "
+            f"CASE WHEN strftime(i.birth_date, '%m-%d') > strftime({at}, '%m-%d') THEN 1 ELSE 0 END)")
 
 
 def project(con: duckdb.DuckDBPyConnection, fit_years: tuple[int, ...], policy: Values,

@@ -66,7 +66,8 @@ def write_monitor(out: Path, m: Monitor, policy_rows: list[tuple[str, str, str]]
     labels = {"scheme": SCHEME_ZH}
     sheets = [
         _sheet("月度监测", MONITOR_COLUMNS, rows, [f"{m.year} 年基金运行月度监测（统筹基金）",
-                                              "收入 = 征收 + 财政补助 + 利息 + 其他 − 划入个人账户；支出 = 病例统筹支付 + 流水中的其他支出"],
+                                              "收入 = 征收 + 财政补助 + 利息 + 其他 − 划入个人账户；支出 = 病例统筹支付 + "
+                                              "流水中的其他支出"],
                labels),
         _sheet("预警", WARNING_COLUMNS, warns, [f"{m.year} 年风险预警（{len(warns)} 条）"], labels),
         Sheet("参数", ["参数", "取值", "来源"], [list(r) for r in policy_rows], ["本次使用的监测与预警参数"]),

@@ -50,7 +50,8 @@ def _case_sql(year: int) -> str:
                CASE WHEN c.setting = 'inpatient' THEN greatest(date_diff('day', c.admit_date, c.discharge_date), 1) END AS los,
                CASE WHEN c.setting = 'inpatient' THEN coalesce(len(c.secondary_dx), 0) >= 2 END AS multi_dx,
                CASE WHEN c.setting = 'inpatient' THEN coalesce(i.next_admit IS NOT NULL
-                    AND i.next_admit >= c.discharge_date AND date_diff('day', c.discharge_date, i.next_admit) <= 15, false) END AS readmit15,
+                    AND i.next_admit >= c.discharge_date AND date_diff('day', c.discharge_date, i.next_admit) <= 15, false)
+               END AS readmit15,
                CASE WHEN c.setting = 'inpatient' THEN dayofweek(c.admit_date) IN (0, 6) END AS weekend
         FROM main.cases c LEFT JOIN inp i USING (case_id)
         WHERE year(c.settle_date) = {int(year)}

@@ -81,7 +81,8 @@ def compute(workspace: Path, year: int, periods: pa.Table | None = None) -> tupl
         if n == 0:
             years = [r[0] for r in con.execute(
                 "SELECT DISTINCT year(settle_date) FROM main.cases WHERE settle_date IS NOT NULL ORDER BY 1").fetchall()]
-            raise MissingData(f"{workspace}: 没有 {year} 年结算的病例（工作区中有结算年度：{'、'.join(map(str, years)) or '无'}）")
+            raise MissingData(f"{workspace}: 没有 {year} 年结算的病例（工作区中有结算年度："
+                              f"{'、'.join(map(str, years)) or '无'}）")
         tables = compute_features(con, year, periods)
         leads, long = [], []
         for lv in LEVELS:

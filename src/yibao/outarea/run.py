@@ -121,7 +121,8 @@ def outbound_findings_sql(rel: str) -> str:
            fund_paid::{MONEY_SQL} AS amount,
            CASE filing_status
              WHEN 'missing' THEN '异地就医未备案：参保人在 ' || place_region || ' 的定点机构 ' || institution_id
-                  || ' 直接结算（入院 ' || admit_date || '，统筹基金支付 ' || fund_paid || ' 元），没有覆盖该就医地的备案，且非急诊抢救'
+                  || ' 直接结算（入院 ' || admit_date || '，统筹基金支付 ' || fund_paid
+                  || ' 元），没有覆盖该就医地的备案，且非急诊抢救'
              ELSE '异地就医备案不在有效期：备案 ' || filing_id || ' 有效期 ' || filing_period || '，不含入院日期 '
                   || admit_date || '（就医地 ' || place_region || '，统筹基金支付 ' || fund_paid || ' 元）' END AS message
     FROM {rel} WHERE filing_status IN ('missing', 'expired') ORDER BY case_id"""

@@ -61,7 +61,8 @@ def print_summary(workspace: Path, engine: str, console: Console) -> None:
 
     out = run_profile(workspace, engine)
     t = RichTable(title=f"统筹区概况（按年度、险种、就诊类型；引擎 {engine}）", title_justify="left")
-    for h in ("年度", "险种", "就诊类型", "机构数", "人次", "医疗费用总额（元）", "统筹基金支付（元）", "次均费用（元）", "平均住院日"):
+    for h in ("年度", "险种", "就诊类型", "机构数", "人次", "医疗费用总额（元）", "统筹基金支付（元）", "次均费用（元）",
+              "平均住院日"):
         t.add_column(h, justify="left" if h in ("险种", "就诊类型") else "right")
     for r in year_scheme_setting(out["region_year"]):
         t.add_row(str(r["year"]), SCHEME_ZH.get(r["scheme"], r["scheme"]), SETTING_ZH.get(r["setting"], r["setting"]),

@@ -60,8 +60,10 @@ def evaluate(findings: pa.Table, labels: pa.Table, rs: RuleSet, reviewed_cases: 
                    LEFT JOIN labels l ON l.case_id = f.case_id AND l.pattern = f.pattern
                    GROUP BY p.pattern)
             SELECT p.pattern, p.rules, lab.labelled, fl.flagged, fl.tp AS true_positive,
-                   CASE WHEN lab.labelled > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / lab.labelled, 4) AS DECIMAL(9,4)) END AS recall,
-                   CASE WHEN fl.flagged > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / fl.flagged, 4) AS DECIMAL(9,4)) END AS precision
+                   CASE WHEN lab.labelled > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / lab.labelled, 4) AS DECIMAL(9,4))
+                   END AS recall,
+                   CASE WHEN fl.flagged > 0 THEN CAST(round(CAST(fl.tp AS DECIMAL(18,4)) / fl.flagged, 4) AS DECIMAL(9,4))
+                   END AS precision
             FROM pats p JOIN lab USING (pattern) JOIN fl USING (pattern) ORDER BY p.pattern""").cast(EVALUATION)
     finally:
         con.close()

@@ -326,7 +326,8 @@ def _scheme_limit(p, ln, c, k, sp):
 LINE_COLUMNS = (
     "case_id", "line_no", "item_code", "item_name", "item_kind", "fee_category", "service_date", "quantity",
     "unit_price", "amount", "staff_id", "person_id", "institution_id", "inst_level", "inst_kind", "sex", "age",
-    "setting", "emergency", "dx_list", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty", "sex_limit",
+    "setting", "emergency", "dx_list", "dept_code", "scheme", "cat_code", "cat_name", "class", "price_cap", "max_daily_qty",
+    "sex_limit",
     "min_age", "max_age", "indications", "min_level", "sp_status", "sp_start", "sp_emergency_paid",
 )
 
@@ -416,7 +417,8 @@ def _substitution_price_match(p, f):
 @set_logic("uncovered_to_fund", CASE_LINES, """
         WITH n AS (
             SELECT f.case_id, count(*) AS lines, sum(f.amount) AS noncovered,
-                   string_agg(DISTINCT coalesce(f.item_name, f.item_code), '、' ORDER BY coalesce(f.item_name, f.item_code)) AS items
+                   string_agg(DISTINCT coalesce(f.item_name, f.item_code), '、'
+                              ORDER BY coalesce(f.item_name, f.item_code)) AS items
             FROM fee_items f LEFT JOIN cat k ON k.item_code = f.item_code
                  AND f.service_date BETWEEN k.valid_from AND k.valid_end
             WHERE k.item_code IS NULL OR k.class = 'C'

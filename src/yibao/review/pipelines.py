@@ -106,7 +106,8 @@ def review_fixture() -> dict[str, pa.Table]:
     line("C6", 1, "BED", "床位费", "facility", "bed", "2024-09-01", "1", "80.00", staff="S2")
     line("C6", 2, "NUR", "Ⅱ级护理", "service", "nursing", "2024-09-09", "1", "28.00", staff="S2")
     periods = pa.table({"staff_id": ["S2"], "status": ["suspended"], "start_date": [D("2024-08-15")],
-                        "end_date": [D("2024-09-05")], "source_id": ["CF1"], "emergency_paid": [True]}, schema=QUALIFICATION_PERIODS)
+                        "end_date": [D("2024-09-05")], "source_id": ["CF1"], "emergency_paid": [True]},
+                        schema=QUALIFICATION_PERIODS)
     return {"institutions": _table("institutions", inst), "insured": _table("insured", insured),
             "catalog": _table("catalog", cat), "cases": _table("cases", cases), "fee_items": _table("fee_items", L),
             "qualification_periods": periods}

@@ -16,8 +16,9 @@ What it needs is loaded once, on first use, and reloaded when the workspace's da
 set with the checker's indexes, the persons' earlier cases (sorted by person, an offset per person), the
 insured persons' sex, birth and death dates, the DIP catalogue (``$YIBAO_DIP_CATALOGUE`` or
 ``WS/results/dip-catalogue``, written by ``yibao dip build``; else built from the workspace's history years)
-with every group key of the history resolved once, and the DRG standards (``$YIBAO_STANDARDS`` or ``../shared/standards/chs-drg-1.1``) with
-weights from the workspace's history years (``$YIBAO_DRG_WEIGHTS``: a city's published table instead).
+with every group key of the history resolved once, and the DRG standards (``$YIBAO_STANDARDS`` or
+``../shared/standards/chs-drg-1.1``) with weights from the workspace's history years (``$YIBAO_DRG_WEIGHTS``: a city's published
+table instead).
 
 The single-case arithmetic (DIP points, DRG case weight, the three history rules) is written here for one
 case in exact integer units, the very formulas of the set-based pipelines (``dip_case_points``,

@@ -30,7 +30,8 @@ PREPAY_COLUMNS = (("method", "结算方式"), ("scheme", "险种"), ("institutio
                   ("deposit", "预留质量保证金"), ("paid", "实际拨付"))
 CLEARING_COLUMNS = (("method", "结算方式"), ("scheme", "险种"), ("institution_id", "机构编码"), ("name", "机构名称"),
                     ("level", "机构级别"), ("units", "年度点数/人月"), ("unit", "计量单位"), ("cases", "病例数"),
-                    ("total_cost", "医疗总费用"), ("booked", "统筹基金记账"), ("units_money", "点数×点值（按人头：人月×人月标准）"),
+                    ("total_cost", "医疗总费用"), ("booked", "统筹基金记账"),
+                    ("units_money", "点数×点值（按人头：人月×人月标准）"),
                     ("patient_paid", "个人负担"), ("amount", "按点值应付"), ("saving", "结余"),
                     ("saving_kept", "结余留用"), ("overrun", "超支"), ("overrun_rate", "超支率"),
                     ("overrun_fund_share", "超支基金分担"), ("overrun_borne", "超支机构承担"), ("base", "分担后应付"),

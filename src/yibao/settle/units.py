@@ -41,7 +41,8 @@ from yibao.settle.bands import Bands, deposit_share, share
 
 MONTHS = tuple(range(1, 13))
 CONVENTIONS = ("fund", "total_cost")
-CONVENTION_ZH = {"fund": "按基金口径（预算只含统筹基金）", "total_cost": "按总费用口径（预算按报销比例折算为总费用，再扣除个人负担）"}
+CONVENTION_ZH = {"fund": "按基金口径（预算只含统筹基金）",
+                 "total_cost": "按总费用口径（预算按报销比例折算为总费用，再扣除个人负担）"}
 
 
 class SettlementError(ValueError):

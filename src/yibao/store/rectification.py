@@ -75,7 +75,8 @@ def issue_file(store: Store, overrun_csv: Path, year: int, *, actor: str, role: 
         raise BadFile(f"{overrun_csv}: 文件不存在") from None
     need = ("pot", "institution_id", "name", "overrun", "opinion", "issued_on", "response_due", "follow_up_on")
     if rows and any(c not in rows[0] for c in need):
-        raise BadFile(f"{overrun_csv}: 不是 yibao assess 的 overrun.csv（缺少列 {', '.join(c for c in need if c not in rows[0])}）")
+        raise BadFile(f"{overrun_csv}: 不是 yibao assess 的 overrun.csv（缺少列 "
+                      f"{', '.join(c for c in need if c not in rows[0])}）")
     undated = [r["institution_id"] for r in rows if not r["issued_on"]]
     if undated:
         raise BadFile(f"{overrun_csv}: {len(undated)} 条整改意见没有下发日期（请用 yibao assess --issued-on 日期 重新生成）")
@@ -133,7 +134,8 @@ def _step(store: Store, rect_id: str, action: str, *, actor: str, role: str, ins
         if role not in t.roles:
             raise RectificationRefused(f"角色 {role} 不能{ {'respond': '反馈', 'follow_up': '跟踪办结'}[action] }整改意见", 403)
         if row.status not in t.from_status:
-            raise RectificationRefused(f"整改意见 {rect_id} 当前状态为“{STATUS_ZH[row.status]}”，不能再{ {'respond': '反馈', 'follow_up': '跟踪办结'}[action] }")
+            raise RectificationRefused(f"整改意见 {rect_id} 当前状态为“{STATUS_ZH[row.status]}”，"
+                                       f"不能再{ {'respond': '反馈', 'follow_up': '跟踪办结'}[action] }")
         con.execute(update(rectifications).where(rectifications.c.rect_id == rect_id).values(status=t.to_status, **values))
         audit.append(con, actor=actor, role=role, action=f"rectification.{action}", object=f"rectification:{rect_id}",
                      detail=detail)

@@ -531,7 +531,8 @@ def _tables(w: World, S: dict, cx: dict, L: dict, money: dict, ins, staff, inst,
     syear = sc["date"].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     sanctions_t = {
         "sanction_id": pc.binary_join_element_wise(pa.scalar("CF"), pc.cast(pa.array(syear), pa.string()),
-                                                   pc.utf8_lpad(pc.cast(pa.array(np.arange(1, ns + 1)), pa.string()), 5, "0"), ""),
+                                                   pc.utf8_lpad(pc.cast(pa.array(np.arange(1, ns + 1)), pa.string()), 5, "0"),
+                                                   ""),
         "staff_id": _take(staff.id, sc["staff"]), "institution_id": _take(inst.id, sc["inst"]),
         "decided_on": sc["date"], "basis": pa.array(sc["basis"], pa.string()),
         "responsibility": pa.array(sc["resp"], pa.string()), "points": sc["points"], "fraud": sc["fraud"],

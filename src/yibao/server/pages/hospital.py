@@ -61,7 +61,8 @@ def hospital(request: Request):
     pages = max(1, -(-view["count"] // PAGE_SIZE))
     base = {"institution_id": inst, "scheme": scheme, **({"year": view.get("year")} if view.get("year") else {})}
     return render(request, "hospital/view.html", {
-        "title": "本院病例与盈亏" if s.role == "hospital" else "机构病例与盈亏", "inst": inst, "inst_name": name, "all_inst": all_inst, "scheme": scheme,
+        "title": "本院病例与盈亏" if s.role == "hospital" else "机构病例与盈亏", "inst": inst, "inst_name": name,
+        "all_inst": all_inst, "scheme": scheme,
         "schemes": SCHEMES, "view": view, "page": page, "pages": pages, "base": base,
         "findings": [(k, fnd.STATUS_ZH[k], *by_status.get(k, (0, None, "0.00"))) for k in fnd.STATUSES],
         "nearest": lookup.deadline_text(day, nearest) if nearest else ""})

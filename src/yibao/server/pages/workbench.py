@@ -179,7 +179,8 @@ def export(request: Request):
                Col("状态"), Col("申诉期限"), Col("疑点说明（证据）")]
     shown = {k: v for k, v in f.items() if v}
     notes = ["审核疑点（最新一次审核）", "筛选：" + ("；".join(f"{k}={v}" for k, v in shown.items()) or "全部"),
-             "个人信息：" + ("明文（经授权导出，已记入审计日志）" if clear else "已脱敏（姓名保留首字，身份证号保留前 6 后 4 位）")]
+             "个人信息：" + ("明文（经授权导出，已记入审计日志）" if clear
+                        else "已脱敏（姓名保留首字，身份证号保留前 6 后 4 位）")]
     if res["total"] > EXPORT_MAX:
         notes.append(f"共 {res['total']} 条，仅导出前 {EXPORT_MAX} 条，请缩小筛选范围")
     with tempfile.TemporaryDirectory() as tmp:
