@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: a synthetic region → load → summary → budget year → staff qualification → claims review →
-## institution assessment and fraud leads of 2025 →
+## institution assessment, fraud leads and fund monitoring of 2025 →
 ## the DIP year (catalogue from 2023–2024, settlement of 2025 with the review's deductions and every
 ## institution's statement) → the same year settled by DRG instead (a policy switch: demo-dip vs demo-drg)
 STANDARDS ?= ../shared/standards/chs-drg-1.1
@@ -32,6 +32,7 @@ demo: $(STAMP)
 		--budget-policy demo-region/budget_policy.toml --deductions demo-review/deductions.csv --out demo-dip/settlement
 	$(BIN)/yibao assess --workspace yibao-data --year 2025 --out demo-assess
 	$(BIN)/yibao leads --workspace yibao-data --year 2025 --out demo-leads
+	$(BIN)/yibao fund monitor --workspace yibao-data --year 2025 --out demo-fund
 	@if [ -d "$(STANDARDS)" ]; then \
 		$(BIN)/yibao drg settle --workspace yibao-data --standards $(STANDARDS) \
 			--budget-policy demo-region/budget_policy.toml --deductions demo-review/deductions.csv --out demo-drg; \
@@ -46,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --cases $(BENCH_CASES)
 
 clean:
-	rm -rf demo-region demo-budget demo-dip demo-drg demo-review demo-assess demo-leads yibao-data bench/out
+	rm -rf demo-region demo-budget demo-dip demo-drg demo-review demo-assess demo-leads demo-fund yibao-data bench/out

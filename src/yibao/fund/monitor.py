@@ -30,7 +30,7 @@ import pyarrow as pa
 from yibao.contract.params import Values
 from yibao.contract.schema import FUND_FLOWS, FUND_ITEMS, SCHEMES
 from yibao.contract.vocab import SCHEME_ZH
-from yibao.engine.money import ZERO
+from yibao.engine.money import ZERO, allocate
 
 __all__ = ["MonthRow", "Warning", "Monitor", "monitor", "warnings_of", "flows_from_budget", "REVENUE_ITEMS",
            "EXPENDITURE_ITEMS", "month_list"]
@@ -266,9 +266,6 @@ def flows_from_budget(funds: Mapping[str, Mapping[str, Decimal]], year: int) -> 
         f = funds[s]
         add(f"{year}-01", s, "opening_balance", Decimal(f.get("accumulated_surplus", ZERO)))
         for item, key in annual.items():
-            total = Decimal(f.get(key, ZERO))
-            fen = int((total * 100).to_integral_value())
-            base, rem = divmod(fen, 12)
-            for k, m in enumerate(month_list(year)):
-                add(m, s, item, Decimal(base + (1 if k < rem else 0)) / 100)
+            for m, a in zip(month_list(year), allocate(Decimal(f.get(key, ZERO)), [1] * 12)):
+                add(m, s, item, a)
     return pa.table(out).cast(FUND_FLOWS.arrow_schema())

@@ -20,8 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from yibao.contract.vocab import SCHEME_ZH, sql_str
+from yibao.engine.money import allocate
 
 # Shares of the year's inpatient bookings (typical prefecture-city fund statements; example values).
 DEDUCTION_SHARES = {
@@ -43,6 +46,12 @@ def _fen(d: Decimal) -> Decimal:
 
 
 def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
+    """The policy file's text (its figures: :func:`budget_figures`)."""
+    return policy_text(budget_figures(out_dir, fmt, year), year)
+
+
+def budget_figures(out_dir: Path, fmt: str, year: int) -> dict[str, dict[str, Decimal]]:
+    """Per scheme the ``[fund.SCHEME]`` figures that fit the region's bookings."""
     src = str(Path(out_dir) / f"cases.{'csv' if fmt == 'csv' else 'parquet'}")
     reader = f"read_csv({sql_str(src)}, all_varchar=true)" if fmt == "csv" else f"read_parquet({sql_str(src)})"
     con = duckdb.connect()
@@ -54,8 +63,7 @@ def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
     finally:
         con.close()
     booked = {(s, st, y): Decimal(v) for s, st, y, v in rows}
-    out = ["# 合成统筹区的总额控制政策文件（由 yibao synth 生成，基金数据按机构记账额推算，仅供演示）",
-           f"year = {year}", ""]
+    out: dict[str, dict[str, Decimal]] = {}
     for scheme in ("employee", "resident"):
         inpatient = booked.get((scheme, "inpatient", year), Decimal(0))
         prior = booked.get((scheme, "inpatient", year - 1), Decimal(0))
@@ -78,7 +86,38 @@ def budget_policy_text(out_dir: Path, fmt: str, year: int) -> str:
             "floor_rate": Decimal("1.05"),
             "ceiling_rate": Decimal("1.05"),
         }
+        out[scheme] = figures
+    return out
+
+
+def policy_text(funds: dict[str, dict[str, Decimal]], year: int) -> str:
+    out = ["# 合成统筹区的总额控制政策文件（由 yibao synth 生成，基金数据按机构记账额推算，仅供演示）",
+           f"year = {year}", ""]
+    for scheme, figures in funds.items():
         out.append(f"[fund.{scheme}]  # {SCHEME_ZH[scheme]}")
         out += [f'{k} = "{v}"' for k, v in figures.items()]
         out.append("")
     return "\n".join(out)
+
+
+# the annual items of the policy that a monthly ledger (fund_flows) carries, spread over the months
+LEDGER_ITEMS = ("contributions", "personal_account", "out_of_area_realtime", "out_of_area_manual", "special_outpatient",
+                "marriage_checkup", "outpatient_special_items", "other_policy")
+
+
+def ledger_columns(funds: dict[str, dict[str, Decimal]], year: int) -> dict:
+    """The region's monthly fund ledger (``fund_flows``) for ``year``: the opening balance of January = the
+    accumulated surplus, each annual item spread over the twelve months by largest remainder (the months add up
+    to the year to the fen). Money as integer fen, for the table writer."""
+    months, schemes, items, fen = [], [], [], []
+    for scheme, f in funds.items():
+        parts = [(f"{year}-01", "opening_balance", [f["accumulated_surplus"]])]
+        parts += [(None, item, allocate(f[item], [1] * 12)) for item in LEDGER_ITEMS]
+        for first, item, amounts in parts:
+            for k, a in enumerate(amounts):
+                months.append(first or f"{year}-{k + 1:02d}")
+                schemes.append(scheme)
+                items.append(item)
+                fen.append(int(a * 100))
+    return {"month": pa.array(months, pa.string()), "scheme": pa.array(schemes, pa.string()),
+            "item": pa.array(items, pa.string()), "amount": np.array(fen, dtype=np.int64)}

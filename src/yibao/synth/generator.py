@@ -34,7 +34,7 @@ from yibao.synth.cases import (
     sample_specs,
     take,
 )
-from yibao.synth.fund import budget_policy_text
+from yibao.synth.fund import budget_figures, ledger_columns, policy_text
 from yibao.synth.lines import ItemArrays, build_pairs, expand, settle
 from yibao.synth.params import SynthParams
 from yibao.synth.population import (
@@ -246,8 +246,10 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
             scheme_rows.append(("doctor", inst.id[split_d[0]].as_py(), staff.id[split_d[1]].as_py(),
                                 "split_admission_doctor"))
         schemes_mod.write_labels(out_dir, scheme_rows)
-    policy = budget_policy_text(out_dir, fmt, first_year + years - 1)
-    (Path(out_dir) / POLICY_FILE).write_text(policy, encoding="utf-8")
+    funds = budget_figures(out_dir, fmt, first_year + years - 1)
+    (Path(out_dir) / POLICY_FILE).write_text(policy_text(funds, first_year + years - 1), encoding="utf-8")
+    # the monthly fund ledger of the policy year (基金收支流水, yibao fund monitor reads it once loaded)
+    rows["fund_flows"] = write_table(out_dir, "fund_flows", ledger_columns(funds, first_year + years - 1), fmt, progress)
     summary = {"out_dir": str(out_dir), "format": fmt, "seed": seed, "years": [first_year, first_year + years - 1],
             "standards": str(standards_dir) if standards_dir else None, "tables": rows, "labels": labels,
             "insured": int(ins.n), "institutions": int(inst.n), "staff": int(staff.n),
