@@ -13,11 +13,13 @@ own small additions to :mod:`yibao.contract.params` (:func:`rate`, :func:`rate_m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from yibao.contract.params import Kind, Param, ParamTable, Values
 from yibao.contract.params import kinds as K
+from yibao.contract.params import parse_decimal as contract_parse_decimal
+from yibao.contract.params import toml_value as contract_toml_value
 
 __all__ = [
     "BUDGET_PARAMS", "DEFAULTS_HEADER", "KINDS", "LEVELS", "CATEGORIES", "SETTINGS", "GROUP_COLUMNS", "FUND_RATES", "rate",
@@ -37,16 +39,7 @@ SEVENTY = "人社部发〔2012〕70号"
 
 def parse_decimal(key: str, value: object) -> tuple[Decimal | None, list[str]]:
     """An exact decimal as written (string, integer, or a TOML float taken as written)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        return None, [f"{key} 应为数字（写成字符串，例如 \"1000.00\"），实际为 {value!r}"]
-    text = repr(value) if isinstance(value, float) else str(value).strip()
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        return None, [f"{key} 不是数字：{value!r}"]
-    if not d.is_finite():
-        return None, [f"{key} 不是有限数字：{value!r}"]
-    return d, []
+    return contract_parse_decimal(key, value, example='"1000.00"')
 
 
 def parse_rate(key: str, value: object, upper: Decimal) -> tuple[Decimal | None, list[str]]:
@@ -61,17 +54,7 @@ def parse_rate(key: str, value: object, upper: Decimal) -> tuple[Decimal | None,
 
 def toml_value(v: Any) -> str:
     """A default as TOML text: strings quoted, lists and tables inline."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, (str, Decimal)):
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"no TOML form for {v!r}")
+    return contract_toml_value(v)
 
 
 def _show(v: Any) -> str:

@@ -30,7 +30,8 @@ from typing import Any
 from yibao.contract.errors import BadPolicy
 from yibao.contract.policyfile import read_toml
 
-__all__ = ["Param", "ParamTable", "Values", "Kind", "PolicyFileError", "kinds", "problems_message"]
+__all__ = ["Param", "ParamTable", "Values", "Kind", "PolicyFileError", "kinds", "problems_message", "parse_decimal",
+           "toml_value"]
 
 
 class PolicyFileError(BadPolicy):
@@ -62,7 +63,9 @@ class Kind:
     is_map: bool = False  # a TOML sub-table whose keys are data
 
 
-def _toml_scalar(v: Any) -> str:
+def toml_value(v: Any, quote_keys: bool = False) -> str:
+    """A value as TOML text: strings and decimals quoted, lists inline, tables inline (``{ k = v }``; ``quote_keys``
+    quotes every key)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -72,8 +75,14 @@ def _toml_scalar(v: Any) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_scalar(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x, quote_keys) for x in v) + "]"
+    if isinstance(v, Mapping):
+        key = (lambda k: toml_value(str(k))) if quote_keys else str
+        return "{ " + ", ".join(f"{key(k)} = {toml_value(x, quote_keys)}" for k, x in v.items()) + " }"
     raise TypeError(f"no TOML form for {v!r}")
+
+
+_toml_scalar = toml_value
 
 
 def _show(v: Any) -> str:
@@ -88,10 +97,13 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-def _decimal(key: str, value: Any, lo: Decimal | None, hi: Decimal | None, places: int) -> tuple[Any, list[str]]:
+def parse_decimal(key: str, value: Any, lo: Decimal | None = None, hi: Decimal | None = None,
+                  places: int | None = None, example: str = '"0.85"') -> tuple[Any, list[str]]:
+    """An exact decimal (string, integer, or a TOML float taken as written) in [lo, hi]: (value, problems).
+    ``places``: at most that many decimals, quantized to them; None keeps the value as written."""
     # the wording of contract.policyfile.decimal_param, so every capability says the same
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        return None, [f"{key} 应为数字（写成字符串，例如 \"0.85\"），实际为 {value!r}"]
+        return None, [f"{key} 应为数字（写成字符串，例如 {example}），实际为 {value!r}"]
     text = repr(value) if isinstance(value, float) else str(value).strip()
     try:
         d = Decimal(text)
@@ -101,10 +113,16 @@ def _decimal(key: str, value: Any, lo: Decimal | None, hi: Decimal | None, place
         return None, [f"{key} 不是有限数字：{value!r}"]
     if lo is not None and d < lo or hi is not None and d > hi:
         return None, [f"{key} 超出允许范围 {lo}–{hi if hi is not None else '∞'}：{value}"]
+    if places is None:
+        return d, []
     q = Decimal(1).scaleb(-places)
     if d != d.quantize(q):
         return None, [f"{key} 小数超过 {places} 位：{value}"]
     return d.quantize(q), []
+
+
+def _decimal(key: str, value: Any, lo: Decimal | None, hi: Decimal | None, places: int) -> tuple[Any, list[str]]:
+    return parse_decimal(key, value, lo, hi, places)
 
 
 def _d(x: Any) -> Decimal | None:

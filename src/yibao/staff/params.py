@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yibao.contract.params import Kind, Param, ParamTable, Values
+from yibao.contract.params import Kind, Param, ParamTable, Values, toml_value
 from yibao.contract.params import kinds as K
 
 __all__ = ["STAFF_PARAMS", "DEFAULTS_HEADER", "months_table", "share", "subset"]
@@ -25,17 +25,7 @@ SEED = "seed 001"
 
 
 def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, (str, Decimal)):
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{_toml(str(k))} = {_toml(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"no TOML form for {v!r}")
+    return toml_value(v, quote_keys=True)
 
 
 def _show(v: Any) -> str:
