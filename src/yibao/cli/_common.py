@@ -456,3 +456,14 @@ def _value_problem_zh(message: str) -> str:
 
 def _print_error(message: str) -> None:
     print("错误：" + " ".join(message.split()), file=sys.stderr)
+
+
+def scores_option() -> Any:
+    """``--scores``: the assessment's score totals (``yibao assess``'s score_totals.csv) for a year-end clearing."""
+    return file_option(None, "--scores", help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 "
+                                               "[clearing.scores] 返还质量保证金")
+
+
+def score_reason_option() -> Any:
+    """``--score-reason ID=理由``: why a hand-typed score overrides the assessed one (repeatable)."""
+    return typer.Option(None, "--score-reason", help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）")

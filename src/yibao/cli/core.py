@@ -7,7 +7,18 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import RateProgress, _fail, app, choice_option, contract_app, dir_option, engine_option, file_option, out
+from yibao.cli._common import (
+    RateProgress,
+    _fail,
+    app,
+    choice_option,
+    contract_app,
+    dir_option,
+    engine_option,
+    file_option,
+    out,
+    score_reason_option,
+)
 from yibao.cli._outputs import outputs
 from yibao.contract.reasons import REASONS
 from yibao.engine.outdir import atomic_file
@@ -120,8 +131,7 @@ def budget(
     scores: Optional[Path] = file_option(None, "--scores",
                                          help="考核得分（yibao assess 输出的 score_totals.csv），年终清算按其返还质量保证金；需 "
                                          "--workspace"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
-                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    score_reason: Optional[list[str]] = score_reason_option(),
 ) -> None:
     """总额控制：测算当年付费总额（公式、保底、封顶）并说明每一步；给出工作区时完成全年结算。"""
     from yibao.budget.policy import load_policy

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import dir_option, engine_option, file_option, sub_app
+from yibao.cli._common import dir_option, engine_option, file_option, score_reason_option, scores_option, sub_app
 from yibao.cli._outputs import outputs
 
 dip_app = sub_app("dip", help="按病种分值付费（DIP）：病种目录库与病例赋分")
@@ -146,11 +146,8 @@ def dip_settle(
                                              help="扣款（智能审核等）CSV：institution_id,year,source,amount,findings"),
     engine: str = engine_option(),
     statements: bool = typer.Option(True, "--statements/--no-statements", help="是否为每家机构生成 Excel 结算单"),
-    scores: Optional[Path] = file_option(None, "--scores",
-                                         help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 "
-                                         "[clearing.scores] 返还质量保证金"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
-                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    scores: Optional[Path] = scores_option(),
+    score_reason: Optional[list[str]] = score_reason_option(),
 ) -> None:
     """DIP 年度结算：预算点值、月度预付点值与按月预付（预留质量保证金）、结算点值与年终清算（结余留用、超支分担、扣款），以及按床日、按人头。"""  # noqa: E501 (typer shows it as the help text)
     from yibao.dip.commands import settle

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import dir_option, err, file_argument, file_option, sub_app
+from yibao.cli._common import dir_option, err, file_argument, file_option, score_reason_option, scores_option, sub_app
 from yibao.cli._outputs import outputs
 
 group_app = sub_app("group", help="病例分组（CHS-DRG）")
@@ -47,11 +47,8 @@ def drg_settle(
     weights_file: Optional[Path] = file_option(None, "--weights",
                                                help="官方权重表（CSV 或 Excel：DRG编码、RW，可有 DRG名称、支付标准），"
                                                "代替由历史计算的权重"),
-    scores: Optional[Path] = file_option(None, "--scores",
-                                         help="考核得分（yibao assess 输出的 score_totals.csv），代替手填的 "
-                                         "[clearing.scores] 返还质量保证金"),
-    score_reason: Optional[list[str]] = typer.Option(None, "--score-reason",
-                                                     help="手工得分覆盖考核得分的理由：机构编码=理由（可重复）"),
+    scores: Optional[Path] = scores_option(),
+    score_reason: Optional[list[str]] = score_reason_option(),
 ) -> None:
     """DRG 年度结算：全部住院病例分组 → 历史年度相对权重 → 病例权重（系数、高低倍率、按项目）→ 费率、按月预付与年终清算。"""
     from yibao.assess.clearing import clearing_scores, parse_reasons, write_record
