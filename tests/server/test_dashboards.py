@@ -99,3 +99,14 @@ def test_dashboard_pages_and_their_json(client):
     assert client.get("/dash/institution.json?institution_id=H002").status_code == 404
     j = client.get("/dash/institution.json").json()
     assert j["institution_id"] == "H001"
+
+
+def test_region_dashboard_shows_the_fund_months_and_warnings(client):
+    """基金运行监测 on the dashboard: twelve months per scheme of the year; the tiny region has no ledger, so the
+    months covered are blank and the note says why (the figures themselves are tested in tests/fund)."""
+    d = client.get("/api/dashboards/region", headers=bearer(client, "agency")).json()
+    fund = d["fund"]
+    assert {m["month"] for m in fund["months"]} == {f"2024-{k:02d}" for k in range(1, 13)}
+    march = [m for m in fund["months"] if m["month"] == "2024-03" and m["scheme_zh"] == "职工"]
+    assert march and march[0]["expenditure"] == "9000.25" and march[0]["months_covered"] is None
+    assert any("没有基金收支流水" in n for n in d["notes"])

@@ -113,6 +113,10 @@ def _flows(con: duckdb.DuckDBPyConnection, flows: pa.Table | None, years: tuple[
         con.register("_fund_flows_given", flows)
         src = "_fund_flows_given"
     else:
+        has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                          "AND table_name = 'fund_flows'").fetchone()[0]
+        if not has:  # a workspace made before the ledger was part of the contract: no ledger
+            return {}
         src = "main.fund_flows"
     rows = con.execute(f"""SELECT scheme, month, item, SUM(amount) FROM {src}
         WHERE CAST(substr(month, 1, 4) AS INTEGER) BETWEEN ? AND ? GROUP BY ALL""", list(years)).fetchall()

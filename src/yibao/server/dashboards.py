@@ -45,6 +45,8 @@ from yibao.contract.errors import YibaoError
 from yibao.contract.vocab import SCHEME_ZH, SETTING_ZH
 from yibao.engine.workspace import DB_FILE
 from yibao.engine.wslock import connect_for_read
+from yibao.fund.monitor import monitor as fund_monitor
+from yibao.fund.params import FUND_PARAMS
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.store import findings as fnd
 from yibao.store.schema import findings as findings_tbl
@@ -119,6 +121,7 @@ def region_data(settings, year: int | None) -> dict:
             SELECT scheme, setting, CAST(month(settle_date) AS INTEGER) AS m, sum(fund_paid), count(*)
             FROM main.cases WHERE year(settle_date) = ? GROUP BY ALL ORDER BY 1, 2, 3""", [year]).fetchall()
         names = dict(con.execute("SELECT institution_id, name FROM main.institutions").fetchall())
+        fund = _fund(con, year, notes)
     finally:
         con.close()
     budgets = {}
@@ -153,7 +156,30 @@ def region_data(settings, year: int | None) -> dict:
     for r in by_inst:
         r["name"] = names.get(r["institution_id"])
     return {"year": year, "years": years, "pots": pots_out, "point_values": pv, "findings_by_rule": by_rule,
-            "findings_by_institution": by_inst, "notes": notes}
+            "findings_by_institution": by_inst, "fund": fund, "notes": notes}
+
+
+FUND_POLICY_ENV = "YIBAO_FUND_POLICY"
+
+
+def _fund(con, year: int, notes: list[str]) -> dict:
+    """基金运行监测与预警 of the year (yibao.fund: the workspace's cases and its fund_flows ledger), thresholds from
+    ``$YIBAO_FUND_POLICY`` or the defaults."""
+    path = os.environ.get(FUND_POLICY_ENV)
+    try:
+        pol = FUND_PARAMS.load(Path(path) if path else None)
+        m = fund_monitor(con, year, pol)
+    except YibaoError as exc:
+        notes.append(f"基金运行监测无法计算：{exc}")
+        return {"months": [], "warnings": []}
+    notes.extend(m.notes)
+    months = [{"scheme": r.scheme, "scheme_zh": SCHEME_ZH.get(r.scheme, r.scheme), "month": r.month,
+               "revenue": _m(r.revenue), "expenditure": _m(r.expenditure),
+               "accumulated_balance": None if r.accumulated_balance is None else _m(r.accumulated_balance),
+               "months_covered": None if r.months_covered is None else str(r.months_covered)} for r in m.rows]
+    warnings = [{"scheme_zh": SCHEME_ZH.get(w.scheme, w.scheme), "month": w.month, "level": w.level,
+                 "message": w.message} for w in m.warnings]
+    return {"months": months, "warnings": warnings}
 
 
 def _findings(store, institution_id: str | None, year: int | None) -> tuple[list[dict], list[dict]]:
