@@ -180,7 +180,8 @@ def test_dip_points_equal_the_dip_scoring(gen_ws, loaded):
 
 def test_drg_case_weights_equal_the_drg_payment(gen_ws, loaded):
     from yibao.drg.grouper import group_table
-    from yibao.drg.payment import DRG_PAYMENT, param_tables
+    from yibao.drg.payment import DRG_PAYMENT
+    from yibao.drg.policy import param_tables
     from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
     from yibao.settle.agreement import agreement_sources

@@ -49,7 +49,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from yibao.contract.errors import RefusedInput
+from yibao.contract.errors import MissingData, RefusedInput
 from yibao.contract.schema import TABLES
 from yibao.contract.standards import find_standards
 from yibao.dip import catalogue as dip_catalogue
@@ -219,10 +219,10 @@ class Precheck:
             db = con.execute("SELECT current_database()").fetchall()[0][0]
             try:
                 dip = self._load_dip(con, db, inst)
-            except DipPolicyError as exc:  # e.g. no history year before the year being settled
+            except (DipPolicyError, MissingData) as exc:  # e.g. no history year before the year being settled
                 dip = {"dip_policy": None, "dip_catalogue": None, "dip_groups": {}, "dip_keys": {}, "dip_rules": None,
                        "dip_valid": None, "dip_coef": {}, "dip_version": "", "dip_names": None,
-                       "dip_source": f"无法生成病种目录库：{exc.problem}"}
+                       "dip_source": f"无法生成病种目录库：{getattr(exc, 'problem', None) or exc.message}"}
             drg = self._load_drg(con, db)
         finally:
             con.close()
@@ -522,9 +522,9 @@ def drg_case_weight(p: DrgPolicy, weights: dict[str, dict], institutions: dict[s
     reason = None
     if status != "ok" or drg is None:
         reason = "not_grouped"
-    elif p.short_stay_days > 0 and los <= p.short_stay_days:
+    elif p["payment.short_stay_days"] > 0 and los <= p["payment.short_stay_days"]:
         reason = "short_stay"
-    elif los >= p.long_stay_days:
+    elif los >= p["payment.long_stay_days"]:
         reason = "long_stay"
     elif any(dx.startswith(x) for x in p.per_diem_prefixes):
         reason = "per_diem"
@@ -540,14 +540,14 @@ def drg_case_weight(p: DrgPolicy, weights: dict[str, dict], institutions: dict[s
         return {**base, "method": "item", "item_reason": reason, "item_reason_zh": ITEM_ZH.get(reason),
                 "outlier": None, "outlier_zh": None, "coefficient": None, "adjusted_weight": None, "case_weight": None}
     lvl = institutions.get(c["institution_id"], {}).get("level")
-    coef = p.institution_coefficient.get(c["institution_id"],
+    coef = p["payment.institution_coefficient"].get(c["institution_id"],
                                          p.level_coefficient.get(str(lvl), Decimal(1)) if lvl is not None else Decimal(1))
     coef = Decimal(coef).quantize(U4)
-    cost_f, avg_f, rw_u, high_u = _u(c["total_cost"], 100), _u(avg, 100), _u(rw, 10000), _u(p.high_ratio, 10000)
-    if c["total_cost"] > p.high_ratio * avg:
+    cost_f, avg_f, rw_u, high_u = _u(c["total_cost"], 100), _u(avg, 100), _u(rw, 10000), _u(p["payment.high_ratio"], 10000)
+    if c["total_cost"] > p["payment.high_ratio"] * avg:
         outlier = "high"
         adj = (2 * rw_u * (cost_f * 10000 - (high_u - 10000) * avg_f) + avg_f * 10000) // (2 * avg_f * 10000)
-    elif c["total_cost"] < p.low_ratio * avg:
+    elif c["total_cost"] < p["payment.low_ratio"] * avg:
         outlier, adj = "low", _half_up_div(rw_u * cost_f, avg_f)
     else:
         outlier, adj = "normal", rw_u
