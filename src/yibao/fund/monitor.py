@@ -170,9 +170,7 @@ def monitor(con: duckdb.DuckDBPyConnection, year: int, policy: Values, flows: pa
         prev_flows = any(k[0] == s and k[1].startswith(str(year - 1)) for k in ledger)
         prev_cases = any(k[0] == s and k[1].startswith(str(year - 1)) for k in cases)
         expenditure_of: dict[str, Decimal] = {}
-        for m in _prev_months(f"{year}-12", 24 + 12)[::-1]:
-            if m > f"{year}-12":
-                continue
+        for m in _prev_months(f"{year}-12", 36)[::-1]:
             rev, inp, outp, other = month_figures(s, m)
             expenditure_of[m] = inp + outp + other
         for m in month_list(year):

@@ -42,14 +42,8 @@ BACKTEST_COLUMNS = (
 )
 
 
-def _cell(v: object) -> object:
-    if v is None:
-        return None
-    return v
-
-
 def _csv(path: Path, columns, rows: list[dict]) -> None:
-    path.write_bytes(rows_csv([c[0] for c in columns], [[_cell(r.get(c[0])) for c in columns] for r in rows]))
+    path.write_bytes(rows_csv([c[0] for c in columns], [[r.get(c[0]) for c in columns] for r in rows]))
 
 
 def _sheet(title: str, columns, rows: list[dict], notes=(), labels=None) -> Sheet:
