@@ -116,7 +116,7 @@ def main() -> None:
 
     y = a.year
     t_line, _ = best(lambda: con.execute(
-        f"SELECT count(*), sum(x) FROM (SELECT f.case_id, sum(f.amount) AS x FROM fee_items f GROUP BY f.case_id)"
+        "SELECT count(*), sum(x) FROM (SELECT f.case_id, sum(f.amount) AS x FROM fee_items f GROUP BY f.case_id)"
     ).fetchall())
     t_base, _ = best(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE base AS {case_base_sql(src, pol, y)}"))
     t_calc, res = best(lambda: query_arrow(con, benefit_sql("base", pol)))

@@ -32,6 +32,7 @@ from yibao.benefit.policy import LEVELS, POTS, SCHEMES, SETTINGS, cap_rows, rule
 from yibao.contract.params import Values
 from yibao.contract.vocab import MONEY_SQL, sql_str
 from yibao.engine.runner import query_arrow
+from yibao.settle.inbound import in_region_sql
 
 INF = "1000000000000.00"  # a band top of 0 means "no further band": compared as this
 RATE = "DECIMAL(9,4)"
@@ -50,14 +51,7 @@ RESULT_COLUMNS = (
 )
 
 
-def region_match_sql(code: str, region: str) -> str:
-    """SQL: ``code`` (an expression) lies in pooling region ``region``: a province code (``440000``) takes every
-    code with its first 2 digits, a city code (``440200``) every code with its first 4, any other only itself."""
-    if region.endswith("0000"):
-        return f"left({code}, 2) = {sql_str(region[:2])}"
-    if region.endswith("00"):
-        return f"left({code}, 4) = {sql_str(region[:4])}"
-    return f"{code} = {sql_str(region)}"
+region_match_sql = in_region_sql  # (the one definition: yibao.settle.inbound)
 
 
 def _values(rows: list[tuple], types: list[str]) -> str:

@@ -47,7 +47,7 @@ def _print_evaluation(ev: pa.Table) -> None:
               f"{rec:>9}{pre:>9}")
 
 
-def _benefit(workspace: Path, res, rs, policy: Path):
+def _benefit(workspace: Path, res, rs, policy):
     from yibao.cli.review_benefit import add_benefit_check  # B01: review + benefit composed (docs/benefit.md)
 
     res, rs, b = add_benefit_check(workspace, res, rs, policy)
@@ -87,6 +87,10 @@ def review_cmd(
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
     rs = load_rules(rules)  # a RuleError is a BadPolicy: one line, exit 2
+    if benefit_policy is not None:
+        from yibao.cli.review_benefit import benefit_policy as load_benefit
+
+        benefit_policy = load_benefit(benefit_policy)  # a bad file is refused before the review runs
     if engine == "spark":
         try:
             import pyspark  # noqa: F401

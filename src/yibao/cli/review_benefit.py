@@ -21,6 +21,7 @@ from yibao.benefit.check import RULE_ID, RULE_NAME, findings
 from yibao.benefit.policy import load_policy
 from yibao.benefit.run import compute_workspace
 from yibao.contract.errors import BadOption
+from yibao.contract.params import Values
 from yibao.engine.workspace import Workspace
 from yibao.review.ruleset import Rule, RuleSet
 from yibao.review.run import ReviewResult
@@ -33,20 +34,25 @@ B01 = Rule(
 )
 
 
-def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, policy_path: Path | None) \
+def benefit_policy(path: Path) -> Values:
+    """The benefit policy of ``--benefit-policy`` (read before the review runs: a bad file is refused at once)."""
+    return load_policy(path)
+
+
+def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, pol: Values) \
         -> tuple[ReviewResult, RuleSet, dict]:
-    """The review's result with the B01 findings of the cases settled in the policy's year merged in, the rule set
-    with B01 listed, and a summary (year, cases computed, B01 findings, rejects)."""
+    """The review's result with the B01 findings of the cases settled in the policy's year (``benefit.year``: one
+    policy file holds one year's rules) merged in, the rule set with B01 listed, and a summary (year, cases
+    computed, B01 findings, rejects). Persons insured elsewhere are not checked (their region's policy applies)."""
     if any(r.id == RULE_ID for r in rs.rules):
         raise BadOption(f"规则 {RULE_ID} 已在审核规则中，不能与 --benefit-policy 同时使用")
-    pol = load_policy(policy_path)
     with Workspace(Path(workspace), read_only=True) as ws:
         result = compute_workspace(ws, pol)
         found = findings(ws.con, result, pol["benefit.tolerance"], pol["benefit.region_code"])
     reviewed = pa.compute.is_in(found.column("case_id"), value_set=res.cases.column("case_id"))
     found = found.filter(reviewed).cast(res.findings.schema)  # only the cases the review saw (not quarantined)
     merged = pa.concat_tables([res.findings, found]).sort_by(
-        [("case_id", "ascending"), ("line_no", "ascending"), ("rule_id", "ascending")], null_placement="at_end")
+        [("case_id", "ascending", "at_end"), ("line_no", "ascending", "at_end"), ("rule_id", "ascending", "at_end")])
     sev = found.column("severity").to_pylist()
     summary = {"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": result.num_rows,
                "findings": found.num_rows, "reject": sev.count("reject")}
