@@ -91,7 +91,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workspace", default=None, help="a loaded workspace (read-only) instead of generated tables")
-    ap.add_argument("--year", type=int, default=2025)
+    ap.add_argument("--year", default="2025", help="year(s) of the cost base, e.g. 2023,2024,2025 (the calculator "
+                    "accumulates within each person's year)")
     a = ap.parse_args()
     pol = load_policy()
     if a.workspace:
@@ -114,11 +115,12 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         return min(times), out
 
-    y = a.year
+    years = [int(x) for x in str(a.year).split(",")]
+    base_sql = " UNION ALL ".join(f"({case_base_sql(src, pol, y)})" for y in years)
     t_line, _ = best(lambda: con.execute(
         "SELECT count(*), sum(x) FROM (SELECT f.case_id, sum(f.amount) AS x FROM fee_items f GROUP BY f.case_id)"
     ).fetchall())
-    t_base, _ = best(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE base AS {case_base_sql(src, pol, y)}"))
+    t_base, _ = best(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE base AS {base_sql}"))
     t_calc, res = best(lambda: query_arrow(con, benefit_sql("base", pol)))
     t_agg, _ = best(lambda: con.execute(f"SELECT count(*), sum(fund_computed) FROM ({benefit_sql('base', pol)})").fetchall())
     t_check, f = best(lambda: findings(con, res, "0.01"))

@@ -16,6 +16,10 @@ import pytest
 
 from .conftest import PASSWORD, REPO, Site, cli, login
 
+LABELLED_JS = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(e => e.type !== 'hidden')
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+    .map(e => e.outerHTML.slice(0, 120))"""
 USERS = {"admin": "oa-admin", "agency": "oa-jingban", "auditor": "oa-shenji", "hospital": "oa-yiyuan"}
 
 
@@ -76,6 +80,11 @@ def test_the_filing_register_searches_and_shows_states(oa_page, oa_site):
     page = oa_page("agency")
     page.goto(oa_site.url + "/outarea?as_of=2025-06-30")
     assert page.title() == "异地就医备案登记簿 · yibao 医保"
+    for path in ("/outarea", "/outarea/claims", "/outarea/clearing"):  # Chinese, a label on every input
+        page.goto(oa_site.url + path)
+        assert page.evaluate("document.documentElement.lang") == "zh-CN" and page.evaluate(LABELLED_JS) == [], path
+    assert page.get_by_role("link", name="异地就医").count() >= 1  # the navigation entry
+    page.goto(oa_site.url + "/outarea?as_of=2025-06-30")
     table = page.locator("#filings-table tbody tr")
     assert table.count() == len(filings)
     # by hand: the filings valid on 2025-06-30

@@ -190,12 +190,12 @@ def _core_sql(base: str, policy: Values) -> str:
         FROM b JOIN n ON n.person_id IS NOT DISTINCT FROM b.person_id
                JOIN r ON r.scheme = b.scheme AND r.setting = b.benefit_setting AND r.level = b.level
                JOIN k ON k.scheme = b.scheme AND k.pot = r.pot),
-    -- the running deductible only where it is per year and not 0 (elsewhere nothing is carried over the year)
-    s AS (
-        SELECT j.*, CAST(sum(cov) OVER (PARTITION BY g * 4 + {setting_no} {order}) AS BIGINT) - cov AS cov_before
-        FROM j WHERE per_year AND ded > 0
-        UNION ALL BY NAME
-        SELECT j.*, CAST(0 AS BIGINT) AS cov_before FROM j WHERE NOT (per_year AND ded > 0)),
+    -- the running sums over narrow rows (a window sorts its whole input: keys and value only, joined back by
+    -- the row's key); the running deductible only where it is per year and not 0 (nothing else carries over)
+    w1 AS (
+        SELECT row_kind, row_id, CAST(sum(cov) OVER (PARTITION BY g * 4 + {setting_no} {order}) AS BIGINT) - cov AS cov_before
+        FROM (SELECT g, benefit_setting, order_date, row_kind, row_id, cov FROM j WHERE per_year AND ded > 0)),
+    s AS (SELECT j.*, coalesce(w1.cov_before, 0) AS cov_before FROM j LEFT JOIN w1 USING (row_kind, row_id)),
     d AS (
         SELECT s.*, CASE WHEN per_year THEN least(cov_before + cov, ded) - least(cov_before, ded)
                          ELSE least(cov, ded) END AS ded_fen
@@ -204,19 +204,22 @@ def _core_sql(base: str, policy: Values) -> str:
         SELECT d.*, greatest(least(cov, t1) - ded_fen, 0) AS b1, greatest(least(cov, t2) - greatest(ded_fen, t1), 0) AS b2,
                greatest(cov - greatest(ded_fen, t2), 0) AS b3
         FROM d),
-    u AS (SELECT p.*, {ROUND_HALF_UP.format(x='b1 * r1 + b2 * r2 + b3 * r3')} AS unc FROM p),
-    q AS (SELECT u.*, CAST(sum(unc) OVER (PARTITION BY g {order}) AS BIGINT) AS cum FROM u)
+    u AS MATERIALIZED (SELECT p.*, {ROUND_HALF_UP.format(x='b1 * r1 + b2 * r2 + b3 * r3')} AS unc FROM p),
+    w2 AS (SELECT row_kind, row_id, CAST(sum(unc) OVER (PARTITION BY g {order}) AS BIGINT) AS cum
+           FROM (SELECT g, order_date, row_kind, row_id, unc FROM u)),
+    q AS (SELECT u.*, w2.cum FROM u JOIN w2 USING (row_kind, row_id)),
+    f AS (SELECT q.*, {fund} AS fund FROM q)
     SELECT row_id, row_kind, person_id, scheme, benefit_setting, level, order_date, catalogue_region, total_cost,
            class_a, class_b, class_b_self_pay, class_c, unlisted, {_yuan('cov')} AS covered,
            {_yuan('ded_fen')} AS deductible, {_yuan('CASE WHEN per_year THEN least(cov_before, ded) ELSE 0 END')}
                AS deductible_before,
            {_yuan('b1')} AS band1, {_yuan('b2')} AS band2, {_yuan('b3')} AS band3, rate1, rate2, rate3,
            {_yuan('unc')} AS fund_uncapped, {_yuan('cap')} AS cap, {_yuan('least(cum - unc, cap)')} AS cap_used_before,
-           {_yuan(f'unc - {fund}')} AS over_cap, {_yuan(fund)} AS fund_computed,
-           {_yuan(f'cov - {fund} + ' + _fen('class_b_self_pay'))} AS self_pay_computed,
+           {_yuan('unc - fund')} AS over_cap, {_yuan('fund')} AS fund_computed,
+           {_yuan('cov - fund + ' + _fen('class_b_self_pay'))} AS self_pay_computed,
            excluded AS excluded_computed, booked_fund,
-           CAST(booked_fund - {_yuan(fund)} AS {MONEY_SQL}) AS difference, insured_region
-    FROM q"""
+           CAST(booked_fund - {_yuan('fund')} AS {MONEY_SQL}) AS difference, insured_region
+    FROM f"""
 
 
 def compute(con: duckdb.DuckDBPyConnection, src: Sources, policy: Values, year: int | None = None,
