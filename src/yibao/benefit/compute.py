@@ -28,10 +28,11 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
-from yibao.benefit.policy import LEVELS, cap_rows, rule_rows
+from yibao.benefit.policy import LEVELS, POTS, SCHEMES, SETTINGS, cap_rows, rule_rows
 from yibao.contract.params import Values
 from yibao.contract.vocab import MONEY_SQL, sql_str
 from yibao.engine.runner import query_arrow
+from yibao.settle.inbound import in_region_sql
 
 INF = "1000000000000.00"  # a band top of 0 means "no further band": compared as this
 RATE = "DECIMAL(9,4)"
@@ -50,14 +51,7 @@ RESULT_COLUMNS = (
 )
 
 
-def region_match_sql(code: str, region: str) -> str:
-    """SQL: ``code`` (an expression) lies in pooling region ``region``: a province code (``440000``) takes every
-    code with its first 2 digits, a city code (``440200``) every code with its first 4, any other only itself."""
-    if region.endswith("0000"):
-        return f"left({code}, 2) = {sql_str(region[:2])}"
-    if region.endswith("00"):
-        return f"left({code}, 4) = {sql_str(region[:4])}"
-    return f"{code} = {sql_str(region)}"
+region_match_sql = in_region_sql  # (the one definition: yibao.settle.inbound)
 
 
 def _values(rows: list[tuple], types: list[str]) -> str:
@@ -148,18 +142,25 @@ def _fen(x: str) -> str:
 
 
 def _yuan(x: str) -> str:
-    """Whole fen (BIGINT) back to DECIMAL(18,2), exactly (a decimal multiplication, never a division)."""
-    return f"CAST(CAST({x} AS DECIMAL(18,0)) * CAST(0.01 AS DECIMAL(3,2)) AS {MONEY_SQL})"
+    """Whole fen (BIGINT) back to DECIMAL(18,2), exactly: DECIMAL(16,0) × DECIMAL(2,2) is a DECIMAL(18,2) product,
+    one 64-bit multiplication (never a division, no 128-bit intermediate)."""
+    return f"CAST({x} AS DECIMAL(16,0)) * CAST(0.01 AS DECIMAL(2,2))"
+
+
+ROUND_HALF_UP = "({x} + 5000) // 10000"  # fen × basis points → fen, ROUND_HALF_UP (the operand is never negative)
 
 
 def _core_sql(base: str, policy: Values) -> str:
-    # integer fen and basis points inside (BIGINT: fast and exact); DECIMAL(18,2) in and out
+    # Integer fen and basis points inside (BIGINT: exact and fast; the project's "DECIMAL or integer fen"),
+    # DECIMAL(18,2) in and out. The two running sums over the person's year are window functions over integer
+    # keys: the person's id is numbered once (a hash aggregate), the partition is (person, scheme, year, pot) as one
+    # BIGINT, and the second window orders by the first one's row number — string keys are sorted once.
     inf = int(Decimal(INF) * 100)
-    rows = [(s, t, lv, int(d * 100), py, pot, int(t1 * 100) or inf, int(t2 * 100) or inf,
+    rows = [(s, t, lv, int(d * 100), py, pot, POTS.index(pot), int(t1 * 100) or inf, int(t2 * 100) or inf,
              int(r1 * 10000), int(r2 * 10000), int(r3 * 10000), r1, r2, r3)
             for s, t, lv, d, py, pot, t1, t2, r1, r2, r3 in rule_rows(policy)]
-    rules = _values(rows, ["VARCHAR", "VARCHAR", "INTEGER", "BIGINT", "BOOLEAN", "VARCHAR", "BIGINT", "BIGINT",
-                           "BIGINT", "BIGINT", "BIGINT", RATE, RATE, RATE])
+    rules = _values(rows, ["VARCHAR", "VARCHAR", "INTEGER", "BIGINT", "BOOLEAN", "VARCHAR", "INTEGER", "BIGINT",
+                           "BIGINT", "BIGINT", "BIGINT", "BIGINT", RATE, RATE, RATE])
     caps = _values([(s, pot, int(c * 100)) for s, pot, c in cap_rows(policy)], ["VARCHAR", "VARCHAR", "BIGINT"])
     special = policy["benefit.special_dx"]
     is_special = " OR ".join(f"starts_with(b.principal_dx, {sql_str(p)})" for p in special) or "false"
@@ -167,50 +168,58 @@ def _core_sql(base: str, policy: Values) -> str:
     covered = (f"{_fen('b.class_a')} + {_fen('b.class_b')} - {_fen('b.class_b_self_pay')}"
                + (f" + {_fen('b.unlisted')}" if unlisted_a else ""))
     excluded = "b.class_c" + ("" if unlisted_a else " + b.unlisted")
-    def w(t: str) -> str:
-        return (f"PARTITION BY {t}person_id, {t}scheme, year({t}order_date) "
-                f"ORDER BY {t}order_date, {t}row_kind, {t}row_id ROWS UNBOUNDED PRECEDING")
-
-    run = {t: f"sum(CASE WHEN b.benefit_setting = '{t}' THEN b.cov ELSE 0 END) OVER ({w('b.')})"
-           for t in ("inpatient", "outpatient", "special_outpatient")}
-    before = "CASE b.benefit_setting " + " ".join(f"WHEN '{t}' THEN {e}" for t, e in run.items()) + " END - b.cov"
-    cum = "CASE pot " + " ".join(f"WHEN '{p}' THEN sum(CASE WHEN pot = '{p}' THEN unc ELSE 0 END) OVER ({w('')})"
-                                 for p in ("pooling", "outpatient")) + " END"
+    # settlement order within the person's year (the tie-breaks: date, kind, id); ``g`` numbers (person, scheme,
+    # year, pot), ``g * 4 + setting`` the deductible's partition
+    order = "ORDER BY order_date, row_kind, row_id ROWS UNBOUNDED PRECEDING"
+    setting_no = "CASE benefit_setting " + " ".join(f"WHEN {sql_str(t)} THEN {i}" for i, t in enumerate(SETTINGS)) + " END"
     fund = "(least(cum, cap) - least(cum - unc, cap))"
     return f"""
-    WITH r(scheme, setting, level, ded, per_year, pot, t1, t2, r1, r2, r3, rate1, rate2, rate3) AS ({rules}),
+    WITH r(scheme, setting, level, ded, per_year, pot, pot_no, t1, t2, r1, r2, r3, rate1, rate2, rate3) AS ({rules}),
     k(scheme, pot, cap) AS ({caps}),
     b AS (
         SELECT b.*, CASE WHEN b.setting = 'outpatient' AND ({is_special}) THEN 'special_outpatient'
                          ELSE b.setting END AS benefit_setting,
                greatest({covered}, 0) AS cov, CAST({excluded} AS {MONEY_SQL}) AS excluded
         FROM {base} b),
-    j AS (
+    n AS (SELECT person_id, row_number() OVER () AS person_no FROM (SELECT DISTINCT person_id FROM b)),
+    j AS MATERIALIZED (
         SELECT b.*, r.ded, r.per_year, r.pot, r.t1, r.t2, r.r1, r.r2, r.r3, r.rate1, r.rate2, r.rate3, k.cap,
-               CASE WHEN r.per_year THEN {before} ELSE 0 END AS cov_before
-        FROM b JOIN r ON r.scheme = b.scheme AND r.setting = b.benefit_setting AND r.level = b.level
+               ((n.person_no * {len(SCHEMES)} + CASE b.scheme {" ".join(f"WHEN {sql_str(s)} THEN {i}"
+                                                                   for i, s in enumerate(SCHEMES))} END) * 65536
+                + year(b.order_date)) * {len(POTS)} + r.pot_no AS g
+        FROM b JOIN n ON n.person_id IS NOT DISTINCT FROM b.person_id
+               JOIN r ON r.scheme = b.scheme AND r.setting = b.benefit_setting AND r.level = b.level
                JOIN k ON k.scheme = b.scheme AND k.pot = r.pot),
+    -- the running sums over narrow rows (a window sorts its whole input: keys and value only, joined back by
+    -- the row's key); the running deductible only where it is per year and not 0 (nothing else carries over)
+    w1 AS (
+        SELECT row_kind, row_id, CAST(sum(cov) OVER (PARTITION BY g * 4 + {setting_no} {order}) AS BIGINT) - cov AS cov_before
+        FROM (SELECT g, benefit_setting, order_date, row_kind, row_id, cov FROM j WHERE per_year AND ded > 0)),
+    s AS (SELECT j.*, coalesce(w1.cov_before, 0) AS cov_before FROM j LEFT JOIN w1 USING (row_kind, row_id)),
     d AS (
-        SELECT j.*, CASE WHEN per_year THEN least(cov_before + cov, ded) - least(cov_before, ded)
+        SELECT s.*, CASE WHEN per_year THEN least(cov_before + cov, ded) - least(cov_before, ded)
                          ELSE least(cov, ded) END AS ded_fen
-        FROM j),
+        FROM s),
     p AS (
         SELECT d.*, greatest(least(cov, t1) - ded_fen, 0) AS b1, greatest(least(cov, t2) - greatest(ded_fen, t1), 0) AS b2,
                greatest(cov - greatest(ded_fen, t2), 0) AS b3
         FROM d),
-    u AS (SELECT p.*, (b1 * r1 + b2 * r2 + b3 * r3 + 5000) // 10000 AS unc FROM p),  -- ROUND_HALF_UP (all ≥ 0)
-    q AS (SELECT u.*, {cum} AS cum FROM u)
+    u AS MATERIALIZED (SELECT p.*, {ROUND_HALF_UP.format(x='b1 * r1 + b2 * r2 + b3 * r3')} AS unc FROM p),
+    w2 AS (SELECT row_kind, row_id, CAST(sum(unc) OVER (PARTITION BY g {order}) AS BIGINT) AS cum
+           FROM (SELECT g, order_date, row_kind, row_id, unc FROM u)),
+    q AS (SELECT u.*, w2.cum FROM u JOIN w2 USING (row_kind, row_id)),
+    f AS (SELECT q.*, {fund} AS fund FROM q)
     SELECT row_id, row_kind, person_id, scheme, benefit_setting, level, order_date, catalogue_region, total_cost,
            class_a, class_b, class_b_self_pay, class_c, unlisted, {_yuan('cov')} AS covered,
            {_yuan('ded_fen')} AS deductible, {_yuan('CASE WHEN per_year THEN least(cov_before, ded) ELSE 0 END')}
                AS deductible_before,
            {_yuan('b1')} AS band1, {_yuan('b2')} AS band2, {_yuan('b3')} AS band3, rate1, rate2, rate3,
            {_yuan('unc')} AS fund_uncapped, {_yuan('cap')} AS cap, {_yuan('least(cum - unc, cap)')} AS cap_used_before,
-           {_yuan(f'unc - {fund}')} AS over_cap, {_yuan(fund)} AS fund_computed,
-           {_yuan(f'cov - {fund} + ' + _fen('class_b_self_pay'))} AS self_pay_computed,
+           {_yuan('unc - fund')} AS over_cap, {_yuan('fund')} AS fund_computed,
+           {_yuan('cov - fund + ' + _fen('class_b_self_pay'))} AS self_pay_computed,
            excluded AS excluded_computed, booked_fund,
-           CAST(booked_fund - {_yuan(fund)} AS {MONEY_SQL}) AS difference, insured_region
-    FROM q"""
+           CAST(booked_fund - {_yuan('fund')} AS {MONEY_SQL}) AS difference, insured_region
+    FROM f"""
 
 
 def compute(con: duckdb.DuckDBPyConnection, src: Sources, policy: Values, year: int | None = None,

@@ -48,6 +48,7 @@ from yibao.engine.csvfile import rows_csv_text
 from yibao.engine.money import ZERO, fmt
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace
+from yibao.settle.inbound import CaseSelection, keep_cases, kept_case_ids, selection_from_policy
 from yibao.settle.pots import Budgets
 
 POTS = tuple(f"{s}.{t}" for s in SCHEMES for t in SETTINGS)
@@ -111,7 +112,7 @@ def settlement_pots(policy: BudgetPolicy) -> Budgets:
     pots = pot_amounts(policy)
     schemes = sorted(policy.funds)
     return Budgets({s: pots[f"{s}.inpatient"] for s in schemes}, {s: pots[f"{s}.outpatient"] for s in schemes},
-                   {s: policy.funds[s]["bed_day"] for s in schemes})
+                   {s: policy.funds[s]["bed_day"] for s in schemes}, selection_from_policy(policy.raw))
 
 
 def pot_amounts(policy: BudgetPolicy, totals: Sequence | None = None) -> dict[str, Decimal]:
@@ -136,11 +137,16 @@ def inputs_from_tables(year: int, institutions: pa.Table, history: pa.Table, mon
     return YearInputs(year, insts, hist, mon, dict(pots))
 
 
-def load_inputs(workspace: Path, year: int, pots: Mapping[str, Decimal], engine: str = "duckdb") -> YearInputs:
-    """Aggregate a workspace's cases with the ``budget_inputs`` pipeline on ``engine``."""
+def load_inputs(workspace: Path, year: int, pots: Mapping[str, Decimal], engine: str = "duckdb",
+                cases: CaseSelection | None = None) -> YearInputs:
+    """Aggregate a workspace's cases with the ``budget_inputs`` pipeline on ``engine`` (``cases``: only the
+    locally settled ones, :mod:`yibao.settle.inbound`)."""
+    ids = kept_case_ids(workspace, cases) if cases is not None and engine != "duckdb" else None
     with Workspace(workspace, read_only=True) as ws:
         institutions = _read(ws.con, "institutions")
         sources, runner = ws.sources(("cases",), engine)
+        if cases is not None:
+            sources["cases"] = keep_cases(sources["cases"], cases, ids)
         out = runner.run_pipeline(BUDGET_INPUTS, sources)
     return inputs_from_tables(year, institutions, out["budget_history"], out["budget_month"], pots)
 
@@ -199,7 +205,8 @@ def run_year(workspace: Path, policy: BudgetPolicy, totals: Sequence | None = No
     """The budget year of ``policy.year`` over the cases of ``workspace``."""
     sections = policy.sections or year_policy(policy)
     pots = pot_amounts(policy, totals)
-    return compute_year(load_inputs(Path(workspace), policy.year, pots, engine), sections)
+    return compute_year(load_inputs(Path(workspace), policy.year, pots, engine, selection_from_policy(policy.raw)),
+                        sections)
 
 
 # --- output tables ----------------------------------------------------------------------------

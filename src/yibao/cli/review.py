@@ -47,6 +47,15 @@ def _print_evaluation(ev: pa.Table) -> None:
               f"{rec:>9}{pre:>9}")
 
 
+def _benefit(workspace: Path, res, rs, policy):
+    from yibao.cli.review_benefit import add_benefit_check  # B01: review + benefit composed (docs/benefit.md)
+
+    res, rs, b = add_benefit_check(workspace, res, rs, policy)
+    print(f"B01 待遇计算核对（{b['year']} 年，统筹区 {b['region_code']}）：计算 {b['computed']:,} 例，"
+          f"记账与计算不符 {b['findings']:,} 例（多记拒付 {b['reject']:,} 例），已并入审核结果")
+    return res, rs
+
+
 @app.command("review")
 def review_cmd(
     data: Optional[Path] = typer.Option(None, "--data", help="统筹区数据目录（先校验装载到临时工作区，隔离行不审核）"),
@@ -59,6 +68,8 @@ def review_cmd(
                                                help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
     store: Optional[str] = typer.Option(None, "--store",
                                         help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
+    benefit_policy: Optional[Path] = file_option(None, "--benefit-policy",
+                                                 help="待遇政策文件（[benefit] 节）：同时运行 B01 记账与待遇计算核对"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import outputs as rout
@@ -76,6 +87,10 @@ def review_cmd(
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
     rs = load_rules(rules)  # a RuleError is a BadPolicy: one line, exit 2
+    if benefit_policy is not None:
+        from yibao.cli.review_benefit import benefit_policy as load_benefit
+
+        benefit_policy = load_benefit(benefit_policy)  # a bad file is refused before the review runs
     if engine == "spark":
         try:
             import pyspark  # noqa: F401
@@ -93,6 +108,8 @@ def review_cmd(
             quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
             periods = _periods_from_dir(Path(data))
             res = run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
+            if benefit_policy is not None:
+                res, rs = _benefit(Path(tmp) / "ws", res, rs, benefit_policy)
     else:
         if not (Path(workspace) / "yibao.duckdb").exists():
             raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
@@ -101,6 +118,8 @@ def review_cmd(
 
         started_at = started_now()
         res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
+        if benefit_policy is not None:
+            res, rs = _benefit(Path(workspace), res, rs, benefit_policy)
         record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings

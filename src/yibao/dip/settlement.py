@@ -47,6 +47,7 @@ from yibao.settle.agreement import (
 )
 from yibao.settle.bands import Bands
 from yibao.settle.deductions import Deduction, by_institution, reconciled
+from yibao.settle.inbound import keep_cases, kept_case_ids
 from yibao.settle.pots import Budgets
 from yibao.settle.units import (
     SchemeSettlement,
@@ -384,7 +385,12 @@ def run_settlement(workspace, scored: pa.Table, year: int, budgets: Budgets, pol
     if given is not None:
         deductions = by_institution(given, year, "inpatient")
         outpatient_deductions = by_institution(given, year, "outpatient")
+    ids = kept_case_ids(workspace, budgets.cases) if budgets.cases is not None else None
+    if ids is not None:  # out-of-area: only the locally settled cases (yibao.settle.inbound)
+        scored = keep_cases(scored, budgets.cases, ids)
     with workspace_sources(workspace, ("cases", "institutions"), engine) as (sources, runner):
+        if ids is not None:
+            sources["cases"] = keep_cases(sources["cases"], budgets.cases, ids)
         src = {**sources, "dip_case_points": scored, **settle_sources(year, policy.settlement),
                **agreement_sources(year)}
         excluded = run_final(runner, OUTSIDE_AGREEMENT, src)

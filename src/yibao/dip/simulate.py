@@ -48,7 +48,7 @@ class Scenario:
         if self.inpatient_factor is not None:
             inp = {s: round_money(a * self.inpatient_factor) for s, a in inp.items()}
         inp.update({s: a for s, a in self.inpatient.items() if s in inp})
-        return Budgets(inp, base.outpatient, base.bed_day)
+        return Budgets(inp, base.outpatient, base.bed_day, base.cases)
 
     @property
     def changes_catalogue(self) -> bool:

@@ -34,6 +34,7 @@ from yibao.engine.workspace import Workspace
 from yibao.settle.agreement import OUTSIDE_AGREEMENT, WHOLLY_EXCLUDED_ZH, agreement_sources, exclusion_rows, wholly_excluded
 from yibao.settle.bands import Bands
 from yibao.settle.deductions import Deduction, by_institution, reconciled
+from yibao.settle.inbound import keep_cases, kept_case_ids
 from yibao.settle.pots import Budgets, require_settle_year
 from yibao.settle.units import (
     SchemeSettlement,
@@ -207,9 +208,12 @@ def settle_year(workspace: Path | str, standards: Standards, budgets: Budgets, c
     workspace = Path(workspace)
     if not (workspace / "yibao.duckdb").exists():
         raise FatalLoadError(str(workspace), "不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+    ids = kept_case_ids(workspace, budgets.cases) if budgets.cases is not None else None
     ws = Workspace(workspace, read_only=True)
     try:
         src, runner = ws.sources(("cases", "institutions"), engine)
+        if ids is not None:  # out-of-area: only the locally settled cases (yibao.settle.inbound)
+            src["cases"] = keep_cases(src["cases"], budgets.cases, ids)
         cases = src["cases"]
         if isinstance(cases, str):  # DuckDB: the workspace's table, read in place
             if settled_through is not None:

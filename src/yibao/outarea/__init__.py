@@ -2,10 +2,12 @@
 
 from yibao.outarea.policy import PARAMS, load_policy
 from yibao.outarea.run import (
+    Analysis,
+    analyse,
     budget_figures,
     local_settlement_cases_sql,
     run,
     write_figures,
 )
 
-__all__ = ["PARAMS", "budget_figures", "load_policy", "local_settlement_cases_sql", "run", "write_figures"]
+__all__ = ["PARAMS", "Analysis", "analyse", "budget_figures", "load_policy", "local_settlement_cases_sql", "run", "write_figures"]

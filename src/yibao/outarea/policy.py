@@ -8,6 +8,7 @@ from pathlib import Path
 from yibao.contract.params import Param, ParamTable, Values
 from yibao.contract.params import kinds as K
 from yibao.contract.schema import CLAIM_DOCUMENTS
+from yibao.settle.inbound import INBOUND_IN_LOCAL
 
 DOCUMENT_ZH = {
     "doc_card": "社会保障卡（医保凭证）复印件",
@@ -28,7 +29,7 @@ PARAMS = ParamTable(
         Param("out_of_area.emergency_exempt", True, K.boolean(),
               "医保发〔2022〕22号：临时外出就医人员急诊抢救可视同已备案（异地急诊抢救）",
               "急诊抢救不要求备案（直接结算核查与零星报销均适用）"),
-        Param("out_of_area.inbound_in_local", False, K.boolean(),
+        Param("out_of_area.inbound_in_local", INBOUND_IN_LOCAL, K.boolean(),
               "种子 000（韶关）第五、六条：付费总额取本统筹区基金征收额，异地就医在参保地列支；"
               "外地参保人员在本地就医的费用由其参保地基金支付、按月清算，故默认不计入本地预算与 DIP/DRG 结算",
               "外地参保人员在本地就医的病例是否计入本地总额预算与 DIP/DRG 结算（true = 就医地统一管理）"),

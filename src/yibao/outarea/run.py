@@ -35,21 +35,12 @@ from yibao.engine.csvfile import csv_bytes
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace
 from yibao.outarea.policy import DOCUMENT_ZH
+from yibao.settle.inbound import CaseSelection, in_region_sql, kept_cases_sql
 
 Calculate = Callable[[Workspace, str | None, int], pa.Table]
 
 FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
 CLAIMS_BASE = "_oa_claims_base"
-
-
-def in_region_sql(code: str, region: str) -> str:
-    """SQL: ``code`` lies in pooling region ``region`` (a province code ``440000`` takes its 2-digit prefix, a city
-    code ``440200`` its 4-digit prefix, a county code only itself)."""
-    if region.endswith("0000"):
-        return f"left({code}, 2) = {sql_str(region[:2])}"
-    if region.endswith("00"):
-        return f"left({code}, 4) = {sql_str(region[:4])}"
-    return f"{code} = {sql_str(region)}"
 
 
 def dest_match_sql(place: str, dest: str) -> str:
@@ -210,10 +201,9 @@ def inbound_sql(region: str, year: int, in_local: bool) -> str:
 
 def local_settlement_cases_sql(region: str, in_local: bool) -> str:
     """SQL of the case ids the local budget and DIP/DRG settle: every case at our institutions, less the inbound
-    ones unless the policy keeps them (``out_of_area.inbound_in_local``). For the lead to wire into dip/drg/budget."""
-    keep = "" if in_local else f" AND {in_region_sql('p.region_code', region)}"
-    return f"""SELECT c.case_id FROM cases c JOIN institutions i ON i.institution_id = c.institution_id
-               JOIN insured p ON p.person_id = c.person_id WHERE {in_region_sql('i.region_code', region)}{keep}"""
+    ones unless the policy keeps them (``out_of_area.inbound_in_local``) — the selection of
+    :mod:`yibao.settle.inbound`, which the budget and DIP/DRG apply (a budget policy with ``[benefit] region_code``)."""
+    return kept_cases_sql(CaseSelection(region, in_local))
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
@@ -221,10 +211,22 @@ def _write_csv(path: Path, rows: list[list]) -> None:
         csv.writer(f, lineterminator="\n").writerows(rows)
 
 
-def run(workspace: Path, out_dir: Path, pol: Values, region: str, year: int, calculate: Calculate) -> Result:
-    """Write ``outbound.csv``, ``claims.csv``, ``inbound.csv``, ``findings.csv``, ``clearing.csv`` and
-    ``clearing/{YYYY-MM}.csv`` (one statement per month) into ``out_dir``."""
-    out_dir = Path(out_dir)
+@dataclass
+class Analysis:
+    """The out-of-area tables of a year (what ``run`` writes and the pages show)."""
+
+    result: Result
+    outbound: pa.Table
+    findings: pa.Table
+    claims: pa.Table
+    inbound: pa.Table
+    clearing: pa.Table
+    statements: dict  # month → list of rows (dicts) with a last row 合计 (region "合计")
+
+
+def analyse(workspace: Path, pol: Values, region: str, year: int, calculate: Calculate) -> Analysis:
+    """Outbound direct settlement with its filing status, the checked and computed claims, the inbound cases and
+    the monthly clearing statements (each checked to balance against the month's cases; else ProblemReported)."""
     res = Result(year, region, inbound_in_local=pol["out_of_area.inbound_in_local"])
     with Workspace(workspace, read_only=True) as ws:
         con = ws.con
@@ -268,13 +270,7 @@ def run(workspace: Path, out_dir: Path, pol: Values, region: str, year: int, cal
                          JOIN insured p ON p.person_id = c.person_id
             WHERE c.settle_date >= DATE '{year}-01-01' AND c.settle_date < DATE '{year + 1}-01-01'
             GROUP BY 1""").fetchall()}
-    (out_dir / "outbound.csv").write_bytes(csv_bytes(outbound))
-    (out_dir / "findings.csv").write_bytes(csv_bytes(found, list(FINDINGS_COLUMNS)))
-    (out_dir / "claims.csv").write_bytes(csv_bytes(claims))
-    (out_dir / "inbound.csv").write_bytes(csv_bytes(inbound))
-    (out_dir / "clearing.csv").write_bytes(csv_bytes(clearing))
-    res.files = ["outbound.csv", "findings.csv", "claims.csv", "inbound.csv", "clearing.csv"]
-    (out_dir / "clearing").mkdir(exist_ok=True)
+    statements = {}
     rows = clearing.to_pylist()
     for month in sorted({r["month"] for r in rows}):
         mr = [r for r in rows if r["month"] == month]
@@ -285,22 +281,43 @@ def run(workspace: Path, out_dir: Path, pol: Values, region: str, year: int, cal
         if (s_in, s_out, s_net) != (t_in, t_out, t_in - t_out):
             raise ProblemReported(f"{month} 清算单不平：各地区合计 应收 {s_in} / 应付 {s_out} / 净额 {s_net}，"
                                   f"按病例合计 应收 {t_in} / 应付 {t_out}")
-        body = [["清算月份", "对方统筹区", "外地参保人员在本地就医人次", "本地垫付金额", "对方应付本地",
-                 "本地参保人员异地直接结算人次", "本地应付对方", "净额（正数为对方应付本地）"]]
-        body += [[month, r["region"], r["inbound_cases"], r["advanced_by_us"], r["they_owe_us"], r["outbound_cases"],
-                  r["we_owe_them"], r["net_due_to_us"]] for r in mr]
-        body.append([month, "合计", sum(r["inbound_cases"] for r in mr), s_in, s_in,
-                     sum(r["outbound_cases"] for r in mr), s_out, s_net])
-        _write_csv(out_dir / "clearing" / f"{month}.csv", body)
+        statements[month] = mr + [{"month": month, "region": "合计", "inbound_cases": sum(r["inbound_cases"] for r in mr),
+                                   "advanced_by_us": s_in, "they_owe_us": s_in,
+                                   "outbound_cases": sum(r["outbound_cases"] for r in mr), "we_owe_them": s_out,
+                                   "net_due_to_us": s_net}]
         res.months.append((month, len(mr), s_in, s_out, s_net))
-    if res.months:
-        res.files.append("clearing/")
     res.outbound = outbound.num_rows
     res.outbound_findings = found.num_rows
     res.inbound = inbound.num_rows
     dec = claims.column("decision").to_pylist()
     res.claims = {"total": claims.num_rows, "approved": dec.count("approved"), "refused": dec.count("refused"),
                   "rows": claims.select(["claim_id", "decision", "reason", "fund_reimbursed"]).to_pylist()}
+    return Analysis(res, outbound, found, claims, inbound, clearing, statements)
+
+
+STATEMENT_HEADER = ["清算月份", "对方统筹区", "外地参保人员在本地就医人次", "本地垫付金额", "对方应付本地",
+                    "本地参保人员异地直接结算人次", "本地应付对方", "净额（正数为对方应付本地）"]
+STATEMENT_KEYS = ["month", "region", "inbound_cases", "advanced_by_us", "they_owe_us", "outbound_cases", "we_owe_them",
+                  "net_due_to_us"]
+
+
+def run(workspace: Path, out_dir: Path, pol: Values, region: str, year: int, calculate: Calculate) -> Result:
+    """Write ``outbound.csv``, ``claims.csv``, ``inbound.csv``, ``findings.csv``, ``clearing.csv`` and
+    ``clearing/{YYYY-MM}.csv`` (one statement per month) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    an = analyse(workspace, pol, region, year, calculate)
+    res = an.result
+    (out_dir / "outbound.csv").write_bytes(csv_bytes(an.outbound))
+    (out_dir / "findings.csv").write_bytes(csv_bytes(an.findings, list(FINDINGS_COLUMNS)))
+    (out_dir / "claims.csv").write_bytes(csv_bytes(an.claims))
+    (out_dir / "inbound.csv").write_bytes(csv_bytes(an.inbound))
+    (out_dir / "clearing.csv").write_bytes(csv_bytes(an.clearing))
+    res.files = ["outbound.csv", "findings.csv", "claims.csv", "inbound.csv", "clearing.csv"]
+    (out_dir / "clearing").mkdir(exist_ok=True)
+    for month, mr in an.statements.items():
+        _write_csv(out_dir / "clearing" / f"{month}.csv", [STATEMENT_HEADER] + [[r[k] for k in STATEMENT_KEYS] for r in mr])
+    if res.months:
+        res.files.append("clearing/")
     return res
 
 

@@ -29,6 +29,7 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth, dashboards, pages, precheck, simulate, staffpages
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.outarea import router as outarea_router
 from yibao.server.periods import router as periods_router
 from yibao.server.public import router as public_router
 from yibao.server.rectification import router as rectification_router
@@ -288,6 +289,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboards.router)
     app.include_router(staffpages.router)
     app.include_router(simulate.router)
+    app.include_router(outarea_router)  # 异地就医 pages (yibao.server.outarea)
     return app
 
 

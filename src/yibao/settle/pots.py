@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from yibao.contract.errors import MissingData
+from yibao.settle.inbound import CaseSelection
 
 __all__ = ["Budgets", "require_settle_year"]
 
@@ -22,6 +23,7 @@ class Budgets:
     inpatient: Mapping[str, Decimal]
     outpatient: Mapping[str, Decimal]
     bed_day: Mapping[str, Decimal]
+    cases: CaseSelection | None = None  # which cases are settled locally (out-of-area, yibao.settle.inbound)
 
 
 def require_settle_year(years: list, year: int, source: object, budget_policy: object) -> None:

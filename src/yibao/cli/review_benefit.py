@@ -1,0 +1,59 @@
+"""``yibao review --benefit-policy FILE``: the review and the benefit check B01 composed in the interfaces layer.
+
+The review capability never imports the benefit capability (capabilities do not import each other,
+tests/test_import_graph.py); this module, like ``yibao outarea``'s, is where the two meet. After the review has run
+(:func:`yibao.review.run.run_workspace`), :func:`add_benefit_check` computes every case settled in the benefit
+policy's year with the benefit calculator, turns the differences into B01 findings (the review's six columns) and
+returns the review's result with them merged in the review's order (``case_id, line_no, rule_id``; B01 is
+case-level, ``line_no`` blank) and the rule set with B01 listed. Everything downstream of the review — findings.csv,
+the summaries, deductions.csv (a ``reject`` B01 finding deducts the over-booked amount), the workbook, the store's
+findings workflow (``record_review``) and ``--evaluate`` — then treats B01 like any other rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from yibao.benefit.check import RULE_ID, RULE_NAME, findings
+from yibao.benefit.policy import load_policy
+from yibao.benefit.run import compute_workspace
+from yibao.contract.errors import BadOption
+from yibao.contract.params import Values
+from yibao.engine.workspace import Workspace
+from yibao.review.ruleset import Rule, RuleSet
+from yibao.review.run import ReviewResult
+
+B01 = Rule(
+    id=RULE_ID, name=RULE_NAME, category="政策类", severity="reject", amount="excess", window="当次就诊",
+    logic="benefit", message="统筹基金记账与按待遇政策计算的应支付金额之差超过容差（算式见审核说明）",
+    basis="种子 004（量与费：支付金额须与待遇政策计算结果一致）；待遇政策见 --benefit-policy（docs/benefit.md）",
+    targets="fund_overbooked", params={},
+)
+
+
+def benefit_policy(path: Path) -> Values:
+    """The benefit policy of ``--benefit-policy`` (read before the review runs: a bad file is refused at once)."""
+    return load_policy(path)
+
+
+def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, pol: Values) \
+        -> tuple[ReviewResult, RuleSet, dict]:
+    """The review's result with the B01 findings of the cases settled in the policy's year (``benefit.year``: one
+    policy file holds one year's rules) merged in, the rule set with B01 listed, and a summary (year, cases
+    computed, B01 findings, rejects). Persons insured elsewhere are not checked (their region's policy applies)."""
+    if any(r.id == RULE_ID for r in rs.rules):
+        raise BadOption(f"规则 {RULE_ID} 已在审核规则中，不能与 --benefit-policy 同时使用")
+    with Workspace(Path(workspace), read_only=True) as ws:
+        result = compute_workspace(ws, pol)
+        found = findings(ws.con, result, pol["benefit.tolerance"], pol["benefit.region_code"])
+    reviewed = pa.compute.is_in(found.column("case_id"), value_set=res.cases.column("case_id"))
+    found = found.filter(reviewed).cast(res.findings.schema)  # only the cases the review saw (not quarantined)
+    merged = pa.concat_tables([res.findings, found]).sort_by(
+        [("case_id", "ascending", "at_end"), ("line_no", "ascending", "at_end"), ("rule_id", "ascending", "at_end")])
+    sev = found.column("severity").to_pylist()
+    summary = {"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": result.num_rows,
+               "findings": found.num_rows, "reject": sev.count("reject")}
+    return replace(res, findings=merged), replace(rs, rules=rs.rules + (B01,)), summary
