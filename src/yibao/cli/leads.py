@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from yibao.cli._common import app, file_option
+from yibao.cli._common import app, dir_option, file_option
 from yibao.cli._outputs import outputs
 
 
@@ -19,11 +19,16 @@ def leads_cmd(
     evaluate: Optional[Path] = file_option(None, "--evaluate",
                                            help="方案标签 CSV（level,institution_id,staff_id,scheme）：报告 "
                                            "precision@k 与各方案名次"),
+    drg_grouped: Optional[Path] = file_option(None, "--drg-grouped",
+                                              help="DRG 分组结果（yibao group drg 的输出 CSV）：CC/MCC 占比、CMI 与费用之比"),
+    dip_scored: Optional[Path] = dir_option(None, "--dip-scored",
+                                              help="DIP 赋分目录（yibao dip score 的输出）：高分值病种与偏差病例占比、分值与费用之比"),
+    findings: Optional[Path] = file_option(None, "--findings", help="审核结果 findings.csv（yibao review 的输出）：每百例疑点数"),
 ) -> None:
     """飞行检查线索：机构与主诊医师的同类对比特征、稳健Z值与孤立森林评分，按可疑程度排序。"""
     from yibao.contract.errors import BadOption
     from yibao.engine.workspace import DB_FILE
-    from yibao.leads import leads
+    from yibao.leads import Inputs, leads
     from yibao.staff import periods_from_workspace
 
     if not (workspace / DB_FILE).is_file():
@@ -32,10 +37,15 @@ def leads_cmd(
         raise BadOption(f"--year {year}：年度无效")
     periods = periods_from_workspace(workspace)  # the staff capability's public function (shared patients)
     with outputs(out_dir) as tmp:
-        r = leads(workspace, year, tmp, periods=periods, labels=evaluate)
+        r = leads(workspace, year, tmp, periods=periods, labels=evaluate,
+                  inputs=Inputs(drg_grouped=drg_grouped, dip_scored=dip_scored, findings=findings))
     print(f"{r.year} 年线索：结算病例 {r.cases:,} 例；机构 {r.counts['institution']} 家，主诊医师 {r.counts['doctor']} 人")
     if r.unattended:
         print(f"注意：{r.unattended:,} 例病例没有主诊医师代码，只计入机构层级")
+    print("模型特征：" + "；".join(f"{m['feature_zh']}（{m['note']}）" for m in r.model if m["computed"] == "是"))
+    skipped = [m for m in r.model if m["computed"] != "是"]
+    if skipped:
+        print("未计算的特征：" + "；".join(f"{m['feature_zh']}（{m['note']}）" for m in skipped))
     for lv, zh in (("institution", "机构"), ("doctor", "医师")):
         top = [o for o in r.leads if o["level"] == lv][:3]
         for o in top:
