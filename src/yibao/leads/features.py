@@ -28,7 +28,7 @@ class Feature:
 FEATURES = (
     Feature("cost_index", "例均费用指数（按诊断类别调整）", "index"),
     Feature("los_days_adj", "病种调整平均住院日", "days", inpatient=True),
-    Feature("multi_dx_share", "有 2 个及以上其他诊断的住院病例占比", "pct", inpatient=True, source="proxy"),
+    Feature("multi_dx_share", "有 2 个及以上其他诊断的住院病例占比（按诊断类别调整）", "pct", inpatient=True, source="proxy"),
     Feature("cc_mcc_share", "伴 CC/MCC 的 DRG 病例占比", "pct", inpatient=True, source="drg"),
     Feature("cmi_cost_ratio", "病例组合指数与费用之比（CMI ÷ 例均费用/全区例均费用）", "index", inpatient=True,
             source="drg"),
@@ -104,7 +104,7 @@ def _case_sql(year: int, have: set[str]) -> str:
         {joins}
         WHERE year(c.settle_date) = {int(year)}
     ), r AS (
-        SELECT y.*, avg(cost) OVER w AS exp_cost, avg(los) OVER w AS exp_los,
+        SELECT y.*, avg(cost) OVER w AS exp_cost, avg(los) OVER w AS exp_los, avg(CAST(multi_dx AS DOUBLE)) OVER w AS exp_multi,
                -- the expected cost as shown (leads_cases.csv): exact, in fen, the DECIMAL sum divided by the count
                -- and rounded half up (a DOUBLE average is summed in a thread-dependent order: its last fen varies)
                CAST(sum(total_cost) OVER w * 100 AS HUGEINT) AS exp_cost_sum_fen, count(total_cost) OVER w AS exp_cost_n,
@@ -135,7 +135,8 @@ def _entity_sql(level: str) -> str:  # noqa: C901
                count(*) FILTER (WHERE c.setting = 'inpatient') AS inpatient_cases,
                sum(c.cost) / nullif(sum(c.exp_cost), 0) AS cost_index,
                sum(c.los) / nullif(sum(c.exp_los), 0) * (SELECT avg(los) FROM lead_cases) AS los_days_adj,
-               avg(CAST(c.multi_dx AS DOUBLE)) AS multi_dx_share,
+               sum(CAST(c.multi_dx AS DOUBLE)) / nullif(sum(c.exp_multi), 0)
+                   * (SELECT avg(CAST(multi_dx AS DOUBLE)) FROM lead_cases) AS multi_dx_share,
                avg(CAST(c.readmit15 AS DOUBLE)) AS readmit15_share,
                avg(CAST(c.offday AS DOUBLE)) AS offday_share,
                avg(CAST(c.cc_mcc AS DOUBLE)) AS cc_mcc_share,

@@ -32,7 +32,7 @@ LOS_FACTOR = 2.2
 PHANTOM_SHARE = 0.015  # copied stays per hospital a year, as a share of the region's inpatient stays a year
 PHANTOM_MIN = 10  # ... at least this many a year
 GAP_DAYS = (15, 45)  # days between the genuine stay's discharge and the first copy, and between the copies
-UPCODE_SHARE = 0.4
+UPCODE_SHARE = 0.6
 SCHEME_SALT = 0x5C4E3E5
 LABEL_FILE = "scheme_labels.csv"
 
