@@ -164,7 +164,8 @@ def _entity_sql(level: str) -> str:  # noqa: C901
            e.cost_index, e.los_days_adj, e.multi_dx_share, e.cc_mcc_share, e.cmi_cost_ratio, e.high_score_share,
            e.deviation_share, e.points_cost_ratio, e.readmit15_share, e.offday_share, e.findings_per100,
            {top} AS top_doctor_share,
-           {"sp.excess" if level == "institution" else "CAST(NULL AS DOUBLE)"} AS shared_patients,
+           {"CASE WHEN e.inpatient_cases > 0 THEN coalesce(sp.excess, 0) END" if level == "institution"
+            else "CAST(NULL AS DOUBLE)"} AS shared_patients,
            CAST((SELECT count(DISTINCT c2.person_id) FROM lead_cases c2
                  WHERE c2.institution_id = e.institution_id {"AND c2.staff_id = e.staff_id" if level == "doctor" else ""}
                    AND c2.person_id IN (SELECT s.person_id FROM lead_cases s JOIN lead_bad b ON b.staff_id = s.staff_id
