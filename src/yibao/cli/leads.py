@@ -60,3 +60,26 @@ def leads_cmd(
                 who = e["institution_id"] + (f" / {e['staff_id']}" if e["staff_id"] else "")
                 print(f"方案 {e['scheme']}（{e['level']} {who}）：名次 {e['value'] or '不在名单中'}")
     print(f"已写入 {out_dir}（{'、'.join(r.files)}）")
+
+
+@app.command("leads-import")
+def leads_import_cmd(
+    out_dir: Path = typer.Argument(..., help="yibao leads --out 的输出目录"),
+    workspace: Path = typer.Option(Path("yibao-data"), "--workspace", "-w", help="工作区目录（其记录库）"),
+    year: int = typer.Option(..., "--year", help="线索的结算年度"),
+    store: Optional[str] = typer.Option(None, "--store", help="记录库地址（默认：工作区内的 SQLite 文件；或 postgresql+psycopg://…）"),
+) -> None:
+    """把一次线索运行导入记录库，供监管人员在网页上核查并记录结果（待核查 / 已检查 / 查实 / 未查实）。"""
+    from yibao.contract.errors import BadOption
+    from yibao.engine.workspace import actor
+    from yibao.store.db import open_store
+    from yibao.store.leads import import_run
+
+    if not out_dir.is_dir():
+        raise BadOption(f"{out_dir}: 目录不存在（yibao leads --out 的输出目录）")
+    with open_store(workspace, store) as st:
+        run_id, n, new = import_run(st, out_dir, year, actor=actor(), role="cli")
+    if new:
+        print(f"已导入线索批次 {run_id}：{year} 年 {n:,} 条线索，均为待核查")
+    else:
+        print(f"线索批次 {run_id} 已导入过（{n:,} 条），未作改动")
