@@ -22,7 +22,8 @@ def leads_cmd(
     drg_grouped: Optional[Path] = file_option(None, "--drg-grouped",
                                               help="DRG 分组结果（yibao group drg 的输出 CSV）：CC/MCC 占比、CMI 与费用之比"),
     dip_scored: Optional[Path] = dir_option(None, "--dip-scored",
-                                              help="DIP 赋分目录（yibao dip score 的输出）：高分值病种与偏差病例占比、分值与费用之比"),
+                                             help="DIP 赋分目录（yibao dip score 的输出）：高分值病种与偏差病例占比、"
+                                             "分值与费用之比"),
     findings: Optional[Path] = file_option(None, "--findings", help="审核结果 findings.csv（yibao review 的输出）：每百例疑点数"),
 ) -> None:
     """飞行检查线索：机构与主诊医师的同类对比特征、稳健Z值与孤立森林评分，按可疑程度排序。"""

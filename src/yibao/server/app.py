@@ -29,9 +29,9 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth, dashboards, pages, precheck, simulate, staffpages
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.leads import router as leads_router
 from yibao.server.periods import router as periods_router
 from yibao.server.public import router as public_router
-from yibao.server.leads import router as leads_router
 from yibao.server.rectification import router as rectification_router
 from yibao.store import audit
 from yibao.store import findings as fnd
