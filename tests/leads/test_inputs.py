@@ -137,3 +137,16 @@ def test_a_file_that_is_not_a_grouping_is_refused(setup, tmp_path: Path) -> None
     r = run_cli("leads", "--workspace", ws, "--year", "2025", "--out", tmp_path / "x", "--drg-grouped", findings)
     assert r.returncode == 2 and r.stderr.startswith("错误：") and "缺少列 drg、status" in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_leads_import_records_a_run_once(setup, tmp_path: Path) -> None:
+    ws, _, _ = setup
+    out = tmp_path / "run"
+    assert run_cli("leads", "--workspace", ws, "--year", "2025", "--out", out).returncode == 0
+    r = run_cli("leads-import", out, "--workspace", ws, "--year", "2025")
+    assert r.returncode == 0, r.stderr
+    assert "2025 年 18 条线索，均为待核查" in r.stdout  # 6 institutions + 12 doctors
+    r = run_cli("leads-import", out, "--workspace", ws, "--year", "2025")
+    assert r.returncode == 0 and "已导入过（18 条），未作改动" in r.stdout
+    r = run_cli("leads-import", tmp_path, "--workspace", ws, "--year", "2025")
+    assert r.returncode == 2 and r.stderr.startswith("错误：") and "leads.csv" in r.stderr

@@ -72,10 +72,12 @@ def leads_import_cmd(
 ) -> None:
     """把一次线索运行导入记录库，供监管人员在网页上核查并记录结果（待核查 / 已检查 / 查实 / 未查实）。"""
     from yibao.contract.errors import BadOption
-    from yibao.engine.workspace import actor
+    from yibao.engine.workspace import DB_FILE, actor
     from yibao.store.db import open_store
     from yibao.store.leads import import_run
 
+    if store is None and not (workspace / DB_FILE).is_file():
+        raise BadOption(f"{workspace}: 工作区不存在（先运行 yibao load）")
     if not out_dir.is_dir():
         raise BadOption(f"{out_dir}: 目录不存在（yibao leads --out 的输出目录）")
     with open_store(workspace, store) as st:

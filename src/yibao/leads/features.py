@@ -118,7 +118,7 @@ def _case_sql(year: int, have: set[str]) -> str:
     """
 
 
-def _entity_sql(level: str) -> str:  # noqa: C901
+def _entity_sql(level: str) -> str:
     if level == "institution":
         key, staff = "c.institution_id", "CAST(NULL AS VARCHAR)"
         where = ""
