@@ -7,7 +7,7 @@ Public entry points:
 """
 
 from yibao.leads.features import FEATURES, compute_features
-from yibao.leads.run import LeadsResult, evaluate, leads, read_labels
+from yibao.leads.run import Inputs, LeadsResult, evaluate, leads, read_labels
 from yibao.leads.score import score_level
 
-__all__ = ["FEATURES", "LeadsResult", "compute_features", "evaluate", "leads", "read_labels", "score_level"]
+__all__ = ["FEATURES", "Inputs", "LeadsResult", "compute_features", "evaluate", "leads", "read_labels", "score_level"]

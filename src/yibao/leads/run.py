@@ -6,6 +6,7 @@ Outputs (CSV, UTF-8 with BOM, rows in a fixed order):
   first, then doctors, each ranked 1..n (ties of the score by ``institution_id``, ``staff_id``).
 - ``leads_features.csv`` — every feature of every entity: value, peer group, peer median, robust z.
 - ``leads_cases.csv`` — the cases behind the top ``TOP_CASES`` leads of each level.
+- ``leads_model.csv`` — every feature of the model: computed or not, and from which input / why not.
 - ``leads_evaluation.csv`` — with ``--evaluate``: precision@k per level and the rank of every labelled scheme.
 """
 
@@ -21,10 +22,12 @@ from yibao.contract.errors import BadFile, MissingData
 from yibao.engine.csvfile import rows_csv
 from yibao.engine.runner import query_arrow
 from yibao.engine.workspace import Workspace
-from yibao.leads.features import compute_features
+from yibao.leads.features import FEATURES, active, compute_features
+from yibao.leads.inputs import offdays, read_dip, read_findings, read_grouped
 from yibao.leads.score import score_level
 
 LEVELS = ("institution", "doctor")
+SOURCE = {f.name: f.source for f in FEATURES}
 TOP_CASES = 10
 KS = (5, 10, 20)
 LEADS_COLUMNS = ("rank", "level", "institution_id", "staff_id", "score", "reasons")
@@ -39,6 +42,7 @@ class LeadsResult:
     leads: list[dict]
     files: tuple[str, ...]
     evaluation: list[dict] = field(default_factory=list)
+    model: list[dict] = field(default_factory=list)  # per feature: computed or not, and why
 
 
 def _cases_rows(con, leads: list[dict]) -> list[list]:
@@ -51,9 +55,11 @@ def _cases_rows(con, leads: list[dict]) -> list[list]:
         SELECT t.level, t.rnk, c.institution_id, coalesce(c.staff_id, '') AS staff_id, c.case_id, c.person_id,
                c.setting, c.dept_code, c.dx3, CAST(c.admit_date AS VARCHAR) AS admit_date,
                CAST(c.discharge_date AS VARCHAR) AS discharge_date, c.los, round(c.exp_los, 1) AS exp_los,
+               coalesce(c.drg, '') AS drg,
                CAST(c.total_cost AS VARCHAR) AS total_cost,
                CAST(CAST(sign(c.exp_cost_sum_fen) * ((2 * abs(c.exp_cost_sum_fen) + c.exp_cost_n) // nullif(2 * c.exp_cost_n, 0))
-                         AS DECIMAL(18, 0)) * 0.01::DECIMAL(3, 2) AS VARCHAR) AS exp_cost, c.multi_dx, c.readmit15, c.weekend
+                         AS DECIMAL(18, 0)) * 0.01::DECIMAL(3, 2) AS VARCHAR) AS exp_cost, c.multi_dx, c.readmit15, c.offday,
+               coalesce(CAST(c.findings AS VARCHAR), '') AS findings
         FROM lead_top t JOIN lead_cases c ON c.institution_id = t.institution_id
              AND (t.level = 'institution' OR c.staff_id = t.staff_id)
         ORDER BY t.level DESC, t.rnk, c.case_id""")
@@ -68,13 +74,34 @@ def _cases_rows(con, leads: list[dict]) -> list[list]:
 
 
 CASES_HEADER = ("level", "rank", "institution_id", "staff_id", "case_id", "person_id", "setting", "dept_code",
-                "dx_category", "admit_date", "discharge_date", "los", "expected_los", "total_cost", "expected_cost",
-                "multi_dx", "readmit15", "weekend_admission")
+                "dx_category", "admit_date", "discharge_date", "los", "expected_los", "drg", "total_cost",
+                "expected_cost", "multi_dx", "readmit15", "offday_admission", "findings")
+MODEL_HEADER = ("feature", "feature_zh", "computed", "note")
 FEATURES_HEADER = ("level", "institution_id", "staff_id", "peer_group", "cases", "feature", "feature_zh", "value",
                    "peer_median", "robust_z")
 
 
-def compute(workspace: Path, year: int, periods: pa.Table | None = None) -> tuple[list[dict], list[dict], list, int, int]:
+@dataclass(frozen=True)
+class Inputs:
+    """Optional results of other commands (paths; see :mod:`yibao.leads.inputs`)."""
+    drg_grouped: Path | None = None
+    dip_scored: Path | None = None
+    findings: Path | None = None
+
+
+def compute(workspace: Path, year: int, periods: pa.Table | None = None, inputs: Inputs = Inputs()
+            ) -> tuple[list[dict], list[dict], list, int, int, list[dict]]:
+    grouped = read_grouped(inputs.drg_grouped) if inputs.drg_grouped is not None else None
+    dip = read_dip(inputs.dip_scored) if inputs.dip_scored is not None else None
+    fnd = read_findings(inputs.findings) if inputs.findings is not None else None
+    off, covered = offdays(year)
+    have = {k for k, t in (("drg", grouped), ("dip", dip), ("findings", fnd)) if t is not None}
+    feats, model = active(have)
+    for m in model:
+        if m["feature"] == "offday_share" and not covered:
+            m["note"] = f"节假日日历（holidays_cn.csv）未覆盖 {year} 年：该年只按周六、周日计"
+        if m["feature"] == "offday_share" and covered:
+            m["note"] = "周六、周日与法定节假日（holidays_cn.csv，扣除调休上班日）"
     with Workspace(workspace, read_only=True) as ws:
         con = ws.con
         n = con.execute("SELECT count(*) FROM main.cases WHERE year(settle_date) = ?", [year]).fetchall()[0][0]
@@ -83,15 +110,22 @@ def compute(workspace: Path, year: int, periods: pa.Table | None = None) -> tupl
                 "SELECT DISTINCT year(settle_date) FROM main.cases WHERE settle_date IS NOT NULL ORDER BY 1").fetchall()]
             raise MissingData(f"{workspace}: 没有 {year} 年结算的病例（工作区中有结算年度："
                               f"{'、'.join(map(str, years)) or '无'}）")
-        tables = compute_features(con, year, periods)
+        tables = compute_features(con, year, periods, grouped=grouped, dip=dip, findings=fnd, offdays=off)
+        for m, src in (("drg", "drg"), ("dip", "dip_points"), ("findings", "findings")):
+            if m in have:  # how many of the year's cases the input matched
+                k = con.execute(f"SELECT count(*) FROM lead_cases WHERE {src} IS NOT NULL AND "
+                                f"{'findings > 0' if m == 'findings' else 'true'}").fetchall()[0][0]
+                for row in model:
+                    if row["computed"] == "是" and SOURCE[row["feature"]] == m:
+                        row["note"] += f"：匹配 {year} 年结算病例 {k:,} 例"
         leads, long = [], []
         for lv in LEVELS:
-            o, lg = score_level(tables[lv], lv)
+            o, lg = score_level(tables[lv], lv, feats)
             leads += o
             long += lg
         unattended = con.execute("SELECT count(*) FROM lead_cases WHERE staff_id IS NULL").fetchall()[0][0]
         cases = _cases_rows(con, leads)
-    return leads, long, cases, n, unattended
+    return leads, long, cases, n, unattended, model
 
 
 def read_labels(path: Path) -> list[dict]:
@@ -134,10 +168,10 @@ def evaluate(leads: list[dict], labels: list[dict]) -> list[dict]:
 
 
 def leads(workspace: Path, year: int, out_dir: Path, *, periods: pa.Table | None = None,
-          labels: Path | None = None) -> LeadsResult:
+          labels: Path | None = None, inputs: Inputs = Inputs()) -> LeadsResult:
     """Compute and write every output (see the module doc)."""
     lab = read_labels(labels) if labels is not None else None
-    rows, long, cases, n, unattended = compute(Path(workspace), year, periods)
+    rows, long, cases, n, unattended, model = compute(Path(workspace), year, periods, inputs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "leads.csv").write_bytes(rows_csv(LEADS_COLUMNS, (
@@ -145,7 +179,8 @@ def leads(workspace: Path, year: int, out_dir: Path, *, periods: pa.Table | None
     (out / "leads_features.csv").write_bytes(rows_csv(FEATURES_HEADER, (
         [r[h] for h in FEATURES_HEADER] for r in long)))
     (out / "leads_cases.csv").write_bytes(rows_csv(CASES_HEADER, cases))
-    files = ["leads.csv", "leads_features.csv", "leads_cases.csv"]
+    (out / "leads_model.csv").write_bytes(rows_csv(MODEL_HEADER, ([m[h] for h in MODEL_HEADER] for m in model)))
+    files = ["leads.csv", "leads_features.csv", "leads_cases.csv", "leads_model.csv"]
     ev: list[dict] = []
     if lab is not None:
         ev = evaluate(rows, lab)
@@ -153,4 +188,4 @@ def leads(workspace: Path, year: int, out_dir: Path, *, periods: pa.Table | None
         (out / "leads_evaluation.csv").write_bytes(rows_csv(hdr, ([e[h] for h in hdr] for e in ev)))
         files.append("leads_evaluation.csv")
     counts = {lv: sum(1 for o in rows if o["level"] == lv) for lv in LEVELS}
-    return LeadsResult(year, n, counts, unattended, rows, tuple(files), ev)
+    return LeadsResult(year, n, counts, unattended, rows, tuple(files), ev, model)

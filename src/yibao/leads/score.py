@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 from sklearn.ensemble import IsolationForest
 
-from yibao.leads.features import FEATURES
+from yibao.leads.features import FEATURES, Feature
 
 MIN_PEERS = 5
 SHRINK_CASES = 10
@@ -68,12 +68,16 @@ def _fmt(unit: str, v: float) -> str:
         return f"{v:.1f} 天"
     if unit == "count":
         return f"{v:.0f} 人"
+    if unit == "per100":
+        return f"{v:.1f} 个"
     return f"{v:.2f}"
 
 
-def score_level(t: pa.Table, level: str) -> tuple[list[dict], list[dict]]:
-    """(lead rows ranked, long feature rows) of one level's feature table."""
-    feats = [f for f in FEATURES if level in f.levels]
+def score_level(t: pa.Table, level: str, features: list[Feature] | None = None) -> tuple[list[dict], list[dict]]:
+    """(lead rows ranked, long feature rows) of one level's feature table, over ``features`` (default: the
+    features that need no optional input)."""
+    feats = [f for f in (features if features is not None else [f for f in FEATURES if f.source in ("", "proxy")])
+             if level in f.levels]
     rows = t.to_pylist()
     rows.sort(key=lambda r: (r["institution_id"], r["staff_id"] or ""))
     n = len(rows)

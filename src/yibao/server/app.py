@@ -29,6 +29,7 @@ from yibao.contract.privacy import mask_id_number, mask_name
 from yibao.server import auth, dashboards, pages, precheck, simulate, staffpages
 from yibao.server.access import ENDPOINT_ROLES, MASKED_ROLES
 from yibao.server.cases import WorkspaceReader, read_case
+from yibao.server.leads import router as leads_router
 from yibao.server.outarea import router as outarea_router
 from yibao.server.periods import router as periods_router
 from yibao.server.public import router as public_router
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(periods_router)  # 结算期与结算单 (yibao.server.periods)
     app.include_router(public_router)  # 信息公开: no login (yibao.server.public)
     app.include_router(rectification_router)  # 超总额整改 (yibao.server.rectification)
+    app.include_router(leads_router)  # 飞行检查线索 (yibao.server.leads)
 
     # --- authentication of /api/ (before routing, so that unknown /api/ paths answer 401 too) -----------------
     @app.middleware("http")

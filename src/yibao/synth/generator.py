@@ -194,6 +194,13 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     an.flag_phantom(w, S, rng, want.get("phantom_stay", 0), neo)
     srng = schemes_mod.scheme_rng(seed) if schemes else None
     los_h = schemes_mod.inflate_los(srng, S, hospitals, INPATIENT, neo, p.los_cap) if schemes else -1
+    phantom_h = None
+    if schemes:
+        S, phantom_h = schemes_mod.phantom_group(srng, S, groups, inst.level, hospitals, [los_h], INPATIENT, neo,
+                                                 ins.death > NULL, an.PAT["phantom_stay"], w.end)
+        S = take(S, np.lexsort((srng.random(len(S["admit"])), S["admit"])))
+        n = len(S["admit"])
+        neo = neo_group[S["group"]]
 
     # --- clinical details -------------------------------------------------------------------------------
     cx = _clinical(w, S, ins, rngs[7], p, neo)
@@ -203,6 +210,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     serious = np.array([w.dx_id(c) for c in ("J96.000", "J96.900x002", "R57.200", "R57.000")])
     cx["sec"] = np.concatenate([np.full((n, 1), -1), cx["sec"]], axis=1)
     cx["sec"][up, 0] = serious[rngs[7].integers(0, len(serious), len(up))]
+    up_h = (schemes_mod.upcode_hospital(srng, S, cx, hospitals, [los_h, *(phantom_h or ())], INPATIENT, neo, serious,
+                                        an.PAT["upcoding"]) if schemes else -1)
     cx["attending"] = np.where(S["setting"] == PHARMACY, -1, pick_staff(rngs[8], staff, S["inst"], 0))
     split_d = (schemes_mod.split_doctor(S, cx, staff, hospitals, los_h, an.PAT["split_admission"], INPATIENT)
                if schemes else None)
@@ -242,6 +251,10 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     scheme_rows: list[tuple[str, str, str, str]] = []
     if schemes:
         scheme_rows.append(("institution", inst.id[los_h].as_py(), "", "inflated_los"))
+        if phantom_h is not None:
+            scheme_rows += [("institution", inst.id[h].as_py(), "", "phantom_patients") for h in phantom_h]
+        if up_h >= 0:
+            scheme_rows.append(("institution", inst.id[up_h].as_py(), "", "upcoding_hospital"))
         if split_d is not None:
             scheme_rows.append(("doctor", inst.id[split_d[0]].as_py(), staff.id[split_d[1]].as_py(),
                                 "split_admission_doctor"))

@@ -8,7 +8,18 @@ picks:
 - ``inflated_los`` — one general hospital of level ≥ 2 whose clean inpatient stays are kept
   ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too);
 - ``split_admission_doctor`` — at the hospital with the most injected split admissions (another one), one
-  physician becomes the attending doctor of every split admission there and of the stay it was split from.
+  physician becomes the attending doctor of every split admission there and of the stay it was split from;
+- ``phantom_patients`` — two other general hospitals of level ≥ 2 share a group of patients with paper stays
+  (挂床/虚假住院) at both: for ``PHANTOM_SHARE`` of the region's inpatient stays a year (at least
+  ``PHANTOM_MIN`` a year), a genuine stay of an adult patient elsewhere is followed by one copied stay at each of
+  the two hospitals (same diagnosis and length, admitted ``GAP_DAYS`` apart, in the same year), labelled
+  ``phantom_stay`` at case level (their middle days have no fee lines) and both hospitals at institution level;
+- ``upcoding_hospital`` — one more general hospital of level ≥ 2 adds a serious secondary diagnosis (a CC/MCC
+  that raises the DRG: respiratory failure, shock) without the care to ``UPCODE_SHARE`` of its clean inpatient
+  stays, labelled ``upcoding`` at case level too.
+
+Each hospital carries one scheme; the hospitals are drawn in the order inflated_los, phantom_patients (two),
+upcoding_hospital.
 """
 
 from __future__ import annotations
@@ -18,6 +29,10 @@ from pathlib import Path
 import numpy as np
 
 LOS_FACTOR = 2.2
+PHANTOM_SHARE = 0.015  # copied stays per hospital a year, as a share of the region's inpatient stays a year
+PHANTOM_MIN = 10  # ... at least this many a year
+GAP_DAYS = (15, 45)  # days between the genuine stay's discharge and the first copy, and between the copies
+UPCODE_SHARE = 0.6
 SCHEME_SALT = 0x5C4E3E5
 LABEL_FILE = "scheme_labels.csv"
 
@@ -32,6 +47,73 @@ def inflate_los(rng: np.random.Generator, S: dict, hospitals: np.ndarray, inpati
     h = int(hospitals[rng.integers(0, len(hospitals))])
     m = (S["inst"] == h) & (S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo
     S["los"][m] = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(S["los"].dtype)
+    return h
+
+
+def _year(day: np.ndarray) -> np.ndarray:
+    return (np.datetime64("1970-01-01", "D") + day.astype("timedelta64[D]")).astype("datetime64[Y]").astype(int) + 1970
+
+
+def phantom_group(rng: np.random.Generator, S: dict, groups: list, inst_level: np.ndarray, hospitals: np.ndarray,
+                  avoid: list[int], inpatient: int, neo: np.ndarray, dead: np.ndarray, pattern: int,
+                  end: int) -> tuple[dict, tuple[int, int] | None]:
+    """(S with the copied stays appended, the two hospitals) — or (S, None) when there are too few candidates."""
+    free = hospitals[~np.isin(hospitals, avoid)]
+    if len(free) < 2:
+        return S, None
+    a, b = (int(x) for x in rng.choice(free, 2, replace=False))
+    lo_level = int(min(inst_level[a], inst_level[b]))
+    ok_group = np.array([not g.specialty and not g.neonate and g.min_level <= lo_level for g in groups])
+    yr = _year(S["admit"])
+    cand = ((S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo & ok_group[S["group"]] & ~dead[S["person"]]
+            & (S["los"] >= 3) & (S["los"] <= 15) & ~np.isin(S["inst"], [a, b] + list(avoid))
+            & (S["age_target"] >= 18))
+    # the person's next case must come after both copies (and their settlement): none within the window
+    order = np.lexsort((S["admit"], S["person"]))
+    nxt = np.full(len(order), np.iinfo(np.int64).max)
+    same = S["person"][order][1:] == S["person"][order][:-1]
+    nxt[order[:-1][same]] = S["admit"][order][1:][same]
+    picked: list[np.ndarray] = []
+    g1 = rng.integers(GAP_DAYS[0], GAP_DAYS[1] + 1, len(order))
+    g2 = rng.integers(GAP_DAYS[0], GAP_DAYS[1] + 1, len(order))
+    a1 = S["admit"] + S["los"] + g1
+    a2 = a1 + S["los"] + g2
+    last = a2 + S["los"] + 20
+    fits = cand & (last < nxt) & (_year(last) == yr) & (last <= end)
+    for y in np.unique(yr):
+        per_year = int(((S["setting"] == inpatient) & (yr == y)).sum())
+        want = max(PHANTOM_MIN, round(PHANTOM_SHARE * per_year))
+        c = np.flatnonzero(fits & (yr == y))
+        if len(c):
+            c = c[np.unique(S["person"][c], return_index=True)[1]]  # one genuine stay per person
+            picked.append(rng.choice(c, min(want, len(c)), replace=False))
+    idx = np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+    if not len(idx):
+        return S, None
+    copies = []
+    for h, start in ((a, a1), (b, a2)):
+        c = {k: v[idx].copy() for k, v in S.items()}
+        c["inst"][:] = h
+        c["admit"] = start[idx].astype(S["admit"].dtype)
+        c["pattern"][:] = pattern
+        c["emergency"][:] = 0
+        copies.append(c)
+    return {k: np.concatenate([S[k]] + [c[k] for c in copies]) for k in S}, (a, b)
+
+
+def upcode_hospital(rng: np.random.Generator, S: dict, cx: dict, hospitals: np.ndarray, avoid: list[int],
+                    inpatient: int, neo: np.ndarray, serious: np.ndarray, pattern: int) -> int:
+    """Add a serious secondary diagnosis (column 0 of ``cx["sec"]``, free for clean stays) to a share of one
+    hospital's clean inpatient stays; returns the hospital (-1: none left)."""
+    free = hospitals[~np.isin(hospitals, avoid)]
+    if not len(free):
+        return -1
+    h = int(free[rng.integers(0, len(free))])
+    c = np.flatnonzero((S["inst"] == h) & (S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo
+                       & (cx["severe"] == 0))
+    up = rng.choice(c, int(round(UPCODE_SHARE * len(c))), replace=False) if len(c) else c
+    S["pattern"][up] = pattern
+    cx["sec"][up, 0] = serious[rng.integers(0, len(serious), len(up))]
     return h
 
 
