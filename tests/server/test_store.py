@@ -11,10 +11,9 @@ from sqlalchemy.exc import DBAPIError
 
 from yibao.store import audit
 from yibao.store import findings as fnd
+from yibao.store.db import MIGRATIONS
 from yibao.store.schema import audit_log, findings, metadata
 from yibao.store.users import LoginPolicy, LoginRefused, authenticate
-
-from yibao.store.db import MIGRATIONS
 
 from .conftest import F_H001_REJECT, F_H001_WARN, F_H002_REJECT, PASSWORD, record_review_run
 
