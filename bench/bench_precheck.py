@@ -127,7 +127,7 @@ def main() -> None:
         base.append((time.perf_counter() - t) * 1000)
         whole.append(ms)
         rules.append(out["timing_ms"]["rules"])
-        hist.append(out["timing_ms"]["history_rules"])
+        hist.append(out["timing_ms"]["history"])
         lines.append(len(c["lines"]))
         if c["setting"] == "inpatient":
             whole_in.append(ms)
@@ -179,7 +179,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     print(_row("whole answer (all cases)", whole))
     print(_row("rules alone (all cases)", rules))
-    print(_row("of which the history rules (C03, C04, C09)", hist))
+    print(_row("of which reading the person's history", hist))
     if whole_in:
         print(_row("whole answer (inpatient)", whole_in))
         print(_row("rules alone (inpatient)", rules_in))

@@ -35,8 +35,8 @@ import inspect
 import re
 import threading
 import weakref
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -50,7 +50,7 @@ from yibao.contract.readers import read_table
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import validate
 from yibao.engine.runner import query_arrow
-from yibao.review.logic import LINE, LINE_COLUMNS, LINE_LOGIC, SET_LOGIC
+from yibao.review.logic import LINE_COLUMNS, LINE_LOGIC, SET_LOGIC
 from yibao.review.lookup import CaseFacts, Lookup, dec, fill, qtext, r2
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
@@ -324,17 +324,19 @@ def case_facts(case: dict, person: dict, look: Lookup) -> dict:
     return c
 
 
-def evaluate_case(rs: RuleSet, look: Lookup, c: dict, lines: list[dict], history: list[dict]) -> list[tuple]:
+def evaluate_case(rs: RuleSet, look: Lookup, c: dict, lines: list[dict], history: list[dict],
+                  redact: Callable[[dict], dict] | None = None) -> list[tuple]:
     """The findings of the enabled rules of ``rs`` on one case (``c`` from :func:`case_facts`, its fee lines,
     the person's cases known — ``c`` included) by the logics' single-case forms, as (case_id, line_no, rule_id,
-    severity, amount, message) ordered like findings.csv.
+    severity, amount, message) ordered like findings.csv. ``redact``: applied to the evidence of a case or
+    person finding before its message is written (the pre-check hides other institutions from a hospital).
 
     The rules run as compiled once per rule set (:class:`_Plan`): the catalogue version and the staff
     qualification of each line are looked up once per case (memoised per catalogue), and a line rule's
     single-case form is called only on the lines that pass its filter — a necessary condition of the logic
     evaluated over the case's line arrays (:data:`LINE_FILTERS`); a case-lines rule is skipped when the case
     cannot hold a finding of it (:data:`CASE_FILTERS`). The single-case form alone decides every finding."""
-    return _plan(rs).run(look, c, lines, history)
+    return _plan(rs).run(look, c, lines, history, redact)
 
 
 def plan_coverage(rs: RuleSet) -> dict[str, list[str]]:
@@ -403,7 +405,8 @@ class _Plan:
                                     no_amount=rule.amount == "none", filt=filt))
         self.coverage = cov
 
-    def run(self, look: Lookup, c: dict, lines: list[dict], history: list[dict]) -> list[tuple]:
+    def run(self, look: Lookup, c: dict, lines: list[dict], history: list[dict],
+            redact: Callable[[dict], dict] | None = None) -> list[tuple]:
         if self.not_run:
             raise BadOption("；".join(m for _, m in self.not_run))
         ix = _index(look)
@@ -436,7 +439,7 @@ class _Plan:
                                       evidence=self.rs.evidence)
                 for line_no, amount, ev in cr.one(rule.params, facts):
                     out.append((cid, line_no, rule.id, rule.severity, zero if cr.no_amount else r2(amount),
-                                fill(rule.message, ev)))
+                                fill(rule.message, ev if redact is None else redact(ev))))
         big = 2**31
         out.sort(key=lambda r: (r[0], r[1] if r[1] is not None else big, r[2]))
         return out
