@@ -586,19 +586,17 @@ class _Lines:
 
     def _numbers(self) -> tuple:
         if self._num is None:
-            q, p, a, ok = [], [], [], True
-            for ln in self.lines:
-                for out, v, places in ((q, ln["quantity"], 4), (p, ln["unit_price"], 2), (a, ln["amount"], 2)):
-                    s = v.scaleb(places)
-                    i = int(s)
-                    if i != s or i < 0 or i >= 2**31:  # (the parser's values never: 14 integer digits at most…)
-                        ok = False
-                    out.append(i)
-            if not ok:  # … but a caller's lines may: no filter for this case, every line is evaluated
-                self.exact = False
+            lines = self.lines
+            try:  # the Decimals into Arrow at their scale; the unscaled integers are the units
+                cols = [_unscaled([ln[k] for ln in lines], places)
+                        for k, places in (("quantity", 4), ("unit_price", 2), ("amount", 2))]
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # more decimals than the scale (not the parser's values)
+                cols = None
+            if cols is None or any(len(x) and (int(x.min()) < 0 or int(x.max()) >= 2**31) for x in cols):
+                self.exact = False  # no filter for this case: every line is evaluated
                 self._num = (None, None, None)
             else:
-                self._num = tuple(np.array(x, dtype=np.int64) for x in (q, p, a))
+                self._num = tuple(cols)
         return self._num
 
     @property
@@ -637,6 +635,12 @@ class _Lines:
         if m is None:
             m = self._kw[key] = np.fromiter((ln[field] in values for ln in self.lines), bool, self.n)
         return m
+
+
+def _unscaled(values: list, places: int) -> np.ndarray:
+    """Decimals as integers of 10^-places (exact: Arrow refuses a value that would lose digits)."""
+    a = pa.array(values, type=pa.decimal128(18, places))
+    return np.frombuffer(a.buffers()[1], dtype=np.int64).reshape(-1, 2)[a.offset:a.offset + len(a), 0].copy()
 
 
 class _CaseLook:
