@@ -380,6 +380,7 @@ class Precheck:
                 continue
             r = {k: h[k][j] for k in _HISTORY_COLUMNS}
             r["admit_date"], r["discharge_date"] = _day(r["admit_date"]), _day(r["discharge_date"])
+            r["fund_paid"] = _fen_value(r["fund_paid"])
             out.append(r)
         return out
 
@@ -540,15 +541,31 @@ _WINDOWS = {"overlapping_stay": lambda p: 0, "split_admission": lambda p: int(p[
 
 
 def _columns(t: pa.Table, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Columns as numpy arrays: dates as days since 1970 (``_NO_DAY`` for none), the others as Python values."""
+    """Columns as numpy arrays: dates as days since 1970 (``_NO_DAY`` for none), money as fen (``_NO_DAY`` for
+    none; :func:`_fen_value` gives the Decimal back), text as Python strings — one string object per distinct
+    value (a million cases name a few hundred institutions and a few thousand diagnoses)."""
     out = {}
     for n in names:
-        col = t.column(n)
+        col = t.column(n).combine_chunks() if t.num_rows else pa.array([], t.column(n).type)
         if pa.types.is_date(col.type):
             out[n] = pc.fill_null(col.cast(pa.int32()), _NO_DAY).to_numpy().astype(np.int64)
+        elif pa.types.is_decimal(col.type):
+            fen = pc.fill_null(col.cast(pa.decimal128(18, 2)), pa.scalar(0, pa.decimal128(18, 2)))
+            v = np.frombuffer(fen.buffers()[1], dtype=np.int64).reshape(-1, 2)[fen.offset:fen.offset + len(fen), 0]
+            out[n] = np.where(col.is_null().to_numpy(zero_copy_only=False), _NO_DAY, v).astype(np.int64)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            enc = pc.dictionary_encode(col)
+            values = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+            idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            out[n] = np.append(values, None)[idx]  # (index -1: the appended None)
         else:
             out[n] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
     return out
+
+
+def _fen_value(v) -> Decimal | None:
+    v = int(v)
+    return None if v == _NO_DAY else Decimal(v).scaleb(-2)
 
 
 def _day(v) -> dt.date | None:
