@@ -148,6 +148,8 @@ def _parse(case: dict) -> tuple[dict, dict, list[dict]]:
     total = Decimal("0.00")
     days: dict = {}  # service dates as written → date (a stay repeats a few dozen days over hundreds of lines)
     q2, q4, plain2, plain4 = _Q[2], _Q[4], _PLAIN[2].fullmatch, _PLAIN[4].fullmatch
+    seen2: dict[str, Decimal] = {}  # text → its value (money), for this case
+    seen4: dict[str, Decimal] = {}  # (quantities)
     for i, ln in enumerate(lines, 1):
         if type(ln) is not dict and not isinstance(ln, dict):
             raise BadFile(f"lines[{i}]：应为 JSON 对象")
@@ -155,15 +157,28 @@ def _parse(case: dict) -> tuple[dict, dict, list[dict]]:
         code = get("item_code")
         if not code:
             raise BadFile(f"lines[{i}].item_code：缺少项目编码")
-        # the usual text of a number is read here; anything else by _dec, which names what is wrong
+        # the usual text of a number is read here (once per distinct text: a stay repeats its quantities and
+        # prices); anything else by _dec, which names what is wrong
         v = get("quantity")
-        q = Decimal(v).quantize(q4) if type(v) is str and plain4(v) else _dec(v, f"lines[{i}].quantity", 4)
+        q = seen4.get(v) if type(v) is str else None
+        if q is None:
+            q = Decimal(v).quantize(q4) if type(v) is str and plain4(v) else _dec(v, f"lines[{i}].quantity", 4)
+            if type(v) is str and q is not None:
+                seen4[v] = q
         v = get("unit_price")
-        p = Decimal(v).quantize(q2) if type(v) is str and plain2(v) else _dec(v, f"lines[{i}].unit_price", 2)
+        p = seen2.get(v) if type(v) is str else None
+        if p is None:
+            p = Decimal(v).quantize(q2) if type(v) is str and plain2(v) else _dec(v, f"lines[{i}].unit_price", 2)
+            if type(v) is str and p is not None:
+                seen2[v] = p
         if q is None or p is None:
             raise BadFile(f"lines[{i}]：缺少数量或单价")
         v = get("amount")
-        amt = Decimal(v).quantize(q2) if type(v) is str and plain2(v) else _dec(v, f"lines[{i}].amount", 2)
+        amt = seen2.get(v) if type(v) is str else None
+        if amt is None:
+            amt = Decimal(v).quantize(q2) if type(v) is str and plain2(v) else _dec(v, f"lines[{i}].amount", 2)
+            if type(v) is str and amt is not None:
+                seen2[v] = amt
         if amt is None:
             amt = (q * p).quantize(q2, rounding=ROUND_HALF_UP)
         total += amt
