@@ -12,6 +12,10 @@ fields, as a hospital system would send it before upload — one after the other
   weight, every finding, the history rules), in process;
 - **rules alone**: the one-case rules (:class:`yibao.review.check.Checker`) and the rules over the person's
   history (the answer's ``timing_ms.rules``; the history rules alone are ``timing_ms.history_rules``);
+- **CPU time** of the thread for the whole answer and the rules (``timing_ms.cpu_total`` / ``cpu_rules``): what
+  a case costs without the time spent waiting for a core on a shared machine;
+- a **bare baseline**: a fixed workload timed the same way right after each case (wall and CPU time), so that
+  the machine's own noise at p99 can be read beside the pre-check's;
 - **over HTTP** (``--http`` requests, 0 to skip): ``POST /api/precheck`` through the ASGI app in process
   (FastAPI's test client: bearer token check, JSON both ways, the audit entry in the SQLite store), on a
   scratch copy of the store only (the workspace is opened read-only).
@@ -118,13 +122,17 @@ def main() -> None:
     keys_before = len(L.dip_keys)
 
     whole, rules, whole_in, rules_in, lines, hist, base = [], [], [], [], [], [], []
+    cpu_whole, cpu_rules, cpu_base = [], [], []
     for c in cases:
         t = time.perf_counter()
         out = svc.check(c)
         ms = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
+        cpu_whole.append(out["timing_ms"]["cpu_total"])
+        cpu_rules.append(out["timing_ms"]["cpu_rules"])
+        t, u = time.perf_counter(), time.thread_time()
         _baseline()
         base.append((time.perf_counter() - t) * 1000)
+        cpu_base.append((time.thread_time() - u) * 1000)
         whole.append(ms)
         rules.append(out["timing_ms"]["rules"])
         hist.append(out["timing_ms"]["history"])
@@ -186,6 +194,9 @@ def main() -> None:
     if http:
         print(_row("POST /api/precheck over HTTP (ASGI in process, audit entry)", http))
     print(_row("bare baseline (fixed workload, timed after each case)", base))
+    print(_row("CPU time: whole answer (all cases)", cpu_whole))
+    print(_row("CPU time: rules alone (all cases)", cpu_rules))
+    print(_row("CPU time: bare baseline", cpu_base))
     cov = L.checker.coverage()
     print(f"\nrules by how the fast path runs them: filtered {len(cov['filtered'])}, on every line "
           f"{cov['every_line'] or '—'}, whole case {len(cov['whole_case'])}, stale filter {cov['stale_filter'] or '—'}, "
