@@ -122,7 +122,7 @@ def main() -> None:
     keys_before = len(L.dip_keys)
 
     whole, rules, whole_in, rules_in, lines, hist, base = [], [], [], [], [], [], []
-    cpu_whole, cpu_rules, cpu_base = [], [], []
+    cpu_whole, cpu_rules, cpu_base, cpu_rules_in = [], [], [], []
     for c in cases:
         t = time.perf_counter()
         out = svc.check(c)
@@ -140,6 +140,7 @@ def main() -> None:
         if c["setting"] == "inpatient":
             whole_in.append(ms)
             rules_in.append(out["timing_ms"]["rules"])
+            cpu_rules_in.append(out["timing_ms"]["cpu_rules"])
     misses = len(L.dip_keys) - keys_before
 
     http = []
@@ -196,6 +197,8 @@ def main() -> None:
     print(_row("bare baseline (fixed workload, timed after each case)", base))
     print(_row("CPU time: whole answer (all cases)", cpu_whole))
     print(_row("CPU time: rules alone (all cases)", cpu_rules))
+    if cpu_rules_in:
+        print(_row("CPU time: rules alone (inpatient)", cpu_rules_in))
     print(_row("CPU time: bare baseline", cpu_base))
     cov = L.checker.coverage()
     print(f"\nrules by how the fast path runs them: filtered {len(cov['filtered'])}, on every line "
