@@ -13,8 +13,11 @@ import regions
 from fastapi.testclient import TestClient
 
 from yibao.engine.runner import query_arrow
+from yibao.review.check import case_facts, evaluate_case
+from yibao.review.logic import SET_LOGIC
+from yibao.review.lookup import CaseFacts
 from yibao.server.app import Settings, create_app
-from yibao.server.precheck import HISTORY_RULES, Precheck, drg_case_weight
+from yibao.server.precheck import Precheck, drg_case_weight
 from yibao.store import audit
 
 from .conftest import PASSWORD, ROLE_USER
@@ -213,27 +216,32 @@ def test_drg_case_weights_equal_the_drg_payment(gen_ws, loaded):
 
 
 def test_history_rules_equal_the_review(gen_ws, loaded):
+    """Every case of the region pre-checked against the person's other cases of the workspace (as the pre-check
+    reads them: ``Precheck._history``) gives the review's findings of the rules over a person's history."""
+    import duckdb
+
     from yibao.review.run import run_workspace
     from yibao.staff import periods_from_workspace
 
     rs = loaded.rs
-    ids = {r.id for r in rs.enabled if r.logic in HISTORY_RULES}
+    ids = {r.id for r in rs.enabled if r.logic in ("overlapping_stay", "split_admission", "visit_frequency")}
     res = run_workspace(gen_ws, rs.only(*ids), periods_from_workspace(gen_ws))
     want = {(f["case_id"], f["rule_id"]): f for f in res.findings.to_pylist()}
     assert {k[1] for k in want} >= {"C03", "C04"}  # (C09 is not in this region: test_visit_frequency)
-    svc = Precheck(gen_ws)
-    svc._loaded = loaded
-    got = {}
-    for c in _cases(gen_ws):
-        inst = loaded.institutions.get(c["institution_id"]) or {}
-        facts = {**c, "inst_kind": inst.get("kind"), "inst_level": inst.get("level"),
-                 "principal_dx": c["principal_dx"] or ""}
-        for f in svc._history_findings(loaded, facts, svc._history(loaded, facts), None):
-            got[(c["case_id"], f["rule_id"])] = f
+    con = duckdb.connect(str(gen_ws / "yibao.duckdb"), read_only=True)
+    try:
+        persons = {p["person_id"]: p for p in query_arrow(con, "SELECT * FROM main.insured").to_pylist()}
+    finally:
+        con.close()
+    only, look, got = rs.only(*ids), loaded.checker.look, {}
+    for row in _cases(gen_ws):
+        c = case_facts(row, persons[row["person_id"]], look)
+        for f in evaluate_case(only, look, c, [], [c, *Precheck._history(loaded, c)]):
+            got[(c["case_id"], f[2])] = f
     assert set(got) == set(want)
     for k, f in want.items():
-        assert got[k]["message"] == f["message"], k
-        assert Decimal(got[k]["amount"]) == f["amount"], k
+        assert got[k][5] == f["message"], k
+        assert got[k][4] == f["amount"], k
 
 
 def test_visit_frequency_counts_the_month_of_the_history():
@@ -249,6 +257,11 @@ def test_visit_frequency_counts_the_month_of_the_history():
     hist += [{"case_id": "PH", "setting": "outpatient", "inst_kind": "pharmacy", "admit_date": dt.date(2024, 5, 9)},
              {"case_id": "APR", "setting": "outpatient", "inst_kind": "hospital", "admit_date": dt.date(2024, 4, 30)},
              {"case_id": "LATER", "setting": "outpatient", "inst_kind": "hospital", "admit_date": dt.date(2024, 5, 25)}]
-    ev = HISTORY_RULES["visit_frequency"](p, c, hist)
+    one = SET_LOGIC["visit_frequency"].one  # what the pre-check runs, with the history it reads
+
+    def visits(hist: list[dict]) -> list[tuple]:
+        return one(p, CaseFacts(case=c, lines=[], history=[c, *hist], look=None, evidence={}))
+
+    [(_, _, ev)] = visits(hist)
     assert (ev["month"], ev["visits"], ev["n"], ev["max_visits"]) == ("2024-05", 10, 9, 8)
-    assert HISTORY_RULES["visit_frequency"](p, c, hist[:7]) is None  # the eighth visit of the month: allowed
+    assert visits(hist[:7]) == []  # the eighth visit of the month: allowed

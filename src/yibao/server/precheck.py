@@ -38,7 +38,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -72,7 +72,8 @@ from yibao.engine.runner import query_arrow
 from yibao.engine.select import runner_for
 from yibao.engine.workspace import DB_FILE
 from yibao.engine.wslock import connect_for_read
-from yibao.review.check import Checker, CheckError
+from yibao.review.check import Checker, CheckError, case_facts, evaluate_case
+from yibao.review.logic import PERSON, SET_LOGIC
 from yibao.review.ruleset import RuleSet, load_rules
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
@@ -82,7 +83,6 @@ from yibao.store.users import ROLES
 
 DIP_CATALOGUE_ENV = "YIBAO_DIP_CATALOGUE"
 DRG_WEIGHTS_ENV = "YIBAO_DRG_WEIGHTS"
-HISTORY_LOGICS = ("overlapping_stay", "split_admission", "visit_frequency")  # rules over a person's other cases
 DEVIATION_ZH = {"normal": "正常", "low": "低倍率", "high": "高倍率", "extreme": "极高倍率（特例单议）"}
 FEN = Decimal("0.01")
 U4 = Decimal("0.0001")
@@ -133,10 +133,6 @@ def _text(v) -> str:
     return str(v)
 
 
-def fill(template: str, ev: dict) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: _text(ev.get(m.group(1))), template)
-
-
 def _half_up_div(n: int, d: int) -> int:
     """ROUND_HALF_UP(n / d) on non-negative integers: (2n + d) // 2d, as the pipelines' SQL."""
     return (2 * n + d) // (2 * d)
@@ -153,12 +149,12 @@ class Loaded:
     mtime: float
     rs: RuleSet
     checker: Checker
-    hist: pa.Table
+    hist: dict[str, np.ndarray]  # the persons' cases by column (_HISTORY_SQL), sorted by person; dates as days
     hist_at: dict[str, int]  # person_id → its run in ``hist_starts``
     hist_starts: np.ndarray
-    history_days: int  # the longest look-back of the history rules (C04's max_gap_days)
+    history_days: int | None  # the longest look-back of the history rules (C04's max_gap_days); None: all cases
     insured_at: dict[str, int]  # person_id → its row of ``insured``
-    insured: pa.Table  # person_id, sex, birth_date, death_date
+    insured: dict[str, np.ndarray]  # sex, birth_date, death_date (days) by row
     institutions: dict[str, dict]
     dip_policy: DipPolicy
     dip_catalogue: pa.Table
@@ -174,6 +170,7 @@ class Loaded:
     drg_std: object | None
     drg_weights: dict[str, dict]
     drg_source: str
+    basis: dict[str, str] = field(default_factory=dict)  # rule id → its basis (依据)
     load_seconds: float = 0.0
     dip_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -212,9 +209,10 @@ class Precheck:
             cat = query_arrow(con, "SELECT * FROM main.catalog").cast(TABLES["catalog"].arrow_schema())
             inst = query_arrow(con, "SELECT * FROM main.institutions").cast(TABLES["institutions"].arrow_schema())
             checker = Checker(cat, inst, rs, periods)
-            hist = query_arrow(con, _HISTORY_SQL)
-            ins = query_arrow(con, "SELECT person_id, sex, birth_date, death_date FROM main.insured")
-            insured_at = dict(zip(ins.column("person_id").to_pylist(), range(ins.num_rows)))
+            hist_t = query_arrow(con, _HISTORY_SQL)
+            ins_t = query_arrow(con, "SELECT person_id, sex, birth_date, death_date FROM main.insured")
+            insured_at = dict(zip(ins_t.column("person_id").to_pylist(), range(ins_t.num_rows)))
+            ins = _columns(ins_t, ("sex", "birth_date", "death_date"))
             institutions = {r["institution_id"]: r for r in inst.to_pylist()}
             db = con.execute("SELECT current_database()").fetchall()[0][0]
             try:
@@ -226,12 +224,14 @@ class Precheck:
             drg = self._load_drg(con, db)
         finally:
             con.close()
-        hist_at, hist_starts = _offsets(hist.column("person_id"))
-        days = max([int(r.params.get("max_gap_days", 0)) for r in rs.enabled if r.logic == "split_admission"] + [0])
+        hist_at, hist_starts = _offsets(hist_t.column("person_id"))
+        hist = _columns(hist_t, _HISTORY_COLUMNS)
+        del hist_t
+        days = _history_window(rs)
         out = Loaded(mtime=mtime, rs=rs, checker=checker, hist=hist, hist_at=hist_at, hist_starts=hist_starts,
                      history_days=days,
                      insured_at=insured_at, insured=ins, institutions=institutions, **dip, **drg,
-                     load_seconds=time.perf_counter() - t0)
+                     basis={r.id: r.basis for r in reversed(rs.rules)}, load_seconds=time.perf_counter() - t0)
         gc.collect()
         gc.freeze()  # what is loaded stays: later collections do not walk it again
         return out
@@ -304,20 +304,20 @@ class Precheck:
         t_load = time.perf_counter()
         L = self.load()
         t0 = time.perf_counter()  # the answer's time (the first call also loads: ``load`` below)
+        u0 = time.thread_time()  # CPU time of this thread: what the answer costs without waiting for a core
         if not isinstance(case, dict):
             raise CheckError("输入应为一个病例（JSON 对象）")
         case = dict(case)
         pid = case.get("person_id")
         row = L.insured_at.get(str(pid)) if pid not in (None, "") else None
-        person = tuple(L.insured.column(k)[row].as_py() for k in ("sex", "birth_date", "death_date")) \
-            if row is not None else None
-        if person is not None:  # the person's facts of record where the case does not give them
-            if case.get("death_date") in (None, "") and person[2] is not None:
-                case["death_date"] = person[2].isoformat()
-            if case.get("sex") in (None, "") and person[0]:
-                case["sex"] = person[0]
-            if case.get("age_years") in (None, "") and case.get("birth_date") in (None, "") and person[1]:
-                case["birth_date"] = person[1].isoformat()
+        if row is not None:  # the person's facts of record where the case does not give them
+            sex, birth, death = (L.insured[k][row] for k in ("sex", "birth_date", "death_date"))
+            if case.get("death_date") in (None, "") and death != _NO_DAY:
+                case["death_date"] = _day(death).isoformat()
+            if case.get("sex") in (None, "") and sex:
+                case["sex"] = sex
+            if case.get("age_years") in (None, "") and case.get("birth_date") in (None, "") and birth != _NO_DAY:
+                case["birth_date"] = _day(birth).isoformat()
         if case.get("age_years") in (None, "") and case.get("birth_date") not in (None, ""):
             try:  # whole years at admission, as the review's case facts (the DRG grouper reads age_years)
                 b = dt.date.fromisoformat(str(case["birth_date"]))
@@ -325,96 +325,65 @@ class Precheck:
                 case["age_years"] = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
             except ValueError:
                 pass  # the checker names the bad date
-        t1 = time.perf_counter()
-        res = L.checker.check(case)
+        t1, u1 = time.perf_counter(), time.thread_time()
+        crow, person, lines = L.checker.parse(case)
+        c = case_facts(crow, person, L.checker.look)
         th = time.perf_counter()
-        c = self._case_facts(case, res["case_id"], L)
         hist_rows = self._history(L, c)
-        history = self._history_findings(L, c, hist_rows, viewer_institution)
-        t2 = time.perf_counter()
-        findings = [{**f, "scope": "case"} for f in res["findings"]] + history
-        big = 2**31
-        findings.sort(key=lambda f: (f["line_no"] if f["line_no"] is not None else big, f["rule_id"]))
+        th2 = time.perf_counter()
+        rows = evaluate_case(L.rs, L.checker.look, c, lines, [c, *hist_rows], redact=_redactor(viewer_institution))
+        res = L.checker.answer(c["case_id"], rows)
+        t2, u2 = time.perf_counter(), time.thread_time()
+        findings = res["findings"]
+        person_rules = _history_rule_ids(L.rs)
         for f in findings:
+            f["scope"] = "history" if f["rule_id"] in person_rules else "case"
             f["severity_zh"] = "拒付" if f["severity"] == "reject" else "提示"
-            f["basis"] = L.rs.by_id(f["rule_id"]).basis
-        reject = sum((Decimal(f["amount"]) for f in findings if f["severity"] == "reject"), Decimal("0.00"))
+            f["basis"] = L.basis[f["rule_id"]]
+        reject = Decimal(res["reject_amount"])
         inpatient = c["setting"] == "inpatient"
         dip = self._dip(L, c) if inpatient else None
         drg = self._drg(L, case, c) if inpatient else None
-        t3 = time.perf_counter()
+        t3, u3 = time.perf_counter(), time.thread_time()
         return {
             "case_id": res["case_id"], "institution_id": c["institution_id"], "setting": c["setting"],
             "total_cost": f"{c['total_cost']:.2f}",
             "dip": dip, "drg": drg,
             "grouping_note": None if inpatient else "门诊病例不参与 DIP/DRG 分组",
             "findings": findings, "reject_amount": f"{reject:.2f}",
-            "history": {"cases": len(hist_rows), "rules": [r.id for r in L.rs.enabled if r.logic in HISTORY_LOGICS]},
+            "history": {"cases": len(hist_rows), "rules": sorted(person_rules)},
             "sources": {"dip": L.dip_source, "drg": L.drg_source},
-            "timing_ms": {"rules": round((t2 - t1) * 1000, 3), "history_rules": round((t2 - th) * 1000, 3),
+            "timing_ms": {"rules": round((t2 - t1) * 1000, 3), "history": round((th2 - th) * 1000, 3),
                           "total": round((t3 - t0) * 1000, 3),
-                          "load": round((t0 - t_load) * 1000, 3)},
+                          "load": round((t0 - t_load) * 1000, 3),
+                          "cpu_rules": round((u2 - u1) * 1000, 3), "cpu_total": round((u3 - u0) * 1000, 3)},
         }
-
-    def _case_facts(self, case: dict, case_id: str, L: Loaded) -> dict:
-        # the checker has validated the input; these are the same values in the same defaults
-        lines = case.get("lines") or []
-        admit = dt.date.fromisoformat(str(case.get("admit_date") or lines[0].get("service_date")))
-        discharge = dt.date.fromisoformat(str(case["discharge_date"])) if case.get("discharge_date") else admit
-        total = case.get("total_cost")
-        if total in (None, ""):
-            total = Decimal("0.00")
-            for ln in lines:
-                amt = ln.get("amount")
-                if amt in (None, ""):
-                    amt = (Decimal(str(ln["quantity"])) * Decimal(str(ln["unit_price"]))).quantize(FEN, ROUND_HALF_UP)
-                total += Decimal(str(amt))
-        fund = case.get("fund_paid")
-        inst_id = case.get("institution_id")
-        inst = L.institutions.get(inst_id) or {}
-        return {"case_id": case_id, "person_id": str(case.get("person_id") or "PERSON"), "institution_id": inst_id,
-                "inst_kind": inst.get("kind"), "inst_level": inst.get("level"),
-                "setting": case.get("setting") or "outpatient", "admit_date": admit, "discharge_date": discharge,
-                "principal_dx": case.get("principal_dx") or "", "discharge_mode": case.get("discharge_mode"),
-                "fund_paid": Decimal(str(fund)).quantize(FEN) if fund not in (None, "") else Decimal("0.00"),
-                "total_cost": Decimal(str(total)).quantize(FEN), "procedures": list(case.get("procedures") or []),
-                "scheme": case.get("scheme") or "employee"}
 
     @staticmethod
     def _history(L: Loaded, c: dict) -> list[dict]:
+        """The person's other cases of the workspace (the fields of ``_HISTORY_SQL``), those that can matter: with
+        a known window (``history_days``), the cases discharged on or after the earliest day a history rule looks
+        back to."""
         i = L.hist_at.get(c["person_id"])
         if i is None:
             return []
         start, stop = int(L.hist_starts[i]), int(L.hist_starts[i + 1])
-        part = L.hist.slice(start, stop - start)
-        if part.num_rows > 8:  # only cases that can matter: every history rule needs a discharge on or after this day
-            bound = min(c["admit_date"] - dt.timedelta(days=L.history_days), c["admit_date"].replace(day=1))
-            dis = part.column("discharge_date")
-            part = part.filter(pc.or_kleene(pc.greater_equal(dis, pa.scalar(bound, pa.date32())), pc.is_null(dis)))
-        rows = part.to_pylist()
-        return [r for r in rows if r["case_id"] != c["case_id"]]  # the case itself, if uploaded before, is replaced
-
-    def _history_findings(self, L: Loaded, c: dict, hist: list[dict], viewer: str | None) -> list[dict]:
+        rows = range(start, stop)
+        h = L.hist
+        if stop - start > 8 and L.history_days is not None:
+            a = c["admit_date"]
+            bound = (min(a - dt.timedelta(days=L.history_days), a.replace(day=1)) - _EPOCH).days
+            dis = h["discharge_date"][start:stop]
+            rows = (start + np.flatnonzero((dis >= bound) | (dis == _NO_DAY))).tolist()
+        cid = c["case_id"]
         out = []
-        for rule in L.rs.enabled:
-            if rule.logic not in HISTORY_LOGICS:
+        for j in rows:
+            if h["case_id"][j] == cid:  # the case itself, if uploaded before, is replaced by the input
                 continue
-            if rule.settings and c["setting"] not in rule.settings:
-                continue
-            if rule.institution_levels and c["inst_level"] not in rule.institution_levels:
-                continue
-            if rule.institution_kinds and c["inst_kind"] not in rule.institution_kinds:
-                continue
-            ev = HISTORY_RULES[rule.logic](rule.params, c, hist)
-            if ev is None:
-                continue
-            if viewer is not None and ev.get("other_institution") not in (None, viewer):  # 监管到人 but not 他院
-                ev = {**ev, "other_institution": OTHER_INSTITUTION, "other_case": "他院病例"}
-            if viewer is not None and ev.get("prev_case") and ev.get("prev_institution") not in (None, viewer):
-                ev = {**ev, "prev_case": "他院病例"}
-            amount = Decimal("0.00") if rule.amount == "none" else ev["amount"].quantize(FEN, ROUND_HALF_UP)
-            out.append({"line_no": None, "rule_id": rule.id, "name": rule.name, "severity": rule.severity,
-                        "amount": f"{amount:.2f}", "message": fill(rule.message, ev), "scope": "history"})
+            r = {k: h[k][j] for k in _HISTORY_COLUMNS}
+            r["admit_date"], r["discharge_date"] = _day(r["admit_date"]), _day(r["discharge_date"])
+            r["fund_paid"] = _fen_value(r["fund_paid"])
+            out.append(r)
         return out
 
     # --- DIP ----------------------------------------------------------------------------------------------
@@ -557,66 +526,89 @@ def drg_case_weight(p: DrgPolicy, weights: dict[str, dict], institutions: dict[s
             "adjusted_weight": f"{Decimal(adj) * U4:.4f}", "case_weight": f"{Decimal(cw) * U4:.4f}"}
 
 
-# --- the rules over a person's other cases (the review's PERSON SQL, for one case) ----------------------------
+# --- the person's history -------------------------------------------------------------------------------------
 
-def _overlapping_stay(p: dict, c: dict, hist: list[dict]) -> dict | None:
-    """``overlapping_stay``: admitted while the person was in another stay that began earlier (same day: the
-    smaller case id is the earlier)."""
-    if c["setting"] != "inpatient":
+_HISTORY_COLUMNS = ("case_id", "person_id", "institution_id", "inst_kind", "setting", "admit_date", "discharge_date",
+                    "principal_dx", "discharge_mode", "fund_paid")
+_EPOCH = dt.date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_NO_DAY = -(2**31)  # a missing date in the day columns
+# person logics that read the case alone (no other case of the person) …
+_CASE_ONLY = frozenset({"after_death", "low_standard_admission", "suspended_attending", "outside_agreement",
+                        "out_of_catalog_share", "cash_share", "total_cost_over"})
+# … and those over the person's other cases whose look-back is known: the days before admission (the calendar
+# month of the admission is always kept). Any other person logic gets every case of the person.
+_WINDOWS = {"overlapping_stay": lambda p: 0, "split_admission": lambda p: int(p["max_gap_days"]),
+            "visit_frequency": lambda p: 0}
+
+
+def _columns(t: pa.Table, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns as numpy arrays: dates as days since 1970 (``_NO_DAY`` for none), money as fen (``_NO_DAY`` for
+    none; :func:`_fen_value` gives the Decimal back), text as Python strings — one string object per distinct
+    value (a million cases name a few hundred institutions and a few thousand diagnoses)."""
+    out = {}
+    for n in names:
+        col = t.column(n).combine_chunks() if t.num_rows else pa.array([], t.column(n).type)
+        if pa.types.is_date(col.type):
+            out[n] = pc.fill_null(col.cast(pa.int32()), _NO_DAY).to_numpy().astype(np.int64)
+        elif pa.types.is_decimal(col.type):
+            fen = pc.fill_null(col.cast(pa.decimal128(18, 2)), pa.scalar(0, pa.decimal128(18, 2)))
+            v = np.frombuffer(fen.buffers()[1], dtype=np.int64).reshape(-1, 2)[fen.offset:fen.offset + len(fen), 0]
+            out[n] = np.where(col.is_null().to_numpy(zero_copy_only=False), _NO_DAY, v).astype(np.int64)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            enc = pc.dictionary_encode(col)
+            values = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+            idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            out[n] = np.append(values, None)[idx]  # (index -1: the appended None)
+        else:
+            out[n] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+    return out
+
+
+def _fen_value(v) -> Decimal | None:
+    v = int(v)
+    return None if v == _NO_DAY else Decimal(v).scaleb(-2)
+
+
+def _day(v) -> dt.date | None:
+    v = int(v)
+    return None if v == _NO_DAY else dt.date.fromordinal(_EPOCH_ORDINAL + v)
+
+
+def _person_logics(rs: RuleSet) -> list:
+    return [r for r in rs.enabled if r.logic in SET_LOGIC and SET_LOGIC[r.logic].shape == PERSON
+            and r.logic not in _CASE_ONLY]
+
+
+def _history_window(rs: RuleSet) -> int | None:
+    """The longest look-back (days) of the enabled rules over a person's other cases; None: a rule of unknown
+    window is enabled, every case of the person is read."""
+    days = 0
+    for r in _person_logics(rs):
+        if r.logic not in _WINDOWS:
+            return None
+        days = max(days, _WINDOWS[r.logic](r.params))
+    return days
+
+
+def _history_rule_ids(rs: RuleSet) -> frozenset[str]:
+    """The enabled rules given the person's other cases (the answer's ``history.rules``, scope ``history``)."""
+    return frozenset(r.id for r in _person_logics(rs))
+
+
+def _redactor(viewer: str | None):
+    """For a hospital user: another institution's case in a finding's evidence is named only as 他院病例 / 其他机构
+    (the overlap is the reminder; whose case it is, is not theirs to know)."""
+    if viewer is None:
         return None
-    a = [h for h in hist if h["setting"] == "inpatient" and h["admit_date"] is not None
-         and h["discharge_date"] is not None and c["admit_date"] < h["discharge_date"]
-         and (h["admit_date"] < c["admit_date"] or (h["admit_date"] == c["admit_date"] and h["case_id"] < c["case_id"]))]
-    if not a:
-        return None
-    first = min(a, key=lambda h: (h["admit_date"], h["case_id"]))
-    return {"person_id": c["person_id"], "admit_date": c["admit_date"], "other_case": first["case_id"],
-            "other_institution": first["institution_id"], "other_admit": first["admit_date"],
-            "other_discharge": first["discharge_date"], "amount": c["fund_paid"]}
 
-
-def _split_admission(p: dict, c: dict, hist: list[dict]) -> dict | None:
-    """``split_admission``: readmitted at the same institution for the same diagnosis category within N days of a
-    discharge (not a transfer-out, discharge mode 5)."""
-    n = int(p["dx_prefix_len"])
-    exempt = tuple(p.get("exempt_dx_prefixes") or ())
-
-    def ok(dx: str | None) -> bool:
-        return dx is not None and not any(dx.startswith(x) for x in exempt)
-
-    if c["setting"] != "inpatient" or not ok(c["principal_dx"]):
-        return None
-    cat = c["principal_dx"][:n]
-    a = [h for h in hist if h["setting"] == "inpatient" and ok(h["principal_dx"]) and h["principal_dx"][:n] == cat
-         and h["institution_id"] == c["institution_id"] and h["discharge_date"] is not None
-         and c["admit_date"] >= h["discharge_date"] and (c["admit_date"] - h["discharge_date"]).days <= int(p["max_gap_days"])
-         and (h["discharge_mode"] or "") != "5"]
-    if not a:
-        return None
-    last = max(a, key=lambda h: (h["discharge_date"], h["case_id"]))
-    return {"principal_dx": c["principal_dx"], "prev_case": last["case_id"], "prev_institution": last["institution_id"],
-            "discharge_prev": last["discharge_date"], "prev_dx": last["principal_dx"],
-            "gap": (c["admit_date"] - last["discharge_date"]).days, "amount": c["fund_paid"]}
-
-
-def _visit_frequency(p: dict, c: dict, hist: list[dict]) -> dict | None:
-    """``visit_frequency``: the person's outpatient visits (pharmacies excluded) in the calendar month beyond the
-    limit; the case's place among them by (admission date, case id)."""
-    if c["setting"] != "outpatient" or c["inst_kind"] == "pharmacy":
-        return None
-    month = (c["admit_date"].year, c["admit_date"].month)
-    same = [h for h in hist if h["setting"] == "outpatient" and h["inst_kind"] != "pharmacy"
-            and h["admit_date"] is not None and (h["admit_date"].year, h["admit_date"].month) == month]
-    before = sum(1 for h in same if (h["admit_date"], h["case_id"]) < (c["admit_date"], c["case_id"]))
-    n, visits, mx = before + 1, len(same) + 1, int(p["max_visits"])
-    if n <= mx:
-        return None
-    return {"person_id": c["person_id"], "month": f"{month[0]:04d}-{month[1]:02d}", "visits": visits, "n": n,
-            "max_visits": mx, "amount": Decimal("0.00")}
-
-
-HISTORY_RULES = {"overlapping_stay": _overlapping_stay, "split_admission": _split_admission,
-                 "visit_frequency": _visit_frequency}
+    def redact(ev: dict) -> dict:
+        if ev.get("other_institution") not in (None, viewer):
+            ev = {**ev, "other_institution": OTHER_INSTITUTION, "other_case": "他院病例"}
+        if ev.get("prev_case") and ev.get("prev_institution") not in (None, viewer):
+            ev = {**ev, "prev_case": "他院病例"}
+        return ev
+    return redact
 
 
 def _procs(v) -> tuple[str, ...]:
@@ -627,8 +619,8 @@ def _procs(v) -> tuple[str, ...]:
     return tuple(x.strip() for x in v if x is not None and str(x).strip())
 
 
-__all__ = ["DIP_CATALOGUE_ENV", "DRG_WEIGHTS_ENV", "catalogue_dir", "HISTORY_RULES", "Precheck", "PrecheckUnavailable",
-           "PRECHECK_ROLES", "drg_case_weight", "fill", "router", "run_precheck", "service"]
+__all__ = ["DIP_CATALOGUE_ENV", "DRG_WEIGHTS_ENV", "catalogue_dir", "Precheck", "PrecheckUnavailable",
+           "PRECHECK_ROLES", "drg_case_weight", "router", "run_precheck", "service"]
 
 
 # --- the HTTP API ---------------------------------------------------------------------------------------------
