@@ -38,8 +38,8 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -389,4 +389,5 @@ def drg_trail(case: dict) -> tuple[str | None, str | None]:
         return None, f"本病例无法给出分组过程：{str(exc).splitlines()[0][:200]}"
 
 
-__all__ = ["PV_KIND_ZH", "Sources", "case_payment", "official_point_values", "dip_group_name", "drg_trail", "institution_view", "sources"]
+__all__ = ["PV_KIND_ZH", "Sources", "case_payment", "dip_group_name", "drg_trail", "institution_view",
+           "official_point_values", "sources"]
