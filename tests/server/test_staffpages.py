@@ -111,7 +111,8 @@ def test_the_letters_as_pdf_with_the_name_as_each_role_may_see_it(client, store)
         assert text in notice, text
     decision = _pdf_text(client.get(f"/staff/letters/{ref}/review_decision.pdf").content)
     for text in ("医保支付资格记分决定书", "赵医生", "2024年6月3日 对你拟记 3 分的预先告知，你已申请复核",
-                 "专家 王教授：责任较轻", "复核结论：变更记分。复核变更", "记 2 分", "决定日期：2024年6月12日", "计入 2024 年度记分"):
+                 "专家 王教授：责任较轻", "复核结论：变更记分。复核变更", "记 2 分",
+                 "决定日期：2024年6月12日", "计入 2024 年度记分"):
         assert text in decision, text
     assert client.get(f"/staff/letters/{ref}/decision.pdf").status_code == 404  # reviewed: a 复核决定书, not this
     # the auditor: the same letter with the name masked; every download audited with `masked`
