@@ -105,12 +105,14 @@ def test_the_drg_simulation_shows_baseline_and_scenario_per_institution(page_as,
     shot(page, "政策模拟-DRG-表单")
     page.get_by_label("高倍率病例", exact=False).fill("2")
     page.get_by_label("三级医疗机构等级系数（倍）").fill("1.1")
-    page.get_by_label("三级医疗机构等级系数（倍）").press("Enter")  # the keyboard submits the form
+    page.get_by_label("三级医疗机构等级系数（倍）").focus()
+    page.keyboard.press("Enter")  # the keyboard submits the form
     page.locator("#simdrg-rows").wait_for(timeout=600_000)
     totals = page.locator("#simdrg-totals").inner_text()
     assert "基准" in totals and "情景" in totals and "结算费率" in totals
     rows = page.locator("#simdrg-rows tbody tr")
     assert rows.count() >= 2
+    page.locator("#sim-result h2").first.scroll_into_view_if_needed()
     shot(page, "政策模拟-DRG-结果")
     # the real DRG results are untouched
     assert {p.name: p.stat().st_mtime_ns for p in (settled.workspace / "results" / "drg").iterdir()} == before

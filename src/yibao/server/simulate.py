@@ -183,7 +183,7 @@ def drg_fields() -> list[dict]:
     p = by[DRG_LEVEL_KEY]
     for lv in DRG_LEVELS:
         out.append({"name": f"level__{lv}", "key": f"{DRG_LEVEL_KEY}.{lv}", "label": f"{LEVEL_ZH[lv]}医疗机构等级系数（倍）",
-                    "kind": p.kind.label, "default": p.default[lv], "source": p.source, "integer": False})
+                    "kind": "小数（0–10，至多 4 位）", "default": p.default[lv], "source": p.source, "integer": False})
     return out
 
 
