@@ -35,7 +35,7 @@ DOC_IMG = REPO / "docs" / "zh" / "img"
 PASSWORD = "browser-test-pw-1"
 # the screenshots the user manual (docs/zh/操作手册.md) shows, refreshed with YIBAO_DOC_SHOTS=1
 DOC_SHOTS = frozenset({"登录", "首页-supervisor", "审核疑点工作台", "批量复审决定", "申诉-填写", "复审决定", "病例",
-                       "本院病例-DIP", "本院病例-DRG"})
+                       "本院病例-DIP", "本院病例-DRG", "本院结算单", "结算单-对账确认", "结算单-异议", "政策模拟-DRG-结果"})
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 

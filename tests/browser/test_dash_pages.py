@@ -93,3 +93,26 @@ def test_the_simulation_shows_baseline_and_scenario(page_as, settled, shot):
     text = page.locator("#sim-totals").inner_text()
     assert "基准" in text and "情景" in text
     shot(page, "政策模拟-结果")
+
+
+def test_the_drg_simulation_shows_baseline_and_scenario_per_institution(page_as, settled, shot):
+    if not settled.has_payment:
+        pytest.skip("CHS-DRG standards absent")
+    before = {p.name: p.stat().st_mtime_ns for p in (settled.workspace / "results" / "drg").iterdir()}
+    page = page_as("agency")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="政策模拟（DRG）").click()
+    assert page.evaluate(LABELLED_JS) == []
+    shot(page, "政策模拟-DRG-表单")
+    page.get_by_label("高倍率病例", exact=False).fill("2")
+    page.get_by_label("三级医疗机构等级系数（倍）").fill("1.1")
+    page.get_by_label("三级医疗机构等级系数（倍）").focus()
+    page.keyboard.press("Enter")  # the keyboard submits the form
+    page.locator("#simdrg-rows").wait_for(timeout=600_000)
+    totals = page.locator("#simdrg-totals").inner_text()
+    assert "基准" in totals and "情景" in totals and "结算费率" in totals
+    rows = page.locator("#simdrg-rows tbody tr")
+    assert rows.count() >= 2
+    page.evaluate("document.getElementById('sim-result').scrollIntoView()")  # the manual shows the results
+    shot(page, "政策模拟-DRG-结果")
+    # the real DRG results are untouched
+    assert {p.name: p.stat().st_mtime_ns for p in (settled.workspace / "results" / "drg").iterdir()} == before

@@ -16,7 +16,10 @@ def test_every_page_opens_with_labels_on_every_input(page_as, site, shot, role):
     params = {"institution_id": inst} if inst else {}
     f = site.api(role, "/api/findings", **params).json()["findings"][0]
     pages = {"首页": "/", "审核疑点": "/findings", "疑点详情": f"/findings/{f['finding_id']}",
-             "病例": f"/cases/{f['case_id']}", "本院病例-DIP": "/hospital", "本院病例-DRG": "/hospital?scheme=drg"}
+             "病例": f"/cases/{f['case_id']}", "本院病例-DIP": "/hospital", "本院病例-DRG": "/hospital?scheme=drg",
+             "结算单": "/statements"}
+    if role in ("admin", "agency", "supervisor"):
+        pages["政策模拟-DRG"] = "/simulate/drg"
     page = page_as(role)
     for name, path in pages.items():
         r = page.goto(site.url + path)

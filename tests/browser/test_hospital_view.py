@@ -4,6 +4,7 @@ per case, department and doctor — checked against the files ``dip score`` and 
 from __future__ import annotations
 
 import csv
+import json
 from decimal import ROUND_HALF_UP, Decimal
 
 import pyarrow.parquet as pq
@@ -34,11 +35,22 @@ def test_dip_cases_with_group_names_points_and_profit(page_as, paid, shot):
     shot(page, "本院病例-DIP")
     rows = page.locator("#hospital-cases tbody tr")
     assert rows.count() == min(50, len(mine))
-    # the point value by hand: Σ fund_paid ÷ Σ points of the region's scored cases, same scheme and year
     first = rows.nth(0).locator("td").all_inner_texts()
     case = next(r for r in mine if r["case_id"] == first[0])
-    same = [r for r in scored if r["scheme"] == case["scheme"] and r["settle_year"] == year and r["points"] is not None]
-    pv = sum(r["fund_paid"] for r in same) / sum(r["points"] for r in same)
+    # the point value: the year's `dip settle` when it was run (the dashboards' tests run it; no clearing is
+    # issued here), else by hand Σ fund_paid ÷ Σ points of the region's scored cases, same scheme and year
+    summary = site.workspace / "results" / "dip-settle" / "summary.json"
+    settled = json.loads(summary.read_text(encoding="utf-8")) if summary.exists() else {}
+    dip = (settled.get("schemes", {}).get(case["scheme"]) or {}).get("dip") if settled.get("year") == year else None
+    pv_text = page.locator("#point-values").inner_text()
+    if dip:
+        pv = Decimal(dip["settlement_point_value"])
+        assert "年度结算点值" in pv_text and "尚未签发" in pv_text and dip["convention"] == "fund"
+    else:
+        same = [r for r in scored if r["scheme"] == case["scheme"] and r["settle_year"] == year
+                and r["points"] is not None]
+        pv = sum(r["fund_paid"] for r in same) / sum(r["points"] for r in same)
+        assert "估算点值" in pv_text and "点值为估算" in pv_text
     if case["points"] is not None:
         pay = (case["points"] * pv).quantize(Q2, ROUND_HALF_UP)
         assert money(first[9]) == pay

@@ -3,6 +3,7 @@ page (the CLI command underneath), one person's record with the findings on thei
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -74,3 +75,57 @@ def test_roles_masking_and_the_hospitals_own(client):
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
     assert client.post("/staff/procedure", data={"csrf": csrf, "step": "review", "sanction_id": "X",
                                                  "date": "2024-01-01"}).status_code == 403
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    import pypdfium2 as pdfium
+
+    assert data.startswith(b"%PDF")
+    doc = pdfium.PdfDocument(io.BytesIO(data))
+    return "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).replace("\r", "").replace("\n", "")
+
+
+def test_the_letters_as_pdf_with_the_name_as_each_role_may_see_it(client, store):
+    from yibao.store import audit
+
+    csrf = login(client, ROLE_USER["supervisor"])
+    staff, ref = "D440203000003", "JF2024-7"  # 赵医生 of H002
+    steps = (("notice", {"staff_id": staff, "institution_id": "H002", "date": "2024-06-03", "points": "3",
+                         "basis": "admin_penalty", "responsibility": "main", "facts": "串换药品"}),
+             ("review", {"date": "2024-06-06", "reason": "非主要责任"}),
+             ("opinion", {"date": "2024-06-08", "expert": "王教授", "opinion": "责任较轻"}),
+             ("decide", {"date": "2024-06-12", "points": "2", "reason": "复核变更"}))
+    for step, extra in steps:
+        r = client.post("/staff/procedure", data={"csrf": csrf, "step": step, "sanction_id": ref, **extra})
+        assert r.status_code == 200, r.text
+        if step == "notice":
+            assert f'href="/staff/letters/{ref}/notice.pdf"' in r.text  # the PDF offered right after the step
+    assert f'href="/staff/letters/{ref}/review_decision.pdf"' in r.text
+    page = client.get(f"/staff/person/{staff}")
+    assert f"/staff/letters/{ref}/notice.pdf" in page.text and f"/staff/letters/{ref}/review_decision.pdf" in page.text
+    notice = _pdf_text(client.get(f"/staff/letters/{ref}/notice.pdf").content)
+    for text in ("医保支付资格记分预先告知书", f"编号：{ref}", "赵医生", staff, "行政处罚", "主要责任", "拟对你记 3 分",
+                 "2024年6月10日", "告知日期：2024年6月3日", "违规事实：串换药品", "医保发〔2024〕23号"):
+        assert text in notice, text
+    decision = _pdf_text(client.get(f"/staff/letters/{ref}/review_decision.pdf").content)
+    for text in ("医保支付资格记分决定书", "赵医生", "2024年6月3日 对你拟记 3 分的预先告知，你已申请复核",
+                 "专家 王教授：责任较轻", "复核结论：变更记分。复核变更", "记 2 分",
+                 "决定日期：2024年6月12日", "计入 2024 年度记分"):
+        assert text in decision, text
+    assert client.get(f"/staff/letters/{ref}/decision.pdf").status_code == 404  # reviewed: a 复核决定书, not this
+    # the auditor: the same letter with the name masked; every download audited with `masked`
+    client.cookies.clear()
+    login(client, ROLE_USER["auditor"])
+    masked = _pdf_text(client.get(f"/staff/letters/{ref}/notice.pdf").content)
+    assert "赵**" in masked and "赵医生" not in masked and "拟对你记 3 分" in masked
+    got = [e for e in audit.events(store, 20) if e["action"] == "staff.letter"]
+    det = [e["detail"] if isinstance(e["detail"], dict) else json.loads(e["detail"]) for e in got]
+    assert [(e["role"], d["letter"], d["masked"]) for e, d in zip(got, det)][:3] == \
+        [("auditor", "notice", True), ("supervisor", "review_decision", False), ("supervisor", "notice", False)]
+    # a hospital: its own staff's letters only (H001's user, H002's person: as if absent)
+    client.cookies.clear()
+    login(client, ROLE_USER["hospital"])
+    assert client.get(f"/staff/letters/{ref}/notice.pdf").status_code == 404
+    assert client.get("/staff/letters/NOPE/notice.pdf").status_code == 404

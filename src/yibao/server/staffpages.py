@@ -11,6 +11,12 @@ itself as the workspace's writer, so the server's read-only connections give way
 writes (预先告知书, 记分决定书, Markdown) is shown on the page and offered as a file. Every step is an audit
 entry of the store.
 
+Letters as PDF (``/staff/letters/{sanction_id}/{notice|decision|review_decision}.pdf``): made again from the
+ledger events of the sanction (:func:`yibao.staff.letters.letters_of`, the ledger only grows) and set by
+:func:`yibao.staff.letters.letter_pdf`; linked from the person's record and from the procedure page after a step.
+Who may: the roles that may read the person's record (a hospital: its own staff; the auditor: the name masked);
+every download is an audit entry ``staff.letter`` (sanction, letter, masked).
+
 Who: agency (经办), supervisor (监管) and admin act; the auditor reads with names masked; a hospital reads its
 own institution's staff only (another's: 404).
 """
@@ -24,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow.compute as pc
 from fastapi import APIRouter, Request
@@ -39,7 +46,7 @@ from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
 from yibao.staff.institutions import notification_list
 from yibao.staff.ledger import KIND_ZH, has_ledger, staff_events, workspace_events
-from yibao.staff.letters import BASIS_ZH, RESP_ZH
+from yibao.staff.letters import BASIS_ZH, LETTER_ZH, RESP_ZH, letter_pdf, letters_of
 from yibao.staff.policy import load_policy
 from yibao.staff.rules import status_as_of, year_points
 from yibao.staff.sources import qualification_periods
@@ -179,6 +186,13 @@ def person(request: Request, staff_id: str):
                         "responsibility_zh": RESP_ZH.get(e.get("responsibility"), e.get("responsibility") or ""),
                         "institution_id": e.get("institution_id"), "note": note})
     periods = d.periods.to_pylist() if d is not None else []
+    letters = []  # (sanction, letter kind, its name): what the ledger's notices and decisions produced
+    for ref in dict.fromkeys(e.get("ref_id") for e in shown if e.get("kind") == "notice"):
+        kinds = {e.get("kind") for e in shown if e.get("ref_id") == ref}
+        letters.append((ref, "notice", LETTER_ZH["notice"]))
+        if kinds & {"sanction", "withdrawn"}:
+            k = "review_decision" if "review_requested" in kinds else "decision"
+            letters.append((ref, k, LETTER_ZH[k]))
     with request.app.state.settings.store.begin() as sc:
         run = fnd.latest_run(sc)
         f = findings_tbl.c
@@ -195,7 +209,7 @@ def person(request: Request, staff_id: str):
         "role_zh": ROLE_ZH.get(who.get("role"), who.get("role") or ""), "institution_id": who.get("institution_id"),
         "institution_name": who.get("institution_name"), "as_of": as_of.isoformat(),
         "state": {**state, "status_zh": STATUS_ZH[state["status"]]}, "events": ev_rows, "periods": periods,
-        "findings": found, "can_act": s.role in ACT_ROLES})
+        "findings": found, "can_act": s.role in ACT_ROLES, "letters": letters})
 
 
 @pages.get("/staff/procedure", response_class=HTMLResponse)
@@ -263,9 +277,13 @@ async def procedure_submit(request: Request):
         audit.record(settings.store, actor=s.user.username, role=s.role, action=STEPS[step][2],
                      object=f"staff:{form.get('staff_id') or ref}", client=request.client.host if request.client else "",
                      detail={"ref": ref})
+    pdf = None
+    if code == 0 and letter and step in ("notice", "decide"):
+        kind = "notice" if step == "notice" else ("review_decision" if "你已申请复核" in letter else "decision")
+        pdf = f"/staff/letters/{quote(ref, safe='')}/{kind}.pdf"
     ctx = {"title": "记分程序：预先告知 → 复核申请 → 专家意见 → 决定", "f": form, "steps": STEPS, "basis_zh": BASIS_ZH,
            "resp_zh": RESP_ZH, "result": {"ok": code == 0, "step_zh": STEPS[step][1], "output": out,
-                                          "letter": letter, "ref": ref}}
+                                          "letter": letter, "ref": ref, "pdf": pdf}}
     return render(request, "staff/procedure.html", ctx, status=200 if code == 0 else 422)
 
 
@@ -278,6 +296,54 @@ async def letter_download(request: Request):
     name = "".join(ch for ch in form.get("name", "letter") if ch.isalnum() or ch in "_-") or "letter"
     return Response(form.get("text", ""), media_type="text/markdown; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}.md"})
+
+
+def _ref_events(con, ref: str) -> list[dict]:
+    if not has_ledger(con):
+        return []
+    cur = con.execute("SELECT * FROM staff_events WHERE ref_id = ? ORDER BY event_id", [ref])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _letters(request: Request, s, ref: str) -> tuple[dict[str, str], dict]:
+    """(the letters of sanction ``ref`` with the name as the role may see it, the person); 404 if none or not
+    the hospital's own."""
+    con = _con(request)
+    try:
+        events = _ref_events(con, ref)
+        staff = _staff(con)
+        insts = dict(con.execute("SELECT institution_id, name FROM main.institutions").fetchall())
+    finally:
+        con.close()
+    if not events:
+        raise PageError(404, f"未找到处理决定 {ref} 的文书")
+    sid = events[0]["staff_id"]
+    who = staff.get(sid, {})
+    if s.role == "hospital" and who.get("institution_id") != s.user.institution_id:
+        raise PageError(404, f"未找到处理决定 {ref} 的文书")
+    note = next((e for e in events if e["kind"] == "notice"), events[0])
+    inst = insts.get(note.get("institution_id")) or note.get("institution_id") or ""
+    return letters_of(events, _name(s.role, who.get("name") or sid), inst), {"staff_id": sid, **who}
+
+
+@pages.get("/staff/letters/{ref}/{kind}.pdf")
+def letter_pdf_download(request: Request, ref: str, kind: str):
+    """One letter of a sanction as PDF (role-checked, names as the role may see them, audited)."""
+    s = require(request, READ_ROLES)
+    if kind not in LETTER_ZH:
+        raise PageError(404, f"未知文书 {kind}")
+    letters, who = _letters(request, s, ref)
+    if kind not in letters:
+        raise PageError(404, f"处理决定 {ref} 尚无{LETTER_ZH[kind]}")
+    data = letter_pdf(letters[kind])
+    settings = request.app.state.settings
+    audit.record(settings.store, actor=s.user.username, role=s.role, action="staff.letter", object=f"staff:{who['staff_id']}",
+                 client=request.client.host if request.client else "",
+                 detail={"ref": ref, "letter": kind, "masked": s.role in MASKED_ROLES})
+    name = quote(f"{LETTER_ZH[kind]}_{ref}.pdf")
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 router.include_router(pages)

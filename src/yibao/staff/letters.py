@@ -1,15 +1,25 @@
-"""Letters of the procedure (告知书、决定书), in Chinese, from templates (Markdown text).
+"""Letters of the procedure (告知书、决定书), in Chinese, from templates (Markdown text), and as PDF.
 
 Templates are ``string.Template`` texts: the defaults below, or files ``notice.md`` /
 ``decision.md`` in a directory named by ``YIBAO_STAFF_TEMPLATES`` (a region's own wording).
+
+:func:`letters_of` makes a sanction's letters again from its ledger events (the ledger only grows, so the same
+events give the same letters): the 预先告知书 once noticed, the 记分决定书 — 复核决定书 when the person asked for
+review — once decided. :func:`letter_pdf` sets one letter as an A4 PDF (``yibao.engine.pdf``: fpdf2 and Noto Sans
+CJK, the same as the statements), with the person's name as the caller passes it (masked for a role that sees
+names masked).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 from pathlib import Path
 from string import Template
+
+from yibao.engine.pdf import document, pdf_bytes
 
 BASIS_ZH = {"admin_penalty": "行政处罚", "agreement_termination": "解除服务协议", "agreement_suspension": "中止服务协议",
             "liquidated_damages": "处以违约金"}
@@ -88,3 +98,71 @@ def decision_letter(*, sanction_id, staff_id, name, institution, day, notice_day
     return _template("decision.md", DECISION).safe_substitute(
         sanction_id=sanction_id, staff_id=staff_id, name=name, review=review, result=result, day=_d(day),
         year=day.year)
+
+
+LETTER_ZH = {"notice": "预先告知书", "decision": "记分决定书", "review_decision": "复核决定书"}
+
+
+def _detail(e: dict) -> dict:
+    d = e.get("detail")
+    return json.loads(d) if isinstance(d, str) and d else (d or {})
+
+
+def _day(v) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+
+
+def letters_of(events: list[dict], name: str, institution: str) -> dict[str, str]:
+    """The letters of one sanction from its ledger events (one ``ref_id``, oldest first): ``{"notice": text}``
+    once noticed, and ``"decision"`` (no review asked) or ``"review_decision"`` (复核决定) once decided. A sanction
+    loaded from the contract tables without a notice has no letters (it was decided elsewhere)."""
+    notes = [e for e in events if e["kind"] == "notice"]
+    if not notes:
+        return {}
+    note = notes[-1]
+    nd = _detail(note)
+    out = {"notice": notice_letter(
+        sanction_id=note["ref_id"], staff_id=note["staff_id"], name=name, institution=institution,
+        day=_day(note["day"]), points=note["points"], basis=note["basis"], responsibility=note["responsibility"],
+        fraud=bool(note["fraud"]), facts=nd.get("facts", ""), deadline=_day(nd["deadline"]))}
+    after = [e for e in events if e.get("event_id", 0) > note.get("event_id", 0)] if "event_id" in note else events
+    done = [e for e in after if e["kind"] in ("sanction", "withdrawn")]
+    if not done:
+        return out
+    end = done[-1]
+    reviewed = any(e["kind"] == "review_requested" for e in after)
+    review = next((e for e in reversed(after) if e["kind"] == "review_decided"), None)
+    rd = _detail(review) if review else {}
+    cancelled = end["kind"] == "withdrawn"
+    points = note["points"] if cancelled else end["points"]
+    outcome = "cancelled" if cancelled else rd.get("outcome") or ("changed" if points != note["points"] else "upheld")
+    text = decision_letter(
+        sanction_id=note["ref_id"], staff_id=note["staff_id"], name=name, institution=institution, day=_day(end["day"]),
+        notice_day=_day(note["day"]), points=points, noticed_points=note["points"], basis=note["basis"],
+        responsibility=note["responsibility"], fraud=bool(note["fraud"]), reviewed=reviewed, outcome=outcome,
+        opinions=[_detail(e) for e in after if e["kind"] == "expert_opinion"],
+        reason=rd.get("reason") or _detail(end).get("reason", ""))
+    out["review_decision" if reviewed else "decision"] = text
+    return out
+
+
+def letter_pdf(text: str) -> bytes:
+    """One letter (the Markdown text above) as an A4 PDF: ``# `` the centred title, ``- `` items, ``**`` dropped."""
+    lines = text.splitlines()
+    head = next((ln[2:].strip() for ln in lines if ln.startswith("# ")), "医保支付资格文书")
+    pdf = document(head)
+    pdf.set_font("cjk", size=16)
+    pdf.cell(0, 12, head, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font("cjk", size=11)
+    for ln in lines:
+        if ln.startswith("# "):
+            continue
+        plain = re.sub(r"\*\*(.+?)\*\*", r"\1", ln).rstrip()
+        if not plain:
+            pdf.ln(3)
+            continue
+        if plain.startswith("- "):
+            plain = "· " + plain[2:]
+        pdf.multi_cell(0, 7, plain, new_x="LMARGIN", new_y="NEXT")
+    return pdf_bytes(pdf)

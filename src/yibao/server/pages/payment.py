@@ -20,16 +20,25 @@ shows that difference:
 - DRG, settled by group (按 DRG): fund payment = case weight × the year's settlement rate of its scheme
   (``base_rates.csv``, 结算费率), rounded to the fen; settled by item (按项目): fund payment = fund_paid
   (no gain, no loss); outside the agreement (协议期外): 0.
-- DIP: fund payment = points × the point value. ``dip score`` does not fix a point value; until a
-  settlement's point value is given the page uses an **estimated** one, Σ fund_paid ÷ Σ points of the scored
-  cases of the same scheme and settlement year over the whole region (budget-neutral), and says so.
+- DIP: fund payment = points × the point value (total-cost convention: minus the patient's share). The point
+  value is the real one when there is one (:func:`official_point_values`), first found of:
+  1. the year-end clearing of record of the pot ``scheme.inpatient`` (periods store, issued): its settlement
+     point value (结算点值);
+  2. the year's settlement computed by ``yibao dip settle --out WS/results/dip-settle`` (``summary.json``): its
+     settlement point value — computed, not yet issued, and the page says so;
+  3. the newest issued month of the year (periods store): that month's prepayment point value (月度预付点值) —
+     provisional, and the page says so;
+  4. none of these: an **estimate**, Σ fund_paid ÷ Σ points of the scored cases of the same scheme and
+     settlement year over the whole region (budget-neutral), and the page says why.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +56,7 @@ from yibao.dip.labels import GROUP_KIND_ZH as KIND_ZH
 from yibao.dip.policy import load_policy
 from yibao.drg.explain import group_one
 from yibao.drg.standards import load_standards
+from yibao.store import periods as per
 
 DRG_COLUMNS = {"病例号": "case_id", "机构编码": "institution_id", "险种": "scheme_zh", "结算年度": "settle_year",
                "分组状态": "status", "DRG": "drg", "DRG 名称": "drg_name", "相对权重 RW": "rw", "倍率": "outlier",
@@ -121,22 +131,95 @@ def _sql_path(p: str) -> str:
     return str(p).replace("'", "''")
 
 
-def dip_cases(src: Sources) -> pa.Table | None:
-    """Scored DIP cases with the estimated point value and the fund payment (None without the file)."""
+PV_ESTIMATE = "estimate"
+ESTIMATE_NOTE = ("尚无该年度已签发的结算期，也没有 yibao dip settle 的年度结算结果：点值为估算，即同险种同年度全区"
+                 " Σ统筹记账 ÷ Σ点数（预算中性），以签发的结算单为准")
+PV_KIND_ZH = {"clearing": "年终清算点值（已签发）", "settle": "年度结算点值（yibao dip settle 计算，尚未签发）",
+              "month": "月度预付点值（已签发，年终清算前的暂定点值）", PV_ESTIMATE: "估算点值"}
+
+
+def _settle_summary(cfg) -> dict | None:
+    d = Path(os.environ.get("YIBAO_DIP_SETTLED") or Path(cfg.workspace) / "results" / "dip-settle")
+    f = d / "summary.json"
+    if not f.is_file():
+        return None
+    try:
+        return json.loads(f.read_text(encoding="utf-8")) | {"_path": str(d)}
+    except (OSError, ValueError):
+        return None
+
+
+def official_point_values(cfg) -> dict[tuple[str, int], dict]:
+    """(scheme, year) → the real DIP point value to use: ``value`` (Decimal), ``convention``, ``kind`` (clearing /
+    settle / month) and ``source`` (the sentence the page shows). Pairs without one are absent (the page
+    estimates them and says so). See the module docstring for the order."""
+    out: dict[tuple[str, int], dict] = {}
+    months: dict[tuple[str, int], dict] = {}
+    store = getattr(cfg, "store", None)
+    for p in (per.list_periods(store, status="issued") if store is not None else []):
+        if p["setting"] != "inpatient" or p["method"] != "dip":
+            continue
+        key, sm = (p["scheme"], p["year"]), p["summary"]
+        when = f"{p['label']}第 {p['version']} 版，{p['issue_date']} 签发"
+        if p["month"] is None and sm.get("settlement_value") not in (None, "None"):
+            out[key] = {"value": Decimal(sm["settlement_value"]), "convention": sm.get("convention", "fund"),
+                        "kind": "clearing", "source": f"{when}的结算点值"}
+        elif p["month"] is not None and sm.get("month_value") not in (None, "None"):
+            if key not in months or p["month"] > months[key]["month"]:
+                months[key] = {"value": Decimal(sm["month_value"]), "convention": sm.get("convention", "fund"),
+                               "kind": "month", "month": p["month"],
+                               "source": f"{p['year']} 年尚未签发年终清算，显示最近签发的{when}的月度预付点值（暂定，"
+                                         "以年终清算点值为准）"}
+    summ = _settle_summary(cfg)
+    settled = {}
+    if summ and isinstance(summ.get("year"), int):
+        for scheme, v in (summ.get("schemes") or {}).items():
+            dip = (v or {}).get("dip") or {}
+            if dip.get("settlement_point_value") not in (None, "None"):
+                settled[(scheme, summ["year"])] = {
+                    "value": Decimal(dip["settlement_point_value"]), "convention": dip.get("convention", "fund"),
+                    "kind": "settle", "source": f"{summ['year']} 年的年度结算点值（{summ['_path']}，由 yibao dip settle "
+                                                "计算；结算期尚未签发年终清算，以签发的结算单为准）"}
+    for key, v in settled.items():
+        out.setdefault(key, v)
+    for key, v in months.items():
+        out.setdefault(key, v)
+    return out
+
+
+def dip_cases(src: Sources, official: dict[tuple[str, int], dict] | None = None) -> pa.Table | None:
+    """Scored DIP cases with the point value (the real one of ``official`` for its scheme and year, else the
+    estimate), its kind (``pv_kind``) and the fund payment (None without the file)."""
     if src.dip is None:
         return None
     t = _dip_table(str(src.dip), src.dip.stat().st_mtime)
+    items = sorted((official or {}).items())
+    o = pa.table({"scheme": pa.array([k[0] for k, _ in items], pa.string()),
+                  "settle_year": pa.array([k[1] for k, _ in items], pa.int64()),
+                  "o_value": pa.array([v["value"] for _, v in items], pa.decimal128(24, 6)),
+                  "o_total_cost": pa.array([v["convention"] == "total_cost" for _, v in items], pa.bool_()),
+                  "pv_kind": pa.array([v["kind"] for _, v in items], pa.string())})
     con = duckdb.connect()
     try:
         con.register("s", t)
-        return _arrow(con, """
+        con.register("o", o)
+        return _arrow(con, f"""
             WITH pv AS (SELECT scheme, settle_year,
                                CAST(sum(fund_paid) AS DECIMAL(38, 2)) / nullif(sum(points), 0) AS pv_raw
-                        FROM s WHERE points IS NOT NULL GROUP BY scheme, settle_year)
-            SELECT s.*, CAST(round(pv.pv_raw, 6) AS DECIMAL(18, 6)) AS point_value,
-                   CASE WHEN s.points IS NULL THEN NULL
-                        ELSE CAST(round(s.points * pv.pv_raw, 2) AS DECIMAL(18, 2)) END AS payment
-            FROM s LEFT JOIN pv USING (scheme, settle_year)""")
+                        FROM s WHERE points IS NOT NULL GROUP BY scheme, settle_year),
+                 v AS (SELECT s.*, o.o_value IS NOT NULL AS has_official,
+                              o.o_value, coalesce(o.o_total_cost, false) AS o_total_cost,
+                              coalesce(o.pv_kind, '{PV_ESTIMATE}') AS pv_kind, pv.pv_raw
+                       FROM s LEFT JOIN pv USING (scheme, settle_year)
+                       LEFT JOIN o ON o.scheme = s.scheme AND o.settle_year = CAST(s.settle_year AS BIGINT))
+            SELECT * EXCLUDE (has_official, o_value, o_total_cost, pv_raw),
+                   CASE WHEN has_official THEN CAST(o_value AS DECIMAL(18, 6))
+                        ELSE CAST(round(pv_raw, 6) AS DECIMAL(18, 6)) END AS point_value,
+                   CASE WHEN points IS NULL THEN NULL
+                        WHEN NOT has_official THEN CAST(round(points * pv_raw, 2) AS DECIMAL(18, 2))
+                        WHEN o_total_cost THEN CAST(round(points * o_value, 2) - (total_cost - fund_paid) AS DECIMAL(18, 2))
+                        ELSE CAST(round(points * o_value, 2) AS DECIMAL(18, 2)) END AS payment
+            FROM v""")
     finally:
         con.close()
 
@@ -187,10 +270,15 @@ def case_payment(cfg, case_id: str) -> dict:
     """The case's DIP and DRG rows (each None when absent) and the notes of what is missing."""
     src = sources(cfg)
     out = {"dip": None, "drg": None, "notes": list(src.notes), "names": _names() is not None}
-    dip = dip_cases(src)
+    official = official_point_values(cfg)
+    dip = dip_cases(src, official)
     if dip is not None:
         rows = dip.filter(pc.equal(dip.column("case_id"), case_id)).to_pylist()
         out["dip"] = _dip_row(rows[0]) if rows else None
+        if out["dip"] is not None:
+            key = (out["dip"]["scheme"], out["dip"]["settle_year"])
+            out["dip"]["pv_label"] = PV_KIND_ZH[out["dip"]["pv_kind"]]
+            out["dip"]["pv_source"] = official[key]["source"] if key in official else ESTIMATE_NOTE
     drg = drg_cases(src)
     if drg is not None:
         rows = drg.filter(pc.equal(drg.column("case_id"), case_id)).to_pylist()
@@ -210,7 +298,8 @@ def institution_view(cfg, reader, institution_id: str, scheme: str, year: int | 
     """One institution's cases under ``scheme`` (``dip`` or ``drg``) with payment and profit, a page of them,
     and the totals by department and by attending doctor (over all its cases of the year)."""
     src = sources(cfg)
-    table = dip_cases(src) if scheme == "dip" else drg_cases(src)
+    official = official_point_values(cfg) if scheme == "dip" else {}
+    table = dip_cases(src, official) if scheme == "dip" else drg_cases(src)
     out = {"available": table is not None, "notes": list(src.notes), "cases": [], "by_dept": [], "by_doctor": [],
            "total": {}, "years": [], "count": 0, "names": _names() is not None or scheme == "drg"}
     if table is None:
@@ -248,9 +337,13 @@ def institution_view(cfg, reader, institution_id: str, scheme: str, year: int | 
                                     count(*) FILTER (WHERE payment IS NULL) FROM t""").fetchone()
         out["total"] = dict(zip(cols[1:], tot))
         if scheme == "dip":
-            out["point_values"] = [(SCHEME_ZH.get(sch, sch), pv) for sch, pv in con.execute(
-                """SELECT DISTINCT scheme, point_value FROM p WHERE settle_year IS NOT DISTINCT FROM ?
-                   AND point_value IS NOT NULL ORDER BY scheme""", [year]).fetchall()]
+            out["point_values"] = [
+                {"scheme": SCHEME_ZH.get(sch, sch), "value": pv, "kind": kind, "kind_zh": PV_KIND_ZH[kind],
+                 "source": official[(sch, year)]["source"] if (sch, year) in official else ESTIMATE_NOTE}
+                for sch, pv, kind in con.execute(
+                    """SELECT DISTINCT scheme, point_value, pv_kind FROM p WHERE settle_year IS NOT DISTINCT FROM ?
+                       AND point_value IS NOT NULL ORDER BY scheme""", [year]).fetchall()]
+            out["estimated"] = any(v["kind"] == PV_ESTIMATE for v in out["point_values"])
         else:
             out["rates"] = con.execute("""SELECT DISTINCT scheme_zh, rate FROM p WHERE rate IS NOT NULL
                                           ORDER BY scheme_zh""").fetchall()
@@ -296,4 +389,5 @@ def drg_trail(case: dict) -> tuple[str | None, str | None]:
         return None, f"本病例无法给出分组过程：{str(exc).splitlines()[0][:200]}"
 
 
-__all__ = ["Sources", "case_payment", "dip_group_name", "drg_trail", "institution_view", "sources"]
+__all__ = ["PV_KIND_ZH", "Sources", "case_payment", "dip_group_name", "drg_trail", "institution_view",
+           "official_point_values", "sources"]

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
 from yibao.server import auth
-from yibao.server.pages import hospital, workbench
+from yibao.server.pages import hospital, statements, workbench
 from yibao.server.pages.core import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -102,3 +102,4 @@ def static(path: str):
 
 router.include_router(workbench.router)
 router.include_router(hospital.router)
+router.include_router(statements.router)
