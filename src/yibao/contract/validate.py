@@ -329,16 +329,23 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
              load_id: int = 0, prefix: str = "stage") -> Validated:
     """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
 
+    ``raw`` holds its text as an Arrow table (``data``) or, staged by the loader, in the database table
+    ``raw.relation`` with its proven columns computed batch by batch (the same SQL runs on either).
+
     ``refs`` maps a referenced table name to an SQL relation holding its known keys (existing
     workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
     table is not in ``refs`` is not checked. Cross-column rules, duplicate keys and references
     are checked on rows whose cells are all acceptable, into a small side table ``_extra``.
     """
     t = raw.schema
-    src = f"_raw_{t.name}"
-    con.register(src, raw.data)
+    if raw.data is None and raw.relation:  # staged into the database batch by batch (engine.loading)
+        src, registered = raw.relation, False
+        proven, conforming = raw.proven, raw.conforming
+    else:
+        src, registered = f"_raw_{t.name}", True
+        con.register(src, raw.data)
+        proven, conforming = proven_columns(raw.data, t)
     acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
-    proven, conforming = proven_columns(raw.data, t)
     enforced, notes = enforced_formats(con, t, src, conforming)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src, enforced, proven)}")
     parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
@@ -396,7 +403,8 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         con.unregister("_reader")
     accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchall()[0][0]
     quarantined = con.execute(f"SELECT count(*) FROM {qua}").fetchall()[0][0]
-    con.unregister(src)
+    if registered:
+        con.unregister(src)
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
     return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes)
