@@ -29,6 +29,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
+import pyarrow as pa
+
 from yibao import __version__
 from yibao.contract.errors import BadOption, ProblemReported
 from yibao.contract.mapping import Profile, load_profile
@@ -219,28 +221,53 @@ def _discover(directory: Path, profile: Profile) -> tuple[dict[str, Path], list[
 def _stage(con, name: str, path: Path, profile: Profile, progress: Progress | None) -> RawTable:
     """Stream one file into the temp table ``_raw_{name}`` (text + ``_row``) batch by batch; its proven columns.
 
-    Memory holds one batch (16 MiB of the file) at a time; DuckDB keeps the staged text within its memory
-    limit and spills the rest to its temp directory. A file that cannot be read raises FatalLoadError here.
+    Memory holds a few batches (16 MiB of the file each) at a time: DuckDB pulls them from an Arrow stream
+    into the table, keeps the staged text within its memory limit and spills the rest to its temp directory.
+    A file that cannot be read raises FatalLoadError here (the error of the reader, not DuckDB's).
     """
     t = TABLES[name]
     rel = f"_raw_{name}"
     raw, batches = stream_table(path, t, profile)
-    cols = ", ".join(f"{q(c)} VARCHAR" for c in t.column_names)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} ({cols}, {ROW} BIGINT)")
-    proven = conforming = None
-    for batch, restart in batches:
-        if restart:  # the careful path re-read the whole file: forget the batches before
-            con.execute(f"DELETE FROM {rel}")
-            proven = conforming = None
+    schema = pa.schema([*(pa.field(c, pa.string()) for c in t.column_names), pa.field(ROW, pa.int64())])
+    state: dict = {"proven": None, "conforming": None, "error": None, "whole": None}
+
+    def checked(batch: pa.Table) -> None:
         p, c = proven_columns(batch, t)
-        proven = p if proven is None else proven & p
-        conforming = c if conforming is None else conforming & c
-        con.register("_batch", batch)
-        con.execute(f"INSERT INTO {rel} SELECT * FROM _batch")
-        con.unregister("_batch")
-        if progress:
-            progress(name, "read", raw.rows)
-    raw.relation, raw.proven, raw.conforming = rel, proven or frozenset(), conforming or frozenset()
+        state["proven"] = p if state["proven"] is None else state["proven"] & p
+        state["conforming"] = c if state["conforming"] is None else state["conforming"] & c
+
+    def stream():
+        try:
+            for batch, restart in batches:
+                if restart:  # the careful path re-read the whole file: staged after the stream, see below
+                    state["whole"] = batch
+                    return
+                checked(batch)
+                yield from batch.cast(schema).to_batches()
+                if progress:
+                    progress(name, "read", raw.rows)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below as it was, not as DuckDB's error
+            state["error"] = exc
+
+    con.register("_stream", pa.RecordBatchReader.from_batches(schema, stream()))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS SELECT * FROM _stream")
+    except Exception:
+        if state["error"] is None:
+            raise
+    finally:
+        con.unregister("_stream")
+    if state["error"] is not None:
+        raise state["error"]
+    if state["whole"] is not None:
+        whole = state["whole"].cast(schema)
+        state["proven"] = state["conforming"] = None
+        checked(whole)
+        con.execute(f"DELETE FROM {rel}")
+        con.register("_whole", whole)
+        con.execute(f"INSERT INTO {rel} SELECT * FROM _whole")
+        con.unregister("_whole")
+    raw.relation, raw.proven, raw.conforming = rel, state["proven"] or frozenset(), state["conforming"] or frozenset()
     return raw
 
 
