@@ -10,7 +10,7 @@ import pytest
 import yibao.drg.standards as standards
 from yibao.drg import stdcache
 from yibao.drg.standards import load_standards
-from tests.drg.helpers import write_mini
+from .helpers import write_mini
 
 
 @pytest.fixture

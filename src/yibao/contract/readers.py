@@ -37,6 +37,7 @@ from yibao.contract.schema import CSV_MAX_UNCLOSED_QUOTES, XLSX_MAX_UNPACKED_BYT
 FORMATS = (".csv", ".parquet", ".xlsx")
 ROW = "_row"  # 1-based data row number in the source (header excluded)
 _CHUNK = 1 << 24
+STREAM_BLOCK = 1 << 24  # bytes of a CSV file parsed per batch by :func:`stream_table`
 
 
 @dataclass
@@ -340,7 +341,7 @@ def _stream_csv(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, 
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=names,
-                                           skip_rows=1, block_size=1 << 24),
+                                           skip_rows=1, block_size=STREAM_BLOCK),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -385,7 +386,7 @@ def _stream_parquet(path: Path, schema: Table, profile: Profile) -> tuple[RawTab
     def batches() -> Batches:
         n = 0
         try:
-            for batch in pf.iter_batches(batch_size=1 << 17):
+            for batch in pf.iter_batches(batch_size=max(STREAM_BLOCK >> 7, 1024)):
                 data = pa.Table.from_batches([batch])
                 for k, v in _numeric_code_columns(schema, names, data).items():
                     raw.numeric_code_cells[k] = raw.numeric_code_cells.get(k, 0) + v
