@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import tempfile
 from pathlib import Path
 
@@ -67,8 +68,6 @@ def _safe(path: Path) -> bool:
         st = path.lstat()
     except OSError:
         return False
-    import stat
-
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
