@@ -131,8 +131,11 @@ def main() -> None:
     print("| phase | seconds |")
     print("|---|---:|")
     for line in r.stdout.strip().splitlines():
-        name, sec = line.rsplit(" ", 1)
-        print(f"| {name} | {float(sec):.2f} |")
+        name, _, sec = line.rpartition(" ")
+        try:
+            print(f"| {name} | {float(sec):.2f} |")
+        except ValueError:
+            print(f"| (output) {line} | |")
     if args.dip_catalogue:
         s = timed([sys.executable, "-m", "yibao.cli", "dip", "score", "--workspace", args.workspace, "--catalogue",
                    args.dip_catalogue, "--out", str(tmp / "dip")], 1, env)

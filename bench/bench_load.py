@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("institutions", "insured", "staff", "catalog", "cases", "fee_items", "sanctions", "repairs", "labels")
+TABLES = ("institutions", "insured", "staff", "catalog", "cases", "fee_items", "sanctions", "repairs", "filings",
+          "claims", "labels", "fund_flows")
 
 BARE = """
 import duckdb, sys
