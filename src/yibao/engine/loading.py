@@ -1,7 +1,9 @@
-"""Loading a region directory into a workspace: read all, validate, then swap in one transaction.
+"""Loading a region directory into a workspace: stream, stage, then validate and switch in one transaction.
 
-1. Every contract file present in the directory is read first (:mod:`yibao.contract.readers`).
-   A file that cannot be read stops the load here, before the workspace is touched.
+1. Every contract file present in the directory is streamed in batches (:func:`readers.stream_table`) into a
+   temp table of the workspace's connection (stage), in memory bounded by DuckDB's limit (``--memory-limit``)
+   plus a few batches (docs/scale.md §1). A file that cannot be read stops the load here, before the
+   workspace's tables are touched.
 2. In one transaction, tables are validated in dependency order (institutions before staff
    before cases before fee lines …), so a reference is checked against the workspace's rows
    plus the rows accepted earlier in the same load.
