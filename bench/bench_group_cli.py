@@ -34,7 +34,6 @@ from pathlib import Path
 
 import duckdb
 
-
 PHASES = r"""
 import sys, time
 t0 = time.perf_counter()

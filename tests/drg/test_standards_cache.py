@@ -10,6 +10,7 @@ import pytest
 import yibao.drg.standards as standards
 from yibao.drg import stdcache
 from yibao.drg.standards import load_standards
+
 from .helpers import write_mini
 
 
