@@ -1,6 +1,7 @@
 """``yibao group drg`` as a user runs it — process start, CSV read, grouping, CSV write — per version.
 
     .venv/bin/python bench/bench_group_cli.py --workspace WS [--scale 11] [--standards DIR [DIR …]] [--repeat 3]
+        [--dip-catalogue CAT] [--review-data REGION]
 
 Writes the workspace's inpatient cases, repeated ``--scale`` times with distinct case ids, to a CSV in
 the contract's reduced grouping layout (``case_id, sex, age_years, newborn_age_days, newborn_weight_g,
@@ -8,6 +9,15 @@ principal_dx, secondary_dx, procedures, admit_date, discharge_date``), then time
 each version folder, one after the other in the same run, fastest of ``--repeat``. The bare baseline in
 the same run: DuckDB reading the same CSV and writing five columns back (``read_csv`` → ``COPY``), so the
 ratio says what the grouping costs beyond moving the file.
+
+The compiled standards are cached on disk (``yibao.drg.stdcache``): each version is timed once with an empty
+cache (``cold``: read, validate, compile, write the entry) and then ``--repeat`` times with it (``warm``). A phase
+profile of one warm run follows (process start and imports, the CSV read into the typed input, the standards
+from the cache, grouping, names and CSV write), timed in-process by wrapping the functions ``group_file`` calls.
+
+With ``--dip-catalogue`` (a ``yibao dip build`` output for ``--workspace``) ``yibao dip score`` is timed too
+(workspace → scored CSV/Parquet); with ``--review-data`` ``yibao review --data REGION`` (CSV files → load into a
+temporary workspace → findings CSV), once each.
 """
 
 from __future__ import annotations
@@ -24,12 +34,38 @@ from pathlib import Path
 
 import duckdb
 
+PHASES = r"""
+import sys, time
+t0 = time.perf_counter()
+import yibao.cli  # noqa: F401 - what the command imports at start
+import yibao.drg.cases as cases
+import yibao.drg.standards as standards
+t1 = time.perf_counter()
+T = {}
+def wrap(mod, name):
+    real = getattr(mod, name)
+    def timed(*a, **k):
+        t = time.perf_counter(); r = real(*a, **k); T[name] = T.get(name, 0) + time.perf_counter() - t; return r
+    setattr(mod, name, timed)
+for n in ("read_cases", "group_table", "add_names", "write_results"):
+    wrap(cases, n)
+std = standards.load_standards(sys.argv[1]); std.tables()
+t2 = time.perf_counter()
+cases.group_file(sys.argv[2], sys.argv[3], std)
+t3 = time.perf_counter()
+print(f"imports {t1 - t0:.3f}")
+print(f"standards (cache) {t2 - t1:.3f}")
+for n in ("read_cases", "group_table", "add_names", "write_results"):
+    print(f"{n} {T.get(n, 0):.3f}")
+print(f"rest of group_file {t3 - t2 - sum(T.values()):.3f}")
+"""
 
-def timed(cmd: list[str], repeat: int) -> float:
+
+def timed(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed: {r.stderr}")
         best = min(best, time.perf_counter() - t)
@@ -42,6 +78,8 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=11)
     ap.add_argument("--standards", nargs="+", required=True)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dip-catalogue", default=None)
+    ap.add_argument("--review-data", default=None)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="yibao-group-cli-"))
     src = tmp / "cases.csv"
@@ -55,6 +93,8 @@ def main() -> None:
         FROM ws.cases c, range({args.scale}) r(k) WHERE c.setting = 'inpatient' ORDER BY k, c.case_id
     ) TO '{src}' (FORMAT csv, HEADER true)""")
     n = con.execute(f"SELECT count(*) FROM read_csv('{src}')").fetchall()[0][0]
+    stays = con.execute("SELECT count(*) FROM ws.cases WHERE setting = 'inpatient'").fetchall()[0][0]
+    con.execute("DETACH ws")  # the commands below open the workspace themselves
     t = time.perf_counter()
     for _ in range(args.repeat):
         con.execute(f"COPY (SELECT case_id, sex, principal_dx, admit_date, discharge_date FROM read_csv('{src}')) "
@@ -68,12 +108,45 @@ def main() -> None:
     print(f"- Input: {n:,} cases ({src.stat().st_size / 1e6:,.0f} MB CSV; `{args.workspace}` inpatient × "
           f"{args.scale}); fastest of {args.repeat}; bare baseline (DuckDB read_csv → COPY of 5 columns) "
           f"{bare:.2f} s\n")
-    print("| standards | whole command | cases/s | ÷ bare baseline |")
-    print("|---|---:|---:|---:|")
+    print("| standards | cache | whole command | cases/s | ÷ bare baseline |")
+    print("|---|---|---:|---:|---:|")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     for std in args.standards:
-        s = timed([sys.executable, "-m", "yibao.cli", "group", "drg", "--standards", std, str(src),
-                   str(tmp / "out.csv")], args.repeat)
-        print(f"| {Path(std).name} | {s:.2f} s | {n / s:,.0f} | {s / bare:.1f} |")
+        cmd = [sys.executable, "-m", "yibao.cli", "group", "drg", "--standards", std, str(src), str(tmp / "out.csv")]
+        env["YIBAO_CACHE_DIR"] = str(tmp / f"cache-{Path(std).name}")
+        for label, repeat in (("cold", 1), ("warm", args.repeat)):
+            s = timed(cmd, repeat, env)
+            print(f"| {Path(std).name} | {label} | {s:.2f} s | {n / s:,.0f} | {s / bare:.1f} |")
+    std = args.standards[0]
+    env["YIBAO_CACHE_DIR"] = str(tmp / f"cache-{Path(std).name}")
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", PHASES, std, str(src), str(tmp / "out2.csv")], capture_output=True,
+                       text=True, env=env)
+    whole = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(r.stderr)
+    print(f"\nWhere the time of one warm run goes ({Path(std).name}; process wall {whole:.2f} s; the remainder is "
+          "the interpreter's own start and exit):\n")
+    print("| phase | seconds |")
+    print("|---|---:|")
+    for line in r.stdout.strip().splitlines():
+        name, _, sec = line.rpartition(" ")
+        try:
+            print(f"| {name} | {float(sec):.2f} |")
+        except ValueError:
+            print(f"| (output) {line} | |")
+    if args.dip_catalogue:
+        s = timed([sys.executable, "-m", "yibao.cli", "dip", "score", "--workspace", args.workspace, "--catalogue",
+                   args.dip_catalogue, "--out", str(tmp / "dip")], 1, env)
+        print(f"\n- `yibao dip score` (workspace `{args.workspace}` → scored files, {stays:,} inpatient stays): "
+              f"{s:.2f} s, {stays / s:,.0f} stays/s")
+    if args.review_data:
+        region = Path(args.review_data)
+        lines = con.execute(f"SELECT count(*) FROM read_csv('{region / 'fee_items.csv'}')").fetchall()[0][0]
+        s = timed([sys.executable, "-m", "yibao.cli", "review", "--data", str(region), "--out", str(tmp / "review")],
+                  1, env)
+        print(f"- `yibao review --data {region}` (CSV → temporary workspace → findings, {lines:,} fee lines): "
+              f"{s:.2f} s, {lines / s:,.0f} lines/s")
 
 
 if __name__ == "__main__":

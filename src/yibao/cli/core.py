@@ -76,6 +76,9 @@ def load(
     max_quarantine_share: Optional[str] = typer.Option(
         None, "--max-quarantine-share",
         help="任一表隔离行占比超过该值（如 0.05 或 5%）时整个装载不生效（退出码 3，工作区不变）"),
+    memory_limit: Optional[str] = typer.Option(
+        None, "--memory-limit",
+        help="装载时数据库的内存上限（如 2GB、512MB；缺省 2GB），超出部分暂存磁盘：大统筹区也能在有限内存中装载"),
 ) -> None:
     """校验并装载数据目录到工作区；问题行进入隔离表。"""
     from yibao.engine.loading import LoadProblem, load_region
@@ -84,7 +87,8 @@ def load(
         with RateProgress("load") as bar:
             report = load_region(directory, workspace,
                                  progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"),
-                                 mapping=mapping, max_quarantine_share=max_quarantine_share)
+                                 mapping=mapping, max_quarantine_share=max_quarantine_share,
+                                 memory_limit=memory_limit)
     except LoadProblem as exc:
         for t in exc.tables:  # the counts behind the refusal, on stdout; the one-line error follows
             print(t.line())

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +37,7 @@ from yibao.contract.schema import CSV_MAX_UNCLOSED_QUOTES, XLSX_MAX_UNPACKED_BYT
 FORMATS = (".csv", ".parquet", ".xlsx")
 ROW = "_row"  # 1-based data row number in the source (header excluded)
 _CHUNK = 1 << 24
+STREAM_BLOCK = 1 << 24  # bytes of a CSV file parsed per batch by :func:`stream_table`
 
 
 @dataclass
@@ -78,10 +80,14 @@ class RawTable:
     mapped_values: dict[str, int] = field(default_factory=dict)     # column → cells the profile translated
     numeric_code_cells: dict[str, int] = field(default_factory=dict)  # code column → numeric cells (Excel, Parquet)
     header_row: int = 1                                             # sheet row of the header (title rows above)
+    rows: int = 0  # rows handed on so far by a streamed table (:func:`stream_table`), whose ``data`` is None
+    relation: str | None = None  # a streamed table staged into the database: the table holding its text
+    proven: frozenset[str] = frozenset()  # … and its proven / conforming columns (validate.proven_columns)
+    conforming: frozenset[str] = frozenset()
 
     @property
     def read(self) -> int:
-        return self.data.num_rows + len(self.shape_errors)
+        return (self.data.num_rows if self.data is not None else self.rows) + len(self.shape_errors)
 
 
 @dataclass
@@ -144,6 +150,62 @@ def read_table(path: Path, schema: Table, profile: Profile | None = None) -> Raw
     except (OSError, pa.ArrowException, ValueError, KeyError, EOFError) as exc:
         raise FatalLoadError(str(path), f"无法读取：{_one_line(exc)}") from exc
     raise FatalLoadError(str(path), f"不支持的文件格式 {ext}（支持 .csv、.parquet、.xlsx）")
+
+
+Batches = Iterator[tuple[pa.Table, bool]]  # (rows in the contract's columns + ``_row``, restart)
+
+
+def stream_table(path: Path, schema: Table, profile: Profile | None = None) -> tuple[RawTable, Batches]:
+    """:func:`read_table` in batches, so that a file of any size is read in bounded memory.
+
+    Returns the table's description (``data`` is None; the header was checked already: a fatal error in it is
+    raised here) and an iterator of ``(batch, restart)``: each batch holds the contract's columns as text plus
+    ``_row``, exactly the rows :func:`read_table` would return, in file order. ``restart`` True means "forget
+    the batches before, this one holds the whole table": a CSV file whose row count does not match its lines
+    (a bad row, a value with a line break, an unclosed quote) is read again whole by the careful path, which
+    sets ``shape_errors``. ``rows``, ``mapped_values``, ``missing_optional`` and ``numeric_code_cells`` are
+    final once the iterator is exhausted; a fatal error while iterating is a :class:`FatalLoadError` too.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    profile = profile or shipped_profile()
+    try:
+        if ext == ".csv":
+            raw, batches = _stream_csv(path, schema, profile)
+        elif ext == ".parquet":
+            raw, batches = _stream_parquet(path, schema, profile)
+        elif ext == ".xlsx":  # cell by cell anyway, and meant for small tables: read whole
+            raw = _read_xlsx(path, schema, profile)
+            whole, raw.data, raw.rows = raw.data, None, raw.data.num_rows
+            batches = iter([(whole, False)])
+        else:
+            raise FatalLoadError(str(path), f"不支持的文件格式 {ext}（支持 .csv、.parquet、.xlsx）")
+    except FatalLoadError:
+        raise
+    except (OSError, pa.ArrowException, ValueError, KeyError, EOFError) as exc:
+        raise FatalLoadError(str(path), f"无法读取：{_one_line(exc)}") from exc
+    return raw, _guarded(path, batches)
+
+
+def _guarded(path: Path, batches: Batches) -> Batches:
+    try:
+        yield from batches
+    except FatalLoadError:
+        raise
+    except (OSError, pa.ArrowException, ValueError, KeyError, EOFError) as exc:
+        raise FatalLoadError(str(path), f"无法读取：{_one_line(exc)}") from exc
+
+
+def _emit(raw: RawTable, data: pa.Table, profile: Profile, restart: bool) -> tuple[pa.Table, bool]:
+    """One batch in the contract's columns; the counts the table's description keeps are summed on ``raw``."""
+    out, changed, missing = _contract_columns(raw.schema, data, profile)
+    if restart:
+        raw.rows, raw.mapped_values = 0, {}
+    raw.rows += out.num_rows
+    for k, v in changed.items():
+        raw.mapped_values[k] = raw.mapped_values.get(k, 0) + v
+    raw.missing_optional = missing
+    return out, restart
 
 
 def _one_line(exc: BaseException) -> str:
@@ -248,6 +310,97 @@ def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
     # rare: a bad row, a value holding a line break, or an unclosed quote that swallowed lines
     data, shape_errors = _read_csv_by_lines(path, schema, names, arrow_encoding, encoding)
     return _finish(path, schema, data, encoding, shape_errors, names, scan.sha256, profile=profile, mapped=mapped)
+
+
+def _stream_csv(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, Batches]:
+    """:func:`_read_csv` by blocks of the file (Arrow's streaming reader), same checks, same rows."""
+    encoding = detect_encoding(path)
+    with path.open("r", encoding=encoding, newline="") as f:
+        try:
+            header = next(csv.reader(f))
+        except StopIteration:
+            raise FatalLoadError(str(path), "空文件（没有表头）") from None
+        except csv.Error as exc:
+            raise FatalLoadError(str(path), f"表头无法解析：{_one_line(exc)}") from exc
+    names, mapped = _contract_header(path, [h.strip().lstrip("\ufeff") for h in header], schema, profile)
+    scan = _scan(path)
+    if scan.nul_offset is not None:
+        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 "
+                             "0x00（二进制数据）")
+    arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
+    ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
+    raw = RawTable(schema, path, None, encoding, scan.sha256, ignored, [], [], [], mapped or {}, {}, {})
+
+    def batches() -> Batches:
+        bad: list[int] = []
+
+        def on_bad(row) -> str:
+            bad.append(1)
+            return "skip"
+
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=arrow_encoding, use_threads=True, column_names=names,
+                                           skip_rows=1, block_size=STREAM_BLOCK),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        n = 0
+        for batch in reader:
+            if bad or n + batch.num_rows > scan.records:
+                break  # not one record per line: the careful path below reads the file again
+            t = pa.Table.from_batches([batch])
+            rows = np.arange(n + 1, n + t.num_rows + 1, dtype=np.int64)
+            n += t.num_rows
+            yield _emit(raw, t.append_column(ROW, pa.array(rows, pa.int64())), profile, False)
+        else:
+            if not bad and n == scan.records:  # the common case, checked against the file's own line count
+                if n == 0:
+                    empty = pa.table({**{c: pa.array([], pa.string()) for c in names}, ROW: pa.array([], pa.int64())})
+                    yield _emit(raw, empty, profile, False)
+                return
+        reader.close()
+        # rare: a bad row, a value holding a line break, or an unclosed quote that swallowed lines (whole file)
+        data, raw.shape_errors = _read_csv_by_lines(path, schema, names, arrow_encoding, encoding)
+        yield _emit(raw, data, profile, True)
+
+    return raw, batches()
+
+
+def _stream_parquet(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, Batches]:
+    """:func:`_read_parquet` by row groups' batches."""
+    broken = "无法读取 Parquet 文件（可能已截断或损坏）："
+    try:
+        pf = pq.ParquetFile(path)
+        arrow_schema = pf.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise FatalLoadError(str(path), f"{broken}{_one_line(exc)}") from exc
+    names, mapped = _contract_header(path, [n.strip() for n in arrow_schema.names], schema, profile)
+    for n, f in zip(names, arrow_schema):
+        if n in schema.column_names:
+            _check_parquet_type(path, schema.column(n), f.type)
+    ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
+    raw = RawTable(schema, path, None, "parquet", _sha256(path), ignored, [], [], [], mapped or {}, {}, {})
+
+    def batches() -> Batches:
+        n = 0
+        try:
+            for batch in pf.iter_batches(batch_size=max(STREAM_BLOCK >> 7, 1024)):
+                data = pa.Table.from_batches([batch])
+                for k, v in _numeric_code_columns(schema, names, data).items():
+                    raw.numeric_code_cells[k] = raw.numeric_code_cells.get(k, 0) + v
+                text = pa.table([_arrow_to_text(col) for col in data.columns], names=names)
+                rows = np.arange(n + 1, n + text.num_rows + 1, dtype=np.int64)
+                n += text.num_rows
+                yield _emit(raw, text.append_column(ROW, pa.array(rows, pa.int64())), profile, False)
+        except (pa.ArrowException, OSError) as exc:
+            raise FatalLoadError(str(path), f"{broken}{_one_line(exc)}") from exc
+        if n == 0:
+            empty = pa.table({**{c: pa.array([], pa.string()) for c in names}, ROW: pa.array([], pa.int64())})
+            yield _emit(raw, empty, profile, False)
+
+    return raw, batches()
 
 
 @dataclass
@@ -587,10 +740,9 @@ def _check_header(path: Path, names: list[str], schema: Table) -> None:
         )
 
 
-def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
-            shape_errors: list[ShapeError], names: list[str], sha256: str | None = None,
-            cell_issues: list[CellIssue] | None = None, profile: Profile | None = None,
-            mapped: dict[str, str] | None = None, numeric: dict[str, int] | None = None) -> RawTable:
+def _contract_columns(schema: Table, data: pa.Table,
+                      profile: Profile | None) -> tuple[pa.Table, dict[str, int], list[str]]:
+    """The contract's columns (absent ones blank) + ``_row``, the profile applied; (table, changed, missing)."""
     changed: dict[str, int] = {}
     if profile is not None:
         data, changed = profile.apply(schema, data)
@@ -602,7 +754,14 @@ def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
         else:
             missing.append(c.name)
             cols.append(pa.chunked_array([pa.array([""] * n, pa.string())]) if n else pa.chunked_array([], pa.string()))
-    out = pa.table(cols + [data.column(ROW)], names=schema.column_names + [ROW])
+    return pa.table(cols + [data.column(ROW)], names=schema.column_names + [ROW]), changed, missing
+
+
+def _finish(path: Path, schema: Table, data: pa.Table, encoding: str,
+            shape_errors: list[ShapeError], names: list[str], sha256: str | None = None,
+            cell_issues: list[CellIssue] | None = None, profile: Profile | None = None,
+            mapped: dict[str, str] | None = None, numeric: dict[str, int] | None = None) -> RawTable:
+    out, changed, missing = _contract_columns(schema, data, profile)
     ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
     return RawTable(schema, path, out, encoding, sha256 or _sha256(path), ignored, missing, shape_errors,
                     cell_issues or [], mapped or {}, changed, numeric or {})

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yibao.contract.readers import ROW, RawTable
 from yibao.contract.reasons import REASONS
@@ -183,6 +184,7 @@ def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = fr
         shaped = f"(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL)"
         valid = (f"coalesce(regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND "
                  f"TRY_CAST({v} AS DATE) BETWEEN DATE '{DATE_MIN}' AND DATE '{DATE_MAX}', FALSE)")
+        valid = "TRUE" if c.name in proven else valid
         typed = f"CAST({v} AS DATE)"
         checks += [(shaped, "BAD_DATE_RANGE", f"（应在 {DATE_MIN} 至 {DATE_MAX} 之间；没有结束日期的请留空）"),
                    ("TRUE", "BAD_DATE", "")]
@@ -194,6 +196,7 @@ def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = fr
             valid = f"regexp_full_match({v}, '(0(\\.[0-9]{{1,{places}}}0*)?|1(\\.0+)?)')"
         else:
             valid = f"regexp_full_match({v}, '[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}}0*)?')"
+        valid = "TRUE" if c.name in proven and kind != "ratio" else valid
         typed = f"CAST({v} AS {c.duckdb_type})"
         numeric = f"regexp_full_match({v}, '-?[0-9]+(\\.[0-9]+)?')"
         negative = f"regexp_full_match({v}, '-[0-9.]*[1-9][0-9.]*')"
@@ -209,7 +212,7 @@ def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = fr
         lo = -(2**31) if c.lo is None else c.lo
         hi = 2**31 - 1 if c.hi is None else c.hi
         is_int = f"regexp_full_match({v}, '-?[0-9]{{1,10}}')"
-        valid = f"({is_int} AND TRY_CAST({v} AS BIGINT) BETWEEN {lo} AND {hi})"
+        valid = "TRUE" if c.name in proven else f"({is_int} AND TRY_CAST({v} AS BIGINT) BETWEEN {lo} AND {hi})"
         typed = f"CAST({v} AS INTEGER)"
         rng = f"（允许 {lo}–{hi}）" if c.lo is not None or c.hi is not None else ""
         checks += [(f"NOT {is_int}", "BAD_TYPE", "（应为整数）"), ("TRUE", "BAD_RANGE", rng)]
@@ -329,16 +332,23 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
              load_id: int = 0, prefix: str = "stage") -> Validated:
     """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
 
+    ``raw`` holds its text as an Arrow table (``data``) or, staged by the loader, in the database table
+    ``raw.relation`` with its proven columns computed batch by batch (the same SQL runs on either).
+
     ``refs`` maps a referenced table name to an SQL relation holding its known keys (existing
     workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
     table is not in ``refs`` is not checked. Cross-column rules, duplicate keys and references
     are checked on rows whose cells are all acceptable, into a small side table ``_extra``.
     """
     t = raw.schema
-    src = f"_raw_{t.name}"
-    con.register(src, raw.data)
+    if raw.data is None and raw.relation:  # staged into the database batch by batch (engine.loading)
+        src, registered = raw.relation, False
+        proven, conforming = raw.proven, raw.conforming
+    else:
+        src, registered = f"_raw_{t.name}", True
+        con.register(src, raw.data)
+        proven, conforming = proven_columns(raw.data, t)
     acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
-    proven, conforming = proven_columns(raw.data, t)
     enforced, notes = enforced_formats(con, t, src, conforming)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src, enforced, proven)}")
     parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
@@ -396,7 +406,8 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         con.unregister("_reader")
     accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchall()[0][0]
     quarantined = con.execute(f"SELECT count(*) FROM {qua}").fetchall()[0][0]
-    con.unregister(src)
+    if registered:
+        con.unregister(src)
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
     return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes)
@@ -485,6 +496,60 @@ def _bytes_clean_text(col: pa.ChunkedArray) -> bool:
     return True
 
 
+_DIGITS = b"0123456789"
+_DATE_FIXED = ((_DIGITS.decode(), 4), ("-", 1), (_DIGITS.decode(), 2), ("-", 1), (_DIGITS.decode(), 2))
+
+
+def _bytes_decimal(col: pa.ChunkedArray, digits: int, places: int) -> bool:
+    """Every non-blank cell is ``[0-9]{1,digits}(\\.[0-9]{1,places})?`` (the money/quantity check, trailing zeros
+    beyond ``places`` left to SQL), proven over the bytes: digits and at most one point per cell."""
+    for offsets, data in _chunks(col):
+        if not _only(data, _DIGITS + b"."):
+            return False
+        lengths = np.diff(offsets)
+        dots = np.flatnonzero(data == 46)
+        cell = np.searchsorted(offsets, dots, side="right") - 1
+        if cell.size and np.any(np.diff(cell) == 0):
+            return False  # two points in one cell
+        whole = lengths.copy()  # the integer part's length
+        whole[cell] = dots - offsets[cell]
+        frac = lengths[cell] - whole[cell] - 1
+        if np.any((lengths > 0) & ((whole < 1) | (whole > digits))) or np.any((frac < 1) | (frac > places)):
+            return False
+    return True
+
+
+def _bytes_int(col: pa.ChunkedArray, lo: int, hi: int) -> bool:
+    """Every non-blank cell is ``[0-9]{1,10}`` with its value in [lo, hi] (the int check), proven over the bytes."""
+    for offsets, data in _chunks(col):
+        lengths = np.diff(offsets)
+        if lengths.max(initial=0) > 10 or not _only(data, _DIGITS):
+            return False
+    cells = pc.drop_null(pc.if_else(pc.equal(pc.utf8_length(col), 0), None, col))
+    if len(cells) == 0:
+        return True
+    values = pc.cast(cells, pa.int64())
+    return lo <= pc.min(values).as_py() and pc.max(values).as_py() <= hi
+
+
+def _bytes_date(col: pa.ChunkedArray) -> bool:
+    """Every non-blank cell is a real ``YYYY-MM-DD`` date within [DATE_MIN, DATE_MAX], proven column-wise."""
+    if not _bytes_fixed_format(col, _DATE_FIXED):
+        return False
+    cells = pc.drop_null(pc.if_else(pc.equal(pc.utf8_length(col), 0), None, col))
+    if len(cells) == 0:
+        return True
+    try:
+        stamps = pc.strptime(cells, format="%Y-%m-%d", unit="s")
+    except (pa.ArrowInvalid, OverflowError):  # not a date at all: SQL names it
+        return False
+    # the parser lets a day that does not exist through (2023-02-30): written back, it would differ
+    if not pc.all(pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), cells)).as_py():
+        return False
+    bounds = pc.min_max(cells)  # fixed-width YYYY-MM-DD: text order is date order (and year 0000 stays text)
+    return bounds["min"].as_py() >= DATE_MIN and bounds["max"].as_py() <= DATE_MAX
+
+
 def proven_columns(data: pa.Table, t: Table) -> tuple[frozenset[str], frozenset[str]]:
     """Columns whose cells pass the code or text checks, proven over their bytes with numpy (no regex per cell).
 
@@ -507,6 +572,18 @@ def proven_columns(data: pa.Table, t: Table) -> tuple[frozenset[str], frozenset[
             elif (fmt is None or not fmt.majority) and _bytes_safe_code(col):
                 proven.add(c.name)
         elif c.kind == "text" and c.format is None and _bytes_clean_text(col):
+            proven.add(c.name)
+        elif c.kind in ("money", "quantity"):
+            places = 2 if c.kind == "money" else 4
+            prec = MONEY_PRECISION if c.kind == "money" else QUANTITY_PRECISION
+            if _bytes_decimal(col, prec - places, places):
+                proven.add(c.name)
+        elif c.kind == "int":
+            lo = -(2**31) if c.lo is None else c.lo
+            hi = 2**31 - 1 if c.hi is None else c.hi
+            if _bytes_int(col, lo, hi):
+                proven.add(c.name)
+        elif c.kind == "date" and _bytes_date(col):
             proven.add(c.name)
     return frozenset(proven), frozenset(conforming)
 

@@ -40,6 +40,7 @@ from yibao.contract.reasons import FatalLoadError
 from yibao.contract.schema import ICD9_PATTERN, ICD10_PATTERN
 from yibao.contract.standards import find_standards
 from yibao.drg import conditions as cond
+from yibao.drg import stdcache
 from yibao.drg.compile import compile_tables
 from yibao.drg.conditions import Bound, Condition, ConditionError
 
@@ -497,7 +498,10 @@ def load_standards(directory: Path | str | None = None) -> Standards:
     if cached is not None:
         return cached
     source, files = read_files(d)
-    std = standards_from_files(files, source=source)
+    std = stdcache.get(version_of(files), source)  # compiled by an earlier process (yibao.drg.stdcache)
+    if std is None:
+        std = standards_from_files(files, source=source)
+        stdcache.put(std)
     _CACHE.clear()
     _CACHE[key] = std
     return std

@@ -1,7 +1,9 @@
-"""Loading a region directory into a workspace: read all, validate, then swap in one transaction.
+"""Loading a region directory into a workspace: stream, stage, then validate and switch in one transaction.
 
-1. Every contract file present in the directory is read first (:mod:`yibao.contract.readers`).
-   A file that cannot be read stops the load here, before the workspace is touched.
+1. Every contract file present in the directory is streamed in batches (:func:`readers.stream_table`) into a
+   temp table of the workspace's connection (stage), in memory bounded by DuckDB's limit (``--memory-limit``)
+   plus a few batches (docs/scale.md §1). A file that cannot be read stops the load here, before the
+   workspace's tables are touched.
 2. In one transaction, tables are validated in dependency order (institutions before staff
    before cases before fee lines …), so a reference is checked against the workspace's rows
    plus the rows accepted earlier in the same load.
@@ -29,15 +31,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
+import pyarrow as pa
+
 from yibao import __version__
 from yibao.contract.errors import BadOption, ProblemReported
 from yibao.contract.mapping import Profile, load_profile
 from yibao.contract.optional import without
-from yibao.contract.readers import RawTable, discover, read_table, shipped_profile
+from yibao.contract.readers import ROW, RawTable, discover, read_table, shipped_profile, stream_table
 from yibao.contract.reasons import REASONS, FatalLoadError
 from yibao.contract.schema import LOAD_ORDER, TABLES
-from yibao.contract.validate import q, validate
-from yibao.engine.workspace import DB_FILE, Workspace, actor, now
+from yibao.contract.validate import proven_columns, q, validate
+from yibao.engine.workspace import DB_FILE, Workspace, actor, now, private_files
 
 FAULT_ENV = "YIBAO_FAULT_AFTER_TABLE"  # test hook: die hard after staging this table
 
@@ -162,23 +166,111 @@ def _read_region(directory: Path, progress: Progress | None,
 
 
 def load_region(directory: Path, workspace: Path, progress: Progress | None = None, *,
-                mapping: Path | None = None, max_quarantine_share: str | Decimal | None = None) -> LoadReport:
-    """Load ``directory`` into ``workspace``; see the module docstring for what fails a load."""
+                mapping: Path | None = None, max_quarantine_share: str | Decimal | None = None,
+                memory_limit: str | None = None) -> LoadReport:
+    """Load ``directory`` into ``workspace``; see the module docstring for what fails a load.
+
+    ``memory_limit`` (DuckDB's, e.g. ``2GB``; default :data:`DEFAULT_MEMORY_LIMIT`) bounds the database's
+    memory: the staged text and the validation spill to disk beyond it.
+    """
     import time
 
     t0 = time.perf_counter()
     share = parse_share(max_quarantine_share)
+    limit = parse_memory_limit(memory_limit)
     profile = load_profile(Path(mapping)) if mapping is not None else shipped_profile()
-    raws, unrecognised = _read_region(directory, progress, profile)
+    files, unrecognised = _discover(directory, profile)
     ws_dir = Path(workspace)
     created_dir, created_db = not ws_dir.exists(), not (ws_dir / DB_FILE).exists()
     try:
-        report = _load(directory, workspace, raws, unrecognised, profile, share, progress)
+        with private_files():  # the staged text and DuckDB's spill files hold personal data
+            report = _load(directory, workspace, files, unrecognised, profile, share, progress, limit)
     except BaseException:
         _remove_new_workspace(ws_dir, created_dir, created_db)
         raise
     report.seconds = time.perf_counter() - t0
     return report
+
+
+DEFAULT_MEMORY_LIMIT = "2GB"  # the loader's DuckDB memory: peak RSS stays ~1 GB above it whatever the region's size
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
+
+
+def parse_memory_limit(value: str | None) -> str:
+    """``--memory-limit``: a DuckDB memory size such as ``2GB`` or ``512MiB``."""
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    text = str(value).strip()
+    if not _MEMORY.fullmatch(text):
+        raise BadOption(f"--memory-limit {text}: 内存上限无法识别（例如 4GB、512MB）")
+    return text
+
+
+def _discover(directory: Path, profile: Profile) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FatalLoadError(str(directory), "目录不存在")
+    found = discover(directory, profile)
+    files = {name: found.files[name] for name in LOAD_ORDER if name in found.files}
+    if not files:
+        expected = "、".join(f"{n}.csv" for n in LOAD_ORDER)
+        listed = "；".join(f"{f}：{h}" for f, h in found.unrecognised[:5])
+        raise FatalLoadError(str(directory), f"目录中没有任何数据表文件（应为 {expected} 等，或 .parquet/.xlsx；"
+                                             f"中文文件名见映射配置）" + (f"。未识别的文件：{listed}" if listed else ""))
+    return files, found.unrecognised
+
+
+def _stage(con, name: str, path: Path, profile: Profile, progress: Progress | None) -> RawTable:
+    """Stream one file into the temp table ``_raw_{name}`` (text + ``_row``) batch by batch; its proven columns.
+
+    Memory holds a few batches (16 MiB of the file each) at a time: DuckDB pulls them from an Arrow stream
+    into the table, keeps the staged text within its memory limit and spills the rest to its temp directory.
+    A file that cannot be read raises FatalLoadError here (the error of the reader, not DuckDB's).
+    """
+    t = TABLES[name]
+    rel = f"_raw_{name}"
+    raw, batches = stream_table(path, t, profile)
+    schema = pa.schema([*(pa.field(c, pa.string()) for c in t.column_names), pa.field(ROW, pa.int64())])
+    state: dict = {"proven": None, "conforming": None, "error": None, "whole": None}
+
+    def checked(batch: pa.Table) -> None:
+        p, c = proven_columns(batch, t)
+        state["proven"] = p if state["proven"] is None else state["proven"] & p
+        state["conforming"] = c if state["conforming"] is None else state["conforming"] & c
+
+    def stream():
+        try:
+            for batch, restart in batches:
+                if restart:  # the careful path re-read the whole file: staged after the stream, see below
+                    state["whole"] = batch
+                    return
+                checked(batch)
+                yield from batch.cast(schema).to_batches()
+                if progress:
+                    progress(name, "read", raw.rows)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below as it was, not as DuckDB's error
+            state["error"] = exc
+
+    con.register("_stream", pa.RecordBatchReader.from_batches(schema, stream()))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS SELECT * FROM _stream")
+    except Exception:
+        if state["error"] is None:
+            raise
+    finally:
+        con.unregister("_stream")
+    if state["error"] is not None:
+        raise state["error"]
+    if state["whole"] is not None:
+        whole = state["whole"].cast(schema)
+        state["proven"] = state["conforming"] = None
+        checked(whole)
+        con.execute(f"DELETE FROM {rel}")
+        con.register("_whole", whole)
+        con.execute(f"INSERT INTO {rel} SELECT * FROM _whole")
+        con.unregister("_whole")
+    raw.relation, raw.proven, raw.conforming = rel, state["proven"] or frozenset(), state["conforming"] or frozenset()
+    return raw
 
 
 def _remove_new_workspace(ws_dir: Path, created_dir: bool, created_db: bool) -> None:
@@ -197,10 +289,19 @@ def _remove_new_workspace(ws_dir: Path, created_dir: bool, created_db: bool) -> 
             pass
 
 
-def _load(directory: Path, workspace: Path, raws: dict[str, RawTable], unrecognised: list[tuple[str, str]],
-          profile: Profile, share: Decimal | None, progress: Progress | None) -> LoadReport:
+def _load(directory: Path, workspace: Path, files: dict[str, Path], unrecognised: list[tuple[str, str]],
+          profile: Profile, share: Decimal | None, progress: Progress | None, memory_limit: str) -> LoadReport:
     ws = Workspace(workspace)
+    con = ws.con
+    raws: dict[str, RawTable] = {}
     try:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        # 1. stage: every file streamed into a temp table; the workspace's tables are not touched yet
+        for name, path in files.items():
+            if progress:
+                progress(name, "read", 0)
+            raws[name] = _stage(con, name, path, profile, progress)
+        # 2. switch: validate and upsert table by table, in one transaction
         reports: list[TableReport] = []
         with ws.transaction() as con:
             load_id = ws.next_id("loads", "load_id")
@@ -211,7 +312,7 @@ def _load(directory: Path, workspace: Path, raws: dict[str, RawTable], unrecogni
                 if name not in raws:
                     continue
                 reports.append(_load_table(con, raws[name], load_id, staged))
-                raws[name].data = None  # the text is in the quarantine or typed in the workspace now
+                con.execute(f"DROP TABLE IF EXISTS {raws[name].relation}")  # typed in the workspace or quarantined now
                 staged.add(name)
                 if progress:
                     progress(name, "done", reports[-1].read)
