@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 ## institution's statement) → the same year settled by DRG instead (a policy switch: demo-dip vs demo-drg)
 STANDARDS ?= ../shared/standards/chs-drg-1.1
 demo: $(STAMP)
-	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES)
+	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES) --schemes
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
 	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --workspace yibao-data --out demo-budget
@@ -31,7 +31,8 @@ demo: $(STAMP)
 	$(BIN)/yibao dip settle --workspace yibao-data --policy examples/dip-demo.toml --scored demo-dip/scored \
 		--budget-policy demo-region/budget_policy.toml --deductions demo-review/deductions.csv --out demo-dip/settlement
 	$(BIN)/yibao assess --workspace yibao-data --year 2025 --out demo-assess
-	$(BIN)/yibao leads --workspace yibao-data --year 2025 --out demo-leads
+	$(BIN)/yibao leads --workspace yibao-data --year 2025 --out demo-leads --evaluate demo-region/scheme_labels.csv
+	$(BIN)/yibao leads-import demo-leads --workspace yibao-data --year 2025
 	$(BIN)/yibao fund monitor --workspace yibao-data --year 2025 --out demo-fund
 	@if [ -d "$(STANDARDS)" ]; then \
 		$(BIN)/yibao drg settle --workspace yibao-data --standards $(STANDARDS) \
