@@ -1,13 +1,18 @@
 """Benchmark: the server on loopback — a case read and the findings list, bounded load.
 
     .venv/bin/python bench/bench_server.py [--workspace /work/data/ws20k] [--requests 2000] [--concurrency 20]
+                                           [--store postgresql+psycopg://user@host:port/db] [--scratch DIR]
 
-Copies the workspace to a scratch directory (the original is not touched), records a review run in
-its store, adds two users (agency, one hospital), starts ``yibao serve`` as a subprocess on a free
-port, then sends ``--requests`` requests with ``--concurrency`` threads for each of: ``GET
-/api/cases/{id}`` (random cases, agency), ``GET /api/findings`` (agency: every finding of the latest
-run) and ``GET /api/findings`` as the hospital (its own). Prints p50/p99 per endpoint as a Markdown
-block for docs/benchmarks.md. Stops the server and deletes the scratch copy at the end.
+Copies the workspace to a scratch directory (the original is not touched; ``--scratch`` names its
+parent), records a review run in its store (the SQLite file of the copy, or ``--store``: an empty
+PostgreSQL database), adds two users (agency, one hospital), starts ``yibao serve`` as a subprocess on
+a free port, then sends ``--requests`` requests with ``--concurrency`` threads for each of: ``GET
+/api/cases/{id}`` (random cases, agency), the HTML case page ``GET /cases/{id}`` (agency, session
+cookie), ``GET /api/findings?limit=100`` (agency: the first page of the latest run's findings, as the
+workbench asks for it), ``GET /api/findings`` as the hospital (all its own) and, when the run has at
+most 5 000 findings, ``GET /api/findings`` unpaged (agency). Prints p50/p99 per endpoint as a
+Markdown block for docs/benchmarks.md, with the time the review took. Stops the server and deletes
+the scratch copy at the end.
 """
 
 from __future__ import annotations
@@ -55,20 +60,27 @@ def main() -> None:
     ap.add_argument("--workspace", default="/work/data/ws20k")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=20)
+    ap.add_argument("--store", default=None, help="store URL (default: the SQLite file in the workspace copy)")
+    ap.add_argument("--scratch", default=None, help="parent directory of the scratch copy")
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="yibao-bench-server-"))
+    store = ["--store", a.store] if a.store else []
+    load = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="yibao-bench-server-", dir=a.scratch))
     ws = tmp / "ws"
     shutil.copytree(a.workspace, ws, ignore=shutil.ignore_patterns("store.sqlite3*", ".writer"))
     con = duckdb.connect(str(ws / "yibao.duckdb"), read_only=True)
     cases = [r[0] for r in con.execute("SELECT case_id FROM cases").fetchall()]
     inst = con.execute("SELECT institution_id FROM cases GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
     con.close()
-    _cli("review", "--workspace", str(ws), "--out", str(tmp / "review"))
-    _cli("users", "add", "agency", "--role", "agency", "--workspace", str(ws), stdin=PW + "\n")
-    _cli("users", "add", "hosp", "--role", "hospital", "--institution", inst, "--workspace", str(ws), stdin=PW + "\n")
+    t0 = time.perf_counter()
+    _cli("review", "--workspace", str(ws), "--out", str(tmp / "review"), *store)
+    review_s = time.perf_counter() - t0
+    _cli("users", "add", "agency", "--role", "agency", "--workspace", str(ws), *store, stdin=PW + "\n")
+    _cli("users", "add", "hosp", "--role", "hospital", "--institution", inst, "--workspace", str(ws), *store,
+         stdin=PW + "\n")
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "yibao.cli", "serve", "--workspace", str(ws), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "yibao.cli", "serve", "--workspace", str(ws), "--port", str(port),
+                             *store], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = proc.stdout.readline().strip()
     rows = []
     try:
@@ -77,10 +89,22 @@ def main() -> None:
                 return {"Authorization": "Bearer " + http.post("/api/login", json={"username": u, "password": PW})
                         .json()["token"]}
             agency, hosp = tok("agency"), tok("hosp")
+            page = http.get("/login")  # the page session: the login form's CSRF cookie, then the session cookie
+            nonce = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            r = http.post("/login", data={"username": "agency", "password": PW, "csrf": nonce})
+            assert r.status_code == 303, r.text
+            cookies = {"yibao_session": http.cookies.get("yibao_session")}
+            http.cookies.clear()
+            total = http.get("/api/findings?limit=1", headers=agency).json()["total"]
             rnd = random.Random(1)
             plans = [("GET /api/cases/{id} (agency)", lambda: http.get(f"/api/cases/{rnd.choice(cases)}", headers=agency)),
-                     ("GET /api/findings (agency, all)", lambda: http.get("/api/findings", headers=agency)),
+                     ("GET /cases/{id} (HTML page, agency)",
+                      lambda: http.get(f"/cases/{rnd.choice(cases)}", cookies=cookies)),
+                     ("GET /api/findings?limit=100 (agency, first page)",
+                      lambda: http.get("/api/findings?limit=100", headers=agency)),
                      ("GET /api/findings (hospital, own)", lambda: http.get("/api/findings", headers=hosp))]
+            if total <= 5000:
+                plans.append(("GET /api/findings (agency, all)", lambda: http.get("/api/findings", headers=agency)))
             lock = threading.Lock()
             for name, call in plans:
                 times: list[float] = []
@@ -107,8 +131,10 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"### Server on loopback ({len(cases):,} cases; {a.requests:,} requests per endpoint, "
           f"{a.concurrency} concurrent)\n")
+    kind = "PostgreSQL" if a.store else "SQLite"
     print(f"Measured {dt.date.today()} at commit {commit} on {platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}, SQLite store; `bench/bench_server.py`.\n")
+          f"load average {load[0]:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, {kind} store; "
+          f"the review run recorded {total:,} findings in {review_s:.0f} s; `bench/bench_server.py`.\n")
     print("| endpoint | items per answer | p50 ms | p99 ms | requests/s | non-200 |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, n, p50, p99, rps, bad in rows:
