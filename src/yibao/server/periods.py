@@ -334,7 +334,7 @@ def _ctx(request: Request):
     with _JOBS_LOCK:
         jobs = getattr(request.app.state, "jobs", None)
         if jobs is None:
-            jobs = request.app.state.jobs = Jobs()
+            jobs = request.app.state.jobs = Jobs(s.store)
     return s.store, Path(s.workspace), jobs, (s.today() if s.today else None)
 
 
