@@ -348,3 +348,97 @@ def test_drg_periods_sum_to_the_drg_year(region: Path, tmp_path: Path, standards
                               None, YEAR).year.drg["employee"]
     got = {i: sum(d.values(), Decimal(0)) for i, d in per.year_of_record(st, "employee.inpatient", YEAR).items()}
     assert got == {c.institution_id: c.entitlement for c in year.clearing}
+
+
+def test_jobs_survive_a_restart_of_yibao_serve_and_a_running_one_is_interrupted(region: Path, tmp_path: Path) -> None:
+    """A real `yibao serve` on a free port: a failed job, a job running (held by a load announced in the
+    workspace) and a queued one; the server stops (SIGINT), then is killed (SIGKILL) in a second round;
+    after each restart `GET /api/jobs/{id}` answers from the store: failed as it was, the others 中断."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from yibao.engine.wslock import WRITER_FILE
+
+    from .conftest import free_port
+
+    ws = tmp_path / "ws"
+    shutil.copytree(region / "ws", ws, ignore=shutil.ignore_patterns("store.sqlite3*"))
+    st = Store(f"sqlite:///{ws / 'store.sqlite3'}")
+    add_user(st, "agency1", "agency", PASSWORD, None, actor="tester")
+    st.close()
+
+    def start():
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "yibao.cli", "serve", "--workspace", str(ws), "--port",
+                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        url = proc.stdout.readline().strip()
+        assert url == f"http://127.0.0.1:{port}", proc.poll()
+        http = httpx.Client(base_url=url, timeout=30)
+        tok = http.post("/api/login", json={"username": "agency1", "password": PASSWORD}).json()["token"]
+        http.headers["Authorization"] = "Bearer " + tok
+        return proc, http
+
+    def wait(http, job_id, until):
+        for _ in range(600):
+            j = http.get(f"/api/jobs/{job_id}").json()
+            if until(j):
+                return j
+            time.sleep(0.1)
+        raise AssertionError(j)
+
+    def hold_and_submit(http):
+        """A live "loader" announced in the workspace: the run waits for it (step 等待工作区…), the next queues."""
+        (ws / WRITER_FILE).write_text(str(loader.pid))
+        running = http.post("/api/periods", json=_body(region, 2)).json()["job"]["job_id"]
+        queued = http.post("/api/periods", json=_body(region, 3)).json()["job"]["job_id"]
+        j = wait(http, running, lambda j: j["step"].startswith("等待工作区"))
+        assert j["status"] == "running" and j["progress"] == 0.15
+        assert http.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        return running, queued
+
+    loader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        proc, http = start()
+        bad = {**_body(region, 1), "budget_policy": str(region / "no-such.toml")}
+        failed = http.post("/api/periods", json=bad).json()["job"]["job_id"]
+        wait(http, failed, lambda j: j["status"] == "failed")
+        running, queued = hold_and_submit(http)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # an orderly stop does not wait for the run
+        assert proc.wait(30) in (0, 130) and time.monotonic() - t0 < 20  # 130: stopped by Ctrl-C
+        http.close()
+        (ws / WRITER_FILE).unlink()
+
+        proc, http = start()
+        f = http.get(f"/api/jobs/{failed}").json()
+        assert f["status"] == "failed" and "no-such.toml" in f["error"]["message"]
+        for jid in (running, queued):
+            j = http.get(f"/api/jobs/{jid}").json()
+            assert (j["status"], j["status_zh"], j["error"]["code"]) == ("interrupted", "中断", "interrupted"), j
+            assert "任务已中断" in j["error"]["message"]
+        assert http.get(f"/api/jobs/{running}").json()["progress"] == 0.15  # how far it got
+        assert http.get("/api/periods").json()["periods"] == []  # nothing half-recorded
+        # second round: the server is killed (no orderly stop); the next start marks its jobs interrupted
+        running2, queued2 = hold_and_submit(http)
+        proc.kill()
+        proc.wait(30)
+        http.close()
+        (ws / WRITER_FILE).unlink()
+        proc, http = start()
+        for jid in (running2, queued2):
+            assert http.get(f"/api/jobs/{jid}").json()["status"] == "interrupted"
+        # and the server runs jobs as before
+        ok = http.post("/api/periods", json=_body(region, 1)).json()["job"]["job_id"]
+        assert wait(http, ok, lambda j: j["status"] != "queued" and j["status"] != "running")["status"] == "done"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) in (0, 130)
+        http.close()
+    finally:
+        loader.kill()
+        loader.wait()
+        if proc.poll() is None:
+            proc.kill()
