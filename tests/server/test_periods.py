@@ -442,3 +442,81 @@ def test_jobs_survive_a_restart_of_yibao_serve_and_a_running_one_is_interrupted(
         loader.wait()
         if proc.poll() is None:
             proc.kill()
+
+
+def _dip_year_entitlement(region: Path) -> dict[str, Decimal]:
+    """Per institution, the year's entitlement of `dip settle` (职工 DIP clearing + bed days)."""
+    clr = [r for r in _csv(region / "year" / "clearing.csv") if r["结算方式"] == "按病种分值" and r["险种"] == "职工"]
+    want = {r["机构编码"]: Decimal(r["年度应付"]) for r in clr}
+    for b in (r for r in _csv(region / "year" / "bed_day.csv") if r["险种"] == "职工"):
+        want[b["机构编码"]] = want.get(b["机构编码"], Decimal(0)) + Decimal(b["实际应付（超出床日预算时按比例）"])
+    return want
+
+
+def test_a_month_corrected_after_the_clearing_marks_it_and_its_correction_restores_the_year(region: Path,
+                                                                                         tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from conftest import run_cli
+
+    from yibao.store.statements import head_lines
+
+    st = _store(tmp_path)
+    for m in range(1, 13):
+        _issue(st, _run(st, region, m)["period_id"], dt.date(YEAR, m, 28))
+    c1 = _run(st, region, None)
+    _issue(st, c1["period_id"], dt.date(YEAR + 1, 2, 10))
+    assert per.get_period(st, c1["period_id"])["needs_new_version"] is False
+    march = per.of_record(st, "employee.inpatient", YEAR, 3)
+    v1 = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, march["period_id"])}
+    # March corrected from re-scored data: half of one institution's March cases dropped
+    t = pq.read_table(region / "s" / "scored_cases.parquet")
+    mar = t.filter(pc.and_(pc.equal(t["settle_year"], YEAR), pc.equal(t["settle_month"], 3)))
+    inst = sorted(set(mar["institution_id"].to_pylist()))[0]
+    drop = set(mar.filter(pc.equal(mar["institution_id"], inst))["case_id"].to_pylist()[::2])
+    assert drop
+    shutil.copytree(region / "s", tmp_path / "s2")
+    pq.write_table(t.filter(pc.invert(pc.is_in(t["case_id"], pa.array(sorted(drop))))),
+                   tmp_path / "s2" / "scored_cases.parquet")
+    fixed = sp.PeriodInputs(tmp_path / "s2", region / "region" / "budget_policy.toml", region / "dip.toml")
+    m2 = sp.correct_period(st, region / "ws", march["period_id"], "3 月病例重新赋分", PREP, inputs=fixed)
+    _issue(st, m2["period_id"], dt.date(YEAR + 1, 3, 2))
+    v2 = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, m2["period_id"])}
+    assert v2 != v1 and sum(v2.values()) == sum(v1.values())  # the month's budget shared again, to the fen
+    # the clearing is still the issued version, but needs a new one: API view, list, statement, CLI
+    c = per.get_period(st, c1["period_id"])
+    assert (c["status"], c["needs_new_version"]) == ("issued", True)
+    assert c["stale_months"] == [{"month": 3, "was_period_id": march["period_id"], "period_id": m2["period_id"],
+                                  "version": 2}]
+    assert c["notice"].startswith("须重新清算：本清算签发后，3 月（现为第 2 版") and \
+        f"yibao period correct {c1['period_id']}" in c["notice"]
+    row = next(p for p in per.list_periods(st, year=YEAR) if p["period_id"] == c1["period_id"])
+    assert row["needs_new_version"] and row["notice"] == c["notice"]
+    s1 = per.get_statement(st, per.period_statements(st, c1["period_id"])[0]["statement_id"])
+    head = dict(head_lines(s1))
+    assert head["提示"] == c["notice"] and "须重新清算" in head["状态"]
+    for args in (("list", "--year", str(YEAR)), ("show", str(c1["period_id"]))):
+        r = run_cli("period", *args, "-w", region / "ws", "--store", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        assert r.returncode == 0, r.stderr
+        assert "（记录版本 of record，须重新清算）" in r.stdout and "提示：须重新清算" in r.stdout
+    # the correction of the clearing: one action, from the months of record, naming the version it replaces
+    c2 = sp.correct_period(st, region / "ws", c1["period_id"], "3 月预付已更正，按记录版本重新清算", PREP)
+    assert (c2["version"], c2["replaces_id"], c2["reason"]) == (2, c1["period_id"], "3 月预付已更正，按记录版本重新清算")
+    _issue(st, c2["period_id"], dt.date(YEAR + 1, 3, 10))
+    assert per.get_period(st, c1["period_id"])["status"] == "superseded"
+    assert per.get_period(st, c2["period_id"])["needs_new_version"] is False
+    assert c2["summary"]["months_of_record"]["3"] == m2["period_id"]
+    s2 = per.get_statement(st, per.period_statements(st, c2["period_id"])[0]["statement_id"])
+    assert s2["replaces"]["version"] == 1 and \
+        dict(s2["items"])["所依据的月度预付"] == "1–12 月已签发的记录版本（其中 3 月第 2 版，为更正版本）"
+    # Σ twelve months of record + the corrected clearing = the year's entitlement, per institution, to the fen;
+    # the clearing moved by exactly what March moved
+    got = {i: sum(d.values(), Decimal(0)) for i, d in per.year_of_record(st, "employee.inpatient", YEAR).items()}
+    assert got == _dip_year_entitlement(region)
+    old = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, c1["period_id"])}
+    new = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, c2["period_id"])}
+    for i in new:
+        assert new[i] - old.get(i, Decimal(0)) == v1.get(i, Decimal(0)) - v2.get(i, Decimal(0)), i
+    assert audit.verify(st).ok

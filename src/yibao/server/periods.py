@@ -212,6 +212,7 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
             raise per.PeriodRefused(409, "conflict", f"{year} 年 {'、'.join(map(str, missing))} 月尚未签发，"
                                                       "须先签发全部 12 个月的预付才能年终清算")
         issued_paid = per.issued_paid(store, pot, year)
+        used = per.months_of_record(store, pot, year)
     given = read_deductions(inputs.deductions) if (month is None and inputs.deductions is not None) else None
     if method in ("dip", "per_capita"):  # per capita: computed within the DIP settlement run
         y, year_months = _run_dip(workspace, inputs, year, month, budgets, cp, given, step)
@@ -241,6 +242,10 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
                 if b.scheme == scheme:
                     bed[b.institution_id] = bed.get(b.institution_id, ZERO) + b.payable
         lines = clearing_lines(s, issued_paid, bed)
+        corrected = [f"{m} 月第 {v} 版" for m, (_, v) in sorted(used.items()) if v > 1]
+        for ln in lines:  # which monthly versions the clearing paid against
+            ln["items"].append(("所依据的月度预付", "1–12 月已签发的记录版本" + (f"（其中 {'、'.join(corrected)}，为更正版本）"
+                                                                         if corrected else "")))
         ded_lines = read_deduction_lines(inputs.deductions, year) if inputs.deductions is not None else []
         for ln in lines:
             for d in ded_lines:
@@ -251,7 +256,8 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
         summary = {"budget": str(s.budget), "units": str(s.units), "settlement_value": str(s.value_shown),
                    "convention": s.convention, "entitled": str(sum((ln["gross"] for ln in lines), ZERO)),
                    "issued_paid": str(sum(issued_paid.values(), ZERO)),
-                   "bed_day": str(sum(bed.values(), ZERO))}
+                   "bed_day": str(sum(bed.values(), ZERO)),
+                   "months_of_record": {str(m): pid for m, (pid, _) in sorted(used.items())}}
     summary["institutions"] = len(lines)
     recorded_inputs = {**inputs.as_dict(), "scored_sha256": _digest(inputs.scored),
                        "budget_policy_sha256": _digest(inputs.budget_policy),
