@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_server.py [--workspace /work/data/ws20k] [--requests 2000] [--concurrency 20]
                                            [--store postgresql+psycopg://user@host:port/db] [--scratch DIR]
+                                           [--max-seconds S]
 
 Copies the workspace to a scratch directory (the original is not touched; ``--scratch`` names its
 parent), records a review run in its store (the SQLite file of the copy, or ``--store``: an empty
@@ -9,8 +10,9 @@ PostgreSQL database), adds two users (agency, one hospital), starts ``yibao serv
 a free port, then sends ``--requests`` requests with ``--concurrency`` threads for each of: ``GET
 /api/cases/{id}`` (random cases, agency), the HTML case page ``GET /cases/{id}`` (agency, session
 cookie), ``GET /api/findings?limit=100`` (agency: the first page of the latest run's findings, as the
-workbench asks for it), ``GET /api/findings`` as the hospital (all its own) and, when the run has at
-most 5 000 findings, ``GET /api/findings`` unpaged (agency). Prints p50/p99 per endpoint as a
+workbench asks for it), the same page as the hospital (its own) and, when the run has at most 5 000
+findings, ``GET /api/findings`` unpaged (the hospital's own, the agency's all). ``--max-seconds``
+bounds each endpoint's time (the table gives the requests sent); a time-out (60 s) counts as non-200. Prints p50/p99 per endpoint as a
 Markdown block for docs/benchmarks.md, with the time the review took. Stops the server and deletes
 the scratch copy at the end.
 """
@@ -62,6 +64,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--store", default=None, help="store URL (default: the SQLite file in the workspace copy)")
     ap.add_argument("--scratch", default=None, help="parent directory of the scratch copy")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="stop sending to an endpoint after this many seconds (the table says how many were sent)")
     a = ap.parse_args()
     store = ["--store", a.store] if a.store else []
     load = os.getloadavg()
@@ -102,28 +106,41 @@ def main() -> None:
                       lambda: http.get(f"/cases/{rnd.choice(cases)}", cookies=cookies)),
                      ("GET /api/findings?limit=100 (agency, first page)",
                       lambda: http.get("/api/findings?limit=100", headers=agency)),
-                     ("GET /api/findings (hospital, own)", lambda: http.get("/api/findings", headers=hosp))]
+                     ("GET /api/findings?limit=100 (hospital, own first page)",
+                      lambda: http.get("/api/findings?limit=100", headers=hosp))]
             if total <= 5000:
-                plans.append(("GET /api/findings (agency, all)", lambda: http.get("/api/findings", headers=agency)))
+                plans += [("GET /api/findings (hospital, all its own)", lambda: http.get("/api/findings", headers=hosp)),
+                          ("GET /api/findings (agency, all)", lambda: http.get("/api/findings", headers=agency))]
             lock = threading.Lock()
+            kind = "PostgreSQL" if a.store else "SQLite"
+            print(f"{len(cases):,} cases, {kind} store, review recorded {total:,} findings in {review_s:.0f} s; "
+                  f"load average {load[0]:.1f} at the start", file=sys.stderr, flush=True)
             for name, call in plans:
                 times: list[float] = []
                 bad = 0
+                t0 = time.perf_counter()
 
                 def one(_):
                     nonlocal bad
+                    if a.max_seconds is not None and time.perf_counter() - t0 > a.max_seconds:
+                        return
                     t = time.perf_counter()
-                    r = call()
+                    try:
+                        ok = call().status_code == 200
+                    except httpx.HTTPError:  # a time-out counts as a failed request, with its time
+                        ok = False
                     dt_ = time.perf_counter() - t
                     with lock:
                         times.append(dt_)
-                        bad += r.status_code != 200
+                        bad += not ok
                 n_items = len(call().json().get("findings", [])) if "findings" in name else 1
                 t0 = time.perf_counter()
                 with ThreadPoolExecutor(a.concurrency) as pool:
                     list(pool.map(one, range(a.requests)))
                 wall = time.perf_counter() - t0
-                rows.append((name, n_items, _pct(times, 50), _pct(times, 99), a.requests / wall, bad))
+                rows.append((name, n_items, len(times), _pct(times, 50), _pct(times, 99), len(times) / wall, bad))
+                print(f"| `{name}` | {n_items:,} | {len(times):,} | {rows[-1][3]:.1f} | {rows[-1][4]:.1f} | "
+                      f"{rows[-1][5]:,.1f} | {bad} |", file=sys.stderr, flush=True)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -131,14 +148,13 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"### Server on loopback ({len(cases):,} cases; {a.requests:,} requests per endpoint, "
           f"{a.concurrency} concurrent)\n")
-    kind = "PostgreSQL" if a.store else "SQLite"
     print(f"Measured {dt.date.today()} at commit {commit} on {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {load[0]:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, {kind} store; "
           f"the review run recorded {total:,} findings in {review_s:.0f} s; `bench/bench_server.py`.\n")
-    print("| endpoint | items per answer | p50 ms | p99 ms | requests/s | non-200 |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, n, p50, p99, rps, bad in rows:
-        print(f"| `{name}` | {n:,} | {p50:.1f} | {p99:.1f} | {rps:,.0f} | {bad} |")
+    print("| endpoint | items per answer | requests | p50 ms | p99 ms | requests/s | non-200 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, n, sent, p50, p99, rps, bad in rows:
+        print(f"| `{name}` | {n:,} | {sent:,} | {p50:.1f} | {p99:.1f} | {rps:,.1f} | {bad} |")
 
 
 if __name__ == "__main__":
