@@ -12,9 +12,9 @@ a free port, then sends ``--requests`` requests with ``--concurrency`` threads f
 cookie), ``GET /api/findings?limit=100`` (agency: the first page of the latest run's findings, as the
 workbench asks for it), the same page as the hospital (its own) and, when the run has at most 5 000
 findings, ``GET /api/findings`` unpaged (the hospital's own, the agency's all). ``--max-seconds``
-bounds each endpoint's time (the table gives the requests sent); a time-out (60 s) counts as non-200. Prints p50/p99 per endpoint as a
-Markdown block for docs/benchmarks.md, with the time the review took. Stops the server and deletes
-the scratch copy at the end.
+bounds each endpoint's time (the table gives the requests sent); a time-out (60 s) counts as non-200.
+Prints p50/p99 per endpoint as a Markdown block for docs/benchmarks.md (and each row on stderr as it
+is measured), with the time the review took. Stops the server and deletes the scratch copy at the end.
 """
 
 from __future__ import annotations

@@ -354,7 +354,6 @@ def test_jobs_survive_a_restart_of_yibao_serve_and_a_running_one_is_interrupted(
     """A real `yibao serve` on a free port: a failed job, a job running (held by a load announced in the
     workspace) and a queued one; the server stops (SIGINT), then is killed (SIGKILL) in a second round;
     after each restart `GET /api/jobs/{id}` answers from the store: failed as it was, the others 中断."""
-    import os
     import signal
     import subprocess
     import sys
@@ -460,7 +459,6 @@ def test_a_month_corrected_after_the_clearing_marks_it_and_its_correction_restor
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-
     from conftest import run_cli
 
     from yibao.store.statements import head_lines

@@ -533,5 +533,5 @@ def year_of_record(store: Store, pot: str, year: int) -> dict[str, dict[str, Dec
 
 
 __all__ = ["Actor", "PeriodRefused", "STATES", "check", "disputes", "get_period", "get_statement", "issue",
-           "issued_months", "issued_paid", "list_periods", "months_of_record", "stale_notice", "of_record", "period_key", "period_statements",
-           "periods", "prepare", "refuse_if_locked", "reply", "statements", "year_of_record"]
+           "issued_months", "issued_paid", "list_periods", "months_of_record", "stale_notice", "of_record",
+           "period_key", "period_statements", "periods", "prepare", "refuse_if_locked", "reply", "statements", "year_of_record"]
