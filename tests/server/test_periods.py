@@ -348,3 +348,175 @@ def test_drg_periods_sum_to_the_drg_year(region: Path, tmp_path: Path, standards
                               None, YEAR).year.drg["employee"]
     got = {i: sum(d.values(), Decimal(0)) for i, d in per.year_of_record(st, "employee.inpatient", YEAR).items()}
     assert got == {c.institution_id: c.entitlement for c in year.clearing}
+
+
+def test_jobs_survive_a_restart_of_yibao_serve_and_a_running_one_is_interrupted(region: Path, tmp_path: Path) -> None:
+    """A real `yibao serve` on a free port: a failed job, a job running (held by a load announced in the
+    workspace) and a queued one; the server stops (SIGINT), then is killed (SIGKILL) in a second round;
+    after each restart `GET /api/jobs/{id}` answers from the store: failed as it was, the others 中断."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from yibao.engine.wslock import WRITER_FILE
+
+    from .conftest import free_port
+
+    ws = tmp_path / "ws"
+    shutil.copytree(region / "ws", ws, ignore=shutil.ignore_patterns("store.sqlite3*"))
+    st = Store(f"sqlite:///{ws / 'store.sqlite3'}")
+    add_user(st, "agency1", "agency", PASSWORD, None, actor="tester")
+    st.close()
+
+    def start():
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "yibao.cli", "serve", "--workspace", str(ws), "--port",
+                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        url = proc.stdout.readline().strip()
+        assert url == f"http://127.0.0.1:{port}", proc.poll()
+        http = httpx.Client(base_url=url, timeout=60)
+        tok = http.post("/api/login", json={"username": "agency1", "password": PASSWORD}).json()["token"]
+        http.headers["Authorization"] = "Bearer " + tok
+        return proc, http
+
+    def wait(http, job_id, until):
+        deadline = time.monotonic() + 180  # generous: a shared machine may be slow
+        while time.monotonic() < deadline:
+            j = http.get(f"/api/jobs/{job_id}").json()
+            if until(j):
+                return j
+            time.sleep(0.1)
+        raise AssertionError(j)
+
+    def hold_and_submit(http):
+        """A live "loader" announced in the workspace: the run waits for it (step 等待工作区…), the next queues."""
+        (ws / WRITER_FILE).write_text(str(loader.pid))
+        running = http.post("/api/periods", json=_body(region, 2)).json()["job"]["job_id"]
+        queued = http.post("/api/periods", json=_body(region, 3)).json()["job"]["job_id"]
+        j = wait(http, running, lambda j: j["step"].startswith("等待工作区"))
+        assert j["status"] == "running" and j["progress"] == 0.15
+        assert http.get(f"/api/jobs/{queued}").json()["status"] == "queued"
+        return running, queued
+
+    loader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])  # killed at the end
+    try:
+        proc, http = start()
+        bad = {**_body(region, 1), "budget_policy": str(region / "no-such.toml")}
+        failed = http.post("/api/periods", json=bad).json()["job"]["job_id"]
+        wait(http, failed, lambda j: j["status"] == "failed")
+        running, queued = hold_and_submit(http)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # an orderly stop does not wait for the run
+        # 130: stopped by Ctrl-C; well before the run would end (it waits up to 120 s for the "loader")
+        assert proc.wait(90) in (0, 130) and time.monotonic() - t0 < 60
+        http.close()
+        (ws / WRITER_FILE).unlink()
+
+        proc, http = start()
+        f = http.get(f"/api/jobs/{failed}").json()
+        assert f["status"] == "failed" and "no-such.toml" in f["error"]["message"]
+        for jid in (running, queued):
+            j = http.get(f"/api/jobs/{jid}").json()
+            assert (j["status"], j["status_zh"], j["error"]["code"]) == ("interrupted", "中断", "interrupted"), j
+            assert "任务已中断" in j["error"]["message"]
+        assert http.get(f"/api/jobs/{running}").json()["progress"] == 0.15  # how far it got
+        assert http.get("/api/periods").json()["periods"] == []  # nothing half-recorded
+        # second round: the server is killed (no orderly stop); the next start marks its jobs interrupted
+        running2, queued2 = hold_and_submit(http)
+        proc.kill()
+        proc.wait(30)
+        http.close()
+        (ws / WRITER_FILE).unlink()
+        proc, http = start()
+        for jid in (running2, queued2):
+            assert http.get(f"/api/jobs/{jid}").json()["status"] == "interrupted"
+        # and the server runs jobs as before
+        ok = http.post("/api/periods", json=_body(region, 1)).json()["job"]["job_id"]
+        assert wait(http, ok, lambda j: j["status"] != "queued" and j["status"] != "running")["status"] == "done"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) in (0, 130)
+        http.close()
+    finally:
+        loader.kill()
+        loader.wait()
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _dip_year_entitlement(region: Path) -> dict[str, Decimal]:
+    """Per institution, the year's entitlement of `dip settle` (职工 DIP clearing + bed days)."""
+    clr = [r for r in _csv(region / "year" / "clearing.csv") if r["结算方式"] == "按病种分值" and r["险种"] == "职工"]
+    want = {r["机构编码"]: Decimal(r["年度应付"]) for r in clr}
+    for b in (r for r in _csv(region / "year" / "bed_day.csv") if r["险种"] == "职工"):
+        want[b["机构编码"]] = want.get(b["机构编码"], Decimal(0)) + Decimal(b["实际应付（超出床日预算时按比例）"])
+    return want
+
+
+def test_a_month_corrected_after_the_clearing_marks_it_and_its_correction_restores_the_year(region: Path,
+                                                                                         tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from conftest import run_cli
+
+    from yibao.store.statements import head_lines
+
+    st = _store(tmp_path)
+    for m in range(1, 13):
+        _issue(st, _run(st, region, m)["period_id"], dt.date(YEAR, m, 28))
+    c1 = _run(st, region, None)
+    _issue(st, c1["period_id"], dt.date(YEAR + 1, 2, 10))
+    assert per.get_period(st, c1["period_id"])["needs_new_version"] is False
+    march = per.of_record(st, "employee.inpatient", YEAR, 3)
+    v1 = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, march["period_id"])}
+    # March corrected from re-scored data: half of one institution's March cases dropped
+    t = pq.read_table(region / "s" / "scored_cases.parquet")
+    mar = t.filter(pc.and_(pc.equal(t["settle_year"], YEAR), pc.equal(t["settle_month"], 3)))
+    inst = sorted(set(mar["institution_id"].to_pylist()))[0]
+    drop = set(mar.filter(pc.equal(mar["institution_id"], inst))["case_id"].to_pylist()[::2])
+    assert drop
+    shutil.copytree(region / "s", tmp_path / "s2")
+    pq.write_table(t.filter(pc.invert(pc.is_in(t["case_id"], pa.array(sorted(drop))))),
+                   tmp_path / "s2" / "scored_cases.parquet")
+    fixed = sp.PeriodInputs(tmp_path / "s2", region / "region" / "budget_policy.toml", region / "dip.toml")
+    m2 = sp.correct_period(st, region / "ws", march["period_id"], "3 月病例重新赋分", PREP, inputs=fixed)
+    _issue(st, m2["period_id"], dt.date(YEAR + 1, 3, 2))
+    v2 = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, m2["period_id"])}
+    assert v2 != v1 and sum(v2.values()) == sum(v1.values())  # the month's budget shared again, to the fen
+    # the clearing is still the issued version, but needs a new one: API view, list, statement, CLI
+    c = per.get_period(st, c1["period_id"])
+    assert (c["status"], c["needs_new_version"]) == ("issued", True)
+    assert c["stale_months"] == [{"month": 3, "was_period_id": march["period_id"], "period_id": m2["period_id"],
+                                  "version": 2}]
+    assert c["notice"].startswith("须重新清算：本清算签发后，3 月（现为第 2 版") and \
+        f"yibao period correct {c1['period_id']}" in c["notice"]
+    row = next(p for p in per.list_periods(st, year=YEAR) if p["period_id"] == c1["period_id"])
+    assert row["needs_new_version"] and row["notice"] == c["notice"]
+    s1 = per.get_statement(st, per.period_statements(st, c1["period_id"])[0]["statement_id"])
+    head = dict(head_lines(s1))
+    assert head["提示"] == c["notice"] and "须重新清算" in head["状态"]
+    for args in (("list", "--year", str(YEAR)), ("show", str(c1["period_id"]))):
+        r = run_cli("period", *args, "-w", region / "ws", "--store", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        assert r.returncode == 0, r.stderr
+        assert "（记录版本 of record，须重新清算）" in r.stdout and "提示：须重新清算" in r.stdout
+    # the correction of the clearing: one action, from the months of record, naming the version it replaces
+    c2 = sp.correct_period(st, region / "ws", c1["period_id"], "3 月预付已更正，按记录版本重新清算", PREP)
+    assert (c2["version"], c2["replaces_id"], c2["reason"]) == (2, c1["period_id"], "3 月预付已更正，按记录版本重新清算")
+    _issue(st, c2["period_id"], dt.date(YEAR + 1, 3, 10))
+    assert per.get_period(st, c1["period_id"])["status"] == "superseded"
+    assert per.get_period(st, c2["period_id"])["needs_new_version"] is False
+    assert c2["summary"]["months_of_record"]["3"] == m2["period_id"]
+    s2 = per.get_statement(st, per.period_statements(st, c2["period_id"])[0]["statement_id"])
+    assert s2["replaces"]["version"] == 1 and \
+        dict(s2["items"])["所依据的月度预付"] == "1–12 月已签发的记录版本（其中 3 月第 2 版，为更正版本）"
+    # Σ twelve months of record + the corrected clearing = the year's entitlement, per institution, to the fen;
+    # the clearing moved by exactly what March moved
+    got = {i: sum(d.values(), Decimal(0)) for i, d in per.year_of_record(st, "employee.inpatient", YEAR).items()}
+    assert got == _dip_year_entitlement(region)
+    old = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, c1["period_id"])}
+    new = {s["institution_id"]: Decimal(s["amount"]) for s in per.period_statements(st, c2["period_id"])}
+    for i in new:
+        assert new[i] - old.get(i, Decimal(0)) == v1.get(i, Decimal(0)) - v2.get(i, Decimal(0)), i
+    assert audit.verify(st).ok

@@ -184,3 +184,34 @@ def test_migration_0003_creates_the_tables_of_store_periods(st) -> None:
         assert [c["name"] for c in insp.get_columns(t.name)] == [c.name for c in t.columns], t.name
     checks = {c["name"] for c in insp.get_check_constraints("settlement_periods")}
     assert {"ck_period_checker_not_preparer", "ck_period_issuer_not_preparer"} <= checks
+
+
+def test_a_clearing_paid_against_a_month_corrected_since_needs_a_new_version(st) -> None:
+    """The stale-clearing mark in the store (SQLite and PostgreSQL): by the monthly versions it recorded."""
+    months = {}
+    for m in range(1, 13):
+        p = _prepare(st, [_line("H001", "100.00", "5.00")], month=m)
+        per.check(st, p["period_id"], CHK)
+        months[m] = per.issue(st, p["period_id"], CHK, dt.date(2025, m, 28), 10)["period_id"]
+    assert {m: pid for m, (pid, _) in per.months_of_record(st, "employee.inpatient", 2025).items()} == months
+    c = per.prepare(st, pot="employee.inpatient", method="dip", year=2025, month=None, cutoff=dt.date(2025, 12, 31),
+                    lines=[_line("H001", "1250.00", "0.00")], names={"H001": "甲医院"}, agency="某中心", inputs={},
+                    summary={"months_of_record": {str(m): pid for m, pid in months.items()}}, actor=PREP)
+    per.check(st, c["period_id"], CHK)
+    c = per.issue(st, c["period_id"], CHK, dt.date(2026, 2, 10), 10)
+    assert (c["needs_new_version"], c["stale_months"], c["notice"]) == (False, [], None)
+    v2 = _prepare(st, [_line("H001", "120.00", "6.00")], month=7, correct_of=months[7], reason="补录")
+    assert per.get_period(st, c["period_id"])["needs_new_version"] is False  # a draft correction changes nothing yet
+    per.check(st, v2["period_id"], CHK)
+    per.issue(st, v2["period_id"], CHK, dt.date(2026, 3, 1), 10)
+    got = per.get_period(st, c["period_id"])
+    assert got["status"] == "issued" and got["needs_new_version"] is True
+    assert got["stale_months"] == [{"month": 7, "was_period_id": months[7], "period_id": v2["period_id"], "version": 2}]
+    assert got["notice"] == (f"须重新清算：本清算签发后，7 月（现为第 2 版，编号 {v2['period_id']}）的月度预付已更正；"
+                             "本清算按更正前的月度预付计算，已不是按记录版本的清算。请更正本清算（yibao period correct "
+                             f"{c['period_id']} --reason … 或 POST /api/periods/{c['period_id']}/correct）")
+    rows = {p["period_id"]: p for p in per.list_periods(st, year=2025)}
+    assert rows[c["period_id"]]["needs_new_version"] and not rows[v2["period_id"]]["needs_new_version"]
+    sid = per.period_statements(st, c["period_id"])[0]["statement_id"]
+    assert per.get_statement(st, sid)["period"]["notice"] == got["notice"]
+    assert per.issued_paid(st, "employee.inpatient", 2025) == {"H001": Decimal("1159.00")}  # 11 × 95.00 + 114.00

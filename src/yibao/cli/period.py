@@ -39,12 +39,15 @@ def _actor(st, username: str):
 
 
 def _show(p: dict) -> None:
-    rec = "（记录版本 of record）" if p["status"] == "issued" else ""
+    rec = ("（记录版本 of record，须重新清算）" if p.get("needs_new_version") else
+           "（记录版本 of record）" if p["status"] == "issued" else "")
     rep = f"，更正第 {p['replaces_version']} 版：{p['reason']}" if p.get("replaces_version") else ""
     print(f"结算期 {p['period_id']}：{p['label']} {p['pot']} 第 {p['version']} 版{rep}，{p['status_zh']}{rec}；"
           f"机构 {p.get('statements', '?')} 家，合计 {p['total']} 元；计算 {p['prepared_by']}"
           + (f"，复核 {p['checked_by']}" if p["checked_by"] else "")
           + (f"，签发 {p['issued_by']}（{p['issue_date']}）" if p["issued_by"] else ""))
+    if p.get("notice"):  # an issued clearing paid against months corrected since
+        print(f"  提示：{p['notice']}")
 
 
 def _with_replaced(st, p: dict) -> dict:

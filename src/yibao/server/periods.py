@@ -33,6 +33,7 @@ from yibao.budget.policy import load_policy as load_budget_policy
 from yibao.budget.year import settlement_pots
 from yibao.contract.errors import BadFile, BadOption, MissingData, WorkspaceBusy
 from yibao.dip.policy import load_policy as load_dip_policy
+from yibao.dip.scoring import CASE_POINTS
 from yibao.dip.settlement import run_settlement
 from yibao.engine.money import ZERO
 from yibao.engine.wslock import POLL_SECONDS, writer_announced
@@ -127,26 +128,36 @@ def _wait_for_writer(workspace: Path) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _run_dip(workspace: Path, inputs: PeriodInputs, year: int, month: int | None, budgets, cp, given, step):
-    """The DIP year on the scored cases settled up to the end of the period; (DipYear, months of ``year`` seen)."""
+def _run_dip(workspace: Path, inputs: PeriodInputs, year: int, month: int | None, budgets, cp, given, step,
+             setting: str = "inpatient"):
+    """The DIP year on the scored cases settled up to the end of the period; (DipYear, months of ``year`` seen).
+
+    Outpatient (按人头) reads the workspace's outpatient cases only: without ``scored`` it runs on no
+    inpatient case at all, and a month without inpatient cases is not refused."""
     pol = load_dip_policy(inputs.policy)
-    path = inputs.scored / "scored_cases.parquet"
-    if not path.exists():
-        raise MissingData(f"{path}: 缺少病例赋分结果，请先运行 yibao dip score")
-    table = pq.read_table(path)
-    if "settle_month" not in table.column_names:
-        raise BadFile(f"{path}: 赋分结果缺少结算字段（settle_year、settle_month），请用当前版本重新运行 yibao dip score")
-    require_settle_year(table.column("settle_year").to_pylist(), year, path, inputs.budget_policy)
+    if inputs.scored is None and setting == "outpatient":
+        path, table = None, CASE_POINTS.schema.empty_table()
+    else:
+        path = inputs.scored / "scored_cases.parquet"
+        if not path.exists():
+            raise MissingData(f"{path}: 缺少病例赋分结果，请先运行 yibao dip score")
+        table = pq.read_table(path)
+        if "settle_month" not in table.column_names:
+            raise BadFile(f"{path}: 赋分结果缺少结算字段（settle_year、settle_month），请用当前版本重新运行 yibao dip score")
+        if setting == "inpatient":
+            require_settle_year(table.column("settle_year").to_pylist(), year, path, inputs.budget_policy)
     # the cases settled up to the end of the period (month N: a later month's cases are not month N's)
     last = year * 100 + (12 if month is None else month)
     key = pc.add(pc.multiply(pc.cast(table["settle_year"], pa.int64()), 100), pc.cast(table["settle_month"], pa.int64()))
     cut = table.filter(pc.less_equal(key, last))
     months = set(pc.unique(cut.filter(pc.equal(cut["settle_year"], year))["settle_month"]).to_pylist())
-    if month is not None and month not in months:
+    if setting == "inpatient" and month is not None and month not in months:
         raise MissingData(f"{path}: {period_label(year, month)}没有结算的住院病例，无法计算该月预付")
+    if setting == "outpatient":  # per-capita units are persons, the same every month of the agreement
+        months = set(range(1, 13 if month is None else month + 1))
     step(0.15, "等待工作区（如有数据装载）")
     _wait_for_writer(workspace)
-    step(0.2, "汇总病例并计算（DIP）")
+    step(0.2, "汇总病例并计算（DIP）" if setting == "inpatient" else "归属人数并计算（按人头）")
     y = run_settlement(workspace, cut, year, budgets, pol, cp, cp.scores, cp.default_score, None, "duckdb", None,
                        given=given)
     return y, months
@@ -196,7 +207,7 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
                         "请在结算期政策 methods.inpatient 中选 dip")
     if method == "drg" and inputs.standards is None:
         raise BadOption("按 DRG 结算须给出分组标准目录（--standards / \"standards\"）")
-    if method in ("dip", "per_capita") and inputs.scored is None:
+    if method == "dip" and inputs.scored is None:
         raise BadOption("按 DIP 结算须给出病例赋分目录（--scored / \"scored\"，yibao dip score 的输出）")
     bp = load_budget_policy(inputs.budget_policy)
     if bp.year != year:
@@ -212,9 +223,10 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
             raise per.PeriodRefused(409, "conflict", f"{year} 年 {'、'.join(map(str, missing))} 月尚未签发，"
                                                       "须先签发全部 12 个月的预付才能年终清算")
         issued_paid = per.issued_paid(store, pot, year)
+        used = per.months_of_record(store, pot, year)
     given = read_deductions(inputs.deductions) if (month is None and inputs.deductions is not None) else None
     if method in ("dip", "per_capita"):  # per capita: computed within the DIP settlement run
-        y, year_months = _run_dip(workspace, inputs, year, month, budgets, cp, given, step)
+        y, year_months = _run_dip(workspace, inputs, year, month, budgets, cp, given, step, setting)
         runs = y.dip if setting == "inpatient" else y.capita
         beds = y.bed_day
     else:
@@ -241,6 +253,10 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
                 if b.scheme == scheme:
                     bed[b.institution_id] = bed.get(b.institution_id, ZERO) + b.payable
         lines = clearing_lines(s, issued_paid, bed)
+        corrected = [f"{m} 月第 {v} 版" for m, (_, v) in sorted(used.items()) if v > 1]
+        for ln in lines:  # which monthly versions the clearing paid against
+            ln["items"].append(("所依据的月度预付", "1–12 月已签发的记录版本" + (f"（其中 {'、'.join(corrected)}，为更正版本）"
+                                                                         if corrected else "")))
         ded_lines = read_deduction_lines(inputs.deductions, year) if inputs.deductions is not None else []
         for ln in lines:
             for d in ded_lines:
@@ -251,7 +267,8 @@ def run_period(store: Store, workspace: Path, *, year: int, month: int | None, s
         summary = {"budget": str(s.budget), "units": str(s.units), "settlement_value": str(s.value_shown),
                    "convention": s.convention, "entitled": str(sum((ln["gross"] for ln in lines), ZERO)),
                    "issued_paid": str(sum(issued_paid.values(), ZERO)),
-                   "bed_day": str(sum(bed.values(), ZERO))}
+                   "bed_day": str(sum(bed.values(), ZERO)),
+                   "months_of_record": {str(m): pid for m, (pid, _) in sorted(used.items())}}
     summary["institutions"] = len(lines)
     recorded_inputs = {**inputs.as_dict(), "scored_sha256": _digest(inputs.scored),
                        "budget_policy_sha256": _digest(inputs.budget_policy),
@@ -334,7 +351,7 @@ def _ctx(request: Request):
     with _JOBS_LOCK:
         jobs = getattr(request.app.state, "jobs", None)
         if jobs is None:
-            jobs = request.app.state.jobs = Jobs()
+            jobs = request.app.state.jobs = Jobs(s.store)
     return s.store, Path(s.workspace), jobs, (s.today() if s.today else None)
 
 

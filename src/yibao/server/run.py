@@ -12,6 +12,7 @@ from uvicorn.config import LOGGING_CONFIG
 from yibao.contract.errors import BadOption
 from yibao.engine.workspace import DB_FILE
 from yibao.server.app import Settings, create_app
+from yibao.server.jobs import Jobs
 from yibao.store.db import open_store, safe_url
 
 
@@ -45,7 +46,9 @@ def serve(workspace: Path, store_url: str | None = None, host: str = "127.0.0.1"
     print(f"记录库：{safe_url(store.url)}", file=sys.stderr)
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout carries only the URL
-    config = uvicorn.Config(create_app(Settings(store=store, workspace=workspace)), host=host, port=port,
+    app = create_app(Settings(store=store, workspace=workspace))
+    app.state.jobs = Jobs(store)  # at start: the open jobs of a server that is gone become interrupted (中断)
+    config = uvicorn.Config(app, host=host, port=port,
                             log_config=log_config, log_level="info", proxy_headers=False)
     server = _Server(config)
     try:
@@ -53,6 +56,7 @@ def serve(workspace: Path, store_url: str | None = None, host: str = "127.0.0.1"
     except SystemExit:  # uvicorn exits when it cannot bind
         pass
     finally:
+        app.state.jobs.close()  # its queued and running jobs: interrupted, in the store too
         store.close()
     if not server.started:
         raise BadOption(f"无法在 {host}:{port} 上启动服务（端口被占用或地址不可用）")

@@ -344,7 +344,46 @@ def _get(con: Connection, period_id: int):
     return p
 
 
-def _period_view(p, statements_count: int | None = None) -> dict:
+def _months_now(con: Connection, pot: str, year: int) -> dict[int, tuple[int, int]]:
+    """month → (period_id, version) of the months of record (issued) of a pot's year."""
+    rows = con.execute(select(periods.c.month, periods.c.period_id, periods.c.version).where(
+        periods.c.pot == pot, periods.c.year == year, periods.c.status == "issued", periods.c.month.is_not(None))).all()
+    return {m: (pid, v) for m, pid, v in rows}
+
+
+def _stale_months(con: Connection, p, now: dict[int, tuple[int, int]] | None = None) -> list[dict]:
+    """For an issued clearing: the months whose version of record is not the one the clearing paid against
+    (a month corrected and issued after the clearing was computed). Empty for anything else."""
+    if p["month"] is not None or p["status"] != "issued":
+        return []
+    now = _months_now(con, p["pot"], p["year"]) if now is None else now
+    used = json.loads(p["summary"]).get("months_of_record")
+    out = []
+    if used is None:  # a clearing recorded before it kept its months: a month issued after it was computed
+        later = con.execute(select(periods.c.month).where(
+            periods.c.pot == p["pot"], periods.c.year == p["year"], periods.c.month.is_not(None),
+            periods.c.status == "issued", periods.c.issued_at > p["prepared_at"])).scalars().all()
+        used = {str(m): None for m in range(1, 13)}
+        changed = set(later)
+    else:
+        changed = {int(m) for m, pid in used.items() if now.get(int(m), (None,))[0] != pid}
+    for m in sorted(changed):
+        pid, v = now.get(m, (None, None))
+        out.append({"month": m, "was_period_id": used.get(str(m)), "period_id": pid, "version": v})
+    return out
+
+
+def stale_notice(p, stale: list[dict]) -> str | None:
+    """The Chinese notice of a clearing that needs a new version (None when it does not)."""
+    if not stale:
+        return None
+    months = "、".join(f"{s['month']} 月" + (f"（现为第 {s['version']} 版，编号 {s['period_id']}）" if s["version"] else
+                                           "（已无签发版本）") for s in stale)
+    return (f"须重新清算：本清算签发后，{months}的月度预付已更正；本清算按更正前的月度预付计算，已不是按记录版本的清算。"
+            f"请更正本清算（yibao period correct {p['period_id']} --reason … 或 POST /api/periods/{p['period_id']}/correct）")
+
+
+def _period_view(p, statements_count: int | None = None, stale: list[dict] | None = None) -> dict:
     out = {k: p[k] for k in ("period_id", "pot", "scheme", "setting", "method", "year", "month", "period_key",
                              "version", "replaces_id", "reason", "cutoff", "status", "prepared_by", "prepared_at",
                              "checked_by", "checked_at", "issued_by", "issued_at", "issue_date", "agency")}
@@ -353,6 +392,10 @@ def _period_view(p, statements_count: int | None = None) -> dict:
     out["label"] = _label(p)
     out["total"] = str(from_fen(p["total_fen"]))
     out["summary"] = json.loads(p["summary"])
+    stale = stale or []
+    out["needs_new_version"] = bool(stale)  # an issued clearing paid against months corrected since
+    out["stale_months"] = stale
+    out["notice"] = stale_notice(p, stale)
     if statements_count is not None:
         out["statements"] = statements_count
     return out
@@ -363,7 +406,8 @@ def get_period(store: Store, period_id: int) -> dict:
         p = _get(con, period_id)
         n = con.execute(select(func.count()).select_from(statements)
                         .where(statements.c.period_id == period_id)).scalar_one()
-    return _period_view(p, n)
+        stale = _stale_months(con, p)
+    return _period_view(p, n, stale)
 
 
 def period_row(store: Store, period_id: int) -> dict:
@@ -389,7 +433,8 @@ def list_periods(store: Store, *, year: int | None = None, pot: str | None = Non
     with store.begin() as con:
         rows = con.execute(q).mappings().all()
         counts = dict(con.execute(select(statements.c.period_id, func.count()).group_by(statements.c.period_id)).all())
-    return [_period_view(r, counts.get(r["period_id"], 0)) for r in rows]
+        stale = {r["period_id"]: _stale_months(con, r) for r in rows if r["month"] is None and r["status"] == "issued"}
+    return [_period_view(r, counts.get(r["period_id"], 0), stale.get(r["period_id"])) for r in rows]
 
 
 def of_record(store: Store, pot: str, year: int, month: int | None) -> dict | None:
@@ -408,6 +453,12 @@ def issued_months(store: Store, pot: str, year: int) -> dict[int, int]:
             periods.c.pot == pot, periods.c.year == year, periods.c.status == "issued",
             periods.c.month.is_not(None))).all()
     return {m: pid for m, pid in rows}
+
+
+def months_of_record(store: Store, pot: str, year: int) -> dict[int, tuple[int, int]]:
+    """month → (period_id, version) of the issued monthly versions of record of ``year``."""
+    with store.begin() as con:
+        return _months_now(con, pot, year)
 
 
 def issued_paid(store: Store, pot: str, year: int) -> dict[str, Decimal]:
@@ -456,7 +507,8 @@ def get_statement(store: Store, statement_id: int, actor: Actor | None = None) -
             replaced = {"period_id": r["period_id"], "version": r["version"],
                         "statement_id": old[0] if old else None,
                         "amount": str(from_fen(old[1])) if old else None}
-    return {**_statement_view(s), "period": _period_view(p), "replaces": replaced}
+        stale = _stale_months(con, p)
+    return {**_statement_view(s), "period": _period_view(p, stale=stale), "replaces": replaced}
 
 
 def period_statements(store: Store, period_id: int, institution_id: str | None = None) -> list[dict]:
@@ -481,5 +533,5 @@ def year_of_record(store: Store, pot: str, year: int) -> dict[str, dict[str, Dec
 
 
 __all__ = ["Actor", "PeriodRefused", "STATES", "check", "disputes", "get_period", "get_statement", "issue",
-           "issued_months", "issued_paid", "list_periods", "of_record", "period_key", "period_statements",
-           "periods", "prepare", "refuse_if_locked", "reply", "statements", "year_of_record"]
+           "issued_months", "issued_paid", "list_periods", "months_of_record", "stale_notice", "of_record",
+           "period_key", "period_statements", "periods", "prepare", "refuse_if_locked", "reply", "statements", "year_of_record"]

@@ -29,12 +29,14 @@ def head_lines(st: dict) -> list[tuple[str, str]]:
     p = st["period"]
     rep = st.get("replaces")
     version = f"第 {p['version']} 版" + (f"（更正，取代第 {rep['version']} 版；更正理由：{p['reason']}）" if rep else "")
-    status = p["status_zh"] + ("（结算单据以此为准）" if p["status"] == "issued" else "（非正式结算单）")
+    status = p["status_zh"] + ("（须重新清算：所依据的月度预付已更正）" if p.get("needs_new_version") else
+                               "（结算单据以此为准）" if p["status"] == "issued" else "（非正式结算单）")
     return [("结算单编号", st["number"]), ("版本", version), ("状态", status),
             ("签发日期", p["issue_date"] or "未签发"), ("签发机构", p["agency"]),
             ("机构名称", st["institution_name"]), ("机构编码", st["institution_id"]), ("结算期", p["label"]),
             ("结算方式", METHOD_ZH.get(p["method"], p["method"])), ("数据截止日", p["cutoff"]),
-            ("计算人 / 复核人 / 签发人", f"{p['prepared_by']} / {p['checked_by'] or '—'} / {p['issued_by'] or '—'}")]
+            ("计算人 / 复核人 / 签发人", f"{p['prepared_by']} / {p['checked_by'] or '—'} / {p['issued_by'] or '—'}")
+            ] + ([("提示", p["notice"])] if p.get("notice") else [])
 
 
 def title(st: dict) -> str:
