@@ -134,9 +134,9 @@ def read_knowledge(directory: Path | str) -> dict[str, dict[str, list[str]]]:
     problems: list[str] = []
     unknown = [p.name for p in files if p.name not in _BY_FILE]
     if unknown:
-        problems.append(f"{d}：未知的知识库表 {', '.join(unknown)}（可用：{', '.join(_BY_FILE)}）")
+        problems.append(f"未知的知识库表 {', '.join(unknown)}（可用：{', '.join(_BY_FILE)}）")
     if not [p for p in files if p.name in _BY_FILE]:
-        problems.append(f"{d}：没有知识库表（{', '.join(_BY_FILE)}）")
+        problems.append(f"没有知识库表（{', '.join(_BY_FILE)}）")
     out: dict[str, dict[str, list[str]]] = {}
     ids: dict[str, str] = {}  # id → "file 第 N 行" (ids are unique in the whole base)
     for path in files:
