@@ -120,7 +120,8 @@ def test_course_limit_days_past_the_limit(tmp_path):
 
 def test_frequency_per_day_per_stay_and_per_window(tmp_path):
     d = kb(tmp_path, frequency_limit="id,item_code,max_qty,per,window_days,source\n"
-                                     "F1,OXY,24,day,,每日 24 小时\nF2,GA,1,stay,,每次住院 1 次\nF3,TRANS,4,window,3,3 天内 4 单位\n")
+                                     "F1,OXY,24,day,,每日 24 小时\nF2,GA,1,stay,,每次住院 1 次\n"
+                                     "F3,TRANS,4,window,3,3 天内 4 单位\n")
     r = Region()
     r.case("S", discharge="2024-07-08", daily=False)
     r.line("S", "OXY", "2024-07-01", "20", "3.00")
