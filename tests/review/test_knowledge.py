@@ -238,3 +238,16 @@ def test_a_knowledge_base_from_the_catalogue_gives_the_built_in_rules_findings(s
         assert a == b, built_in
     assert sum(1 for x in f if x["rule_id"] == "L06") > 0 and sum(1 for x in f if x["rule_id"] == "L07") > 0
     shutil.rmtree(ws)
+
+
+def test_the_review_command_with_the_example_knowledge_base(synth_region, tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "yibao.cli", "review", "--data", str(synth_region), "--out", str(out),
+                        "--knowledge", str(EXAMPLE)], capture_output=True, text=True, cwd=ROOT,
+                       env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader((out / "findings.csv").open(encoding="utf-8-sig")))
+    k = [r for r in rows if r["rule_id"].startswith("K")]
+    assert k and all("（知识库 KB-" in r["message"] and "出处：" in r["message"] for r in k)
+    enabled = {r["rule_id"]: r["enabled"] for r in csv.DictReader((out / "rules.csv").open(encoding="utf-8-sig"))}
+    assert {enabled[f"K0{i}"] for i in range(1, 9)} == {"1"}
