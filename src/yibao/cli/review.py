@@ -62,6 +62,7 @@ def review_cmd(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="已装载的工作区（只读打开）"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="输出目录：findings.csv、机构汇总、deductions.csv"),
     rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）：启停规则、调整参数"),
+    knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="知识库目录（CSV 表，见 docs/knowledge-base.md）"),
     evaluate: Optional[Path] = file_option(None, "--evaluate", help="标签文件 labels.csv：按异常模式报告召回率与精确率"),
     engine: str = engine_option(),
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit",
@@ -75,6 +76,7 @@ def review_cmd(
     from yibao.review import outputs as rout
     from yibao.review.evaluation import evaluate as evaluate_labels
     from yibao.review.evaluation import read_labels
+    from yibao.review.knowledge import apply_knowledge
     from yibao.review.ruleset import load_rules
     from yibao.review.run import run_workspace
 
@@ -86,7 +88,7 @@ def review_cmd(
         raise UserError(f"未知的引擎 {engine}（duckdb 或 spark）")
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
-    rs = load_rules(rules)  # a RuleError is a BadPolicy: one line, exit 2
+    rs = apply_knowledge(load_rules(rules), knowledge)  # a RuleError is a BadPolicy: one line, exit 2
     if benefit_policy is not None:
         from yibao.cli.review_benefit import benefit_policy as load_benefit
 
@@ -152,13 +154,15 @@ def check_cmd(
     catalog: Optional[Path] = file_option(None, "--catalog", help="三目录文件（catalog.csv/.parquet）"),
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="从工作区读取三目录与机构"),
     rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）"),
+    knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="知识库目录（CSV 表，见 docs/knowledge-base.md）"),
 ) -> None:
     """事前提醒：对一张处方或一个病例即时运行审核规则，输出提示（JSON）。"""
     from yibao.review.check import Checker
+    from yibao.review.knowledge import apply_knowledge
     from yibao.review.ruleset import load_rules
 
     try:
-        rs = load_rules(rules)
+        rs = apply_knowledge(load_rules(rules), knowledge)
         if catalog is not None:
             checker = Checker.from_catalog_file(catalog, rs)
         elif workspace is not None:

@@ -877,3 +877,343 @@ def shape_of(logic: str) -> str:
     if logic in SET_LOGIC:
         return SET_LOGIC[logic].shape
     raise KeyError(logic)
+
+
+# ======================================================================================================
+# Completeness of the settlement list (结算清单完整性) and the knowledge base (知识库, 两库框架) — engineer
+# "knowledge" (issue 17 §1). New records only; the rules using them: rules/completeness.toml and
+# rules/knowledge.toml (the knowledge rules' tables come from ``yibao review --knowledge DIR``,
+# yibao.review.knowledge, as parallel lists of text in the rule's parameters: ``kb_id``, ``kb_item``,
+# ``kb_source`` and the kind's own columns; blank = '').
+# ======================================================================================================
+
+# person logics whose SQL also reads ``fee_items`` (the person step then gets the lines as a broadcast input:
+# whether a case has lines at all cannot be judged on one partition of the lines)
+PERSON_READS_LINES = {"no_fee_lines"}
+
+
+@set_logic("no_fee_lines", PERSON, """
+        SELECT c.case_id, c.total_cost, c.fund_paid, c.fund_paid AS amount
+        FROM review_cases c ANTI JOIN fee_items f ON f.case_id = c.case_id
+        WHERE c.total_cost > ${min_total_cost}
+    """, "a case with a total cost and not one fee line (a hospital that sends only totals, seed 004 五)")
+def _no_fee_lines(p, f):
+    c = f.case
+    if not f.lines and c["total_cost"] > dec(p["min_total_cost"]):
+        return [(None, c["fund_paid"], {"total_cost": c["total_cost"], "fund_paid": c["fund_paid"]})]
+    return []
+
+
+@set_logic("lines_total_mismatch", CASE_LINES, """
+        WITH s AS (SELECT case_id, count(*) AS lines, sum(amount) AS line_total FROM fee_items GROUP BY case_id)
+        SELECT s.case_id, s.lines, CAST(s.line_total AS DECIMAL(18,2)) AS line_total, c.total_cost,
+               CAST(abs(s.line_total - c.total_cost) AS DECIMAL(18,2)) AS diff,
+               CAST(abs(s.line_total - c.total_cost) AS DECIMAL(18,2)) AS amount,
+               CASE WHEN s.line_total < c.total_cost THEN '少' ELSE '多' END AS direction,
+               CAST(${tolerance} AS DECIMAL(18,2)) AS tolerance
+        FROM s JOIN rcl c ON c.case_id = s.case_id
+        WHERE abs(s.line_total - c.total_cost) > ${tolerance}
+    """, "the fee lines of a case do not add up to its total cost (beyond the tolerance); amount = the difference")
+def _lines_total_mismatch(p, f):
+    if not f.lines:
+        return []
+    c, tol = f.case, dec(p["tolerance"])
+    s = sum((ln["amount"] for ln in f.lines), Decimal("0.00"))
+    diff = abs(s - c["total_cost"])
+    if not diff > tol:
+        return []
+    return [(None, diff, {"lines": len(f.lines), "line_total": s, "total_cost": c["total_cost"], "diff": diff,
+                          "direction": "少" if s < c["total_cost"] else "多", "tolerance": tol.quantize(FEN)})]
+
+
+@set_logic("payment_parts_mismatch", PERSON, """
+        SELECT case_id, total_cost, fund_paid, self_pay, out_of_pocket_excluded AS excluded,
+               CAST(fund_paid + self_pay + out_of_pocket_excluded AS DECIMAL(18,2)) AS parts,
+               CAST(abs(fund_paid + self_pay + out_of_pocket_excluded - total_cost) AS DECIMAL(18,2)) AS diff,
+               CAST(abs(fund_paid + self_pay + out_of_pocket_excluded - total_cost) AS DECIMAL(18,2)) AS amount
+        FROM review_cases
+        WHERE abs(fund_paid + self_pay + out_of_pocket_excluded - total_cost) > ${tolerance}
+    """, "统筹基金支付 + 个人自付 + 个人自费 ≠ 医疗费用总额 (beyond the tolerance): the settlement list's parts do "
+         "not make its total")
+def _payment_parts_mismatch(p, f):
+    c = f.case
+    parts = c["fund_paid"] + c["self_pay"] + c["out_of_pocket_excluded"]
+    diff = abs(parts - c["total_cost"])
+    if not diff > dec(p["tolerance"]):
+        return []
+    return [(None, diff, {"total_cost": c["total_cost"], "fund_paid": c["fund_paid"], "self_pay": c["self_pay"],
+                          "excluded": c["out_of_pocket_excluded"], "parts": parts, "diff": diff})]
+
+
+# --- the knowledge base (知识库): one logic per rule kind, the table in the rule's parameters ---
+
+_KB_CACHE: dict[int, tuple] = {}
+
+
+def kb_rows(p: dict, *cols: str) -> list[dict]:
+    """The knowledge table of a rule's parameters as rows (``kb_id``, ``kb_item``, ``kb_source`` and ``cols``),
+    indexed once per parameter list (the before-the-fact check calls a logic per case)."""
+    key = p["kb_id"]
+    hit = _KB_CACHE.get(id(key))
+    if hit is not None and hit[0] is key and hit[1] == cols:
+        return hit[2]
+    names = ("kb_id", "kb_item", "kb_source", *cols)
+    rows = [dict(zip(names, vals)) for vals in zip(*(p[n] for n in names))]
+    _KB_CACHE[id(key)] = (key, cols, rows)
+    return rows
+
+
+def _kb_by_item(p: dict, *cols: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in kb_rows(p, *cols):
+        if r["kb_item"] not in out or r["kb_id"] < out[r["kb_item"]]["kb_id"]:
+            out[r["kb_item"]] = r
+    return out
+
+
+def _kb_cte(*cols: str) -> str:
+    """``kb`` = the rule's knowledge table (one row per entry) from its parallel parameter lists."""
+    sel = ", ".join(f"unnest(${{{c}}}) AS {c}" for c in ("kb_id", "kb_item", "kb_source", *cols))
+    return f"kb AS (SELECT {sel})"
+
+
+def _kb_lines(extra: str = "") -> str:
+    """Lines of the case with the knowledge row of their item code (the lowest id when several) and case facts."""
+    return f"""kl AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.quantity, f.unit_price,
+                   f.amount, k.*, c.sex, c.age, c.setting, c.inst_level, c.scheme{extra}
+            FROM fee_items f JOIN (SELECT * FROM kb QUALIFY row_number() OVER (PARTITION BY kb_item ORDER BY kb_id) = 1) k
+                 ON k.kb_item = f.item_code
+            JOIN rcl c ON c.case_id = f.case_id)"""
+
+
+def _zh_list(text: str, names: dict[str, str]) -> str:
+    return "、".join(names.get(x, x) for x in text.split("|") if x)
+
+
+def _zh_list_sql(expr: str, names: dict[str, str]) -> str:
+    out = f"replace({expr}, '|', '、')"
+    for k, v in names.items():
+        out = f"replace({out}, '{k}', '{v}')"
+    return out
+
+
+_SEX_ZH = {"1": "男", "2": "女"}
+
+
+@set_logic("kb_sex_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_sex')}, {_kb_lines()}
+        SELECT case_id, line_no, item_name, amount, kb_id, kb_source,
+               CASE kb_sex WHEN '1' THEN '男' ELSE '女' END AS limit_zh, CASE sex WHEN '1' THEN '男' ELSE '女' END AS sex_zh
+        FROM kl WHERE sex IS NOT NULL AND sex <> kb_sex
+    """, "知识库 限性别: an item of the table billed for a patient of the other sex", line_level=True)
+def _kb_sex_limit(p, f):
+    kb, sex, out = _kb_by_item(p, "kb_sex"), f.case["sex"], []
+    for ln in f.lines:
+        r = kb.get(ln["item_code"])
+        if r is not None and sex is not None and sex != r["kb_sex"]:
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "amount": ln["amount"],
+                                                      "kb_id": r["kb_id"], "kb_source": r["kb_source"],
+                                                      "limit_zh": "男" if r["kb_sex"] == "1" else "女",
+                                                      "sex_zh": "男" if sex == "1" else "女"}))
+    return out
+
+
+@set_logic("kb_age_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_min_age', 'kb_max_age')}, {_kb_lines()}
+        SELECT case_id, line_no, item_name, amount, kb_id, kb_source, age,
+               concat(kb_min_age, '–', kb_max_age) AS age_range
+        FROM kl WHERE age IS NOT NULL AND (age < CAST(nullif(kb_min_age, '') AS INTEGER)
+                                           OR age > CAST(nullif(kb_max_age, '') AS INTEGER))
+    """, "知识库 限年龄 (限儿童: max_age): the patient's age outside the row's min_age..max_age", line_level=True)
+def _kb_age_limit(p, f):
+    kb, age, out = _kb_by_item(p, "kb_min_age", "kb_max_age"), f.case["age"], []
+    for ln in f.lines:
+        r = kb.get(ln["item_code"])
+        if r is None or age is None:
+            continue
+        lo, hi = r["kb_min_age"], r["kb_max_age"]
+        if (lo != "" and age < int(lo)) or (hi != "" and age > int(hi)):
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "amount": ln["amount"],
+                                                      "kb_id": r["kb_id"], "kb_source": r["kb_source"], "age": age,
+                                                      "age_range": f"{lo}–{hi}"}))
+    return out
+
+
+@set_logic("kb_setting_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_settings')}, {_kb_lines()}
+        SELECT case_id, line_no, item_name, amount, kb_id, kb_source,
+               {_zh_list_sql('kb_settings', {'inpatient': '住院', 'outpatient': '门诊'})} AS allowed_zh,
+               CASE setting WHEN 'inpatient' THEN '住院' ELSE '门诊' END AS setting_zh
+        FROM kl WHERE NOT list_contains(string_split(kb_settings, '|'), setting)
+    """, "知识库 限就诊方式: an item billed in a setting (住院/门诊) the row does not allow", line_level=True)
+def _kb_setting_limit(p, f):
+    kb, s, out = _kb_by_item(p, "kb_settings"), f.case["setting"], []
+    for ln in f.lines:
+        r = kb.get(ln["item_code"])
+        if r is not None and s not in r["kb_settings"].split("|"):
+            out.append((ln["line_no"], ln["amount"], {
+                "item_name": ln["item_name"], "amount": ln["amount"], "kb_id": r["kb_id"], "kb_source": r["kb_source"],
+                "allowed_zh": _zh_list(r["kb_settings"], {"inpatient": "住院", "outpatient": "门诊"}),
+                "setting_zh": "住院" if s == "inpatient" else "门诊"}))
+    return out
+
+
+@set_logic("kb_level_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_min_level', 'kb_max_level')}, {_kb_lines()}
+        SELECT case_id, line_no, item_name, amount, kb_id, kb_source, inst_level,
+               concat(kb_min_level, '–', kb_max_level) AS level_range
+        FROM kl WHERE inst_level IS NOT NULL AND (inst_level < CAST(nullif(kb_min_level, '') AS INTEGER)
+                                                  OR inst_level > CAST(nullif(kb_max_level, '') AS INTEGER))
+    """, "知识库 限医疗机构级别: an item billed by an institution whose level is outside the row's range",
+    line_level=True)
+def _kb_level_limit(p, f):
+    kb, lv, out = _kb_by_item(p, "kb_min_level", "kb_max_level"), f.case["inst_level"], []
+    for ln in f.lines:
+        r = kb.get(ln["item_code"])
+        if r is None or lv is None:
+            continue
+        lo, hi = r["kb_min_level"], r["kb_max_level"]
+        if (lo != "" and lv < int(lo)) or (hi != "" and lv > int(hi)):
+            out.append((ln["line_no"], ln["amount"], {"item_name": ln["item_name"], "amount": ln["amount"],
+                                                      "kb_id": r["kb_id"], "kb_source": r["kb_source"],
+                                                      "inst_level": lv, "level_range": f"{lo}–{hi}"}))
+    return out
+
+
+@set_logic("kb_scheme_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_schemes')}, {_kb_lines()}
+        SELECT case_id, line_no, item_name, amount, kb_id, kb_source,
+               {_zh_list_sql('kb_schemes', {'employee': '职工', 'resident': '城乡居民'})} AS allowed_zh,
+               CASE scheme WHEN 'employee' THEN '职工' ELSE '城乡居民' END AS scheme_zh
+        FROM kl WHERE scheme IS NOT NULL AND NOT list_contains(string_split(kb_schemes, '|'), scheme)
+    """, "知识库 限险种: an item billed to an insurance scheme the row does not allow", line_level=True)
+def _kb_scheme_limit(p, f):
+    kb, s, out = _kb_by_item(p, "kb_schemes"), f.case["scheme"], []
+    for ln in f.lines:
+        r = kb.get(ln["item_code"])
+        if r is not None and s is not None and s not in r["kb_schemes"].split("|"):
+            out.append((ln["line_no"], ln["amount"], {
+                "item_name": ln["item_name"], "amount": ln["amount"], "kb_id": r["kb_id"], "kb_source": r["kb_source"],
+                "allowed_zh": _zh_list(r["kb_schemes"], {"employee": "职工", "resident": "城乡居民"}),
+                "scheme_zh": "职工" if s == "employee" else "城乡居民"}))
+    return out
+
+
+@set_logic("kb_course_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_max_days')}, {_kb_lines()},
+        d AS (SELECT *, dense_rank() OVER (PARTITION BY case_id, item_code ORDER BY service_date) AS day_n FROM kl),
+        e AS (SELECT *, max(day_n) OVER (PARTITION BY case_id, item_code) AS days FROM d)
+        SELECT case_id, line_no, item_name, service_date, amount, kb_id, kb_source, days, day_n,
+               CAST(kb_max_days AS INTEGER) AS max_days
+        FROM e WHERE day_n > CAST(kb_max_days AS INTEGER)
+    """, "知识库 疗程: an item billed on more distinct days of a case than the row's max_days: the lines of the days "
+         "past the limit", line_level=True)
+def _kb_course_limit(p, f):
+    kb, out, by = _kb_by_item(p, "kb_max_days"), [], {}
+    for ln in f.lines:
+        if ln["item_code"] in kb:
+            by.setdefault(ln["item_code"], []).append(ln)
+    for code, grp in by.items():
+        r, days = kb[code], sorted({ln["service_date"] for ln in grp})
+        rank, mx = {d: i + 1 for i, d in enumerate(days)}, int(r["kb_max_days"])
+        for ln in grp:
+            if rank[ln["service_date"]] > mx:
+                out.append((ln["line_no"], ln["amount"], {
+                    "item_name": ln["item_name"], "service_date": ln["service_date"], "amount": ln["amount"],
+                    "kb_id": r["kb_id"], "kb_source": r["kb_source"], "days": len(days),
+                    "day_n": rank[ln["service_date"]], "max_days": mx}))
+    return out
+
+
+_PER_ZH = {"day": "每日", "stay": "每次就诊", "window": "天内"}
+
+
+@set_logic("kb_frequency_limit", CASE_LINES, f"""
+        WITH {_kb_cte('kb_max_qty', 'kb_per', 'kb_window_days')}, {_kb_lines()},
+        m AS (SELECT *, CAST(kb_max_qty AS DECIMAL(18,4)) AS max_qty,
+                     CASE kb_per WHEN 'day' THEN 1 WHEN 'window' THEN CAST(kb_window_days AS INTEGER) END AS wdays
+              FROM kl),
+        s AS (SELECT y.case_id, y.line_no, sum(x.quantity) AS cum
+              FROM m y JOIN m x ON x.case_id = y.case_id AND x.item_code = y.item_code
+                   AND (x.service_date < y.service_date OR (x.service_date = y.service_date AND x.line_no <= y.line_no))
+                   AND (y.wdays IS NULL OR x.service_date > y.service_date - y.wdays)
+              GROUP BY y.case_id, y.line_no)
+        SELECT m.case_id, m.line_no, m.item_name, m.service_date, m.kb_id, m.kb_source,
+               CASE m.kb_per WHEN 'day' THEN '每日' WHEN 'stay' THEN '每次就诊' ELSE concat(m.kb_window_days, ' 天内') END
+                   AS per_zh,
+               {qty('s.cum')} AS cum_qty, {qty('m.max_qty')} AS max_qty,
+               least(m.amount, {money_round('(s.cum - greatest(s.cum - m.quantity, m.max_qty)) * m.unit_price')}) AS excess,
+               least(m.amount, {money_round('(s.cum - greatest(s.cum - m.quantity, m.max_qty)) * m.unit_price')}) AS amount
+        FROM m JOIN s ON s.case_id = m.case_id AND s.line_no = m.line_no
+        WHERE s.cum > m.max_qty
+    """, "知识库 频次/数量: an item's quantity per day, per case (stay or visit) or per rolling window of N days beyond "
+         "the row's max_qty, counted in line order (date, line number): each line past the limit, for its part past "
+         "the limit", line_level=True)
+def _kb_frequency_limit(p, f):
+    kb, out, by = _kb_by_item(p, "kb_max_qty", "kb_per", "kb_window_days"), [], {}
+    for ln in f.lines:
+        if ln["item_code"] in kb:
+            by.setdefault(ln["item_code"], []).append(ln)
+    for code, grp in by.items():
+        r = kb[code]
+        mx = Decimal(r["kb_max_qty"])
+        w = {"day": 1, "stay": None}.get(r["kb_per"], int(r["kb_window_days"] or 0))
+        per = {"day": "每日", "stay": "每次就诊"}.get(r["kb_per"], f"{r['kb_window_days']} 天内")
+        for y in grp:
+            cum = sum((x["quantity"] for x in grp
+                       if (x["service_date"], x["line_no"]) <= (y["service_date"], y["line_no"])
+                       and (w is None or (y["service_date"] - x["service_date"]).days < w)), Decimal(0))
+            if cum > mx:
+                ex = min(y["amount"], r2((cum - max(cum - y["quantity"], mx)) * y["unit_price"]))
+                out.append((y["line_no"], ex, {"item_name": y["item_name"], "service_date": y["service_date"],
+                                               "kb_id": r["kb_id"], "kb_source": r["kb_source"], "per_zh": per,
+                                               "cum_qty": qtext(cum), "max_qty": qtext(mx), "excess": ex}))
+    return out
+
+
+@set_logic("kb_duplicate_pair", CASE_LINES, f"""
+        WITH {_kb_cte('kb_other', 'kb_window_days')},
+        y AS (SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.service_date, f.amount, k.*
+              FROM fee_items f JOIN kb k ON k.kb_other = f.item_code),
+        hit AS (
+            SELECT y.case_id, y.line_no, y.item_name, y.service_date, y.amount, y.kb_id, y.kb_source,
+                   CAST(y.kb_window_days AS INTEGER) AS window_days, x.line_no AS first_line,
+                   x.service_date AS first_date, x.item_name AS first_name,
+                   row_number() OVER (PARTITION BY y.case_id, y.line_no ORDER BY y.kb_id, x.service_date, x.line_no) AS rn
+            FROM y JOIN fee_items x ON x.case_id = y.case_id AND x.item_code = y.kb_item AND x.line_no <> y.line_no
+                 AND abs(y.service_date - x.service_date) <= CAST(y.kb_window_days AS INTEGER)
+                 AND (y.kb_item <> y.kb_other OR x.service_date < y.service_date
+                      OR (x.service_date = y.service_date AND x.line_no < y.line_no)))
+        SELECT case_id, line_no, item_name, service_date, amount, kb_id, kb_source, window_days, first_line,
+               first_date, first_name
+        FROM hit WHERE rn = 1
+    """, "知识库 重复收费: an item (``kb_other``) billed within ``window_days`` days of another line of ``kb_item`` in "
+         "the same case (the same item twice: the later line); the row with the lowest id, the earliest such line",
+    line_level=True)
+def _kb_duplicate_pair(p, f):
+    rows, out = kb_rows(p, "kb_other", "kb_window_days"), []
+    for y in f.lines:
+        best = None
+        for r in rows:
+            if r["kb_other"] != y["item_code"]:
+                continue
+            w = int(r["kb_window_days"])
+            for x in f.lines:
+                if (x["item_code"] == r["kb_item"] and x["line_no"] != y["line_no"]
+                        and abs((y["service_date"] - x["service_date"]).days) <= w
+                        and (r["kb_item"] != r["kb_other"]
+                             or (x["service_date"], x["line_no"]) < (y["service_date"], y["line_no"]))):
+                    key = (r["kb_id"], x["service_date"], x["line_no"])
+                    if best is None or key < best[0]:
+                        best = (key, r, x, w)
+        if best is not None:
+            _, r, x, w = best
+            out.append((y["line_no"], y["amount"], {
+                "item_name": y["item_name"], "service_date": y["service_date"], "amount": y["amount"],
+                "kb_id": r["kb_id"], "kb_source": r["kb_source"], "window_days": w, "first_line": x["line_no"],
+                "first_date": x["service_date"], "first_name": x["item_name"]}))
+    return out
+
+
+require_single_case_forms()

@@ -39,7 +39,7 @@ from yibao.review.rulesql import rule_sql
 __all__ = ["RULES_DIR", "Rule", "RuleError", "RuleSet", "line_rule_count", "load_rules"]
 
 RULES_DIR = Path(__file__).parent / "rules"
-BUILTIN_FILES = ("line.toml", "case.toml")
+BUILTIN_FILES = ("line.toml", "case.toml", "completeness.toml", "knowledge.toml")
 EVIDENCE_FILE = "upcoding_evidence.toml"
 
 CATEGORIES = ("政策类", "管理类", "医疗类")

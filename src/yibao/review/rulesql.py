@@ -43,6 +43,7 @@ from yibao.review.logic import (
     LINE_COLUMNS,
     LINE_LOGIC,
     PERSON,
+    PERSON_READS_LINES,
     SET_LOGIC,
     qty,
 )
@@ -303,6 +304,13 @@ def set_findings_sql(rs, shape: str) -> str:
     return body
 
 
+def _person_broadcast(rs) -> tuple[str, ...]:
+    """The person step's broadcast inputs: the fee lines too when an enabled rule asks whether a case has any
+    (``PERSON_READS_LINES``: a partition of the lines cannot tell)."""
+    reads = any(r.shape == PERSON and r.logic in PERSON_READS_LINES for r in rs.enabled)
+    return ("qualification_periods", "fee_items") if reads else ("qualification_periods",)
+
+
 def build_pipeline(rs, name: str = "review") -> Pipeline:
     """The review pipeline of a rule set (only its enabled rules)."""
     steps = (
@@ -314,7 +322,7 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
              mode="partitioned", partition_by=("case_id",), broadcast=("review_cases", "catalog"),
              doc="rules over all lines of a case"),
         Step("review_person_findings", "review_cases", set_findings_sql(rs, PERSON), FINDINGS, ORDER,
-             mode="partitioned", partition_by=("person_id",), broadcast=("qualification_periods",),
+             mode="partitioned", partition_by=("person_id",), broadcast=_person_broadcast(rs),
              doc="rules over a person's cases"),
         Step("review_findings", "review_line_findings",
              "SELECT * FROM review_line_findings UNION ALL SELECT * FROM review_case_line_findings "
