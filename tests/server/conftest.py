@@ -137,7 +137,11 @@ def review_result(workspace: Path):
     from yibao.staff import periods_from_workspace
 
     if "res" not in _REVIEWS:
-        _REVIEWS["res"] = run_workspace(workspace, load_rules(None), periods_from_workspace(workspace))
+        # The tiny region lists a few sample lines per case, not the whole bill: its cases' totals are not itemised,
+        # so the completeness rules (C31–C33, tested in tests/review/test_completeness.py) are off here.
+        rs = load_rules(None)
+        rs = rs.only(*(r.id for r in rs.enabled if r.id not in ("C31", "C32", "C33")))
+        _REVIEWS["res"] = run_workspace(workspace, rs, periods_from_workspace(workspace))
     return _REVIEWS["res"]
 
 
