@@ -9,6 +9,12 @@ Steps (each a pure function of Arrow tables, see :mod:`yibao.engine.runner`):
    overlapping versions: the later one wins from its start) and to the qualification periods of its staff.
 3. ``review_case_line_findings`` (partitioned by ``case_id`` over ``fee_items``): rules that look at all
    lines of a case (same-day duplicates, 丙类 booked to the fund, phantom stay days, upcoding evidence).
+3a. ``review_reference_prices`` (partitioned by ``item_code`` over ``fee_items``): the reference unit price of
+   each item code learned from the lines of the period (串换 rule L10): per code, price basis (a share of the
+   catalogue cap valid on the service date, or the price itself where the code has no cap) and institution
+   level (``-1`` = all levels): the number of lines and institutions, the median and the median absolute
+   deviation (MAD), all integers (parts per million of the cap, or fen). Parameter-free: the rules using it
+   say how many lines and institutions a reference needs.
 4. ``review_person_findings`` (partitioned by ``person_id`` over ``review_cases``): rules over a person's
    cases (death, overlapping stays, readmissions, visit frequency) and case-only rules.
 5. ``review_findings``: all findings, ordered by ``case_id, line_no, rule_id`` (case findings: blank
@@ -50,6 +56,8 @@ from yibao.review.logic import (
 __all__ = [
     "FINDINGS",
     "ORDER",
+    "DX_PROFILES",
+    "REFERENCE_PRICES",
     "REVIEW_CASES",
     "build_pipeline",
     "evidence_sql",
@@ -292,6 +300,71 @@ SELECT h.case_id, h.line_no, {by_rule([sql_str(r.id) for r in rules])} AS rule_i
 FROM h"""
 
 
+REFERENCE_PRICES = pa.schema([
+    ("item_code", pa.string()), ("basis", pa.string()), ("inst_level", pa.int32()), ("n_lines", pa.int64()),
+    ("n_institutions", pa.int64()), ("median", pa.int64()), ("mad", pa.int64()),
+])
+
+# a line's relative price: parts per million of the cap valid on the service date (rounded half up, integer
+# arithmetic), or the unit price in fen where the code has no cap that day
+REL_PRICE = """CASE WHEN k.price_cap > 0
+                THEN (CAST(f.unit_price * 100 AS BIGINT) * 2000000 + CAST(k.price_cap * 100 AS BIGINT))
+                     // (2 * CAST(k.price_cap * 100 AS BIGINT))
+                ELSE CAST(f.unit_price * 100 AS BIGINT) END"""
+PRICE_BASIS = "CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END"
+
+REFERENCE_PRICES_SQL = f"""
+WITH {CAT_CTE},
+x AS (
+    SELECT f.item_code, coalesce(c.inst_level, -2) AS inst_level, c.institution_id,
+           {PRICE_BASIS} AS basis, {REL_PRICE} AS rel
+    FROM fee_items f JOIN review_cases c ON c.case_id = f.case_id
+         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end),
+g AS (SELECT item_code, basis, inst_level, institution_id, rel FROM x
+      UNION ALL SELECT item_code, basis, -1, institution_id, rel FROM x),
+m AS (SELECT item_code, basis, inst_level, count(*) AS n_lines, count(DISTINCT institution_id) AS n_institutions,
+             quantile_disc(rel, 0.5) AS median
+      FROM g GROUP BY item_code, basis, inst_level)
+SELECT m.item_code, m.basis, m.inst_level, any_value(m.n_lines) AS n_lines,
+       any_value(m.n_institutions) AS n_institutions, any_value(m.median) AS median,
+       quantile_disc(abs(g.rel - m.median), 0.5) AS mad
+FROM m JOIN g ON g.item_code = m.item_code AND g.basis = m.basis AND g.inst_level = m.inst_level
+GROUP BY m.item_code, m.basis, m.inst_level
+"""
+
+
+DX_PROFILES = pa.schema([
+    ("dx_cat", pa.string()), ("n_cases", pa.int64()), ("n_outpatient", pa.int64()), ("n_peers", pa.int64()),
+    ("peer_median_cost", MONEY),
+])
+
+
+def dx_profiles_sql(rs) -> str:
+    """How the region treats each diagnosis category (first 3 characters of the principal diagnosis; rule C06):
+    its outpatient and inpatient cases, and the median total cost of its inpatient *peers* — stays longer than
+    the rule's ``peer_min_los_days`` (a short cheap stay is what the rule looks for, so it is no peer). The row
+    ``*`` is the whole region's inpatient peers (the reference of a category with too few peers of its own).
+    The peer length comes from the enabled rules using the logic ``low_standard_learned`` (one value)."""
+    vals = sorted({int(r.params["peer_min_los_days"]) for r in rs.enabled if r.logic == "low_standard_learned"
+                   and "peer_min_los_days" in r.params})
+    if len(vals) > 1:
+        raise BadPolicy(f"逻辑 low_standard_learned 的规则 peer_min_los_days 不一致（{vals}）：全区只学一份病种画像")
+    n = vals[0] if vals else 4
+    return f"""
+WITH c AS (SELECT left(principal_dx, 3) AS dx_cat, setting, total_cost,
+                  setting = 'inpatient' AND discharge_date - admit_date >= {n} AS peer
+           FROM review_cases WHERE setting IN ('inpatient', 'outpatient') AND principal_dx IS NOT NULL)
+SELECT dx_cat, count(*) AS n_cases, count(*) FILTER (WHERE setting = 'outpatient') AS n_outpatient,
+       count(*) FILTER (WHERE peer) AS n_peers,
+       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)) AS peer_median_cost
+FROM c GROUP BY dx_cat
+UNION ALL
+SELECT '*', count(*), count(*) FILTER (WHERE setting = 'outpatient'), count(*) FILTER (WHERE peer),
+       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2))
+FROM c
+"""
+
+
 def set_findings_sql(rs, shape: str) -> str:
     rules = [r for r in rs.enabled if r.shape == shape]
     if not rules:
@@ -310,11 +383,17 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
              broadcast=("insured", "institutions"), doc="case facts for review rules"),
         Step("review_line_findings", "fee_items", line_findings_sql(rs), FINDINGS, ORDER, mode="rowwise",
              broadcast=("review_cases", "catalog", "qualification_periods"), doc="line rules, one pass"),
+        Step("review_reference_prices", "fee_items", REFERENCE_PRICES_SQL, REFERENCE_PRICES,
+             ("item_code", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
+             broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
-             mode="partitioned", partition_by=("case_id",), broadcast=("review_cases", "catalog"),
+             mode="partitioned", partition_by=("case_id",),
+             broadcast=("review_cases", "catalog", "review_reference_prices"),
              doc="rules over all lines of a case"),
+        Step("review_dx_profiles", "review_cases", dx_profiles_sql(rs), DX_PROFILES, ("dx_cat",), mode="global",
+             doc="diagnosis categories: outpatient share and inpatient peers' cost (low-standard admission)"),
         Step("review_person_findings", "review_cases", set_findings_sql(rs, PERSON), FINDINGS, ORDER,
-             mode="partitioned", partition_by=("person_id",), broadcast=("qualification_periods",),
+             mode="partitioned", partition_by=("person_id",), broadcast=("qualification_periods", "review_dx_profiles"),
              doc="rules over a person's cases"),
         Step("review_findings", "review_line_findings",
              "SELECT * FROM review_line_findings UNION ALL SELECT * FROM review_case_line_findings "
