@@ -459,9 +459,10 @@ def rel_price(unit_price: Decimal, cap: Decimal | None) -> tuple[str, int]:
                (rel * 200 + med) // (2 * med) AS ratio_pct
         FROM y
         WHERE med IS NOT NULL AND med > 0
-          AND (rel < med * ${low_ratio} OR rel > med * ${high_ratio})
+          AND (rel < med * ${low_ratio} OR (basis = 'price' AND rel > med * ${high_ratio}))
           AND abs(rel - med) * 10000 > ${spread_mads} * 14826 * mad
-    """, "a line whose unit price is far from its code's reference price, in either direction (串换): the "
+    """, "a line whose unit price is far from its code's reference price (串换): below it, or above it where the "
+         "code has no cap (above a cap is price_over_cap's excess); the "
          "reference learned from the period's lines of the code at the institution's level (else at all levels; "
          "review_reference_prices: median and MAD, enough lines and institutions), else the catalogue cap",
          line_level=True)
@@ -492,7 +493,7 @@ def _price_reference(p, f):
             med, mad, src = PPM, 0, "目录限价"
         else:
             continue
-        if not (rel < med * lo or rel > med * hi) or not abs(rel - med) * 10000 > k_mad * 14826 * mad:
+        if not (rel < med * lo or (basis == "price" and rel > med * hi)) or not abs(rel - med) * 10000 > k_mad * 14826 * mad:
             continue
         ref_fen = (med * int(cap * 100) * 2 + PPM) // (2 * PPM) if basis == "cap" else med
         out.append((ln["line_no"], ln["amount"], {
@@ -864,7 +865,10 @@ def _low_standard_admission(p, f):
               AND c.discharge_date - c.admit_date <= ${max_los_days}
               AND len(coalesce(c.procedures, CAST([] AS VARCHAR[]))) = 0
               AND (c.discharge_mode IS NULL OR list_contains(${home_discharge_modes}, c.discharge_mode))
-              AND len(c.dx_list) - 1 <= ${max_secondary_dx}
+              AND NOT EXISTS (SELECT 1 FROM review_dx_profiles q
+                              WHERE q.dx_cat <> '*'
+                                AND list_contains(list_transform(c.dx_list[2:], lambda d: left(d, 3)), q.dx_cat)
+                                AND q.n_outpatient < q.n_cases * ${serious_max_outpatient_share})
               AND p.n_cases >= ${min_category_cases}
               AND p.n_outpatient >= p.n_cases * ${min_outpatient_share})
         SELECT case_id, principal_dx, los, total_cost, peer_zh, peer_cost,
@@ -875,7 +879,8 @@ def _low_standard_admission(p, f):
         FROM s WHERE peer_cost IS NOT NULL AND total_cost <= peer_cost * ${max_cost_ratio}
     """, "an inpatient stay for a diagnosis category the region treats as outpatient care (share of the category's "
          "cases that are outpatient, learned: review_dx_profiles), short, cheap against the category's inpatient "
-         "peers (else the region's), no procedure, few secondary diagnoses, discharged home, not an emergency")
+         "peers (else the region's), no procedure, no serious secondary diagnosis (one whose category the region treats "
+         "mostly as inpatient care), discharged home, not an emergency")
 def _low_standard_learned(p, f):
     c = f.case
     if c["setting"] != "inpatient" or c["emergency"] or c["principal_dx"] is None:
@@ -884,7 +889,9 @@ def _low_standard_learned(p, f):
     prof, region = f.look.dx_profile.get(c["principal_dx"][:3]), f.look.dx_profile.get("*")
     if (prof is None or region is None or los > int(p["max_los_days"]) or c["procedures"]
             or (c["discharge_mode"] is not None and c["discharge_mode"] not in p["home_discharge_modes"])
-            or len(c["dx_list"]) - 1 > int(p["max_secondary_dx"]) or prof["n_cases"] < int(p["min_category_cases"])
+            or any((q := f.look.dx_profile.get(d[:3])) is not None and d[:3] != "*"
+                   and q["n_outpatient"] < q["n_cases"] * dec(p["serious_max_outpatient_share"]) for d in c["dx_list"][1:])
+            or prof["n_cases"] < int(p["min_category_cases"])
             or not prof["n_outpatient"] >= prof["n_cases"] * dec(p["min_outpatient_share"])):
         return []
     own = prof["n_peers"] >= int(p["min_peers"])
