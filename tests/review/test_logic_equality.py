@@ -169,7 +169,7 @@ def region(draw, max_cases: int = 3) -> dict:
               # learned reference prices: small thresholds so that a generated region learns some
               "L10": {"min_lines": draw(st.sampled_from([1, 2, 30])), "min_institutions": draw(st.sampled_from([1, 3])),
                       "spread_mads": draw(st.sampled_from(["0", "3"]))},
-              "C06": {"min_category_cases": draw(st.sampled_from([1, 50])), "min_peers": draw(st.sampled_from([0, 20])),
+              "C06": {"symptom_prefixes": draw(st.sampled_from([["R"], []])), "min_category_cases": draw(st.sampled_from([1, 50])), "min_peers": draw(st.sampled_from([0, 20])),
                       "min_outpatient_share": draw(st.sampled_from(["0", "0.95"])),
                       "max_cost_ratio": draw(st.sampled_from(["0.35", "2"]))}}
     return {"catalog": table("catalog", draw(catalogue())), "institutions": table("institutions", inst),
