@@ -868,10 +868,10 @@ def _low_standard_admission(p, f):
               AND NOT EXISTS (SELECT 1 FROM review_dx_profiles q
                               WHERE q.dx_cat <> '*'
                                 AND list_contains(list_transform(c.dx_list[2:], lambda d: left(d, 3)), q.dx_cat)
-                                AND q.n_cases >= ${min_category_cases}
-                                AND q.n_outpatient < q.n_cases * ${serious_max_outpatient_share})
+                                AND q.n_any >= ${min_category_cases}
+                                AND q.n_any_outpatient < q.n_any * ${serious_max_outpatient_share})
               AND (p.n_cases >= ${min_category_cases} AND p.n_outpatient >= p.n_cases * ${min_outpatient_share}
-                   OR p.n_cases < ${min_category_cases}
+                   OR p.n_cases < ${min_category_cases} AND p.n_peers = 0
                       AND len(list_filter(${symptom_prefixes}, lambda x: starts_with(c.principal_dx, x))) > 0))
         SELECT case_id, principal_dx, los, total_cost, peer_zh, peer_cost,
                CAST(${max_cost_ratio} * 100 AS INTEGER) AS ratio_pct,
@@ -892,12 +892,14 @@ def _low_standard_learned(p, f):
     if (prof is None or region is None or los > int(p["max_los_days"]) or c["procedures"]
             or (c["discharge_mode"] is not None and c["discharge_mode"] not in p["home_discharge_modes"])
             or any((q := f.look.dx_profile.get(d[:3])) is not None and d[:3] != "*"
-                   and q["n_cases"] >= int(p["min_category_cases"])
-                   and q["n_outpatient"] < q["n_cases"] * dec(p["serious_max_outpatient_share"]) for d in c["dx_list"][1:])):
+                   and q["n_any"] >= int(p["min_category_cases"])
+                   and q["n_any_outpatient"] < q["n_any"] * dec(p["serious_max_outpatient_share"])
+                   for d in c["dx_list"][1:])):
         return []
     enough = prof["n_cases"] >= int(p["min_category_cases"])
     if not ((enough and prof["n_outpatient"] >= prof["n_cases"] * dec(p["min_outpatient_share"]))
-            or (not enough and any(c["principal_dx"].startswith(x) for x in p["symptom_prefixes"]))):
+            or (not enough and prof["n_peers"] == 0
+                and any(c["principal_dx"].startswith(x) for x in p["symptom_prefixes"]))):
         return []
     own = prof["n_peers"] >= int(p["min_peers"])
     peer = prof["peer_median_cost"] if own else region["peer_median_cost"]

@@ -335,7 +335,7 @@ GROUP BY m.item_code, m.basis, m.inst_level
 
 DX_PROFILES = pa.schema([
     ("dx_cat", pa.string()), ("n_cases", pa.int64()), ("n_outpatient", pa.int64()), ("n_peers", pa.int64()),
-    ("peer_median_cost", MONEY),
+    ("peer_median_cost", MONEY), ("n_any", pa.int64()), ("n_any_outpatient", pa.int64()),
 ])
 
 
@@ -344,6 +344,8 @@ def dx_profiles_sql(rs) -> str:
     its outpatient and inpatient cases, and the median total cost of its inpatient *peers* — stays longer than
     the rule's ``peer_min_los_days`` (a short cheap stay is what the rule looks for, so it is no peer). The row
     ``*`` is the whole region's inpatient peers (the reference of a category with too few peers of its own).
+    ``n_any`` / ``n_any_outpatient``: cases coded with the category as any diagnosis (principal or secondary),
+    and how many of them are outpatient (whether a secondary diagnosis is serious).
     The peer length comes from the enabled rules using the logic ``low_standard_learned`` (one value)."""
     vals = sorted({int(r.params["peer_min_los_days"]) for r in rs.enabled if r.logic == "low_standard_learned"
                    and "peer_min_los_days" in r.params})
@@ -353,14 +355,22 @@ def dx_profiles_sql(rs) -> str:
     return f"""
 WITH c AS (SELECT left(principal_dx, 3) AS dx_cat, setting, total_cost,
                   setting = 'inpatient' AND discharge_date - admit_date >= {n} AS peer
-           FROM review_cases WHERE setting IN ('inpatient', 'outpatient') AND principal_dx IS NOT NULL)
-SELECT dx_cat, count(*) AS n_cases, count(*) FILTER (WHERE setting = 'outpatient') AS n_outpatient,
-       count(*) FILTER (WHERE peer) AS n_peers,
-       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)) AS peer_median_cost
-FROM c GROUP BY dx_cat
+           FROM review_cases WHERE setting IN ('inpatient', 'outpatient') AND principal_dx IS NOT NULL),
+a AS (SELECT dx_cat, count(*) AS n_any, count(*) FILTER (WHERE setting = 'outpatient') AS n_any_outpatient
+      FROM (SELECT DISTINCT case_id, setting, left(unnest(dx_list), 3) AS dx_cat FROM review_cases
+            WHERE setting IN ('inpatient', 'outpatient'))
+      GROUP BY dx_cat),
+pc AS (SELECT dx_cat, count(*) AS n_cases, count(*) FILTER (WHERE setting = 'outpatient') AS n_outpatient,
+              count(*) FILTER (WHERE peer) AS n_peers,
+              CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)) AS peer_median_cost
+       FROM c GROUP BY dx_cat)
+SELECT coalesce(pc.dx_cat, a.dx_cat) AS dx_cat, coalesce(pc.n_cases, 0) AS n_cases,
+       coalesce(pc.n_outpatient, 0) AS n_outpatient, coalesce(pc.n_peers, 0) AS n_peers, pc.peer_median_cost,
+       coalesce(a.n_any, 0) AS n_any, coalesce(a.n_any_outpatient, 0) AS n_any_outpatient
+FROM pc FULL JOIN a ON a.dx_cat = pc.dx_cat
 UNION ALL
 SELECT '*', count(*), count(*) FILTER (WHERE setting = 'outpatient'), count(*) FILTER (WHERE peer),
-       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2))
+       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)), 0, 0
 FROM c
 """
 
