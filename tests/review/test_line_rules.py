@@ -201,7 +201,7 @@ def test_learned_reference_prices_are_returned_with_the_review():
     r.line("T", "NOCAP", "2024-07-02", "1", "5.90")
     src = r.tables()
     periods = src.pop("qualification_periods")
-    refs = {(x["item_code"], x["basis"], x["inst_level"]): x
+    refs = {(x["item_code"], x["basis"], x["inst_level"]): x  # (one catalogue version of NOCAP)
             for x in run(src, load_rules().only("L10"), periods=periods).references.to_pylist()}
     allx = refs[("NOCAP", "price", -1)]
     assert (allx["n_lines"], allx["n_institutions"], allx["median"], allx["mad"]) == (31, 3, 1000, 0)

@@ -415,6 +415,7 @@ def _substitution_price_match(p, f):
 
 
 PPM = 1_000_000  # a relative price of a capped code: parts per million of the cap valid on the service date
+NO_VERSION = dt.date(1, 1, 1)  # the reference group of lines without a catalogue version
 MAD_SCALE = Decimal("1.4826")  # MAD × 1.4826 estimates the standard deviation of normally spread prices
 
 
@@ -431,7 +432,7 @@ def rel_price(unit_price: Decimal, cap: Decimal | None) -> tuple[str, int]:
 @set_logic("price_reference", CASE_LINES, """
         WITH x AS (
             SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.unit_price, f.amount, k.price_cap,
-                   coalesce(c.inst_level, -2) AS lvl,
+                   coalesce(k.valid_from, DATE '0001-01-01') AS version_from, coalesce(c.inst_level, -2) AS lvl,
                    CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END AS basis,
                    CASE WHEN k.price_cap > 0
                         THEN (CAST(f.unit_price * 100 AS BIGINT) * 2000000 + CAST(k.price_cap * 100 AS BIGINT))
@@ -450,8 +451,10 @@ def rel_price(unit_price: Decimal, cap: Decimal | None) -> tuple[str, int]:
                    CASE WHEN a.median IS NOT NULL THEN '本级机构 ' || a.n_lines || ' 条明细的中位数'
                         WHEN b.median IS NOT NULL THEN '全部机构 ' || b.n_lines || ' 条明细的中位数'
                         ELSE '目录限价' END AS ref_source
-            FROM x LEFT JOIN r a ON a.item_code = x.item_code AND a.basis = x.basis AND a.inst_level = x.lvl
-                   LEFT JOIN r b ON b.item_code = x.item_code AND b.basis = x.basis AND b.inst_level = -1)
+            FROM x LEFT JOIN r a ON a.item_code = x.item_code AND a.version_from = x.version_from
+                        AND a.basis = x.basis AND a.inst_level = x.lvl
+                   LEFT JOIN r b ON b.item_code = x.item_code AND b.version_from = x.version_from
+                        AND b.basis = x.basis AND b.inst_level = -1)
         SELECT case_id, line_no, item_name, unit_price, amount, ref_source,
                CAST(CAST(CASE WHEN basis = 'cap'
                               THEN (med * CAST(price_cap * 100 AS BIGINT) * 2 + 1000000) // 2000000
@@ -472,8 +475,8 @@ def _price_reference(p, f):
     lo, hi, k_mad = dec(p["low_ratio"]), dec(p["high_ratio"]), dec(p["spread_mads"])
     need_l, need_i = int(p["min_lines"]), int(p["min_institutions"])
 
-    def ref(code: str, basis: str, level: int):
-        r = f.look.ref.get((code, basis, level))
+    def ref(code: str, version: dt.date, basis: str, level: int):
+        r = f.look.ref.get((code, version, basis, level))
         if r is not None and r["n_lines"] >= need_l and r["n_institutions"] >= need_i and r["median"] > 0:
             return r
         return None
@@ -484,7 +487,8 @@ def _price_reference(p, f):
         k = f.look.version(ln["item_code"], ln["service_date"])
         cap = k["price_cap"] if k is not None else None
         basis, rel = rel_price(ln["unit_price"], cap)
-        a, b = ref(ln["item_code"], basis, lvl), ref(ln["item_code"], basis, -1)
+        version = k["valid_from"] if k is not None else NO_VERSION
+        a, b = ref(ln["item_code"], version, basis, lvl), ref(ln["item_code"], version, basis, -1)
         if a is not None:
             med, mad, src = a["median"], a["mad"], f"本级机构 {a['n_lines']} 条明细的中位数"
         elif b is not None:

@@ -75,7 +75,7 @@ class Lookup:
         self.inst = {r["institution_id"]: r for r in institutions.to_pylist()}
         # learned reference prices (review_reference_prices) by (item code, basis, level); none before the fact
         # unless given: the price reference rule then judges against the catalogue cap only
-        self.ref = {(r["item_code"], r["basis"], r["inst_level"]): r
+        self.ref = {(r["item_code"], r["version_from"], r["basis"], r["inst_level"]): r
                     for r in (references.to_pylist() if references is not None else [])}
         # learned diagnosis-category profiles (review_dx_profiles, rule C06); none before the fact unless given
         self.dx_profile = {r["dx_cat"]: r for r in (dx_profiles.to_pylist() if dx_profiles is not None else [])}

@@ -105,7 +105,7 @@ def reference_table(refs: pa.Table) -> pa.Table:
     try:
         con.register("refs", refs)
         return query_arrow(con, """
-            SELECT item_code, basis,
+            SELECT item_code, CASE WHEN version_from > DATE '0001-01-01' THEN version_from END AS version_from, basis,
                    CASE inst_level WHEN -1 THEN 'all' WHEN -2 THEN 'unknown' ELSE CAST(inst_level AS VARCHAR) END
                        AS inst_level,
                    n_lines, n_institutions,
@@ -117,7 +117,7 @@ def reference_table(refs: pa.Table) -> pa.Table:
                        AS median_unit_price,
                    CASE basis WHEN 'price' THEN CAST(CAST(mad AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2)) END
                        AS mad_unit_price
-            FROM refs ORDER BY item_code, basis, refs.inst_level""")
+            FROM refs ORDER BY item_code, refs.version_from, basis, refs.inst_level""")
     finally:
         con.close()
 

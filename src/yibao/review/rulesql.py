@@ -10,7 +10,9 @@ Steps (each a pure function of Arrow tables, see :mod:`yibao.engine.runner`):
 3. ``review_case_line_findings`` (partitioned by ``case_id`` over ``fee_items``): rules that look at all
    lines of a case (same-day duplicates, 丙类 booked to the fund, phantom stay days, upcoding evidence).
 3a. ``review_reference_prices`` (partitioned by ``item_code`` over ``fee_items``): the reference unit price of
-   each item code learned from the lines of the period (串换 rule L10): per code, price basis (a share of the
+   each item code learned from the lines of the period (串换 rule L10): per code, catalogue version
+   (``version_from``: the ``valid_from`` of the version valid on the service date, ``0001-01-01`` when none — a
+   price change comes with a new version, capped or not), price basis (a share of the
    catalogue cap valid on the service date, or the price itself where the code has no cap) and institution
    level (``-1`` = all levels): the number of lines and institutions, the median and the median absolute
    deviation (MAD), all integers (parts per million of the cap, or fen). Parameter-free: the rules using it
@@ -301,7 +303,8 @@ FROM h"""
 
 
 REFERENCE_PRICES = pa.schema([
-    ("item_code", pa.string()), ("basis", pa.string()), ("inst_level", pa.int32()), ("n_lines", pa.int64()),
+    ("item_code", pa.string()), ("version_from", pa.date32()), ("basis", pa.string()), ("inst_level", pa.int32()),
+    ("n_lines", pa.int64()),
     ("n_institutions", pa.int64()), ("median", pa.int64()), ("mad", pa.int64()),
 ])
 
@@ -316,20 +319,21 @@ PRICE_BASIS = "CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END"
 REFERENCE_PRICES_SQL = f"""
 WITH {CAT_CTE},
 x AS (
-    SELECT f.item_code, coalesce(c.inst_level, -2) AS inst_level, c.institution_id,
-           {PRICE_BASIS} AS basis, {REL_PRICE} AS rel
+    SELECT f.item_code, coalesce(k.valid_from, DATE '0001-01-01') AS version_from,
+           coalesce(c.inst_level, -2) AS inst_level, c.institution_id, {PRICE_BASIS} AS basis, {REL_PRICE} AS rel
     FROM fee_items f JOIN review_cases c ON c.case_id = f.case_id
          LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end),
-g AS (SELECT item_code, basis, inst_level, institution_id, rel FROM x
-      UNION ALL SELECT item_code, basis, -1, institution_id, rel FROM x),
-m AS (SELECT item_code, basis, inst_level, count(*) AS n_lines, count(DISTINCT institution_id) AS n_institutions,
-             quantile_disc(rel, 0.5) AS median
-      FROM g GROUP BY item_code, basis, inst_level)
-SELECT m.item_code, m.basis, m.inst_level, any_value(m.n_lines) AS n_lines,
+g AS (SELECT item_code, version_from, basis, inst_level, institution_id, rel FROM x
+      UNION ALL SELECT item_code, version_from, basis, -1, institution_id, rel FROM x),
+m AS (SELECT item_code, version_from, basis, inst_level, count(*) AS n_lines,
+             count(DISTINCT institution_id) AS n_institutions, quantile_disc(rel, 0.5) AS median
+      FROM g GROUP BY item_code, version_from, basis, inst_level)
+SELECT m.item_code, m.version_from, m.basis, m.inst_level, any_value(m.n_lines) AS n_lines,
        any_value(m.n_institutions) AS n_institutions, any_value(m.median) AS median,
        quantile_disc(abs(g.rel - m.median), 0.5) AS mad
-FROM m JOIN g ON g.item_code = m.item_code AND g.basis = m.basis AND g.inst_level = m.inst_level
-GROUP BY m.item_code, m.basis, m.inst_level
+FROM m JOIN g ON g.item_code = m.item_code AND g.version_from = m.version_from AND g.basis = m.basis
+     AND g.inst_level = m.inst_level
+GROUP BY m.item_code, m.version_from, m.basis, m.inst_level
 """
 
 
@@ -394,7 +398,7 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
         Step("review_line_findings", "fee_items", line_findings_sql(rs), FINDINGS, ORDER, mode="rowwise",
              broadcast=("review_cases", "catalog", "qualification_periods"), doc="line rules, one pass"),
         Step("review_reference_prices", "fee_items", REFERENCE_PRICES_SQL, REFERENCE_PRICES,
-             ("item_code", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
+             ("item_code", "version_from", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
              broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
              mode="partitioned", partition_by=("case_id",),
