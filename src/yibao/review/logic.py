@@ -863,7 +863,9 @@ def _low_standard_admission(p, f):
                    c.fund_paid, p.n_outpatient, p.n_cases,
                    CASE WHEN p.n_peers >= ${min_peers} THEN p.peer_median_cost ELSE region.peer_median_cost END
                        AS peer_cost,
-                   CASE WHEN p.n_peers >= ${min_peers} THEN '同类诊断住院病例' ELSE '全区住院病例' END AS peer_zh
+                   CASE WHEN p.n_peers >= ${min_peers} THEN '同类诊断住院病例' ELSE '全区住院病例' END AS peer_zh,
+                   CASE WHEN p.n_peers >= ${min_peers} THEN ${max_cost_ratio} ELSE ${max_cost_ratio_region} END
+                       AS cost_ratio
             FROM review_cases c JOIN p ON p.dx_cat = left(c.principal_dx, 3) CROSS JOIN region
             WHERE c.setting = 'inpatient' AND NOT c.emergency
               AND c.discharge_date - c.admit_date <= ${max_los_days}
@@ -878,11 +880,11 @@ def _low_standard_admission(p, f):
                    OR p.n_cases < ${min_category_cases} AND p.n_peers = 0
                       AND len(list_filter(${symptom_prefixes}, lambda x: starts_with(c.principal_dx, x))) > 0))
         SELECT case_id, principal_dx, los, total_cost, peer_zh, peer_cost,
-               CAST(${max_cost_ratio} * 100 AS INTEGER) AS ratio_pct,
+               CAST(cost_ratio * 100 AS INTEGER) AS ratio_pct,
                CAST(CAST((n_outpatient * 2000 + n_cases) // (2 * n_cases) AS DECIMAL(18,0)) * 0.1 AS DECIMAL(18,1))
                    AS outpatient_pct,
                fund_paid AS amount
-        FROM s WHERE peer_cost IS NOT NULL AND total_cost <= peer_cost * ${max_cost_ratio}
+        FROM s WHERE peer_cost IS NOT NULL AND total_cost <= peer_cost * cost_ratio
     """, "an inpatient stay for a diagnosis category the region treats as outpatient care (share of the category's "
          "cases that are outpatient, learned: review_dx_profiles), short, cheap against the category's inpatient "
          "peers (else the region's), no procedure, no serious secondary diagnosis (one whose category the region treats "
@@ -907,12 +909,13 @@ def _low_standard_learned(p, f):
         return []
     own = prof["n_peers"] >= int(p["min_peers"])
     peer = prof["peer_median_cost"] if own else region["peer_median_cost"]
-    if peer is None or not c["total_cost"] <= peer * dec(p["max_cost_ratio"]):
+    ratio = dec(p["max_cost_ratio"] if own else p["max_cost_ratio_region"])
+    if peer is None or not c["total_cost"] <= peer * ratio:
         return []
     pct = (Decimal((prof["n_outpatient"] * 2000 + prof["n_cases"]) // (2 * prof["n_cases"])) / 10).quantize(Decimal("0.1"))
     return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "los": los, "total_cost": c["total_cost"],
                                     "peer_zh": "同类诊断住院病例" if own else "全区住院病例", "peer_cost": peer,
-                                    "ratio_pct": int(dec(p["max_cost_ratio"]) * 100),
+                                    "ratio_pct": int(ratio * 100),
                                     "outpatient_pct": pct})]
 
 
