@@ -316,24 +316,39 @@ REL_PRICE = """CASE WHEN k.price_cap > 0
                 ELSE CAST(f.unit_price * 100 AS BIGINT) END"""
 PRICE_BASIS = "CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END"
 
-REFERENCE_PRICES_SQL = f"""
+def reference_prices_sql(rs) -> str:
+    """The reference-price step over the lines of the item kinds the enabled ``price_reference`` rules judge
+    (none enabled: no lines). Lower median and MAD per group from the counts of each distinct relative price
+    (few per code: most lines of a code carry one price), not from a sort of every line."""
+    kinds = sorted({k for r in rs.enabled if r.logic == "price_reference" for k in r.params.get("item_kinds", [])})
+    where = f"f.item_kind IN ({', '.join(sql_str(k) for k in kinds)})" if kinds else "FALSE"
+    key = "item_code, version_from, basis, inst_level"
+    return f"""
 WITH {CAT_CTE},
 x AS (
     SELECT f.item_code, coalesce(k.valid_from, DATE '0001-01-01') AS version_from,
            coalesce(c.inst_level, -2) AS inst_level, c.institution_id, {PRICE_BASIS} AS basis, {REL_PRICE} AS rel
     FROM fee_items f JOIN review_cases c ON c.case_id = f.case_id
-         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end),
-g AS (SELECT item_code, version_from, basis, inst_level, institution_id, rel FROM x
-      UNION ALL SELECT item_code, version_from, basis, -1, institution_id, rel FROM x),
-m AS (SELECT item_code, version_from, basis, inst_level, count(*) AS n_lines,
-             count(DISTINCT institution_id) AS n_institutions, quantile_disc(rel, 0.5) AS median
-      FROM g GROUP BY item_code, version_from, basis, inst_level)
-SELECT m.item_code, m.version_from, m.basis, m.inst_level, any_value(m.n_lines) AS n_lines,
-       any_value(m.n_institutions) AS n_institutions, any_value(m.median) AS median,
-       quantile_disc(abs(g.rel - m.median), 0.5) AS mad
-FROM m JOIN g ON g.item_code = m.item_code AND g.version_from = m.version_from AND g.basis = m.basis
-     AND g.inst_level = m.inst_level
-GROUP BY m.item_code, m.version_from, m.basis, m.inst_level
+         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end
+    WHERE {where}),
+v0 AS (SELECT {key}, rel, count(*) AS n FROM x GROUP BY ALL),
+v AS (SELECT * FROM v0 UNION ALL
+      SELECT item_code, version_from, basis, -1, rel, sum(n) FROM v0 GROUP BY item_code, version_from, basis, rel),
+ni AS (SELECT item_code, version_from, basis, coalesce(inst_level, -1) AS inst_level,
+              count(DISTINCT institution_id) AS n_institutions
+       FROM x GROUP BY GROUPING SETS ((item_code, version_from, basis, inst_level), (item_code, version_from, basis))),
+-- lower median: the smallest value whose cumulative count passes position floor((N - 1) / 2) (0-based)
+cm AS (SELECT *, sum(n) OVER (PARTITION BY {key} ORDER BY rel) AS cum, sum(n) OVER (PARTITION BY {key}) AS total
+       FROM v),
+med AS (SELECT {key}, any_value(total) AS n_lines, min(rel) AS median FROM cm WHERE cum > (total - 1) // 2
+        GROUP BY ALL),
+dv AS (SELECT v.item_code, v.version_from, v.basis, v.inst_level, abs(v.rel - m.median) AS dev, sum(v.n) AS n
+       FROM v JOIN med m USING ({key}) GROUP BY ALL),
+cd AS (SELECT *, sum(n) OVER (PARTITION BY {key} ORDER BY dev) AS cum, sum(n) OVER (PARTITION BY {key}) AS total
+       FROM dv),
+mad AS (SELECT {key}, min(dev) AS mad FROM cd WHERE cum > (total - 1) // 2 GROUP BY ALL)
+SELECT m.item_code, m.version_from, m.basis, m.inst_level, m.n_lines, ni.n_institutions, m.median, d.mad
+FROM med m JOIN mad d USING ({key}) JOIN ni USING ({key})
 """
 
 
@@ -397,7 +412,7 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
              broadcast=("insured", "institutions"), doc="case facts for review rules"),
         Step("review_line_findings", "fee_items", line_findings_sql(rs), FINDINGS, ORDER, mode="rowwise",
              broadcast=("review_cases", "catalog", "qualification_periods"), doc="line rules, one pass"),
-        Step("review_reference_prices", "fee_items", REFERENCE_PRICES_SQL, REFERENCE_PRICES,
+        Step("review_reference_prices", "fee_items", reference_prices_sql(rs), REFERENCE_PRICES,
              ("item_code", "version_from", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
              broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
