@@ -14,7 +14,7 @@ from yibao.staff.sources import periods_from_dir
 from yibao.engine.loading import load_region
 from yibao.synth import generate
 
-CASES = 10_000
+CASES = 20_000
 
 
 def _review(tmp_path, vary):
