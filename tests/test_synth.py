@@ -519,3 +519,32 @@ def test_budget_policy_fits_the_region(tmp_path):
         "all_varchar=true) WHERE setting='inpatient' AND settle_date LIKE '2025-%' GROUP BY 1").fetchall())
     assert {s: str(f["booked_total"]) for s, f in pol.funds.items()} == booked
     assert all(t.final_total > 0 for t in compute_totals(pol))
+
+
+def test_a_varied_region_has_another_catalogue_and_other_lists(tmp_path, region):
+    """``generate(..., vary=N)`` (``yibao synth --vary N``): other codes, names and prices, drugs without a cap,
+    drugs billed below their caps, low-standard admissions for other diagnoses; same seed and vary, same bytes."""
+    from yibao.synth.vary import LOW_STANDARD_DX
+
+    base_dir, _ = region
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(a, seed=7, cases=3000, vary=1)
+    generate(b, seed=7, cases=3000, vary=1)
+    assert all(filecmp.cmp(a / f, b / f, shallow=False) for f in os.listdir(a) if f != "manifest.json")
+    con = duckdb.connect()
+    cat = lambda d: f"read_csv_auto('{d}/catalog.csv', all_varchar=true)"
+    assert con.execute(f"SELECT count(*) FROM {cat(a)} v JOIN {cat(base_dir)} u USING (item_code)").fetchone()[0] == 0
+    n_drugs, no_cap = con.execute(f"SELECT count(*), count(*) FILTER (WHERE price_cap IS NULL) FROM {cat(a)} "
+                                  "WHERE item_kind = 'drug'").fetchone()
+    assert 0.15 * n_drugs < no_cap < 0.45 * n_drugs
+    # clean drug lines with a cap are billed at 88–100 % of it (rounded to the fen: a little lower for cheap drugs)
+    share = con.execute(f"""SELECT min(f.unit_price / c.price_cap), max(f.unit_price / c.price_cap)
+        FROM read_csv_auto('{a}/fee_items.csv') f JOIN read_csv_auto('{a}/catalog.csv') c
+             ON c.item_code = f.item_code AND f.service_date >= c.valid_from
+             AND (c.valid_to IS NULL OR f.service_date <= c.valid_to)
+        WHERE c.item_kind = 'drug' AND c.price_cap IS NOT NULL
+          AND f.case_id NOT IN (SELECT case_id FROM read_csv_auto('{a}/labels.csv'))""").fetchone()
+    assert 0.85 <= share[0] and share[1] <= 1.0
+    low = con.execute(f"""SELECT DISTINCT c.principal_dx FROM read_csv_auto('{a}/cases.csv', all_varchar=true) c
+        JOIN read_csv_auto('{a}/labels.csv') l USING (case_id) WHERE l.pattern = 'low_standard_admission'""").fetchall()
+    assert low and {x for (x,) in low} <= set(LOW_STANDARD_DX)

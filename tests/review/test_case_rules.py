@@ -77,14 +77,15 @@ def test_phantom_stay_days_without_bed_nursing_or_drugs():
     assert ids(f) == ["PHANTOM"] and "有 5 天" in f[0]["message"] and "2024-07-04" in f[0]["message"]
 
 
-def test_low_standard_admission():
+def test_low_standard_admission_listed_template():
+    """The former C06 (a fixed list of minor conditions) is the template C20, off by default."""
     r = Region()
     r.case("MINOR", dx="J06.900", admit="2024-07-01", discharge="2024-07-03")
     r.case("MINORLONG", person="F30", dx="J06.900", admit="2024-07-01", discharge="2024-07-09")  # 8 days
     r.case("MINOREMERG", person="K05", dx="I10.x00", admit="2024-07-01", discharge="2024-07-02", emergency=True)
     r.case("PNEUMONIA", dx="J18.900", admit="2024-08-01", discharge="2024-08-03")
     r.case("MINOROP", dx="J06.900", setting="outpatient", admit="2024-09-01")
-    f = review(r, "C06")
+    f = review(r, "C20")
     assert ids(f) == ["MINOR"]
 
 
@@ -183,3 +184,30 @@ def test_repeated_surcharge_and_unbundled_items(tmp_path):
     assert [(x["line_no"], x["rule_id"], x["amount"]) for x in f] == [(second, "C17", M("20.00")),
                                                                       (mon, "C18", M("280.00"))]
     assert "已收取 全身麻醉" in f[1]["message"]
+
+
+def test_low_standard_admission_learned_from_the_region(tmp_path):
+    """C06 (with a region's smaller thresholds): J06 is outpatient care here (60 of 64 cases ≥ 90 %), the region's inpatient peers
+    (stays of ≥ 5 days) cost 10 000.00 at the median, and J06 has no peers of its own, so a short stay costs at most 45 % of it (4 500.00)."""
+    r = Region()
+    for i in range(60):
+        r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
+    for i in range(3):
+        r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
+               daily=False, total="10000.00")
+    r.case("MINOR", dx="J06.900", admit="2024-07-01", discharge="2024-07-03", daily=False, total="4500.00")
+    r.case("DEAR", dx="J06.900", admit="2024-08-01", discharge="2024-08-03", daily=False, total="4500.01")
+    r.case("OPERATED", dx="J06.900", admit="2024-09-01", discharge="2024-09-03", daily=False, total="900.00",
+           procedures=["47.0100"])
+    r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")  # 5 days
+    ov = tmp_path / "local.toml"
+    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 3\nmin_outpatient_share = "0.90"\n',
+                  encoding="utf-8")
+    f = review(r, "C06", override=ov)
+    assert ids(f) == ["MINOR"]
+    assert ("所属类别在本区 93.8% 的就诊为门诊，本次住院 2 天、总费用 4500.00 元，不高于全区住院病例费用中位数 "
+            "10000.00 元的 45%") in f[0]["message"]
+    # 60 of 64 is below 95 %: a category the region does not treat as outpatient care is not flagged
+    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 3\nmin_outpatient_share = "0.95"\n',
+                  encoding="utf-8")
+    assert review(r, "C06", override=ov) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .builder import Region, review
+from .builder import D, Region, review
 
 M = Decimal
 
@@ -70,7 +70,7 @@ def test_drug_substitution_price_band():
     r.line("A", "MERO", "2024-07-02", "2", "40.00")        # 65 % of the cap: a discount, not a band mismatch
     no = r.line("A", "MERO", "2024-07-03", "2", "31.00")   # exactly 50 % of 62.00: flagged, whole line
     r.line("A", "NUR", "2024-07-03", "1", "5.00")           # services are not drugs (item_kinds = drug)
-    f = review(r, "L10")
+    f = review(r, "L16")
     assert [(x["line_no"], x["amount"]) for x in f] == [(no, M("62.00"))]
 
 
@@ -113,8 +113,8 @@ def test_region_override_switches_off_and_tunes(tmp_path):
     r = Region().case("A")
     r.line("A", "MERO", "2024-07-03", "2", "40.00")  # 65 % of cap
     ov = tmp_path / "local.toml"
-    ov.write_text('[rules.L10.params]\nmin_price_ratio = "0.70"\n[rules.L02]\nenabled = false\n', encoding="utf-8")
-    assert len(review(r, "L10", override=ov)) == 1
+    ov.write_text('[rules.L16.params]\nmin_price_ratio = "0.70"\n[rules.L02]\nenabled = false\n', encoding="utf-8")
+    assert len(review(r, "L16", override=ov)) == 1
     from yibao.review.ruleset import load_rules
 
     assert not load_rules(ov).by_id("L02").enabled
@@ -160,3 +160,50 @@ def test_template_rules_department_and_scheme_limits(tmp_path):
 
     rs = load_rules()
     assert not rs.by_id("L14").enabled and not rs.by_id("L15").enabled  # templates, off in the built-in base
+
+
+def _reference_region():
+    """A drug without a cap billed at 10.00 by three institutions (30 lines), plus the lines under test."""
+    r = Region()
+    r.catalog.append({"item_code": "NOCAP", "item_name": "无限价药品", "item_kind": "drug", "class": "A",
+                      "price_cap": None, "valid_from": D("2020-01-01")})
+    for i in range(30):
+        inst = ("H1", "H2", "H3")[i % 3]
+        r.case(f"R{i:02d}", inst=inst, admit="2024-07-01", daily=False)
+        r.line(f"R{i:02d}", "NOCAP", "2024-07-01", "1", "10.00")
+    r.case("T", inst="H3", daily=False)
+    return r
+
+
+def test_substitution_against_the_learned_reference_price_both_directions():
+    r = _reference_region()
+    low = r.line("T", "NOCAP", "2024-07-02", "1", "5.90")    # 59 % of the reference 10.00: flagged
+    r.line("T", "NOCAP", "2024-07-02", "2", "6.10")          # 61 %: a discount, not another drug
+    high = r.line("T", "NOCAP", "2024-07-03", "1", "16.80")  # 168 % of a drug without a cap: flagged
+    r.line("T", "NOCAP", "2024-07-03", "1", "16.60")         # 166 %: not far enough
+    mero = r.line("T", "MERO", "2024-07-03", "1", "37.00")   # 59.7 % of its cap 62.00 (too few lines to learn)
+    r.line("T", "MERO", "2024-07-04", "1", "37.50")          # 60.5 % of the cap
+    r.line("T", "MERO", "2024-07-04", "1", "99.00")          # above a cap: L02's excess, not L10
+    f = review(r, "L10")
+    assert [(x["line_no"], x["severity"], x["amount"]) for x in f] == [
+        (low, "warn", M("5.90")), (high, "warn", M("16.80")), (mero, "warn", M("37.00"))]
+    # both prices in the message, and where the reference comes from (34 lines: the 30 and the 4 under test)
+    assert "实收单价 5.90 元，本编码参考单价 10.00 元（全部机构 34 条明细的中位数），为参考价的 59%" in f[0]["message"]
+    assert "为参考价的 168%" in f[1]["message"]
+    assert "实收单价 37.00 元，本编码参考单价 62.00 元（目录限价），为参考价的 60%" in f[2]["message"]
+
+
+def test_learned_reference_prices_are_returned_with_the_review():
+    from yibao.review.ruleset import load_rules
+    from yibao.review.run import run
+
+    r = _reference_region()
+    r.line("T", "NOCAP", "2024-07-02", "1", "5.90")
+    src = r.tables()
+    periods = src.pop("qualification_periods")
+    refs = {(x["item_code"], x["basis"], x["inst_level"]): x  # (one catalogue version of NOCAP)
+            for x in run(src, load_rules().only("L10"), periods=periods).references.to_pylist()}
+    allx = refs[("NOCAP", "price", -1)]
+    assert (allx["n_lines"], allx["n_institutions"], allx["median"], allx["mad"]) == (31, 3, 1000, 0)
+    lvl3 = refs[("NOCAP", "price", 3)]  # H3: 10 lines at 10.00 and the 5.90 one
+    assert (lvl3["n_lines"], lvl3["n_institutions"], lvl3["median"]) == (11, 1, 1000)

@@ -199,7 +199,15 @@ def region(draw, max_cases: int = 3) -> dict:
         lines += ln_rows
     params = {"C09": {"max_visits": draw(st.sampled_from([0, 8]))}, "C13": {"max_days": draw(st.sampled_from([1, 14]))},
               "C05": {"min_empty_days": draw(st.sampled_from([0, 1, 3]))},
-              "C17": {"max_per_day": draw(st.sampled_from([0, 1]))}, **draw(knowledge_params())}
+              "C17": {"max_per_day": draw(st.sampled_from([0, 1]))},
+              # learned reference prices: small thresholds so that a generated region learns some
+              "L10": {"min_lines": draw(st.sampled_from([1, 2, 30])), "min_institutions": draw(st.sampled_from([1, 3])),
+                      "spread_mads": draw(st.sampled_from(["0", "3"]))},
+              "C06": {"symptom_prefixes": draw(st.sampled_from([["R"], []])),
+                      "min_category_cases": draw(st.sampled_from([1, 50])), "min_peers": draw(st.sampled_from([0, 20])),
+                      "min_outpatient_share": draw(st.sampled_from(["0", "0.95"])),
+                      "max_cost_ratio": draw(st.sampled_from(["0.35", "2"]))},
+              **draw(knowledge_params())}
     return {"catalog": table("catalog", draw(catalogue())), "institutions": table("institutions", inst),
             "insured": table("insured", persons), "cases": table("cases", cases), "fee_items": table("fee_items", lines),
             "qualification_periods": pa.Table.from_pylist(periods, schema=QUALIFICATION_PERIODS), "params": params}
@@ -220,8 +228,16 @@ def by_sql(r: dict) -> list[tuple]:
     return sorted((x["case_id"], x["line_no"] or 0, x["rule_id"], x["severity"], x["amount"], x["message"]) for x in f)
 
 
+def learned(r: dict) -> tuple[pa.Table, pa.Table]:
+    """What the pipeline learns from the region: reference prices (L10) and diagnosis-category profiles (C06)."""
+    src = {k: v for k, v in r.items() if k not in ("qualification_periods", "params")}
+    res = run(src, rules(r["params"]), periods=r["qualification_periods"])
+    return res.references, res.dx_profiles
+
+
 def by_single_case_forms(r: dict, only: tuple[str, ...] = ()) -> list[tuple]:
-    look = Lookup(r["catalog"], r["institutions"], as_qualification_periods(r["qualification_periods"]))
+    look = Lookup(r["catalog"], r["institutions"], as_qualification_periods(r["qualification_periods"]),
+                  *learned(r))
     persons = {p["person_id"]: p for p in r["insured"].to_pylist()}
     cases = [case_facts(c, persons[c["person_id"]], look) for c in r["cases"].to_pylist()]
     lines = r["fee_items"].to_pylist()

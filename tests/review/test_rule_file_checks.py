@@ -30,23 +30,23 @@ def test_enabled_as_a_string_is_refused_not_silently_ignored(tmp_path):
 def test_negative_thresholds_are_refused(tmp_path):
     with pytest.raises(RuleError, match="规则 C04 参数 max_gap_days：阈值不能为负数（-3）"):
         load_rules(_file(tmp_path, "[rules.C04.params]\nmax_gap_days = -3\n"))
-    with pytest.raises(RuleError, match="规则 L10 参数 min_price_ratio：阈值不能为负数"):
-        load_rules(_file(tmp_path, '[rules.L10.params]\nmin_price_ratio = "-0.70"\n'))
+    with pytest.raises(RuleError, match="规则 L16 参数 min_price_ratio：阈值不能为负数"):
+        load_rules(_file(tmp_path, '[rules.L16.params]\nmin_price_ratio = "-0.70"\n'))
 
 
 def test_a_float_names_the_rule_and_the_key(tmp_path):
-    with pytest.raises(RuleError, match="规则 L10 参数 min_price_ratio：0.7 是浮点数"):
-        load_rules(_file(tmp_path, "[rules.L10.params]\nmin_price_ratio = 0.7\n"))
+    with pytest.raises(RuleError, match="规则 L16 参数 min_price_ratio：0.7 是浮点数"):
+        load_rules(_file(tmp_path, "[rules.L16.params]\nmin_price_ratio = 0.7\n"))
 
 
 def test_all_problems_of_a_file_at_once(tmp_path):
     p = _file(tmp_path, '[rules.L02]\nenabled = "no"\n[rules.C04.params]\nmax_gap_days = -1\n'
-                        '[rules.L10.params]\nmin_price_ratio = 0.5\n[rules.NOPE]\nenabled = false\n')
+                        '[rules.L16.params]\nmin_price_ratio = 0.5\n[rules.NOPE]\nenabled = false\n')
     with pytest.raises(RuleError) as e:
         load_rules(p)
     msg = str(e.value)
     assert "4 处问题" in msg
-    for part in ("规则 L02 键 enabled", "规则 C04 参数 max_gap_days", "规则 L10 参数 min_price_ratio",
+    for part in ("规则 L02 键 enabled", "规则 C04 参数 max_gap_days", "规则 L16 参数 min_price_ratio",
                  "没有编号为 NOPE 的规则"):
         assert part in msg, part
     assert "\n" not in msg

@@ -19,7 +19,7 @@ from yibao.cli._common import (
     out,
     score_reason_option,
 )
-from yibao.cli._outputs import outputs
+from yibao.cli._outputs import get_current_context, outputs
 from yibao.contract.reasons import REASONS
 from yibao.engine.outdir import atomic_file
 
@@ -39,6 +39,8 @@ def synth(
                                  "scheme_labels.csv"),
     benefit: bool = typer.Option(False, "--benefit",
                                  help="按写在旁边的待遇政策（benefit_policy.toml）记账统筹基金支付，并注入少量记账错误（benefit_labels.csv）"),
+    vary: Optional[int] = typer.Option(None, "--vary", help="另一套目录（编码、名称、价格、无限价药品）与异常清单（变体种子），"
+                                       "检验审核规则是否依赖生成器的清单；缺省为常规区域"),
     out_of_area: bool = typer.Option(False, "--out-of-area",
                                      help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 "
                                      "--benefit）"),
@@ -50,10 +52,12 @@ def synth(
     std = find_standards(standards)
     if standards is not None and std is None:
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
+    if vary is None:  # the default region's manifest stays byte-identical to the one before --vary existed
+        get_current_context().params.pop("vary", None)
     with outputs(out_dir) as tmp, RateProgress("synth") as bar:
         summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt, schemes=schemes, benefit=benefit,
-                           out_of_area=out_of_area, progress=lambda table, rows: bar.update(table, rows))
+                           out_of_area=out_of_area, vary=vary, progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
     for level, inst_id, staff_id, scheme in summary.get("schemes", []):

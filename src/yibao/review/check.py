@@ -917,6 +917,9 @@ def _one_statement(rs: RuleSet) -> str:
     p = build_pipeline(rs)
     steps = {s.name: s for s in p.steps}
     parts = [f"review_cases AS ({steps['review_cases'].sql})"]
+    # before the fact the period is not known: nothing learned from it (the fast path's Lookup has none)
+    for name in ("review_reference_prices", "review_dx_profiles"):
+        parts.append(f"{name} AS (SELECT * FROM ({steps[name].sql}) WHERE FALSE)")
     for name in ("review_line_findings", "review_case_line_findings", "review_person_findings"):
         parts.append(f"{name} AS ({steps[name].sql})")
     return ("WITH " + ",\n".join(parts) + "\nSELECT case_id, line_no, rule_id, severity, amount, message FROM ("

@@ -414,6 +414,99 @@ def _substitution_price_match(p, f):
     return out
 
 
+PPM = 1_000_000  # a relative price of a capped code: parts per million of the cap valid on the service date
+NO_VERSION = dt.date(1, 1, 1)  # the reference group of lines without a catalogue version
+MAD_SCALE = Decimal("1.4826")  # MAD × 1.4826 estimates the standard deviation of normally spread prices
+
+
+def rel_price(unit_price: Decimal, cap: Decimal | None) -> tuple[str, int]:
+    """A line's price basis and relative price (the SQL ``REL_PRICE`` of :mod:`yibao.review.rulesql`): ppm of the
+    cap, rounded half up, where the code has a cap that day, else the unit price in fen."""
+    p = int(unit_price * 100)
+    if cap is not None and cap > 0:
+        c = int(cap * 100)
+        return "cap", (p * 2 * PPM + c) // (2 * c)
+    return "price", p
+
+
+@set_logic("price_reference", CASE_LINES, """
+        WITH x AS (
+            SELECT f.case_id, f.line_no, f.item_code, f.item_name, f.unit_price, f.amount, k.price_cap,
+                   coalesce(k.valid_from, DATE '0001-01-01') AS version_from, coalesce(c.inst_level, -2) AS lvl,
+                   CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END AS basis,
+                   CASE WHEN k.price_cap > 0
+                        THEN (CAST(f.unit_price * 100 AS BIGINT) * 2000000 + CAST(k.price_cap * 100 AS BIGINT))
+                             // (2 * CAST(k.price_cap * 100 AS BIGINT))
+                        ELSE CAST(f.unit_price * 100 AS BIGINT) END AS rel
+            FROM fee_items f JOIN rcl c ON c.case_id = f.case_id
+                 LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end
+            WHERE list_contains(${item_kinds}, f.item_kind)),
+        r AS (SELECT * FROM review_reference_prices
+              WHERE n_lines >= ${min_lines} AND n_institutions >= ${min_institutions} AND median > 0),
+        y AS (
+            SELECT x.*,
+                   coalesce(a.median, b.median, CASE WHEN x.basis = 'cap' THEN 1000000 END) AS med,
+                   coalesce(a.mad, b.mad, 0) AS mad,
+                   coalesce(a.n_lines, b.n_lines, 0) AS ref_lines,
+                   CASE WHEN a.median IS NOT NULL THEN '本级机构 ' || a.n_lines || ' 条明细的中位数'
+                        WHEN b.median IS NOT NULL THEN '全部机构 ' || b.n_lines || ' 条明细的中位数'
+                        ELSE '目录限价' END AS ref_source
+            FROM x LEFT JOIN r a ON a.item_code = x.item_code AND a.version_from = x.version_from
+                        AND a.basis = x.basis AND a.inst_level = x.lvl
+                   LEFT JOIN r b ON b.item_code = x.item_code AND b.version_from = x.version_from
+                        AND b.basis = x.basis AND b.inst_level = -1)
+        SELECT case_id, line_no, item_name, unit_price, amount, ref_source,
+               CAST(CAST(CASE WHEN basis = 'cap'
+                              THEN (med * CAST(price_cap * 100 AS BIGINT) * 2 + 1000000) // 2000000
+                              ELSE med END AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2)) AS ref_price,
+               (rel * 200 + med) // (2 * med) AS ratio_pct
+        FROM y
+        WHERE med IS NOT NULL AND med > 0
+          AND (rel < med * ${low_ratio} OR (basis = 'price' AND rel > med * ${high_ratio}))
+          AND abs(rel - med) * 10000 > ${spread_mads} * 14826 * mad
+    """, "a line whose unit price is far from its code's reference price (串换): below it, or above it where the "
+         "code has no cap (above a cap is price_over_cap's excess); the "
+         "reference learned from the period's lines of the code at the institution's level (else at all levels; "
+         "review_reference_prices: median and MAD, enough lines and institutions), else the catalogue cap",
+         line_level=True)
+def _price_reference(p, f):
+    out, c = [], f.case
+    lvl = c["inst_level"] if c["inst_level"] is not None else -2
+    lo, hi, k_mad = dec(p["low_ratio"]), dec(p["high_ratio"]), dec(p["spread_mads"])
+    need_l, need_i = int(p["min_lines"]), int(p["min_institutions"])
+
+    def ref(code: str, version: dt.date, basis: str, level: int):
+        r = f.look.ref.get((code, version, basis, level))
+        if r is not None and r["n_lines"] >= need_l and r["n_institutions"] >= need_i and r["median"] > 0:
+            return r
+        return None
+
+    for ln in f.lines:
+        if ln["item_kind"] not in p["item_kinds"]:
+            continue
+        k = f.look.version(ln["item_code"], ln["service_date"])
+        cap = k["price_cap"] if k is not None else None
+        basis, rel = rel_price(ln["unit_price"], cap)
+        version = k["valid_from"] if k is not None else NO_VERSION
+        a, b = ref(ln["item_code"], version, basis, lvl), ref(ln["item_code"], version, basis, -1)
+        if a is not None:
+            med, mad, src = a["median"], a["mad"], f"本级机构 {a['n_lines']} 条明细的中位数"
+        elif b is not None:
+            med, mad, src = b["median"], b["mad"], f"全部机构 {b['n_lines']} 条明细的中位数"
+        elif basis == "cap":
+            med, mad, src = PPM, 0, "目录限价"
+        else:
+            continue
+        if not (rel < med * lo or (basis == "price" and rel > med * hi)) or not abs(rel - med) * 10000 > k_mad * 14826 * mad:
+            continue
+        ref_fen = (med * int(cap * 100) * 2 + PPM) // (2 * PPM) if basis == "cap" else med
+        out.append((ln["line_no"], ln["amount"], {
+            "item_name": ln["item_name"], "unit_price": ln["unit_price"], "amount": ln["amount"],
+            "ref_source": src, "ref_price": (Decimal(ref_fen) / 100).quantize(FEN),
+            "ratio_pct": (rel * 200 + med) // (2 * med)}))
+    return out
+
+
 @set_logic("uncovered_to_fund", CASE_LINES, """
         WITH n AS (
             SELECT f.case_id, count(*) AS lines, sum(f.amount) AS noncovered,
@@ -760,6 +853,70 @@ def _low_standard_admission(p, f):
             and any(c["principal_dx"].startswith(x) for x in p["minor_dx_prefixes"])):
         return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "los": los, "total_cost": c["total_cost"]})]
     return []
+
+
+@set_logic("low_standard_learned", PERSON, """
+        WITH p AS (SELECT * FROM review_dx_profiles),
+        region AS (SELECT peer_median_cost FROM p WHERE dx_cat = '*'),
+        s AS (
+            SELECT c.case_id, c.principal_dx, CAST(c.discharge_date - c.admit_date AS INTEGER) AS los, c.total_cost,
+                   c.fund_paid, p.n_outpatient, p.n_cases,
+                   CASE WHEN p.n_peers >= ${min_peers} THEN p.peer_median_cost ELSE region.peer_median_cost END
+                       AS peer_cost,
+                   CASE WHEN p.n_peers >= ${min_peers} THEN '同类诊断住院病例' ELSE '全区住院病例' END AS peer_zh,
+                   CASE WHEN p.n_peers >= ${min_peers} THEN ${max_cost_ratio} ELSE ${max_cost_ratio_region} END
+                       AS cost_ratio
+            FROM review_cases c JOIN p ON p.dx_cat = left(c.principal_dx, 3) CROSS JOIN region
+            WHERE c.setting = 'inpatient' AND NOT c.emergency
+              AND c.discharge_date - c.admit_date <= ${max_los_days}
+              AND len(coalesce(c.procedures, CAST([] AS VARCHAR[]))) = 0
+              AND (c.discharge_mode IS NULL OR list_contains(${home_discharge_modes}, c.discharge_mode))
+              AND NOT EXISTS (SELECT 1 FROM review_dx_profiles q
+                              WHERE q.dx_cat <> '*'
+                                AND list_contains(list_transform(c.dx_list[2:], lambda d: left(d, 3)), q.dx_cat)
+                                AND q.n_any >= ${min_category_cases}
+                                AND q.n_any_outpatient < q.n_any * ${serious_max_outpatient_share})
+              AND (p.n_cases >= ${min_category_cases} AND p.n_outpatient >= p.n_cases * ${min_outpatient_share}
+                   OR p.n_cases < ${min_category_cases} AND p.n_peers = 0
+                      AND len(list_filter(${symptom_prefixes}, lambda x: starts_with(c.principal_dx, x))) > 0))
+        SELECT case_id, principal_dx, los, total_cost, peer_zh, peer_cost,
+               CAST(cost_ratio * 100 AS INTEGER) AS ratio_pct,
+               CAST(CAST((n_outpatient * 2000 + n_cases) // (2 * n_cases) AS DECIMAL(18,0)) * 0.1 AS DECIMAL(18,1))
+                   AS outpatient_pct,
+               fund_paid AS amount
+        FROM s WHERE peer_cost IS NOT NULL AND total_cost <= peer_cost * cost_ratio
+    """, "an inpatient stay for a diagnosis category the region treats as outpatient care (share of the category's "
+         "cases that are outpatient, learned: review_dx_profiles), short, cheap against the category's inpatient "
+         "peers (else the region's), no procedure, no serious secondary diagnosis (one whose category the region treats "
+         "mostly as inpatient care), discharged home, not an emergency")
+def _low_standard_learned(p, f):
+    c = f.case
+    if c["setting"] != "inpatient" or c["emergency"] or c["principal_dx"] is None:
+        return []
+    los = (c["discharge_date"] - c["admit_date"]).days
+    prof, region = f.look.dx_profile.get(c["principal_dx"][:3]), f.look.dx_profile.get("*")
+    if (prof is None or region is None or los > int(p["max_los_days"]) or c["procedures"]
+            or (c["discharge_mode"] is not None and c["discharge_mode"] not in p["home_discharge_modes"])
+            or any((q := f.look.dx_profile.get(d[:3])) is not None and d[:3] != "*"
+                   and q["n_any"] >= int(p["min_category_cases"])
+                   and q["n_any_outpatient"] < q["n_any"] * dec(p["serious_max_outpatient_share"])
+                   for d in c["dx_list"][1:])):
+        return []
+    enough = prof["n_cases"] >= int(p["min_category_cases"])
+    if not ((enough and prof["n_outpatient"] >= prof["n_cases"] * dec(p["min_outpatient_share"]))
+            or (not enough and prof["n_peers"] == 0
+                and any(c["principal_dx"].startswith(x) for x in p["symptom_prefixes"]))):
+        return []
+    own = prof["n_peers"] >= int(p["min_peers"])
+    peer = prof["peer_median_cost"] if own else region["peer_median_cost"]
+    ratio = dec(p["max_cost_ratio"] if own else p["max_cost_ratio_region"])
+    if peer is None or not c["total_cost"] <= peer * ratio:
+        return []
+    pct = (Decimal((prof["n_outpatient"] * 2000 + prof["n_cases"]) // (2 * prof["n_cases"])) / 10).quantize(Decimal("0.1"))
+    return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "los": los, "total_cost": c["total_cost"],
+                                    "peer_zh": "同类诊断住院病例" if own else "全区住院病例", "peer_cost": peer,
+                                    "ratio_pct": int(ratio * 100),
+                                    "outpatient_pct": pct})]
 
 
 @set_logic("suspended_attending", PERSON, f"""

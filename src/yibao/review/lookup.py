@@ -61,7 +61,8 @@ class Lookup:
     starting inside an open or overlapping range ends the earlier one the day before), institutions by id,
     qualification periods by staff member."""
 
-    def __init__(self, catalog: pa.Table, institutions: pa.Table, periods: pa.Table) -> None:
+    def __init__(self, catalog: pa.Table, institutions: pa.Table, periods: pa.Table,
+                 references: pa.Table | None = None, dx_profiles: pa.Table | None = None) -> None:
         by: dict[str, list[dict]] = {}
         for r in catalog.to_pylist():
             by.setdefault(r["item_code"], []).append(r)
@@ -72,6 +73,12 @@ class Lookup:
                 r["valid_end"] = min(r["valid_to"] or _FAR, nxt)
         self.cat = by
         self.inst = {r["institution_id"]: r for r in institutions.to_pylist()}
+        # learned reference prices (review_reference_prices) by (item code, basis, level); none before the fact
+        # unless given: the price reference rule then judges against the catalogue cap only
+        self.ref = {(r["item_code"], r["version_from"], r["basis"], r["inst_level"]): r
+                    for r in (references.to_pylist() if references is not None else [])}
+        # learned diagnosis-category profiles (review_dx_profiles, rule C06); none before the fact unless given
+        self.dx_profile = {r["dx_cat"]: r for r in (dx_profiles.to_pylist() if dx_profiles is not None else [])}
         self.periods: dict[str, list[dict]] = {}
         for r in periods.to_pylist():
             self.periods.setdefault(r["staff_id"], []).append(r)

@@ -24,6 +24,7 @@ __all__ = [
     "WORKBOOK",
     "deductions_by_year",
     "findings_detail",
+    "reference_table",
     "review_sheets",
     "rules_table",
     "summaries",
@@ -96,6 +97,31 @@ def write_csv(table: pa.Table, path: Path) -> None:
             fh.write(rows_csv_text(None, ([_cell(v) for v in row] for row in zip(*cols)), bom=False))
 
 
+def reference_table(refs: pa.Table) -> pa.Table:
+    """The learned reference prices for people (reference_prices.csv): per item code, price basis and
+    institution level (``all`` = every level) the lines and institutions behind the reference, its median and
+    MAD as a share of the catalogue cap (basis ``cap``) or as a unit price in yuan (basis ``price``)."""
+    con = _con()
+    try:
+        con.register("refs", refs)
+        return query_arrow(con, """
+            SELECT item_code, CASE WHEN version_from > DATE '0001-01-01' THEN version_from END AS version_from, basis,
+                   CASE inst_level WHEN -1 THEN 'all' WHEN -2 THEN 'unknown' ELSE CAST(inst_level AS VARCHAR) END
+                       AS inst_level,
+                   n_lines, n_institutions,
+                   CASE basis WHEN 'cap' THEN CAST(CAST(median AS DECIMAL(18,0)) * 0.000001 AS DECIMAL(18,6)) END
+                       AS median_share_of_cap,
+                   CASE basis WHEN 'cap' THEN CAST(CAST(mad AS DECIMAL(18,0)) * 0.000001 AS DECIMAL(18,6)) END
+                       AS mad_share_of_cap,
+                   CASE basis WHEN 'price' THEN CAST(CAST(median AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2)) END
+                       AS median_unit_price,
+                   CASE basis WHEN 'price' THEN CAST(CAST(mad AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2)) END
+                       AS mad_unit_price
+            FROM refs ORDER BY item_code, refs.version_from, basis, refs.inst_level""")
+    finally:
+        con.close()
+
+
 def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa.Table]:
     """findings.csv (contract columns, then FINDINGS_EXTRA), summaries, deductions.csv, rules.csv, 审核结果.xlsx."""
     out_dir = Path(out_dir)
@@ -106,6 +132,8 @@ def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa
     for name, t in s.items():
         write_csv(t, out_dir / f"{name}.csv")
     write_csv(rules_table(rs), out_dir / "rules.csv")
+    if res.references is not None:
+        write_csv(reference_table(res.references), out_dir / "reference_prices.csv")
     write_workbook(out_dir / WORKBOOK, review_sheets(detail, s, res))
     return s
 

@@ -9,6 +9,14 @@ Steps (each a pure function of Arrow tables, see :mod:`yibao.engine.runner`):
    overlapping versions: the later one wins from its start) and to the qualification periods of its staff.
 3. ``review_case_line_findings`` (partitioned by ``case_id`` over ``fee_items``): rules that look at all
    lines of a case (same-day duplicates, 丙类 booked to the fund, phantom stay days, upcoding evidence).
+3a. ``review_reference_prices`` (partitioned by ``item_code`` over ``fee_items``): the reference unit price of
+   each item code learned from the lines of the period (串换 rule L10): per code, catalogue version
+   (``version_from``: the ``valid_from`` of the version valid on the service date, ``0001-01-01`` when none — a
+   price change comes with a new version, capped or not), price basis (a share of the
+   catalogue cap valid on the service date, or the price itself where the code has no cap) and institution
+   level (``-1`` = all levels): the number of lines and institutions, the median and the median absolute
+   deviation (MAD), all integers (parts per million of the cap, or fen). Parameter-free: the rules using it
+   say how many lines and institutions a reference needs.
 4. ``review_person_findings`` (partitioned by ``person_id`` over ``review_cases``): rules over a person's
    cases (death, overlapping stays, readmissions, visit frequency) and case-only rules.
 5. ``review_findings``: all findings, ordered by ``case_id, line_no, rule_id`` (case findings: blank
@@ -51,6 +59,8 @@ from yibao.review.logic import (
 __all__ = [
     "FINDINGS",
     "ORDER",
+    "DX_PROFILES",
+    "REFERENCE_PRICES",
     "REVIEW_CASES",
     "build_pipeline",
     "evidence_sql",
@@ -293,6 +303,98 @@ SELECT h.case_id, h.line_no, {by_rule([sql_str(r.id) for r in rules])} AS rule_i
 FROM h"""
 
 
+REFERENCE_PRICES = pa.schema([
+    ("item_code", pa.string()), ("version_from", pa.date32()), ("basis", pa.string()), ("inst_level", pa.int32()),
+    ("n_lines", pa.int64()),
+    ("n_institutions", pa.int64()), ("median", pa.int64()), ("mad", pa.int64()),
+])
+
+# a line's relative price: parts per million of the cap valid on the service date (rounded half up, integer
+# arithmetic), or the unit price in fen where the code has no cap that day
+REL_PRICE = """CASE WHEN k.price_cap > 0
+                THEN (CAST(f.unit_price * 100 AS BIGINT) * 2000000 + CAST(k.price_cap * 100 AS BIGINT))
+                     // (2 * CAST(k.price_cap * 100 AS BIGINT))
+                ELSE CAST(f.unit_price * 100 AS BIGINT) END"""
+PRICE_BASIS = "CASE WHEN k.price_cap > 0 THEN 'cap' ELSE 'price' END"
+
+def reference_prices_sql(rs) -> str:
+    """The reference-price step over the lines of the item kinds the enabled ``price_reference`` rules judge
+    (none enabled: no lines). Lower median and MAD per group from the counts of each distinct relative price
+    (few per code: most lines of a code carry one price), not from a sort of every line."""
+    kinds = sorted({k for r in rs.enabled if r.logic == "price_reference" for k in r.params.get("item_kinds", [])})
+    where = f"f.item_kind IN ({', '.join(sql_str(k) for k in kinds)})" if kinds else "FALSE"
+    key = "item_code, version_from, basis, inst_level"
+    return f"""
+WITH {CAT_CTE},
+x AS (
+    SELECT f.item_code, coalesce(k.valid_from, DATE '0001-01-01') AS version_from,
+           coalesce(c.inst_level, -2) AS inst_level, c.institution_id, {PRICE_BASIS} AS basis, {REL_PRICE} AS rel
+    FROM fee_items f JOIN review_cases c ON c.case_id = f.case_id
+         LEFT JOIN cat k ON k.item_code = f.item_code AND f.service_date BETWEEN k.valid_from AND k.valid_end
+    WHERE {where}),
+v0 AS (SELECT {key}, rel, count(*) AS n FROM x GROUP BY ALL),
+v AS (SELECT * FROM v0 UNION ALL
+      SELECT item_code, version_from, basis, -1, rel, sum(n) FROM v0 GROUP BY item_code, version_from, basis, rel),
+ni AS (SELECT item_code, version_from, basis, coalesce(inst_level, -1) AS inst_level,
+              count(DISTINCT institution_id) AS n_institutions
+       FROM x GROUP BY GROUPING SETS ((item_code, version_from, basis, inst_level), (item_code, version_from, basis))),
+-- lower median: the smallest value whose cumulative count passes position floor((N - 1) / 2) (0-based)
+cm AS (SELECT *, sum(n) OVER (PARTITION BY {key} ORDER BY rel) AS cum, sum(n) OVER (PARTITION BY {key}) AS total
+       FROM v),
+med AS (SELECT {key}, any_value(total) AS n_lines, min(rel) AS median FROM cm WHERE cum > (total - 1) // 2
+        GROUP BY ALL),
+dv AS (SELECT v.item_code, v.version_from, v.basis, v.inst_level, abs(v.rel - m.median) AS dev, sum(v.n) AS n
+       FROM v JOIN med m USING ({key}) GROUP BY ALL),
+cd AS (SELECT *, sum(n) OVER (PARTITION BY {key} ORDER BY dev) AS cum, sum(n) OVER (PARTITION BY {key}) AS total
+       FROM dv),
+mad AS (SELECT {key}, min(dev) AS mad FROM cd WHERE cum > (total - 1) // 2 GROUP BY ALL)
+SELECT m.item_code, m.version_from, m.basis, m.inst_level, m.n_lines, ni.n_institutions, m.median, d.mad
+FROM med m JOIN mad d USING ({key}) JOIN ni USING ({key})
+"""
+
+
+DX_PROFILES = pa.schema([
+    ("dx_cat", pa.string()), ("n_cases", pa.int64()), ("n_outpatient", pa.int64()), ("n_peers", pa.int64()),
+    ("peer_median_cost", MONEY), ("n_any", pa.int64()), ("n_any_outpatient", pa.int64()),
+])
+
+
+def dx_profiles_sql(rs) -> str:
+    """How the region treats each diagnosis category (first 3 characters of the principal diagnosis; rule C06):
+    its outpatient and inpatient cases, and the median total cost of its inpatient *peers* — stays longer than
+    the rule's ``peer_min_los_days`` (a short cheap stay is what the rule looks for, so it is no peer). The row
+    ``*`` is the whole region's inpatient peers (the reference of a category with too few peers of its own).
+    ``n_any`` / ``n_any_outpatient``: cases coded with the category as any diagnosis (principal or secondary),
+    and how many of them are outpatient (whether a secondary diagnosis is serious).
+    The peer length comes from the enabled rules using the logic ``low_standard_learned`` (one value)."""
+    vals = sorted({int(r.params["peer_min_los_days"]) for r in rs.enabled if r.logic == "low_standard_learned"
+                   and "peer_min_los_days" in r.params})
+    if len(vals) > 1:
+        raise BadPolicy(f"逻辑 low_standard_learned 的规则 peer_min_los_days 不一致（{vals}）：全区只学一份病种画像")
+    n = vals[0] if vals else 4
+    return f"""
+WITH c AS (SELECT left(principal_dx, 3) AS dx_cat, setting, total_cost,
+                  setting = 'inpatient' AND discharge_date - admit_date >= {n} AS peer
+           FROM review_cases WHERE setting IN ('inpatient', 'outpatient') AND principal_dx IS NOT NULL),
+a AS (SELECT dx_cat, count(*) AS n_any, count(*) FILTER (WHERE setting = 'outpatient') AS n_any_outpatient
+      FROM (SELECT DISTINCT case_id, setting, left(unnest(dx_list), 3) AS dx_cat FROM review_cases
+            WHERE setting IN ('inpatient', 'outpatient'))
+      GROUP BY dx_cat),
+pc AS (SELECT dx_cat, count(*) AS n_cases, count(*) FILTER (WHERE setting = 'outpatient') AS n_outpatient,
+              count(*) FILTER (WHERE peer) AS n_peers,
+              CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)) AS peer_median_cost
+       FROM c GROUP BY dx_cat)
+SELECT coalesce(pc.dx_cat, a.dx_cat) AS dx_cat, coalesce(pc.n_cases, 0) AS n_cases,
+       coalesce(pc.n_outpatient, 0) AS n_outpatient, coalesce(pc.n_peers, 0) AS n_peers, pc.peer_median_cost,
+       coalesce(a.n_any, 0) AS n_any, coalesce(a.n_any_outpatient, 0) AS n_any_outpatient
+FROM pc FULL JOIN a ON a.dx_cat = pc.dx_cat
+UNION ALL
+SELECT '*', count(*), count(*) FILTER (WHERE setting = 'outpatient'), count(*) FILTER (WHERE peer),
+       CAST(quantile_disc(total_cost, 0.5) FILTER (WHERE peer) AS DECIMAL(18,2)), 0, 0
+FROM c
+"""
+
+
 def set_findings_sql(rs, shape: str) -> str:
     rules = [r for r in rs.enabled if r.shape == shape]
     if not rules:
@@ -308,7 +410,8 @@ def _person_broadcast(rs) -> tuple[str, ...]:
     """The person step's broadcast inputs: the fee lines too when an enabled rule asks whether a case has any
     (``PERSON_READS_LINES``: a partition of the lines cannot tell)."""
     reads = any(r.shape == PERSON and r.logic in PERSON_READS_LINES for r in rs.enabled)
-    return ("qualification_periods", "fee_items") if reads else ("qualification_periods",)
+    base = ("qualification_periods", "review_dx_profiles")
+    return (*base, "fee_items") if reads else base
 
 
 def build_pipeline(rs, name: str = "review") -> Pipeline:
@@ -318,9 +421,15 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
              broadcast=("insured", "institutions"), doc="case facts for review rules"),
         Step("review_line_findings", "fee_items", line_findings_sql(rs), FINDINGS, ORDER, mode="rowwise",
              broadcast=("review_cases", "catalog", "qualification_periods"), doc="line rules, one pass"),
+        Step("review_reference_prices", "fee_items", reference_prices_sql(rs), REFERENCE_PRICES,
+             ("item_code", "version_from", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
+             broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
-             mode="partitioned", partition_by=("case_id",), broadcast=("review_cases", "catalog"),
+             mode="partitioned", partition_by=("case_id",),
+             broadcast=("review_cases", "catalog", "review_reference_prices"),
              doc="rules over all lines of a case"),
+        Step("review_dx_profiles", "review_cases", dx_profiles_sql(rs), DX_PROFILES, ("dx_cat",), mode="global",
+             doc="diagnosis categories: outpatient share and inpatient peers' cost (low-standard admission)"),
         Step("review_person_findings", "review_cases", set_findings_sql(rs, PERSON), FINDINGS, ORDER,
              mode="partitioned", partition_by=("person_id",), broadcast=_person_broadcast(rs),
              doc="rules over a person's cases"),

@@ -36,6 +36,8 @@ class ReviewResult:
     counts: dict = field(default_factory=dict)  # reviewed cases / lines
     lines: pa.Table | None = None  # the fee lines that have findings: case_id, line_no, item_code, item_name, staff_id
     names: dict = field(default_factory=dict)  # "institutions" / "staff": (id, name) tables, for people reading
+    references: pa.Table | None = None  # review_reference_prices: the learned reference unit prices (rule L10)
+    dx_profiles: pa.Table | None = None  # review_dx_profiles: how the region treats each diagnosis category (C06)
 
 
 def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
@@ -46,7 +48,8 @@ def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None
     src["qualification_periods"] = as_qualification_periods(
         periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
     out = runner.run_pipeline(build_pipeline(rs), src)
-    return ReviewResult(out["review_findings"], out["review_cases"])
+    return ReviewResult(out["review_findings"], out["review_cases"], references=out.get("review_reference_prices"),
+                        dx_profiles=out.get("review_dx_profiles"))
 
 
 def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None, engine: str = "duckdb",

@@ -17,6 +17,7 @@ import numpy as np
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.synth.cases import INPATIENT, World
 from yibao.synth.lines import ItemArrays, finish_lines
+from yibao.synth.vary import substitute_prices
 
 PAT = {name: i for i, name in enumerate(LABEL_PATTERNS)}
 ADDING = ("split_admission", "overlapping_stay", "dead_patient", "low_standard_admission")
@@ -104,7 +105,7 @@ def add_cases(w: World, S: dict, death: np.ndarray, rng: np.random.Generator,
         B["group"] = np.full(k, low_group)
         B["setting"] = np.full(k, INPATIENT, np.int8)
         B["inst"] = hospitals[rng.integers(0, len(hospitals), k)]
-        B["los"] = rng.integers(1, 4, k)
+        B["los"] = rng.integers(1, getattr(w, "low_los_hi", 4), k)
         B["admit"] = rng.integers(w.start, w.end - 4, k)
         B["emergency"] = np.zeros(k, bool)
         g = w.groups[low_group]
@@ -112,6 +113,8 @@ def add_cases(w: World, S: dict, death: np.ndarray, rng: np.random.Generator,
         B["sex"] = rng.integers(1, 3, k).astype(np.int8)
         B["person"] = adult_draw(B)
         B["anchor"] = np.full(k, -1)
+        if hasattr(w, "vary_rng"):  # a varied region: discharged home
+            B["discharge_mode"] = np.full(k, 1, B["discharge_mode"].dtype)
         made.append(accept(B, 0, n))
     if not made:
         return {k: v[:0] for k, v in S.items()}
@@ -160,6 +163,8 @@ def line_anomalies(w: World, ia: ItemArrays, S: dict, cx: dict, L: dict, rng: np
     item, qty = L["item"], L["qty"]
     mx = it.max_qty[item]
     cap = ia.cap_on(item, L["date"])
+    if ia.no_cap is not None:  # a varied region: items without a cap have none to exceed
+        cap = np.where(ia.no_cap[item], -1, cap)
 
     def mark(lines: np.ndarray, pattern: str) -> np.ndarray:
         cases = L["case"][lines]
@@ -184,8 +189,17 @@ def line_anomalies(w: World, ia: ItemArrays, S: dict, cx: dict, L: dict, rng: np
     drugs = np.flatnonzero(it.fee_category == "western_drug")
     dprice = np.sort(it.price[drugs])
     cand = np.flatnonzero((it.fee_category[item] == "western_drug") & (cap >= 2 * dprice[0]) & (cap >= 500))
+    if hasattr(w, "vary_rng"):  # a varied region: another drug's price, lower or (no cap) higher (synth.vary)
+        cand = np.flatnonzero((it.fee_category[item] == "western_drug") & (L["price"] >= 500))
     ln = _one_line_per_case(rng, L, cand, free, want.get("drug_substitution", 0))
-    if len(ln):
+    if len(ln) and hasattr(w, "vary_rng"):
+        new_price = substitute_prices(w.vary_rng, L["price"][ln], ia.no_cap[item[ln]], it.price[drugs])
+        changed = new_price != L["price"][ln]
+        ln, new_price = ln[changed], new_price[changed]
+        L["price"][ln] = new_price
+        reprice(ln)
+        mark(ln, "drug_substitution")
+    elif len(ln):
         n_cheap = np.searchsorted(dprice, cap[ln] // 2, "right")
         L["price"][ln] = dprice[(rng.random(len(ln)) * n_cheap).astype(np.int64)]
         reprice(ln)

@@ -22,6 +22,7 @@ from yibao.synth import anomalies as an
 from yibao.synth import benefit as synth_benefit
 from yibao.synth import names, refdata
 from yibao.synth import schemes as schemes_mod
+from yibao.synth import vary as vary_mod
 from yibao.synth.cases import (
     INPATIENT,
     OUTPATIENT,
@@ -62,9 +63,16 @@ def _list_array(mat: np.ndarray, vocab: list[str]) -> pa.Array:
     return pc.if_else(pa.array(counts == 0), pa.scalar(None, arr.type), arr) if (counts == 0).any() else arr
 
 
-def _low_standard_group(items) -> refdata.Group:
+def _low_standard_group(items, varied: bool = False) -> refdata.Group:
     k = items.index
     codes = refdata.load_codes()
+    if varied:  # other diagnoses, other fee lines (yibao.synth.vary)
+        return refdata.Group(
+            gid="anomaly_low_standard", setting="inpatient", name="低标准入院（注入）", weight=0.0,
+            dx=list(vary_mod.LOW_STANDARD_DX), procs=[], proc2=[], male_share=0.5, age_lo=18, age_hi=80,
+            age_mean=50, age_sd=15, los_median=2, los_sigma=0.3, dept="0300", season="flat", min_level=0,
+            specialty="", surgery=[], drugs=[k["drug_ns"], k["drug_omeprazole"]], daily_tx=[],
+            exams=[k["lab_cbc"], k["lab_biochem"]], severe=[], emergency_rate=0.0, bw=None, sec_fixed=[])
     return refdata.Group(
         gid="anomaly_low_standard", setting="inpatient", name="低标准入院（注入）", weight=0.0,
         dx=[c for c in codes.minor if c[:3] in ("J06", "A09", "I10", "K52", "R42")], procs=[], proc2=[],
@@ -76,14 +84,17 @@ def _low_standard_group(items) -> refdata.Group:
 def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None = None,
              anomaly_rate: float = 0.02, first_year: int = 2023, years: int = 3, fmt: str = "csv",
              progress: Callable[[str, int], None] | None = None, params: SynthParams | None = None,
-             schemes: bool = False, benefit: bool = False, out_of_area: bool = False) -> dict:
+             schemes: bool = False, benefit: bool = False, out_of_area: bool = False,
+             vary: int | None = None) -> dict:
     """Write a synthetic region of about ``cases`` settled cases to ``out_dir``; returns a summary.
 
     ``standards_dir``: a CHS-DRG 1.1 table folder; when given, a long tail of clinical groups is drawn from its
     ADRGs and part of the secondary diagnoses from its CC/MCC lists (the caller resolves defaults such as
     ``YIBAO_STANDARDS``; see :func:`yibao.contract.standards.find_standards`). ``fmt``: ``csv`` or ``parquet``.
     ``schemes``: also inject the institution- and doctor-level fraud schemes of :mod:`yibao.synth.schemes`
-    (off: the region is unchanged). ``benefit`` / ``out_of_area``: book ``fund_paid`` by a benefit policy written
+    (off: the region is unchanged). ``vary``: draw the catalogue, the billed prices and the lists of some
+    patterns from another random stream (:mod:`yibao.synth.vary`; None: the default region, byte for byte).
+    ``benefit`` / ``out_of_area``: book ``fund_paid`` by a benefit policy written
     beside the region, with labelled booking errors / add out-of-area care (:mod:`yibao.synth.benefit`).
     """
     t0 = time.perf_counter()
@@ -98,6 +109,10 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     start, end = days(f"{first_year}-01-01"), days(f"{first_year + years - 1}-12-31")
     items = refdata.load_items()
     codes = refdata.load_codes()
+    vrng = vary_mod.vary_rng(seed, vary) if vary is not None else None
+    no_cap = None
+    if vrng is not None:
+        items, no_cap = vary_mod.vary_items(items, vrng)
 
     # --- institutions, groups --------------------------------------------------------------------------
     per_year = p.admissions_per_year + p.outpatient_per_year + p.pharmacy_per_year
@@ -110,9 +125,14 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
         tail_w = ip_weight * p.standards_tail_share / (1 - p.standards_tail_share)
         groups += refdata.standards_groups(Path(standards_dir), rngs[1], tail_w)
         sec_extra = refdata.standards_secondary(Path(standards_dir), rngs[1])
-    groups.append(_low_standard_group(items))
+    groups.append(_low_standard_group(items, vrng is not None))
     low_group = len(groups) - 1
     w = World(p, items, groups, inst, start, end)
+    if vrng is not None:
+        w.no_cap = no_cap  # type: ignore[attr-defined]
+        w.drug_price_pct = vary_mod.drug_price_pct(vrng, inst.n)  # type: ignore[attr-defined]
+        w.vary_rng = vrng  # type: ignore[attr-defined]
+        w.low_los_hi = vary_mod.LOW_STANDARD_LOS_MAX + 1  # type: ignore[attr-defined]
     w.sec_extra = sec_extra  # type: ignore[attr-defined]
     for g in groups:
         for c in g.dx + g.sec_fixed + g.severe:
@@ -263,7 +283,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     (Path(out_dir) / POLICY_FILE).write_text(policy_text(funds, first_year + years - 1), encoding="utf-8")
     # the monthly fund ledger of the policy year (基金收支流水, yibao fund monitor reads it once loaded)
     rows["fund_flows"] = write_table(out_dir, "fund_flows", ledger_columns(funds, first_year + years - 1), fmt, progress)
-    summary = {"out_dir": str(out_dir), "format": fmt, "seed": seed, "years": [first_year, first_year + years - 1],
+    summary = {"out_dir": str(out_dir), "format": fmt, "seed": seed, **({"vary": vary} if vary is not None else {}),
+               "years": [first_year, first_year + years - 1],
             "standards": str(standards_dir) if standards_dir else None, "tables": rows, "labels": labels,
             "insured": int(ins.n), "institutions": int(inst.n), "staff": int(staff.n),
             "budget_policy": str(Path(out_dir) / POLICY_FILE), "seconds": round(time.perf_counter() - t0, 2)}
@@ -445,6 +466,7 @@ def _enum(values: tuple, codes: np.ndarray) -> pa.Array:
 
 
 def _tables(w: World, S: dict, cx: dict, L: dict, money: dict, ins, staff, inst, sanc: dict, rng, p) -> dict:
+    no_cap = getattr(w, "no_cap", None)
     """Column dicts of every contract table."""
     items = w.items
     n = len(S["admit"])
@@ -487,7 +509,8 @@ def _tables(w: World, S: dict, cx: dict, L: dict, money: dict, ins, staff, inst,
         "item_kind": pa.array(items.kind[ci], pa.string()),
         "class": _enum(("A", "B", "C"), items.cls[ci].astype(np.int64)),
         "self_pay_ratio": np.where(items.cls[ci] == 1, items.ratio_bp[ci], NULL),
-        "price_cap": np.array([r[3] for r in rows], np.int64),
+        "price_cap": (np.array([r[3] for r in rows], np.int64) if no_cap is None
+                      else np.where(no_cap[ci], NULL, np.array([r[3] for r in rows], np.int64))),
         "max_daily_qty": np.where(items.max_qty[ci] >= 0, items.max_qty[ci], NULL),
         "sex_limit": _enum(("1", "2"), cat_sex),
         "min_age": np.where(items.min_age[ci] >= 0, items.min_age[ci], NULL).astype(np.int64),

@@ -35,6 +35,9 @@ class ItemArrays:
         role[[i for i, t in enumerate(it.tags) if "anaesthesia" in t]] = ROLE_OTHER_PHYS
         self.role = role
         self.k = it.index
+        # a varied region (yibao.synth.vary): items without a cap, drugs billed at a share of the cap per institution
+        self.no_cap = getattr(w, "no_cap", None)
+        self.drug_pct = getattr(w, "drug_price_pct", None)
         # indication ok per (diagnosis, item) for the items with a 限定支付范围
         self.indicated = {}
         for i, pref in enumerate(it.indications):
@@ -270,6 +273,8 @@ def finish_lines(ia, S, cx, lc, li, lq, lday, staff, rng, factor_pct, dedupe: bo
         lc, li, lq, lday = lc[keep], li[keep], lq[keep], lday[keep]
     date = S["admit"][lc] + lday
     price = ia.unit_price(li, date, cx["level"][lc], factor_pct)
+    if ia.drug_pct is not None:
+        price = np.where(ia.is_service[li], price, (price * ia.drug_pct[S["inst"][lc]] + 50) // 100)
     amount = (lq * price + 50) // 100
     role = ia.role[li]
     inst = S["inst"][lc]
