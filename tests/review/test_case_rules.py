@@ -188,7 +188,8 @@ def test_repeated_surcharge_and_unbundled_items(tmp_path):
 
 def test_low_standard_admission_learned_from_the_region(tmp_path):
     """C06 (with a region's smaller thresholds): J06 is outpatient care here (60 of 64 cases ≥ 90 %), the region's inpatient peers
-    (stays of ≥ 5 days) cost 10 000.00 at the median, and J06 has no peers of its own, so a short stay costs at most 45 % of it (4 500.00)."""
+    (stays of ≥ 5 days) cost 10 000.00 at the median, and J06 has no peers of its own, so a short stay costs at most
+    45 % of it (4 500.00)."""
     r = Region()
     for i in range(60):
         r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
