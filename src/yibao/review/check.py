@@ -71,6 +71,7 @@ from yibao.review.logic import LINE_COLUMNS, LINE_LOGIC, SET_LOGIC
 from yibao.review.lookup import CaseFacts, Lookup, dec, fill, qtext, r2
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
+from yibao.review.run import learned_from_workspace
 
 __all__ = ["METHODS", "CheckError", "Checker", "case_facts", "check_many", "evaluate_case"]
 
@@ -225,16 +226,23 @@ class Checker:
     """A prepared rule set for single-case checks (thread-safe: one call at a time per checker)."""
 
     def __init__(self, catalog: pa.Table, institutions: pa.Table, rs: RuleSet,
-                 periods: pa.Table | None = None) -> None:
+                 periods: pa.Table | None = None, references: pa.Table | None = None,
+                 dx_profiles: pa.Table | None = None) -> None:
+        """``references`` / ``dx_profiles``: what the review learned from the period's data
+        (:func:`yibao.review.run.learned_tables`; L10 and C06); without them, nothing learned (before the fact
+        with no workspace: L10 judges against the catalogue's cap only, C06 finds nothing)."""
         self.rs = rs
         catalog = catalog.cast(TABLES["catalog"].arrow_schema())
         institutions = institutions.cast(TABLES["institutions"].arrow_schema())
         p = as_qualification_periods(periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
-        self.look = Lookup(catalog, institutions, p)
+        self.look = Lookup(catalog, institutions, p, references, dx_profiles)
         self._lock = threading.Lock()
-        self._tables_sql = (("catalog", catalog), ("institutions", institutions), ("qualification_periods", p))
+        learned = tuple((f"learned_{name}", t) for name, t in (("review_reference_prices", references),
+                                                               ("review_dx_profiles", dx_profiles)) if t is not None)
+        self._tables_sql = (("catalog", catalog), ("institutions", institutions), ("qualification_periods", p),
+                            *learned)
         self._con: duckdb.DuckDBPyConnection | None = None  # the SQL path's connection, prepared on first use
-        self.sql = _one_statement(rs)
+        self.sql = _one_statement(rs, {name[len("learned_"):] for name, _ in learned})
         self._names: dict[str, str] = {}
         for r in rs.rules:
             self._names.setdefault(r.id, r.name)  # as RuleSet.by_id: the first of an id
@@ -277,7 +285,8 @@ class Checker:
             inst = query_arrow(con, "SELECT * FROM main.institutions")
         finally:
             con.close()
-        return cls(cat, inst, rs, periods)
+        refs, profiles = learned_from_workspace(workspace, rs)
+        return cls(cat, inst, rs, periods, refs, profiles)
 
     def parse(self, case: dict) -> tuple[dict, dict, list[dict]]:
         """The case as checked: its ``cases`` row, its ``insured`` row and its ``fee_items`` rows (Python values
@@ -912,14 +921,17 @@ def _arrow(name: str, rows: list[dict]) -> pa.Table:
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
 
 
-def _one_statement(rs: RuleSet) -> str:
-    """The review pipeline's steps as one SQL statement (steps become CTEs), ordered like findings.csv."""
+def _one_statement(rs: RuleSet, learned: set[str] = frozenset()) -> str:
+    """The review pipeline's steps as one SQL statement (steps become CTEs), ordered like findings.csv.
+
+    The learned steps (reference prices, diagnosis profiles) read the tables learned from the workspace
+    (``learned_<step>``) when given, else are empty: one case alone teaches nothing."""
     p = build_pipeline(rs)
     steps = {s.name: s for s in p.steps}
     parts = [f"review_cases AS ({steps['review_cases'].sql})"]
-    # before the fact the period is not known: nothing learned from it (the fast path's Lookup has none)
     for name in ("review_reference_prices", "review_dx_profiles"):
-        parts.append(f"{name} AS (SELECT * FROM ({steps[name].sql}) WHERE FALSE)")
+        parts.append(f"{name} AS (SELECT * FROM learned_{name})" if name in learned
+                     else f"{name} AS (SELECT * FROM ({steps[name].sql}) WHERE FALSE)")
     for name in ("review_line_findings", "review_case_line_findings", "review_person_findings"):
         parts.append(f"{name} AS ({steps[name].sql})")
     return ("WITH " + ",\n".join(parts) + "\nSELECT case_id, line_no, rule_id, severity, amount, message FROM ("

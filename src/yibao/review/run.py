@@ -18,12 +18,13 @@ import pyarrow as pa
 
 from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.errors import MissingData
-from yibao.engine.runner import LocalRunner, Runner, query_arrow
+from yibao.engine.runner import LocalRunner, Pipeline, Runner, query_arrow
 from yibao.engine.workspace import Workspace
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
-__all__ = ["FINDINGS_COLUMNS", "SOURCE_TABLES", "ReviewResult", "attach_facts", "run", "run_workspace"]
+__all__ = ["FINDINGS_COLUMNS", "LEARNED_STEPS", "SOURCE_TABLES", "ReviewResult", "attach_facts", "learned_from_workspace",
+           "learned_tables", "run", "run_workspace"]
 
 SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
 FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
@@ -116,3 +117,30 @@ def attach_facts(res: ReviewResult, con, fee_items: str, institutions: str, staf
     res.names["institutions"] = query_arrow(con, f"SELECT institution_id, name FROM {institutions}")
     if staff is not None:
         res.names["staff"] = query_arrow(con, f"SELECT staff_id, any_value(name) AS name FROM {staff} GROUP BY staff_id")
+
+
+LEARNED_STEPS = ("review_cases", "review_reference_prices", "review_dx_profiles")
+
+
+def learned_tables(sources: Mapping[str, object], rs: RuleSet,
+                   runner: Runner | None = None) -> tuple[pa.Table, pa.Table]:
+    """What the review learns from the period's data — the reference unit prices (L10) and the diagnosis
+    categories' profiles (C06) — computed by the review's own steps over ``sources``, so that a per-case check
+    (pre-check) judges a case against the same references as the review of the workspace."""
+    steps = tuple(s for s in build_pipeline(rs).steps if s.name in LEARNED_STEPS)
+    out = (runner or LocalRunner()).run_pipeline(Pipeline("review_learned", steps, doc="智能审核：从本期数据学习的参考值"),
+                                                 dict(sources))
+    return out["review_reference_prices"], out["review_dx_profiles"]
+
+
+def learned_from_workspace(workspace: Path, rs: RuleSet) -> tuple[pa.Table, pa.Table]:
+    """:func:`learned_tables` over a workspace's loaded tables (opened read-only, DuckDB reads them in place)."""
+    if not (Path(workspace) / "yibao.duckdb").exists():
+        raise MissingData(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
+    ws = Workspace(workspace, read_only=True)
+    try:
+        src, runner = ws.sources(SOURCE_TABLES, "duckdb")
+        return learned_tables(src, rs, runner)
+    finally:
+        ws.close()
+

@@ -68,13 +68,14 @@ from yibao.drg.policy import DrgPolicy, history_years, load_payment_policy
 from yibao.drg.policy import param_tables as drg_param_tables
 from yibao.drg.standards import load_standards
 from yibao.drg.weights import official_weights, read_weights
-from yibao.engine.runner import query_arrow
+from yibao.engine.runner import LocalRunner, query_arrow
 from yibao.engine.select import runner_for
 from yibao.engine.workspace import DB_FILE
 from yibao.engine.wslock import connect_for_read
 from yibao.review.check import Checker, CheckError, case_facts, evaluate_case
 from yibao.review.logic import PERSON, SET_LOGIC
 from yibao.review.ruleset import RuleSet, load_rules
+from yibao.review.run import SOURCE_TABLES, learned_tables
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
 from yibao.staff import periods_from_workspace
@@ -208,7 +209,11 @@ class Precheck:
         try:
             cat = query_arrow(con, "SELECT * FROM main.catalog").cast(TABLES["catalog"].arrow_schema())
             inst = query_arrow(con, "SELECT * FROM main.institutions").cast(TABLES["institutions"].arrow_schema())
-            checker = Checker(cat, inst, rs, periods)
+            # what the review learns from the workspace (L10 reference prices, C06 diagnosis profiles): the
+            # pre-check judges a case against the same references as the review of the workspace
+            qdb = con.execute("SELECT current_database()").fetchall()[0][0]
+            refs, profiles = learned_tables({t: f'"{qdb}".main.{t}' for t in SOURCE_TABLES}, rs, LocalRunner(con))
+            checker = Checker(cat, inst, rs, periods, refs, profiles)
             hist_t = query_arrow(con, _HISTORY_SQL)
             ins_t = query_arrow(con, "SELECT person_id, sex, birth_date, death_date FROM main.insured")
             insured_at = dict(zip(ins_t.column("person_id").to_pylist(), range(ins_t.num_rows)))
