@@ -107,7 +107,7 @@ def test_a_case_whose_lines_sit_in_another_partition_is_not_missing_its_lines():
     assert "fee_items" not in build_pipeline(load_rules().only("C33")).steps[3].broadcast  # only when needed
     src = {**t, "qualification_periods": periods}
     out = LocalRunner().run_pipeline(p, src)
-    tables = {**src, "review_cases": out["review_cases"], "review_dx_profiles": out["review_dx_profiles"]}
+    tables = {**src, **{k: out[k] for k in ("review_cases", "review_reference_prices", "review_dx_profiles")}}
     assert _partitioned(steps["review_person_findings"], tables, "person_id") == ["NONE"]
     assert _partitioned(steps["review_case_line_findings"], tables, "case_id") == ["B"]
     whole = run(t, rs, periods=periods).findings.to_pylist()
