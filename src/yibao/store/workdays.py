@@ -10,13 +10,13 @@ weekend changes nothing and is not listed. Years not in the file count weekends 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-HOLIDAYS_FILE = Path(__file__).parent / "holidays_cn.csv"
+from yibao.contract.calendar import HOLIDAYS_FILE, load_holidays
+
 CHINA_TZ = timezone(timedelta(hours=8))  # Beijing time: deadlines are calendar days in China
 
 
@@ -46,13 +46,8 @@ class Calendar:
 
 @lru_cache(maxsize=4)
 def load_calendar(path: Path | str = HOLIDAYS_FILE) -> Calendar:
-    hol, work, years = set(), set(), set()
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for r in csv.DictReader(fh):
-            d = date.fromisoformat(r["date"].strip())
-            (hol if r["kind"].strip() == "holiday" else work).add(d)
-            years.add(d.year)
-    return Calendar(frozenset(hol), frozenset(work), frozenset(years))
+    h = load_holidays(path)  # the one reader of the holiday table (yibao.contract.calendar)
+    return Calendar(frozenset(h.holidays), frozenset(h.workdays), frozenset(h.years))
 
 
 def china_today() -> date:
