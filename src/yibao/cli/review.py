@@ -140,7 +140,7 @@ def review_cmd(
         print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}）")
         print("结算应扣减（拒付金额，按结算年度）：" + ("；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"))
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
-              f"deductions.csv、rules.csv、{rout.WORKBOOK}）")
+              f"deductions.csv、rules.csv、{'reference_prices.csv、' if res.references is not None else ''}{rout.WORKBOOK}）")
         if f.num_rows > rout.MAX_SHEET_ROWS:
             print(f"注意：{rout.WORKBOOK} 的审核结果表只列前 {rout.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 "
                   "findings.csv")
