@@ -41,7 +41,7 @@ demo: $(STAMP)
 
 ## test: the whole test suite (DuckDB and Spark parity included)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 ## bench: generator and loader at 1 M cases; writes docs/benchmarks.md
 bench: $(STAMP)
