@@ -270,7 +270,10 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
             offset += len(chunk)
 
 
-def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
+def _csv_preamble(path: Path, schema: Table, profile: Profile):
+    """The whole-file checks before a CSV is read (read whole or streamed): encoding, header mapped to the
+    contract's names, the byte scan (NUL, line count, hash). Returns (encoding, names, mapped, scan, the
+    encoding's name for Arrow)."""
     encoding = detect_encoding(path)
     with path.open("r", encoding=encoding, newline="") as f:
         try:
@@ -280,12 +283,16 @@ def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
         except csv.Error as exc:
             raise FatalLoadError(str(path), f"表头无法解析：{_one_line(exc)}") from exc
     names, mapped = _contract_header(path, [h.strip().lstrip("\ufeff") for h in header], schema, profile)
-
     scan = _scan(path)
     if scan.nul_offset is not None:
         raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 "
                              "0x00（二进制数据）")
     arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
+    return encoding, names, mapped, scan, arrow_encoding
+
+
+def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
+    encoding, names, mapped, scan, arrow_encoding = _csv_preamble(path, schema, profile)
     shape_errors: list[ShapeError] = []
 
     def on_bad(row) -> str:
@@ -314,20 +321,7 @@ def _read_csv(path: Path, schema: Table, profile: Profile) -> RawTable:
 
 def _stream_csv(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, Batches]:
     """:func:`_read_csv` by blocks of the file (Arrow's streaming reader), same checks, same rows."""
-    encoding = detect_encoding(path)
-    with path.open("r", encoding=encoding, newline="") as f:
-        try:
-            header = next(csv.reader(f))
-        except StopIteration:
-            raise FatalLoadError(str(path), "空文件（没有表头）") from None
-        except csv.Error as exc:
-            raise FatalLoadError(str(path), f"表头无法解析：{_one_line(exc)}") from exc
-    names, mapped = _contract_header(path, [h.strip().lstrip("\ufeff") for h in header], schema, profile)
-    scan = _scan(path)
-    if scan.nul_offset is not None:
-        raise FatalLoadError(str(path), f"不是文本文件：第 {scan.nul_offset} 字节处（第 {scan.nul_line} 行）为 "
-                             "0x00（二进制数据）")
-    arrow_encoding = "utf8" if encoding.startswith("utf-8") else encoding
+    encoding, names, mapped, scan, arrow_encoding = _csv_preamble(path, schema, profile)
     ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
     raw = RawTable(schema, path, None, encoding, scan.sha256, ignored, [], [], [], mapped or {}, {}, {})
 
