@@ -125,7 +125,9 @@ def review_cmd(
         record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings
-    n_rej = sum(1 for s in f.column("severity").to_pylist() if s == "reject")
+    import pyarrow.compute as pc  # (not at the top: every command's start pays the top-level imports)
+
+    n_rej = pc.sum(pc.equal(f.column("severity"), "reject")).as_py() or 0
     print(f"审核病例 {res.counts.get('cases', 0):,}、费用明细 {res.counts.get('lines', 0):,}，"
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
     if quarantined:
