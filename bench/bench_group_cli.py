@@ -37,34 +37,38 @@ import duckdb
 
 PHASES = r"""
 import sys, time
-t0 = time.perf_counter()
+W, C = time.perf_counter, time.process_time
+t0, c0 = W(), C()
 import yibao.cli  # noqa: F401 - what the command imports at start
 import yibao.drg.cases as cases
 import yibao.drg.standards as standards
-t1 = time.perf_counter()
+t1, c1 = W(), C()
 import pyarrow
 pyarrow.array([0])  # pyarrow imports pandas at its first conversion of a Python value: timed on its own
-t1b = time.perf_counter()
+t1b, c1b = W(), C()
 T = {}
 def wrap(mod, name):
     real = getattr(mod, name)
     def timed(*a, **k):
-        t = time.perf_counter(); r = real(*a, **k); T[name] = T.get(name, 0) + time.perf_counter() - t; return r
+        t, c = W(), C(); r = real(*a, **k)
+        w0, p0 = T.get(name, (0, 0)); T[name] = (w0 + W() - t, p0 + C() - c); return r
     setattr(mod, name, timed)
 READ = "_read_typed" if hasattr(cases, "_read_typed") else "read_cases"
 NAMES = (READ, "group_table", "add_names", "write_results")
 for n in NAMES:
     wrap(cases, n)
 std = standards.load_standards(sys.argv[1]); std.tables()
-t2 = time.perf_counter()
+t2, c2 = W(), C()
 cases.group_file(sys.argv[2], sys.argv[3], std)
-t3 = time.perf_counter()
-print(f"imports (yibao.cli, yibao.drg.cases, yibao.drg.standards) {t1 - t0:.3f}")
-print(f"pandas (pyarrow's first conversion of a Python value) {t1b - t1:.3f}")
-print(f"standards (cache) {t2 - t1b:.3f}")
+t3, c3 = W(), C()
+print(f"imports (yibao.cli, yibao.drg.cases, yibao.drg.standards)\t{t1 - t0:.3f}\t{c1 - c0:.3f}")
+print(f"pandas (pyarrow's first conversion of a Python value)\t{t1b - t1:.3f}\t{c1b - c1:.3f}")
+print(f"standards (cache)\t{t2 - t1b:.3f}\t{c2 - c1b:.3f}")
 for n in NAMES:
-    print(f"{'read_cases' if n == READ else n} {T.get(n, 0):.3f}")
-print(f"rest of group_file (duplicate check, counts) {t3 - t2 - sum(T.values()):.3f}")
+    w, c = T.get(n, (0, 0))
+    print(f"{'read_cases' if n == READ else n}\t{w:.3f}\t{c:.3f}")
+print(f"rest of group_file (duplicate check, counts)\t{t3 - t2 - sum(v[0] for v in T.values()):.3f}\t"
+      f"{c3 - c2 - sum(v[1] for v in T.values()):.3f}")
 """
 
 FLOOR = (("python -c pass", "pass"), ("python -c 'import duckdb, pyarrow'", "import duckdb, pyarrow"),
@@ -146,22 +150,21 @@ def main() -> None:
     print(f"| `yibao group drg --help` (the CLI's start-up) | {s:.2f} s | {cpu:.2f} s |")
     std = args.standards[0]
     env["YIBAO_CACHE_DIR"] = str(tmp / f"cache-{Path(std).name}")
-    t = time.perf_counter()
+    t, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([sys.executable, "-c", PHASES, std, str(src), str(tmp / "out2.csv")], capture_output=True,
                        text=True, env=env)
-    whole = time.perf_counter() - t
+    whole, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    whole_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if r.returncode != 0:
         sys.exit(r.stderr)
-    print(f"\nWhere the time of one warm run goes ({Path(std).name}; process wall {whole:.2f} s; the remainder is "
+    print(f"\nWhere the time of one warm run goes ({Path(std).name}; process wall {whole:.2f} s, CPU {whole_cpu:.2f} s; the remainder is "
           "the interpreter's own start and exit):\n")
-    print("| phase | seconds |")
-    print("|---|---:|")
+    print("| phase | wall | CPU (user + sys, all threads) |")
+    print("|---|---:|---:|")
     for line in r.stdout.strip().splitlines():
-        name, _, sec = line.rpartition(" ")
-        try:
-            print(f"| {name} | {float(sec):.2f} |")
-        except ValueError:
-            print(f"| (output) {line} | |")
+        parts = line.split("\t")
+        if len(parts) == 3:  # (other lines: DuckDB's progress bar on a long query)
+            print(f"| {parts[0]} | {float(parts[1]):.2f} s | {float(parts[2]):.2f} s |")
     if args.dip_catalogue:
         s, cpu = timed([sys.executable, "-m", "yibao.cli", "dip", "score", "--workspace", args.workspace,
                         "--catalogue", args.dip_catalogue, "--out", str(tmp / "dip")], 1, env)

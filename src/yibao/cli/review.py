@@ -12,13 +12,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pyarrow as pa
 import typer
 
 from yibao.cli._common import UserError, app, engine_option, err, file_argument, file_option
 from yibao.cli._outputs import outputs
+
+if TYPE_CHECKING:  # (annotations only: pyarrow is imported by the commands that use it)
+    import pyarrow as pa
 
 
 def _periods_from_dir(data_dir: Path) -> pa.Table | None:
