@@ -157,8 +157,8 @@ def main() -> None:
     whole_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if r.returncode != 0:
         sys.exit(r.stderr)
-    print(f"\nWhere the time of one warm run goes ({Path(std).name}; process wall {whole:.2f} s, CPU {whole_cpu:.2f} s; the remainder is "
-          "the interpreter's own start and exit):\n")
+    print(f"\nWhere the time of one warm run goes ({Path(std).name}; process wall {whole:.2f} s, CPU {whole_cpu:.2f} s; "
+          "the remainder is the interpreter's own start and exit):\n")
     print("| phase | wall | CPU (user + sys, all threads) |")
     print("|---|---:|---:|")
     for line in r.stdout.strip().splitlines():
