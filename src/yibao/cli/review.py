@@ -12,13 +12,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pyarrow as pa
 import typer
 
 from yibao.cli._common import UserError, app, engine_option, err, file_argument, file_option
 from yibao.cli._outputs import outputs
+
+if TYPE_CHECKING:  # (annotations only: pyarrow is imported by the commands that use it)
+    import pyarrow as pa
 
 
 def _periods_from_dir(data_dir: Path) -> pa.Table | None:
@@ -125,7 +127,9 @@ def review_cmd(
         record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings
-    n_rej = sum(1 for s in f.column("severity").to_pylist() if s == "reject")
+    import pyarrow.compute as pc  # (not at the top: every command's start pays the top-level imports)
+
+    n_rej = pc.sum(pc.equal(f.column("severity"), "reject")).as_py() or 0
     print(f"审核病例 {res.counts.get('cases', 0):,}、费用明细 {res.counts.get('lines', 0):,}，"
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
     if quarantined:

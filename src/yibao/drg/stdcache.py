@@ -21,6 +21,7 @@ a cache that cannot be written or read is skipped silently: the standards are th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -79,11 +80,16 @@ def get(version: str, source: str):
     path = d / f"{cache_key(version, source)}.pickle"
     if not _safe(path) or not _safe_dir(d):
         return None
+    collecting = gc.isenabled()
+    gc.disable()  # (hundreds of thousands of objects: the cyclic collector would run over them again and again)
     try:
         with path.open("rb") as f:
             std = pickle.load(f)
     except Exception:  # noqa: BLE001 - a damaged entry is rebuilt, never an error
         return None
+    finally:
+        if collecting:
+            gc.enable()
     return std if getattr(std, "version", None) == version and getattr(std, "source", None) == source else None
 
 
