@@ -75,3 +75,45 @@ def test_a_bad_benefit_policy_is_refused_before_anything_is_written(region, tmp_
     r = run_cli("review", "--workspace", region / "ws", "--out", tmp_path / "o", "--benefit-policy", bad)
     assert r.returncode == 2 and "benefit.region_code 应为 6 位行政区划代码" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_b01_over_two_policy_years_computes_each_case_with_its_years_policy(region, tmp_path):
+    # the region spans 2023–2025 and was booked by one set of rates; a policy file per year (2024, 2025; the 2024
+    # one with a tolerance of 1 000.00 yuan, so that it must be that year's policy that checks 2024): each case is
+    # computed with the policy of its settlement year, 2023 (no policy) is not checked
+    text = (region / "region" / "benefit_policy.toml").read_text(encoding="utf-8")
+    assert "year = 2025" in text and 'tolerance = "0.01"' in text
+    p24 = tmp_path / "p2024.toml"
+    p24.write_text(text.replace("year = 2025", "year = 2024").replace('tolerance = "0.01"', 'tolerance = "1000.00"'),
+                   encoding="utf-8")
+    p24_tight = tmp_path / "p2024_tight.toml"
+    p24_tight.write_text(text.replace("year = 2025", "year = 2024"), encoding="utf-8")
+    r = run_cli("review", "--data", region / "region", "--out", tmp_path / "o", "--benefit-policy",
+                region / "region" / "benefit_policy.toml", "--benefit-policy", p24_tight)
+    assert r.returncode == 0, r.stderr
+    ours = {x["person_id"] for x in rows(region / "region" / "insured.csv") if x["region_code"].startswith("4402")}
+    cases = rows(region / "region" / "cases.csv")
+    person = {x["case_id"]: x["person_id"] for x in cases}
+    settled = {x["case_id"]: x["settle_date"][:4] for x in cases}
+    # persons insured elsewhere are not checked (their region's policy): their labels do not count
+    labels = {x["case_id"]: x for x in rows(region / "region" / "benefit_labels.csv") if person[x["case_id"]] in ours}
+    by_year = {y: {c for c in labels if settled[c] == y} for y in ("2023", "2024", "2025")}
+    assert all(by_year.values())  # every year has labelled booking errors
+    found = {x["case_id"] for x in rows(tmp_path / "o" / "findings.csv") if x["rule_id"] == "B01"}
+    assert found == by_year["2024"] | by_year["2025"]  # recall 1, precision 1 in both years; 2023 not checked
+    assert "B01 待遇计算核对（2024 年，统筹区 440200）" in r.stdout and "B01 待遇计算核对（2025 年" in r.stdout
+    # with the loose 2024 policy only the 2024 errors above 1 000 yuan remain: the 2024 policy checks 2024
+    r = run_cli("review", "--data", region / "region", "--out", tmp_path / "o2", "--benefit-policy",
+                region / "region" / "benefit_policy.toml", "--benefit-policy", p24)
+    assert r.returncode == 0, r.stderr
+    found2 = {x["case_id"] for x in rows(tmp_path / "o2" / "findings.csv") if x["rule_id"] == "B01"}
+    big = {c for c in by_year["2024"] if abs(D(labels[c]["booked"]) - D(labels[c]["correct"])) > 1000}
+    assert found2 == by_year["2025"] | big
+
+
+def test_two_benefit_policies_of_one_year_are_refused(region, tmp_path):
+    p = region / "region" / "benefit_policy.toml"
+    r = run_cli("review", "--workspace", region / "ws", "--out", tmp_path / "o", "--benefit-policy", p,
+                "--benefit-policy", p)
+    assert r.returncode == 2 and "都是 2025 年的政策" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -99,3 +99,58 @@ def test_budget_figures_from_the_year_before(demo, tmp_path):
         by_scheme[x["scheme"]] += D(x["fund_paid"])
     assert D(new["fund"]["employee"]["out_of_area_realtime"]) == by_scheme["employee"]
     assert D(new["fund"]["resident"]["out_of_area_realtime"]) == by_scheme["resident"]
+
+
+def test_the_agency_decides_a_claim_on_its_page_and_the_decision_is_stored(demo):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from yibao.server.app import Settings, create_app
+    from yibao.store import audit
+    from yibao.store import claim_decisions as cd
+    from yibao.store.db import open_store
+    from yibao.store.users import add_user
+
+    base, region, ws = demo
+    with open_store(ws) as st, TestClient(create_app(Settings(store=st, workspace=ws))) as c:
+        for name, role in (("agency1", "agency"), ("super1", "supervisor")):
+            add_user(st, name, role, "correct-horse-1", None, actor="test")
+
+        def login(name):
+            c.cookies.clear()
+            nonce = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+            c.post("/login", data={"username": name, "password": "correct-horse-1", "csrf": nonce})
+            return re.search(r'name="csrf" value="([^"]+)"', c.get("/").text).group(1)
+
+        csrf = login("agency1")
+        page = c.get("/outarea/claims/LX00001?year=2025").text
+        assert "尚未作出审核决定" in page and 'id="decide"' in page
+        computed = re.search(r"统筹基金支付 <strong>([0-9.,]+)</strong> 元", page).group(1).replace(",", "")
+        r = c.post("/outarea/claims/LX00001/decision?year=2025", data={"csrf": csrf, "decision": "approved",
+                                                                       "reason": ""}, follow_redirects=False)
+        assert r.status_code == 303
+        page = c.get("/outarea/claims/LX00001?year=2025").text
+        standing = re.search(r'<p id="standing"[^>]*>(.*?)</p>', page, re.S).group(1)
+        assert "予以报销" in standing and f"统筹基金支付 {computed} 元" in standing and "agency1 于 " in standing
+        # the late claim: refused with the reason; an approval of it is refused (the rules give no payment)
+        r = c.post("/outarea/claims/LX00004/decision?year=2025", data={"csrf": csrf, "decision": "approved"})
+        assert r.status_code == 422 and "不能予以报销" in r.text
+        r = c.post("/outarea/claims/LX00004/decision?year=2025", data={"csrf": csrf, "decision": "refused",
+                                                                       "reason": "超过申报期限"}, follow_redirects=False)
+        assert r.status_code == 303
+        (d,) = cd.decisions(st, "LX00004")
+        assert (d["decision_zh"], d["reason"], d["fund_reimbursed"], d["actor"]) == ("不予报销", "超过申报期限", "0.00",
+                                                                                     "agency1")
+        assert d["computed_reason"].startswith("不予报销：超过申报期限")
+        assert c.post("/outarea/claims/LX00004/decision?year=2025",
+                      data={"csrf": "forged", "decision": "refused", "reason": "x"}).status_code == 403
+        # the supervisor reads the decision, has no form and may not decide
+        csrf = login("super1")
+        page = c.get("/outarea/claims/LX00001?year=2025").text
+        assert "予以报销" in page and 'id="decide"' not in page
+        assert c.post("/outarea/claims/LX00001/decision?year=2025",
+                      data={"csrf": csrf, "decision": "refused", "reason": "x"}).status_code == 403
+        assert [e["action"] for e in audit.events(st, 20) if e["action"].startswith("outarea.")] == [
+            "outarea.claim_refused", "outarea.claim_approved"]
+        assert audit.verify(st).ok

@@ -52,9 +52,10 @@ def _print_evaluation(ev: pa.Table) -> None:
 def _benefit(workspace: Path, res, rs, policy):
     from yibao.cli.review_benefit import add_benefit_check  # B01: review + benefit composed (docs/benefit.md)
 
-    res, rs, b = add_benefit_check(workspace, res, rs, policy)
-    print(f"B01 待遇计算核对（{b['year']} 年，统筹区 {b['region_code']}）：计算 {b['computed']:,} 例，"
-          f"记账与计算不符 {b['findings']:,} 例（多记拒付 {b['reject']:,} 例），已并入审核结果")
+    res, rs, summaries = add_benefit_check(workspace, res, rs, policy)
+    for b in summaries:
+        print(f"B01 待遇计算核对（{b['year']} 年，统筹区 {b['region_code']}）：计算 {b['computed']:,} 例，"
+              f"记账与计算不符 {b['findings']:,} 例（多记拒付 {b['reject']:,} 例），已并入审核结果")
     return res, rs
 
 
@@ -71,8 +72,9 @@ def review_cmd(
                                                help="DuckDB 内存上限，如 4GB（超出部分写入临时文件）"),
     store: Optional[str] = typer.Option(None, "--store",
                                         help="记录库地址（默认工作区内 store.sqlite3）：--workspace 时审核结果记入其中"),
-    benefit_policy: Optional[Path] = file_option(None, "--benefit-policy",
-                                                 help="待遇政策文件（[benefit] 节）：同时运行 B01 记账与待遇计算核对"),
+    benefit_policy: Optional[list[Path]] = file_option(
+        None, "--benefit-policy", help="待遇政策文件（[benefit] 节）：同时运行 B01 记账与待遇计算核对；"
+                                       "可重复，每年一个文件，病例按其结算年度的政策计算"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import outputs as rout
@@ -91,7 +93,7 @@ def review_cmd(
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
     rs = apply_knowledge(load_rules(rules), knowledge)  # a RuleError is a BadPolicy: one line, exit 2
-    if benefit_policy is not None:
+    if benefit_policy:
         from yibao.cli.review_benefit import benefit_policy as load_benefit
 
         benefit_policy = load_benefit(benefit_policy)  # a bad file is refused before the review runs
@@ -112,7 +114,7 @@ def review_cmd(
             quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
             periods = _periods_from_dir(Path(data))
             res = run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
-            if benefit_policy is not None:
+            if benefit_policy:
                 res, rs = _benefit(Path(tmp) / "ws", res, rs, benefit_policy)
     else:
         if not (Path(workspace) / "yibao.duckdb").exists():
@@ -122,7 +124,7 @@ def review_cmd(
 
         started_at = started_now()
         res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
-        if benefit_policy is not None:
+        if benefit_policy:
             res, rs = _benefit(Path(workspace), res, rs, benefit_policy)
         record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0

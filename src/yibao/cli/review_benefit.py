@@ -34,26 +34,46 @@ B01 = Rule(
 )
 
 
-def benefit_policy(path: Path) -> Values:
-    """The benefit policy of ``--benefit-policy`` (read before the review runs: a bad file is refused at once)."""
-    return load_policy(path)
+def benefit_policy(paths: Path | list[Path]) -> tuple[Values, ...]:
+    """The benefit policies of ``--benefit-policy`` (repeatable: one file per policy year, ``benefit.year``), read
+    before the review runs: a bad file, or two files of the same year, is refused at once."""
+    pols, seen = [], {}
+    for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+        pol = load_policy(path)
+        y = pol["benefit.year"]
+        if y in seen:
+            raise BadOption(f"待遇政策文件 {seen[y]} 与 {path} 都是 {y} 年的政策（benefit.year），每年只能给一个")
+        seen[y] = path
+        pols.append(pol)
+    return tuple(sorted(pols, key=lambda p: p["benefit.year"]))
 
 
-def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, pol: Values) \
-        -> tuple[ReviewResult, RuleSet, dict]:
-    """The review's result with the B01 findings of the cases settled in the policy's year (``benefit.year``: one
-    policy file holds one year's rules) merged in, the rule set with B01 listed, and a summary (year, cases
-    computed, B01 findings, rejects). Persons insured elsewhere are not checked (their region's policy applies)."""
+def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, pols: Values | tuple[Values, ...]) \
+        -> tuple[ReviewResult, RuleSet, list[dict]]:
+    """The review's result with the B01 findings merged in, the rule set with B01 listed, and one summary per
+    policy (year, cases computed, B01 findings, rejects). Every policy (one file holds one year's rules,
+    ``benefit.year``) computes the cases settled in its year — a case is computed with the policy of its settlement
+    year, the accumulations (per-year deductible, annual cap) restart each year; cases of a year without a policy
+    are not checked. Persons insured elsewhere are not checked (their region's policy applies)."""
     if any(r.id == RULE_ID for r in rs.rules):
         raise BadOption(f"规则 {RULE_ID} 已在审核规则中，不能与 --benefit-policy 同时使用")
+    pols = pols if isinstance(pols, tuple) else (pols,)
+    summaries, parts = [], []
     with Workspace(Path(workspace), read_only=True) as ws:
-        result = compute_workspace(ws, pol)
-        found = findings(ws.con, result, pol["benefit.tolerance"], pol["benefit.region_code"])
+        for pol in pols:
+            result = compute_workspace(ws, pol)
+            part = findings(ws.con, result, pol["benefit.tolerance"], pol["benefit.region_code"])
+            parts.append(part)
+            summaries.append((pol, result.num_rows, part))
+    found = pa.concat_tables(parts)
     reviewed = pa.compute.is_in(found.column("case_id"), value_set=res.cases.column("case_id"))
     found = found.filter(reviewed).cast(res.findings.schema)  # only the cases the review saw (not quarantined)
     merged = pa.concat_tables([res.findings, found]).sort_by(
         [("case_id", "ascending", "at_end"), ("line_no", "ascending", "at_end"), ("rule_id", "ascending", "at_end")])
-    sev = found.column("severity").to_pylist()
-    summary = {"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": result.num_rows,
-               "findings": found.num_rows, "reject": sev.count("reject")}
+    cases = set(res.cases.column("case_id").to_pylist())
+    summary = []
+    for pol, computed, part in summaries:
+        kept = [s for c, s in zip(part.column("case_id").to_pylist(), part.column("severity").to_pylist()) if c in cases]
+        summary.append({"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": computed,
+                        "findings": len(kept), "reject": kept.count("reject")})
     return replace(res, findings=merged), replace(rs, rules=rs.rules + (B01,)), summary

@@ -6,10 +6,13 @@ the benefit calculator) and the monthly clearing statements per insured region (
 The pages compute with the out-of-area capability (:func:`yibao.outarea.analyse`) and hand it the benefit
 calculator (another capability) here, in the interfaces layer, as ``yibao outarea check`` does; the policies are
 the built-in ones (docs/out-of-area.md; the pooling region ``benefit.region_code``), the year ``?year=`` (default
-the benefit policy's year). The decision shown is the one the rules give; nothing is stored.
+the benefit policy's year). The claim's page shows the decision the rules give and, below it, the agency's
+decisions stored in the store (:mod:`yibao.store.claim_decisions`: 予以报销 / 不予报销 with the reason, the amount
+computed when it was decided, who and when; audited); the agency decides with the form on that page
+(``POST /outarea/claims/{claim_id}/decision``).
 
 Who: agency (经办), supervisor (监管), admin and auditor (审计) read; names are masked for the auditor (as on
-every page); 身份证号 is never shown. A hospital user gets 403.
+every page); 身份证号 is never shown; only the agency decides. A hospital user gets 403.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from yibao.benefit.policy import load_policy as load_benefit_policy
 from yibao.benefit.run import compute_workspace
@@ -32,8 +36,11 @@ from yibao.outarea import load_policy as load_outarea_policy
 from yibao.outarea.policy import DOCUMENT_ZH
 from yibao.server.access import MASKED_ROLES
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
+from yibao.server.pages.core import check_csrf, client
+from yibao.store import claim_decisions as cd
 
 READ_ROLES = frozenset({"admin", "agency", "supervisor", "auditor"})
+DECIDE_ROLES = frozenset({"agency"})  # the agency (经办) decides a claim
 KIND_ZH = {"one_off": "临时外出就医", "posted": "异地工作", "retiree_resident": "异地长期居住"}
 REASON_ZH = {"travel": "异地出行", "emergency": "急诊抢救", "transfer": "转诊转院"}
 CHANNEL_ZH = {"online": "线上", "offline": "线下（窗口）"}
@@ -185,10 +192,33 @@ def claim(request: Request, claim_id: str):
     checklist = [{"name": DOCUMENT_ZH[d], "present": bool(v), "required": d in required}
                  for d, v in zip(CLAIM_DOCUMENTS, docs)]
     months = pol["out_of_area.claim_deadline_months"]
+    history = cd.decisions(request.app.state.settings.store, claim_id)
     return render(request, "outarea/claim.html", {
         "title": f"零星报销受理：{claim_id}", "c": row, "name": _name(s.role, name), "checklist": checklist,
         "setting_zh": SETTING_ZH.get(setting, setting), "level": level, "months": months,
-        "documents_ok": all(x["present"] for x in checklist if x["required"])})
+        "documents_ok": all(x["present"] for x in checklist if x["required"]), "history": history,
+        "standing": history[0] if history else None, "can_decide": s.role in DECIDE_ROLES,
+        "year": an.result.year}, s=s)
+
+
+@pages.post("/outarea/claims/{claim_id}/decision", response_class=HTMLResponse)
+async def decide(request: Request, claim_id: str):
+    """The agency's decision on a claim (予以报销 / 不予报销 with the reason), stored with the amount computed now."""
+    s = require(request, DECIDE_ROLES)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(s, form.get("csrf", ""))
+    an, _, rows = await run_in_threadpool(_claim_rows, request, s.role)
+    row = next((r for r in rows if r["claim_id"] == claim_id), None)
+    if row is None:
+        raise PageError(404, f"未找到 {an.result.year} 年的零星报销申请 {claim_id}")
+    try:
+        await run_in_threadpool(
+            lambda: cd.record_decision(request.app.state.settings.store, claim_id, an.result.year,
+                                       form.get("decision", ""), form.get("reason", ""), computed=row,
+                                       actor=s.user.username, role=s.role, client=client(request)))
+    except cd.DecisionRefused as exc:
+        raise PageError(exc.status, exc.message) from None
+    return RedirectResponse(f"/outarea/claims/{claim_id}?year={an.result.year}", status_code=303)
 
 
 @pages.get("/outarea/clearing", response_class=HTMLResponse)
