@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.schema import TABLES
+from yibao.contract.standards import CC_CODES, CC_EXCLUSIONS
 from yibao.engine.registry import register
 from yibao.review.ruleset import load_rules
 from yibao.review.rulesql import build_pipeline
@@ -105,12 +106,16 @@ def review_fixture() -> dict[str, pa.Table]:
     line("C5", 1, "KID", "小儿氨酚黄那敏颗粒", "drug", "western_drug", "2024-03-01", "1", "12.00")
     line("C6", 1, "BED", "床位费", "facility", "bed", "2024-09-01", "1", "80.00", staff="S2")
     line("C6", 2, "NUR", "Ⅱ级护理", "service", "nursing", "2024-09-09", "1", "28.00", staff="S2")
+    # the CHS-DRG complication tables (contract.standards.cc_tables): J96.000 an MCC, excluded for a principal J96
+    cc = pa.table({"code": ["J96.000"], "level": ["mcc"], "exclusion_table": pa.array([109], pa.int32()),
+                   "name": ["急性呼吸衰竭"]}, schema=CC_CODES)
+    cce = pa.table({"principal_dx": ["J96.000"], "exclusion_table": pa.array([109], pa.int32())}, schema=CC_EXCLUSIONS)
     periods = pa.table({"staff_id": ["S2"], "status": ["suspended"], "start_date": [D("2024-08-15")],
                         "end_date": [D("2024-09-05")], "source_id": ["CF1"], "emergency_paid": [True]},
                         schema=QUALIFICATION_PERIODS)
     return {"institutions": _table("institutions", inst), "insured": _table("insured", insured),
             "catalog": _table("catalog", cat), "cases": _table("cases", cases), "fee_items": _table("fee_items", L),
-            "qualification_periods": periods}
+            "qualification_periods": periods, "cc_codes": cc, "cc_exclusions": cce}
 
 
 REVIEW = register(build_pipeline(load_rules()), fixture=review_fixture)
