@@ -576,7 +576,7 @@ def _phantom_stay(p, f):
 # the complications of an inpatient stay (rule C07): its secondary diagnoses that are a CC or MCC of the CHS-DRG
 # tables (``cc_codes``) not excluded by the principal diagnosis's exclusion table (``cc_exclusions``)
 COMPLICATIONS_SQL = """
-    SELECT DISTINCT s.case_id, s.dx, left(s.dx, 3) AS dx_cat, k.level, k.name
+    SELECT DISTINCT s.case_id, s.dx, k.level, k.name
     FROM (SELECT case_id, principal_dx, unnest(dx_list[2:]) AS dx FROM {cases} WHERE setting = 'inpatient') s
          JOIN cc_codes k ON k.code = s.dx
          LEFT JOIN cc_exclusions x ON x.principal_dx = s.principal_dx
@@ -608,33 +608,33 @@ COMPLICATIONS_SQL = """
             SELECT case_id, dx, dx_name, '需有' || evidence || '费用支持' AS evidence, fund_paid
             FROM unsupported WHERE supported = 0),
         comp AS (
-            SELECT c.case_id, c.dx, c.dx_cat, c.level, c.name, r.fund_paid
+            SELECT c.case_id, c.dx, c.level, c.name, r.fund_paid
             FROM (COMPLICATIONS) c JOIN rcl r ON r.case_id = c.case_id
             WHERE NOT EXISTS (SELECT 1 FROM req WHERE starts_with(c.dx, req.dx_prefix))),
         ev AS (
-            SELECT dx_cat, item_code, n_dx_cases,
+            SELECT dx, item_code, n_dx_cases,
                    coalesce(item_name, item_code) || '（'
                    || CAST(CAST(CAST((n_with_item * 2000 + n_dx_cases) // (2 * n_dx_cases) AS DECIMAL(18,0)) * 0.1
                                 AS DECIMAL(18,1)) AS VARCHAR) || '%）' AS item_zh,
-                   row_number() OVER (PARTITION BY dx_cat ORDER BY n_with_item DESC, item_code) AS rk
+                   row_number() OVER (PARTITION BY dx ORDER BY n_with_item DESC, item_code) AS rk
             FROM review_dx_evidence),
         evtext AS (
-            SELECT dx_cat, any_value(n_dx_cases) AS n_dx_cases,
+            SELECT dx, any_value(n_dx_cases) AS n_dx_cases,
                    string_agg(item_zh, '、' ORDER BY rk) FILTER (WHERE rk <= ${max_items_named}) AS items
-            FROM ev GROUP BY dx_cat),
+            FROM ev GROUP BY dx),
         lhave AS (
             SELECT DISTINCT f.case_id, f.item_code FROM fee_items f SEMI JOIN comp ON comp.case_id = f.case_id),
         lunsup AS (
-            SELECT comp.case_id, comp.dx FROM comp JOIN ev ON ev.dx_cat = comp.dx_cat
+            SELECT comp.case_id, comp.dx FROM comp JOIN ev ON ev.dx = comp.dx
                  LEFT JOIN lhave ON lhave.case_id = comp.case_id AND lhave.item_code = ev.item_code
             GROUP BY comp.case_id, comp.dx HAVING count(lhave.item_code) = 0),
         learned AS (
             SELECT u.case_id, u.dx,
                    coalesce(c.name || '，', '')
                    || CASE c.level WHEN 'mcc' THEN '严重并发症或合并症 MCC' ELSE '并发症或合并症 CC' END AS dx_name,
-                   '在本区 ' || t.n_dx_cases || ' 例编码该类并发症的住院病例中通常伴有 ' || t.items AS evidence,
+                   '在本区 ' || t.n_dx_cases || ' 例编码该诊断的住院病例中通常伴有 ' || t.items AS evidence,
                    c.fund_paid
-            FROM lunsup u JOIN comp c ON c.case_id = u.case_id AND c.dx = u.dx JOIN evtext t ON t.dx_cat = c.dx_cat),
+            FROM lunsup u JOIN comp c ON c.case_id = u.case_id AND c.dx = u.dx JOIN evtext t ON t.dx = c.dx),
         found AS (SELECT * FROM listed UNION ALL SELECT * FROM learned)
         SELECT case_id, min(dx) AS dx, arg_min(dx_name, dx) AS dx_name, arg_min(evidence, dx) AS evidence,
                any_value(fund_paid) AS amount
@@ -643,7 +643,7 @@ COMPLICATIONS_SQL = """
     "an inpatient stay coded with a complication none of whose supporting items it has: a diagnosis of the "
     "evidence table (any diagnosis of the case) without a line of its evidence groups; else a secondary CC/MCC of "
     "the CHS-DRG tables (cc_codes, not excluded by the principal diagnosis: cc_exclusions) without any of the items "
-    "that usually accompany its category in the region (review_dx_evidence: support and lift)")
+    "that usually accompany it in the region (review_dx_evidence: support and lift)")
 def _upcoding(p, f):
     c = f.case
     if c["setting"] != "inpatient":
@@ -666,7 +666,7 @@ def _upcoding(p, f):
     for dx, level, name in complications(c, f.look):
         if any(dx.startswith(d["dx_prefix"]) for d in listed):
             continue
-        ev = f.look.dx_evidence.get(dx[:3])
+        ev = f.look.dx_evidence.get(dx)
         if not ev or any(r["item_code"] in codes for r in ev):
             continue
         items = "、".join(f"{r['item_name'] if r['item_name'] is not None else r['item_code']}（"
@@ -674,7 +674,7 @@ def _upcoding(p, f):
                          for r in ev[:int(p["max_items_named"])])
         zh = "严重并发症或合并症 MCC" if level == "mcc" else "并发症或合并症 CC"
         bad.append((dx, f"{name}，{zh}" if name is not None else zh,
-                    f"在本区 {ev[0]['n_dx_cases']} 例编码该类并发症的住院病例中通常伴有 {items}"))
+                    f"在本区 {ev[0]['n_dx_cases']} 例编码该诊断的住院病例中通常伴有 {items}"))
     if not bad:
         return []
     dx, name, evid = min(bad)

@@ -81,11 +81,11 @@ class Lookup:
                     for r in (references.to_pylist() if references is not None else [])}
         # learned diagnosis-category profiles (review_dx_profiles, rule C06); none before the fact unless given
         self.dx_profile = {r["dx_cat"]: r for r in (dx_profiles.to_pylist() if dx_profiles is not None else [])}
-        # learned accompanying items of each complication category (review_dx_evidence, rule C07), most frequent
+        # learned accompanying items of each complication code (review_dx_evidence, rule C07), most frequent
         # first (the order the message names them in); none before the fact unless given
         ev: dict[str, list[dict]] = {}
         for r in (dx_evidence.to_pylist() if dx_evidence is not None else []):
-            ev.setdefault(r["dx_cat"], []).append(r)
+            ev.setdefault(r["dx"], []).append(r)
         for rows in ev.values():
             rows.sort(key=lambda r: (-r["n_with_item"], r["item_code"]))
         self.dx_evidence = ev

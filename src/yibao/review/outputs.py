@@ -129,8 +129,8 @@ def dx_evidence_table(ev: pa.Table) -> pa.Table:
     try:
         con.register("ev", ev)
         return query_arrow(con, """
-            SELECT dx_cat, n_dx_cases, item_code, item_name, n_with_item, n_item_cases, n_cases, support, lift
-            FROM ev ORDER BY dx_cat, n_with_item DESC, item_code""")
+            SELECT dx, n_dx_cases, item_code, item_name, n_with_item, n_item_cases, n_cases, support, lift
+            FROM ev ORDER BY dx, n_with_item DESC, item_code""")
     finally:
         con.close()
 

@@ -399,7 +399,7 @@ FROM c
 
 
 DX_EVIDENCE = pa.schema([
-    ("dx_cat", pa.string()), ("item_code", pa.string()), ("item_name", pa.string()), ("n_dx_cases", pa.int64()),
+    ("dx", pa.string()), ("item_code", pa.string()), ("item_name", pa.string()), ("n_dx_cases", pa.int64()),
     ("n_with_item", pa.int64()), ("n_item_cases", pa.int64()), ("n_cases", pa.int64()),
     ("support", pa.decimal128(6, 4)), ("lift", pa.decimal128(12, 2)),
 ])
@@ -416,8 +416,9 @@ def _upcoding_params(rs) -> tuple[int, str, str]:
 
 
 def dx_evidence_sql(rs) -> str:
-    """What usually accompanies each complication in the region (rule C07, co-occurrence): per diagnosis category
-    (first 3 characters) of the complications (CC/MCC secondary diagnoses not excluded by the principal one) of
+    """What usually accompanies each complication in the region (rule C07, co-occurrence): per diagnosis code of the
+    complications (CC/MCC secondary diagnoses not excluded by the principal one; per code, not per 3-character
+    category: a category mixes conditions cared for differently, K92.2 bleeding and K92.9 functional disorders) of
     the period's inpatient stays with fee lines, the item codes billed in at least ``min_support`` of its stays
     (``n_with_item / n_dx_cases``) and at least ``min_lift`` times as often as in all inpatient stays with lines
     (lift = P(item | dx) / P(item) = ``n_with_item · n_cases / (n_dx_cases · n_item_cases)``), for a category of at
@@ -426,7 +427,7 @@ def dx_evidence_sql(rs) -> str:
     n, sup, lift = _upcoding_params(rs)
     if not sup:
         return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in (
-            ("dx_cat", "VARCHAR"), ("item_code", "VARCHAR"), ("item_name", "VARCHAR"), ("n_dx_cases", "BIGINT"),
+            ("dx", "VARCHAR"), ("item_code", "VARCHAR"), ("item_name", "VARCHAR"), ("n_dx_cases", "BIGINT"),
             ("n_with_item", "BIGINT"), ("n_item_cases", "BIGINT"), ("n_cases", "BIGINT"),
             ("support", "DECIMAL(6,4)"), ("lift", "DECIMAL(12,2)"))) + " WHERE FALSE"
     sup_sql, lift_sql = sql_literal(sup), sql_literal(lift)
@@ -436,18 +437,18 @@ ci AS (SELECT f.case_id, f.item_code, min(f.item_name) AS item_name FROM fee_ite
        WHERE f.item_code IS NOT NULL GROUP BY f.case_id, f.item_code),
 tot AS (SELECT count(DISTINCT case_id) AS n_cases FROM ci),
 items AS (SELECT item_code, count(*) AS n_item_cases, min(item_name) AS item_name FROM ci GROUP BY item_code),
-comp AS (SELECT DISTINCT case_id, dx_cat FROM ({COMPLICATIONS_SQL.format(cases="review_cases")})
+comp AS (SELECT DISTINCT case_id, dx FROM ({COMPLICATIONS_SQL.format(cases="review_cases")})
          SEMI JOIN (SELECT DISTINCT case_id FROM ci) USING (case_id)),
-nd AS (SELECT dx_cat, count(*) AS n_dx_cases FROM comp GROUP BY dx_cat HAVING count(*) >= {n}),
-co AS (SELECT comp.dx_cat, ci.item_code, count(*) AS n_with_item
-       FROM comp JOIN ci USING (case_id) WHERE comp.dx_cat IN (SELECT dx_cat FROM nd) GROUP BY ALL)
-SELECT co.dx_cat, co.item_code, items.item_name, nd.n_dx_cases, co.n_with_item, items.n_item_cases, tot.n_cases,
+nd AS (SELECT dx, count(*) AS n_dx_cases FROM comp GROUP BY dx HAVING count(*) >= {n}),
+co AS (SELECT comp.dx, ci.item_code, count(*) AS n_with_item
+       FROM comp JOIN ci USING (case_id) WHERE comp.dx IN (SELECT dx FROM nd) GROUP BY ALL)
+SELECT co.dx, co.item_code, items.item_name, nd.n_dx_cases, co.n_with_item, items.n_item_cases, tot.n_cases,
        -- rounded half up, integer arithmetic (exact on every engine)
        CAST(CAST((co.n_with_item * 20000 + nd.n_dx_cases) // (2 * nd.n_dx_cases) AS DECIMAL(18,0)) * 0.0001
             AS DECIMAL(6,4)) AS support,
        CAST(CAST((co.n_with_item * tot.n_cases * 200 + nd.n_dx_cases * items.n_item_cases)
                  // (2 * nd.n_dx_cases * items.n_item_cases) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(12,2)) AS lift
-FROM co JOIN nd USING (dx_cat) JOIN items USING (item_code) CROSS JOIN tot
+FROM co JOIN nd USING (dx) JOIN items USING (item_code) CROSS JOIN tot
 WHERE co.n_with_item >= {sup_sql} * nd.n_dx_cases
   AND co.n_with_item * tot.n_cases >= {lift_sql} * nd.n_dx_cases * items.n_item_cases
 """
@@ -482,7 +483,7 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
         Step("review_reference_prices", "fee_items", reference_prices_sql(rs), REFERENCE_PRICES,
              ("item_code", "version_from", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
              broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
-        Step("review_dx_evidence", "fee_items", dx_evidence_sql(rs), DX_EVIDENCE, ("dx_cat", "item_code"),
+        Step("review_dx_evidence", "fee_items", dx_evidence_sql(rs), DX_EVIDENCE, ("dx", "item_code"),
              mode="global", broadcast=("review_cases", "cc_codes", "cc_exclusions"),
              doc="items that usually accompany each complication in the region (upcoding, co-occurrence)"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
