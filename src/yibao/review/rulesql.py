@@ -17,13 +17,17 @@ Steps (each a pure function of Arrow tables, see :mod:`yibao.engine.runner`):
    level (``-1`` = all levels): the number of lines and institutions, the median and the median absolute
    deviation (MAD), all integers (parts per million of the cap, or fen). Parameter-free: the rules using it
    say how many lines and institutions a reference needs.
+3b. ``review_dx_evidence`` (global over ``fee_items``, with ``review_cases`` and the CHS-DRG complication tables
+   ``cc_codes`` / ``cc_exclusions``): the items that usually accompany each complication code in the period's
+   inpatient stays (高套 rule C07: support and lift, thresholds from the enabled ``upcoding`` rules).
 4. ``review_person_findings`` (partitioned by ``person_id`` over ``review_cases``): rules over a person's
    cases (death, overlapping stays, readmissions, visit frequency) and case-only rules.
 5. ``review_findings``: all findings, ordered by ``case_id, line_no, rule_id`` (case findings: blank
    ``line_no``, after the lines of the case).
 
-Inputs: the contract tables ``cases``, ``insured``, ``institutions``, ``fee_items``, ``catalog`` and the
-derived table ``qualification_periods`` (:data:`yibao.contract.derived.QUALIFICATION_PERIODS`; empty when
+Inputs: the contract tables ``cases``, ``insured``, ``institutions``, ``fee_items``, ``catalog``, the CHS-DRG
+complication tables ``cc_codes`` / ``cc_exclusions`` (:func:`yibao.contract.standards.cc_tables`; empty without the
+standards) and the derived table ``qualification_periods`` (:data:`yibao.contract.derived.QUALIFICATION_PERIODS`; empty when
 the staff capability gave none).
 
 Parameters of a rule (``[rule.params]``) are rendered as SQL literals (:func:`sql_literal`) into the logic's
