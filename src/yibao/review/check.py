@@ -906,7 +906,7 @@ CASE_FILTERS: dict[str, tuple[str, Callable]] = {
     "missing_companion": ("4f7416099a23", _cf_missing_companion),
     "item_requires_procedure": ("592ed12a476a", _cf_item_requires_procedure),
     "phantom_stay": ("c1e79ead3f8d", _cf_phantom_stay),
-    "upcoding": ("c4a307bf94d5", _cf_upcoding),
+    "upcoding": ("15a2e9a92fbe", _cf_upcoding),
 }
 
 

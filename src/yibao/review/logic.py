@@ -670,8 +670,7 @@ def _upcoding(p, f):
         if not ev or any(r["item_code"] in codes for r in ev):
             continue
         items = "、".join(f"{r['item_name'] if r['item_name'] is not None else r['item_code']}（"
-                         f"{(Decimal((r['n_with_item'] * 2000 + r['n_dx_cases']) // (2 * r['n_dx_cases'])) / 10).quantize(Decimal('0.1'))}%）"
-                         for r in ev[:int(p["max_items_named"])])
+                         f"{share_pct(r['n_with_item'], r['n_dx_cases'])}%）" for r in ev[:int(p["max_items_named"])])
         zh = "严重并发症或合并症 MCC" if level == "mcc" else "并发症或合并症 CC"
         bad.append((dx, f"{name}，{zh}" if name is not None else zh,
                     f"在本区 {ev[0]['n_dx_cases']} 例编码该诊断的住院病例中通常伴有 {items}"))
@@ -679,6 +678,12 @@ def _upcoding(p, f):
         return []
     dx, name, evid = min(bad)
     return [(None, c["fund_paid"], {"dx": dx, "dx_name": name, "evidence": evid})]
+
+
+def share_pct(n: int, d: int) -> Decimal:
+    """n / d as a percentage with one decimal, rounded half up in integers (the SQL's
+    ``(n * 2000 + d) // (2 * d)`` tenths)."""
+    return (Decimal((n * 2000 + d) // (2 * d)) / 10).quantize(Decimal("0.1"))
 
 
 def complications(c: dict, look) -> list[tuple[str, str, str | None]]:
