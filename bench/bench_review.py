@@ -80,6 +80,10 @@ def main() -> None:
     from yibao.contract.derived import QUALIFICATION_PERIODS
 
     src["qualification_periods"] = (periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
+    from yibao.contract.standards import cc_tables, empty_cc_tables, find_standards  # C07's CC/MCC tables
+
+    std = find_standards()
+    src["cc_codes"], src["cc_exclusions"] = cc_tables(std) if std is not None else empty_cc_tables()
     pipeline = build_pipeline(rs)
     times: dict[str, float] = {}
     last = [time.perf_counter()]

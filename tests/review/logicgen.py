@@ -1,6 +1,7 @@
 """Generated regions for the rule-logic equality tests (issue 14 §2): the Hypothesis strategy of a region (catalogue,
-institutions, persons, qualification periods, cases with lines, knowledge tables, rule parameters), the two
-evaluations (the review pipeline's SQL; each case by the single-case forms) and a hand-built region for C06."""
+institutions, persons, qualification periods, cases with lines, CHS-DRG complication tables, knowledge tables, rule
+parameters), the two evaluations (the review pipeline's SQL; each case by the single-case forms) and hand-built
+regions for C06 and for C07's learned accompanying items."""
 
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.schema import TABLES
+from yibao.contract.standards import CC_CODES, CC_EXCLUSIONS
 from yibao.review import logic
 from yibao.review.check import case_facts, evaluate_case
 from yibao.review.lookup import Lookup
@@ -192,9 +194,27 @@ def region(draw, max_cases: int = 3) -> dict:
                       "min_outpatient_share": draw(st.sampled_from(["0", "0.95"])),
                       "max_cost_ratio": draw(st.sampled_from(["0.35", "2"]))},
               **draw(knowledge_params())}
+    params["C07"] = {"min_cases": draw(st.sampled_from([1, 20])), "min_support": draw(st.sampled_from(["0", "0.50"])),
+                     "min_lift": draw(st.sampled_from(["0", "1.5"])), "max_items_named": draw(st.sampled_from([1, 3]))}
     return {"catalog": table("catalog", draw(catalogue())), "institutions": table("institutions", inst),
             "insured": table("insured", persons), "cases": table("cases", cases), "fee_items": table("fee_items", lines),
-            "qualification_periods": pa.Table.from_pylist(periods, schema=QUALIFICATION_PERIODS), "params": params}
+            "qualification_periods": pa.Table.from_pylist(periods, schema=QUALIFICATION_PERIODS), "params": params,
+            **cc_tables(draw(st.booleans()))}
+
+
+def cc_tables(with_standards: bool = True) -> dict:
+    """Small CHS-DRG complication tables over the generator's diagnoses (contract.standards.CC_CODES /
+    CC_EXCLUSIONS): E11.900 and I10.x00 CCs, K80.100 and J96.000 MCCs (J96 is in the evidence table too); a principal
+    J18.900 excludes J96.000 (same table 109), a principal E11.900 excludes E11.900. Without: empty (no code is a CC)."""
+    cc = [("E11.900", "cc", 50, "2型糖尿病"), ("I10.x00", "cc", 60, None), ("K80.100", "mcc", 70, "胆囊结石伴胆囊炎"),
+          ("J96.000", "mcc", 109, "急性呼吸衰竭")] if with_standards else []
+    cce = [("J18.900", 109), ("E11.900", 50)] if with_standards else []
+    return {"cc_codes": pa.table({"code": [c[0] for c in cc], "level": [c[1] for c in cc],
+                                  "exclusion_table": pa.array([c[2] for c in cc], pa.int32()),
+                                  "name": [c[3] for c in cc]}, schema=CC_CODES),
+            "cc_exclusions": pa.table({"principal_dx": [c[0] for c in cce],
+                                       "exclusion_table": pa.array([c[1] for c in cce], pa.int32())},
+                                      schema=CC_EXCLUSIONS)}
 
 
 BUILTIN = load_rules()
@@ -220,10 +240,11 @@ def by_sql(r: dict) -> list[tuple]:
     return sorted((x["case_id"], x["line_no"] or 0, x["rule_id"], x["severity"], x["amount"], x["message"]) for x in f)
 
 
-def learned(r: dict) -> tuple[pa.Table, pa.Table]:
-    """What the pipeline learns from the region: reference prices (L10) and diagnosis-category profiles (C06)."""
+def learned(r: dict) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """What the pipeline learns from the region: reference prices (L10), diagnosis-category profiles (C06) and the
+    accompanying items of complications (C07)."""
     res = review_of(r)
-    return res.references, res.dx_profiles
+    return res.references, res.dx_profiles, res.dx_evidence
 
 
 def by_single_case_forms(r: dict, only: tuple[str, ...] = (), learn: bool = True) -> list[tuple]:
@@ -231,7 +252,7 @@ def by_single_case_forms(r: dict, only: tuple[str, ...] = (), learn: bool = True
     (reference prices, diagnosis profiles: only the logics in LEARNED read them) — the search for a region
     where a logic fires then costs no SQL run per example."""
     look = Lookup(r["catalog"], r["institutions"], as_qualification_periods(r["qualification_periods"]),
-                  *(learned(r) if learn else (None, None)))
+                  *(learned(r) if learn else (None, None, None)), standards=standards_of(r))
     persons = {p["person_id"]: p for p in r["insured"].to_pylist()}
     cases = [case_facts(c, persons[c["person_id"]], look) for c in r["cases"].to_pylist()]
     lines = r["fee_items"].to_pylist()
@@ -244,6 +265,11 @@ def by_single_case_forms(r: dict, only: tuple[str, ...] = (), learn: bool = True
         lns = [ln for ln in lines if ln["case_id"] == c["case_id"]]
         out += evaluate_case(rs if lns else with_lines_only, look, c, lns, history)
     return sorted((x[0], x[1] or 0, *x[2:]) for x in out)
+
+
+def standards_of(r: dict) -> tuple[pa.Table, pa.Table] | None:
+    """The region's complication tables as the review takes them (None when the region has none)."""
+    return (r["cc_codes"], r["cc_exclusions"]) if r.get("cc_codes") is not None and r["cc_codes"].num_rows else None
 
 
 def case_json(r: dict, cid: str) -> dict:
@@ -271,7 +297,7 @@ def _logic_rules() -> dict[str, list[str]]:
 
 
 # the logics that read what the pipeline learns from the region (review_reference_prices, review_dx_profiles)
-LEARNED = {"price_reference", "low_standard_learned"}
+LEARNED = {"price_reference", "low_standard_learned", "upcoding"}
 
 
 def handmade_c06_region() -> dict:
@@ -302,3 +328,43 @@ def handmade_c06_region() -> dict:
             "qualification_periods": pa.Table.from_pylist([], schema=QUALIFICATION_PERIODS), "params": params}
 
 
+
+
+def handmade_c07_region() -> dict:
+    """A region where C07 fires through what it learns (not the evidence table), built by hand: four inpatient stays
+    coded with the CC K80.100 (an MCC of the small tables), three of them with the item ERCP (a line no other stay
+    has), one without — and a stay coded with K80.100 whose principal diagnosis excludes it, and one coded with the
+    CC E11.900 whose item BED every stay has (lift 1: nothing learned). With ``min_cases = 4``, support ≥ 0.50,
+    lift ≥ 1.5: K80.100 → ERCP, support 3/4 = 0.75, lift 0.75 ÷ (3/7) = 1.75; the stay C3 has no ERCP line."""
+    case = {"scheme": "employee", "institution_id": "H1", "sex": None, "age_years": None, "dept_code": None,
+            "attending_staff_id": None, "procedures": None, "emergency": False, "setting": "inpatient",
+            "fund_paid": M("900.00"), "self_pay": M("100.00"), "out_of_pocket_excluded": M("0.00"),
+            "total_cost": M("1000.00"), "discharge_mode": "1"}
+    stays = [("C0", "P1", "K81.000", ["K80.100"], True), ("C1", "P2", "K81.000", ["K80.100"], True),
+             ("C2", "P3", "K81.000", ["K80.100", "E11.900"], True), ("C3", "P4", "K81.000", ["K80.100"], False),
+             ("C4", "P5", "K80.100", ["K80.100"], False), ("C5", "P6", "J18.900", ["E11.900"], False),
+             ("C6", "P7", "J18.900", None, False)]
+    cases, lines = [], []
+    for i, (cid, pid, pdx, sec, ercp) in enumerate(stays):
+        cases.append({**case, "case_id": cid, "person_id": pid, "principal_dx": pdx, "secondary_dx": sec,
+                      "admit_date": day(i), "discharge_date": day(i + 3), "settle_date": day(i + 3)})
+        lines.append({"case_id": cid, "line_no": 1, "item_code": "BED", "item_name": "普通病房床位费", "item_kind": "facility",
+                      "fee_category": "bed", "service_date": day(i), "quantity": M("1"), "unit_price": M("80.00"),
+                      "amount": M("80.00"), "staff_id": None})
+        if ercp:
+            lines.append({"case_id": cid, "line_no": 2, "item_code": "ERCP", "item_name": "经内镜逆行胰胆管造影",
+                          "item_kind": "service", "fee_category": "surgery", "service_date": day(i + 1),
+                          "quantity": M("1"), "unit_price": M("920.00"), "amount": M("920.00"), "staff_id": None})
+    catalog = [{"item_code": c, "item_name": n, "item_kind": k, "class": "A", "valid_from": day(-500)}
+               for c, n, k in (("BED", "普通病房床位费", "facility"), ("ERCP", "经内镜逆行胰胆管造影", "service"))]
+    inst = [{"institution_id": "H1", "name": "医院1", "kind": "hospital", "level": 3, "category": "general",
+             "region_code": "440200", "agreement_start": date(2020, 1, 1)}]
+    persons = [{"person_id": f"P{i}", "sex": "1", "birth_date": date(1960, 5, 1), "scheme": "employee",
+                "region_code": "440200"} for i in range(1, 8)]
+    cc = cc_tables()
+    cc["cc_exclusions"] = pa.concat_tables([cc["cc_exclusions"], pa.table(
+        {"principal_dx": ["K80.100"], "exclusion_table": pa.array([70], pa.int32())}, schema=CC_EXCLUSIONS)])
+    params = {"C07": {"min_cases": 4, "min_support": "0.50", "min_lift": "1.5"}}
+    return {"catalog": table("catalog", catalog), "institutions": table("institutions", inst),
+            "insured": table("insured", persons), "cases": table("cases", cases), "fee_items": table("fee_items", lines),
+            "qualification_periods": pa.Table.from_pylist([], schema=QUALIFICATION_PERIODS), "params": params, **cc}

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from yibao.contract.standards import empty_cc_tables
 from yibao.engine.runner import LocalRunner
 from yibao.review.ruleset import load_rules
 from yibao.review.rulesql import build_pipeline
@@ -105,9 +106,11 @@ def test_a_case_whose_lines_sit_in_another_partition_is_not_missing_its_lines():
     steps = {s.name: s for s in p.steps}
     assert "fee_items" in steps["review_person_findings"].broadcast
     assert "fee_items" not in build_pipeline(load_rules().only("C33")).steps[3].broadcast  # only when needed
-    src = {**t, "qualification_periods": periods}
+    cc, cce = empty_cc_tables()  # the CHS-DRG complication tables, a source of the pipeline (C07): none here
+    src = {**t, "qualification_periods": periods, "cc_codes": cc, "cc_exclusions": cce}
     out = LocalRunner().run_pipeline(p, src)
-    tables = {**src, **{k: out[k] for k in ("review_cases", "review_reference_prices", "review_dx_profiles")}}
+    tables = {**src, **{k: out[k] for k in ("review_cases", "review_reference_prices", "review_dx_profiles",
+                                            "review_dx_evidence")}}
     assert _partitioned(steps["review_person_findings"], tables, "person_id") == ["NONE"]
     assert _partitioned(steps["review_case_line_findings"], tables, "case_id") == ["B"]
     whole = run(t, rs, periods=periods).findings.to_pylist()

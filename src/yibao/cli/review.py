@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from yibao.cli._common import UserError, app, engine_option, err, file_argument, file_option
+from yibao.cli._common import UserError, app, dir_option, engine_option, err, file_argument, file_option
 from yibao.cli._outputs import outputs
 
 if TYPE_CHECKING:  # (annotations only: pyarrow is imported by the commands that use it)
@@ -59,6 +59,17 @@ def _benefit(workspace: Path, res, rs, policy):
     return res, rs
 
 
+def _standards(standards: Path | None):
+    """The CHS-DRG complication tables (``--standards DIR``, else found by ``find_standards``); None when there are
+    none (C07 then judges the evidence table's diagnoses only and the run says so)."""
+    from yibao.contract.standards import cc_tables, find_standards
+
+    found = find_standards(standards)
+    if standards is not None and found is None:
+        raise UserError(f"{standards}：不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
+    return cc_tables(found) if found is not None else None
+
+
 @app.command("review")
 def review_cmd(
     data: Optional[Path] = typer.Option(None, "--data", help="统筹区数据目录（先校验装载到临时工作区，隔离行不审核）"),
@@ -75,6 +86,8 @@ def review_cmd(
     benefit_policy: Optional[list[Path]] = file_option(
         None, "--benefit-policy", help="待遇政策文件（[benefit] 节）：同时运行 B01 记账与待遇计算核对；"
                                        "可重复，每年一个文件，病例按其结算年度的政策计算"),
+    standards: Optional[Path] = dir_option(None, "--standards",
+                                           help="CHS-DRG 标准目录（CC/MCC 与排除表，高套规则 C07 用；缺省自动查找）"),
 ) -> None:
     """智能审核：对每条费用明细、每个病例与参保人运行全部规则，输出审核结果、机构汇总与结算扣款。"""
     from yibao.review import outputs as rout
@@ -102,6 +115,7 @@ def review_cmd(
             import pyspark  # noqa: F401
         except ImportError:
             raise UserError("Spark 引擎需要安装 pyspark（pip install -e '.[spark]'）和 Java 17+") from None
+    cc = _standards(standards)
     labels = read_labels(evaluate) if evaluate is not None else None
     target = outputs(out_dir) if out_dir is not None else None  # a --out that may not be replaced: refused now
     t0 = time.perf_counter()
@@ -113,7 +127,7 @@ def review_cmd(
             rep = load_region(Path(data), Path(tmp) / "ws")
             quarantined = {t.table: t.quarantined for t in rep.tables if t.quarantined}
             periods = _periods_from_dir(Path(data))
-            res = run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit)
+            res = run_workspace(Path(tmp) / "ws", rs, periods, engine, memory_limit=memory_limit, standards=cc)
             if benefit_policy:
                 res, rs = _benefit(Path(tmp) / "ws", res, rs, benefit_policy)
     else:
@@ -123,7 +137,7 @@ def review_cmd(
         from yibao.cli.server import record_review, started_now  # the workspace's store of record (docs/server.md)
 
         started_at = started_now()
-        res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit)
+        res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit, standards=cc)
         if benefit_policy:
             res, rs = _benefit(Path(workspace), res, rs, benefit_policy)
         record_review(Path(workspace), store, res, rs, started_at)
@@ -134,6 +148,8 @@ def review_cmd(
     n_rej = pc.sum(pc.equal(f.column("severity"), "reject")).as_py() or 0
     print(f"审核病例 {res.counts.get('cases', 0):,}、费用明细 {res.counts.get('lines', 0):,}，"
           f"启用规则 {len(rs.enabled)} 条，用时 {secs:.1f} 秒")
+    for note in res.notes:
+        print(note)
     if quarantined:
         print("未审核（装载时隔离）：" + "，".join(f"{k} {v:,} 行" for k, v in sorted(quarantined.items())))
     ev = evaluate_labels(f, labels, rs) if labels is not None else None
@@ -146,7 +162,9 @@ def review_cmd(
         print(f"审核结果 {f.num_rows:,} 条（拒付 {n_rej:,}，提示 {f.num_rows - n_rej:,}）")
         print("结算应扣减（拒付金额，按结算年度）：" + ("；".join(f"{y} 年 {a:,.2f} 元" for y, a in per_year.items()) or "无"))
         print(f"已写入 {out_dir}（findings.csv、summary_by_institution.csv、summary_by_rule.csv、top_rules.csv、"
-              f"deductions.csv、rules.csv、{'reference_prices.csv、' if res.references is not None else ''}{rout.WORKBOOK}）")
+              f"deductions.csv、rules.csv、{'reference_prices.csv、' if res.references is not None else ''}"
+              f"{'dx_evidence.csv、' if res.dx_evidence is not None else ''}{rout.NOTES + '、' if res.notes else ''}"
+              f"{rout.WORKBOOK}）")
         if f.num_rows > rout.MAX_SHEET_ROWS:
             print(f"注意：{rout.WORKBOOK} 的审核结果表只列前 {rout.MAX_SHEET_ROWS:,} 条（共 {f.num_rows:,} 条），全部见 "
                   "findings.csv")
@@ -161,6 +179,8 @@ def check_cmd(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="从工作区读取三目录与机构"),
     rules: Optional[Path] = file_option(None, "--rules", help="本地规则文件（TOML）"),
     knowledge: Optional[Path] = typer.Option(None, "--knowledge", help="知识库目录（CSV 表，见 docs/knowledge-base.md）"),
+    standards: Optional[Path] = dir_option(None, "--standards",
+                                           help="CHS-DRG 标准目录（CC/MCC 与排除表，高套规则 C07 用；缺省自动查找）"),
 ) -> None:
     """事前提醒：对一张处方或一个病例即时运行审核规则，输出提示（JSON）。"""
     from yibao.review.check import Checker
@@ -169,10 +189,15 @@ def check_cmd(
 
     try:
         rs = apply_knowledge(load_rules(rules), knowledge)
+        cc = _standards(standards)
+        if cc is None and any(r.logic == "upcoding" for r in rs.enabled):
+            from yibao.review.run import FALLBACK_NOTE
+
+            err.print(FALLBACK_NOTE)
         if catalog is not None:
-            checker = Checker.from_catalog_file(catalog, rs)
+            checker = Checker.from_catalog_file(catalog, rs, standards=cc)
         elif workspace is not None:
-            checker = Checker.from_workspace(workspace, rs)
+            checker = Checker.from_workspace(workspace, rs, standards=cc)
         else:
             raise UserError("请指定 --catalog 三目录文件或 --workspace 工作区")
         text = sys.stdin.read() if str(file) == "-" else Path(file).read_text(encoding="utf-8")

@@ -65,6 +65,7 @@ from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_perio
 from yibao.contract.errors import BadFile, BadOption
 from yibao.contract.readers import read_table
 from yibao.contract.schema import TABLES
+from yibao.contract.standards import empty_cc_tables
 from yibao.contract.validate import validate
 from yibao.engine.runner import query_arrow
 from yibao.review.logic import LINE_COLUMNS, LINE_LOGIC, SET_LOGIC
@@ -227,20 +228,25 @@ class Checker:
 
     def __init__(self, catalog: pa.Table, institutions: pa.Table, rs: RuleSet,
                  periods: pa.Table | None = None, references: pa.Table | None = None,
-                 dx_profiles: pa.Table | None = None) -> None:
-        """``references`` / ``dx_profiles``: what the review learned from the period's data
-        (:func:`yibao.review.run.learned_tables`; L10 and C06); without them, nothing learned (before the fact
-        with no workspace: L10 judges against the catalogue's cap only, C06 finds nothing)."""
+                 dx_profiles: pa.Table | None = None, dx_evidence: pa.Table | None = None,
+                 standards: tuple[pa.Table, pa.Table] | None = None) -> None:
+        """``references`` / ``dx_profiles`` / ``dx_evidence``: what the review learned from the period's data
+        (:func:`yibao.review.run.learned`; L10, C06 and C07); without them, nothing learned (before the fact
+        with no workspace: L10 judges against the catalogue's cap only, C06 finds nothing, C07 judges the evidence
+        table's diagnoses only). ``standards``: the CHS-DRG complication tables
+        (:func:`yibao.contract.standards.cc_tables`)."""
         self.rs = rs
         catalog = catalog.cast(TABLES["catalog"].arrow_schema())
         institutions = institutions.cast(TABLES["institutions"].arrow_schema())
         p = as_qualification_periods(periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
-        self.look = Lookup(catalog, institutions, p, references, dx_profiles)
+        self.look = Lookup(catalog, institutions, p, references, dx_profiles, dx_evidence, standards)
         self._lock = threading.Lock()
         learned = tuple((f"learned_{name}", t) for name, t in (("review_reference_prices", references),
-                                                               ("review_dx_profiles", dx_profiles)) if t is not None)
+                                                               ("review_dx_profiles", dx_profiles),
+                                                               ("review_dx_evidence", dx_evidence)) if t is not None)
+        cc, cce = standards if standards is not None else empty_cc_tables()
         self._tables_sql = (("catalog", catalog), ("institutions", institutions), ("qualification_periods", p),
-                            *learned)
+                            ("cc_codes", cc), ("cc_exclusions", cce), *learned)
         self._con: duckdb.DuckDBPyConnection | None = None  # the SQL path's connection, prepared on first use
         self.sql = _one_statement(rs, {name[len("learned_"):] for name, _ in learned})
         self._names: dict[str, str] = {}
@@ -262,7 +268,8 @@ class Checker:
             return self._con
 
     @classmethod
-    def from_catalog_file(cls, path: Path, rs: RuleSet, institutions: Path | None = None) -> Checker:
+    def from_catalog_file(cls, path: Path, rs: RuleSet, institutions: Path | None = None,
+                          standards: tuple[pa.Table, pa.Table] | None = None) -> Checker:
         def typed(p: Path, name: str) -> pa.Table:
             con = duckdb.connect()
             try:
@@ -275,18 +282,19 @@ class Checker:
         inst_path = institutions or Path(path).with_name("institutions.csv")
         inst = typed(inst_path, "institutions") if Path(inst_path).exists() else \
             TABLES["institutions"].arrow_schema().empty_table()
-        return cls(cat, inst, rs)
+        return cls(cat, inst, rs, standards=standards)
 
     @classmethod
-    def from_workspace(cls, workspace: Path, rs: RuleSet, periods: pa.Table | None = None) -> Checker:
+    def from_workspace(cls, workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
+                       standards: tuple[pa.Table, pa.Table] | None = None) -> Checker:
         con = duckdb.connect(str(Path(workspace) / "yibao.duckdb"), read_only=True)
         try:
             cat = query_arrow(con, "SELECT * FROM main.catalog")
             inst = query_arrow(con, "SELECT * FROM main.institutions")
         finally:
             con.close()
-        refs, profiles = learned_from_workspace(workspace, rs)
-        return cls(cat, inst, rs, periods, refs, profiles)
+        got = learned_from_workspace(workspace, rs, standards)
+        return cls(cat, inst, rs, periods, got.references, got.dx_profiles, got.dx_evidence, standards)
 
     def parse(self, case: dict) -> tuple[dict, dict, list[dict]]:
         """The case as checked: its ``cases`` row, its ``insured`` row and its ``fee_items`` rows (Python values
@@ -898,7 +906,7 @@ CASE_FILTERS: dict[str, tuple[str, Callable]] = {
     "missing_companion": ("4f7416099a23", _cf_missing_companion),
     "item_requires_procedure": ("592ed12a476a", _cf_item_requires_procedure),
     "phantom_stay": ("c1e79ead3f8d", _cf_phantom_stay),
-    "upcoding": ("1c1660de6527", _cf_upcoding),
+    "upcoding": ("15a2e9a92fbe", _cf_upcoding),
 }
 
 
@@ -929,7 +937,7 @@ def _one_statement(rs: RuleSet, learned: set[str] = frozenset()) -> str:
     p = build_pipeline(rs)
     steps = {s.name: s for s in p.steps}
     parts = [f"review_cases AS ({steps['review_cases'].sql})"]
-    for name in ("review_reference_prices", "review_dx_profiles"):
+    for name in ("review_reference_prices", "review_dx_profiles", "review_dx_evidence"):
         parts.append(f"{name} AS (SELECT * FROM learned_{name})" if name in learned
                      else f"{name} AS (SELECT * FROM ({steps[name].sql}) WHERE FALSE)")
     for name in ("review_line_findings", "review_case_line_findings", "review_person_findings"):

@@ -52,6 +52,7 @@ from yibao.review.lookup import FEN, CaseFacts, dec, qtext, r2
 
 __all__ = [
     "CASE_LINES",
+    "COMPLICATIONS_SQL",
     "LINE",
     "LINE_COLUMNS",
     "LINE_LOGIC",
@@ -572,6 +573,16 @@ def _phantom_stay(p, f):
     return []
 
 
+# the complications of an inpatient stay (rule C07): its secondary diagnoses that are a CC or MCC of the CHS-DRG
+# tables (``cc_codes``) not excluded by the principal diagnosis's exclusion table (``cc_exclusions``)
+COMPLICATIONS_SQL = """
+    SELECT DISTINCT s.case_id, s.dx, k.level, k.name
+    FROM (SELECT case_id, principal_dx, unnest(dx_list[2:]) AS dx FROM {cases} WHERE setting = 'inpatient') s
+         JOIN cc_codes k ON k.code = s.dx
+         LEFT JOIN cc_exclusions x ON x.principal_dx = s.principal_dx
+    WHERE x.exclusion_table IS NULL OR x.exclusion_table <> k.exclusion_table"""
+
+
 @set_logic("upcoding", CASE_LINES, """
         WITH req AS (SELECT * FROM (VALUES ${evidence_rows}) AS t(dx_prefix, dx_name, grp, grp_zh)),
         grp AS (SELECT * FROM (VALUES ${group_rows}) AS t(grp, keyword, code)),
@@ -592,17 +603,53 @@ def _phantom_stay(p, f):
                    string_agg(DISTINCT need.grp_zh, '或' ORDER BY need.grp_zh) AS evidence,
                    count(have.grp) AS supported
             FROM need LEFT JOIN have ON have.case_id = need.case_id AND have.grp = need.grp
-            GROUP BY need.case_id, need.dx)
+            GROUP BY need.case_id, need.dx),
+        listed AS (
+            SELECT case_id, dx, dx_name, '需有' || evidence || '费用支持' AS evidence, fund_paid
+            FROM unsupported WHERE supported = 0),
+        comp AS (
+            SELECT c.case_id, c.dx, c.level, c.name, r.fund_paid
+            FROM (COMPLICATIONS) c JOIN rcl r ON r.case_id = c.case_id
+            WHERE NOT EXISTS (SELECT 1 FROM req WHERE starts_with(c.dx, req.dx_prefix))),
+        ev AS (
+            SELECT dx, item_code, n_dx_cases,
+                   coalesce(item_name, item_code) || '（'
+                   || CAST(CAST(CAST((n_with_item * 2000 + n_dx_cases) // (2 * n_dx_cases) AS DECIMAL(18,0)) * 0.1
+                                AS DECIMAL(18,1)) AS VARCHAR) || '%）' AS item_zh,
+                   row_number() OVER (PARTITION BY dx ORDER BY n_with_item DESC, item_code) AS rk
+            FROM review_dx_evidence),
+        evtext AS (
+            SELECT dx, any_value(n_dx_cases) AS n_dx_cases,
+                   string_agg(item_zh, '、' ORDER BY rk) FILTER (WHERE rk <= ${max_items_named}) AS items
+            FROM ev GROUP BY dx),
+        lhave AS (
+            SELECT DISTINCT f.case_id, f.item_code FROM fee_items f SEMI JOIN comp ON comp.case_id = f.case_id),
+        lunsup AS (
+            SELECT comp.case_id, comp.dx FROM comp JOIN ev ON ev.dx = comp.dx
+                 LEFT JOIN lhave ON lhave.case_id = comp.case_id AND lhave.item_code = ev.item_code
+            GROUP BY comp.case_id, comp.dx HAVING count(lhave.item_code) = 0),
+        learned AS (
+            SELECT u.case_id, u.dx,
+                   coalesce(c.name || '，', '')
+                   || CASE c.level WHEN 'mcc' THEN '严重并发症或合并症 MCC' ELSE '并发症或合并症 CC' END AS dx_name,
+                   '在本区 ' || t.n_dx_cases || ' 例编码该诊断的住院病例中通常伴有 ' || t.items AS evidence,
+                   c.fund_paid
+            FROM lunsup u JOIN comp c ON c.case_id = u.case_id AND c.dx = u.dx JOIN evtext t ON t.dx = c.dx),
+        found AS (SELECT * FROM listed UNION ALL SELECT * FROM learned)
         SELECT case_id, min(dx) AS dx, arg_min(dx_name, dx) AS dx_name, arg_min(evidence, dx) AS evidence,
                any_value(fund_paid) AS amount
-        FROM unsupported WHERE supported = 0 GROUP BY case_id
-    """, "a serious diagnosis (evidence table) on an inpatient case none of whose lines belongs to an evidence "
-         "group of that diagnosis")
+        FROM found GROUP BY case_id
+    """.replace("COMPLICATIONS", COMPLICATIONS_SQL.format(cases="rcl")),
+    "an inpatient stay coded with a complication none of whose supporting items it has: a diagnosis of the "
+    "evidence table (any diagnosis of the case) without a line of its evidence groups; else a secondary CC/MCC of "
+    "the CHS-DRG tables (cc_codes, not excluded by the principal diagnosis: cc_exclusions) without any of the items "
+    "that usually accompany it in the region (review_dx_evidence: support and lift)")
 def _upcoding(p, f):
     c = f.case
     if c["setting"] != "inpatient":
         return []
     groups = {g["name"]: g for g in f.evidence.get("group", [])}
+    listed = f.evidence.get("diagnosis", [])
 
     def has(g: str) -> bool:
         grp = groups[g]
@@ -611,14 +658,46 @@ def _upcoding(p, f):
 
     bad = []
     for dx in set(c["dx_list"]):
-        need = [(d, g) for d in f.evidence.get("diagnosis", []) if dx.startswith(d["dx_prefix"]) for g in d["evidence"]]
+        need = [(d, g) for d in listed if dx.startswith(d["dx_prefix"]) for g in d["evidence"]]
         if need and not any(has(g) for _, g in need):
             zh = sorted({groups[g].get("zh", g) for _, g in need})
-            bad.append((dx, need[0][0].get("name", need[0][0]["dx_prefix"]), "或".join(zh)))
+            bad.append((dx, need[0][0].get("name", need[0][0]["dx_prefix"]), f"需有{'或'.join(zh)}费用支持"))
+    codes = {ln["item_code"] for ln in f.lines}
+    for dx, level, name in complications(c, f.look):
+        if any(dx.startswith(d["dx_prefix"]) for d in listed):
+            continue
+        ev = f.look.dx_evidence.get(dx)
+        if not ev or any(r["item_code"] in codes for r in ev):
+            continue
+        items = "、".join(f"{r['item_name'] if r['item_name'] is not None else r['item_code']}（"
+                         f"{share_pct(r['n_with_item'], r['n_dx_cases'])}%）" for r in ev[:int(p["max_items_named"])])
+        zh = "严重并发症或合并症 MCC" if level == "mcc" else "并发症或合并症 CC"
+        bad.append((dx, f"{name}，{zh}" if name is not None else zh,
+                    f"在本区 {ev[0]['n_dx_cases']} 例编码该诊断的住院病例中通常伴有 {items}"))
     if not bad:
         return []
     dx, name, evid = min(bad)
     return [(None, c["fund_paid"], {"dx": dx, "dx_name": name, "evidence": evid})]
+
+
+def share_pct(n: int, d: int) -> Decimal:
+    """n / d as a percentage with one decimal, rounded half up in integers (the SQL's
+    ``(n * 2000 + d) // (2 * d)`` tenths)."""
+    return (Decimal((n * 2000 + d) // (2 * d)) / 10).quantize(Decimal("0.1"))
+
+
+def complications(c: dict, look) -> list[tuple[str, str, str | None]]:
+    """The complications of a stay (the SQL ``COMPLICATIONS_SQL``): its distinct secondary diagnoses that are a CC or
+    MCC of the CHS-DRG tables, not excluded by the principal diagnosis's exclusion table — (code, level, name)."""
+    if c["setting"] != "inpatient":
+        return []
+    excl = look.cc_exclusions.get(c["principal_dx"])
+    out = []
+    for dx in sorted({d for d in c["dx_list"][1:] if d is not None}):
+        k = look.cc_codes.get(dx)
+        if k is not None and (excl is None or excl != k["exclusion_table"]):
+            out.append((dx, k["level"], k["name"]))
+    return out
 
 
 @set_logic("course_length", CASE_LINES, """

@@ -59,10 +59,12 @@ def fill(template: str, ev: dict) -> str:
 class Lookup:
     """Catalogue versions per item code as [valid_from, valid_end] (the SQL ``cat`` ranges: a later version
     starting inside an open or overlapping range ends the earlier one the day before), institutions by id,
-    qualification periods by staff member."""
+    qualification periods by staff member; what the review learned from the period (reference prices, diagnosis
+    profiles, the accompanying items of complications) and the CHS-DRG complication tables, when given."""
 
     def __init__(self, catalog: pa.Table, institutions: pa.Table, periods: pa.Table,
-                 references: pa.Table | None = None, dx_profiles: pa.Table | None = None) -> None:
+                 references: pa.Table | None = None, dx_profiles: pa.Table | None = None,
+                 dx_evidence: pa.Table | None = None, standards: tuple[pa.Table, pa.Table] | None = None) -> None:
         by: dict[str, list[dict]] = {}
         for r in catalog.to_pylist():
             by.setdefault(r["item_code"], []).append(r)
@@ -79,6 +81,20 @@ class Lookup:
                     for r in (references.to_pylist() if references is not None else [])}
         # learned diagnosis-category profiles (review_dx_profiles, rule C06); none before the fact unless given
         self.dx_profile = {r["dx_cat"]: r for r in (dx_profiles.to_pylist() if dx_profiles is not None else [])}
+        # learned accompanying items of each complication code (review_dx_evidence, rule C07), most frequent
+        # first (the order the message names them in); none before the fact unless given
+        ev: dict[str, list[dict]] = {}
+        for r in (dx_evidence.to_pylist() if dx_evidence is not None else []):
+            ev.setdefault(r["dx"], []).append(r)
+        for rows in ev.values():
+            rows.sort(key=lambda r: (-r["n_with_item"], r["item_code"]))
+        self.dx_evidence = ev
+        # the CHS-DRG complication tables (contract.standards.cc_tables: CC/MCC codes, exclusions); none: no code
+        # is a complication (C07 then judges the evidence table's diagnoses only)
+        cc, cce = standards if standards is not None else (None, None)
+        self.cc_codes = {r["code"]: r for r in (cc.to_pylist() if cc is not None else [])}
+        self.cc_exclusions = {r["principal_dx"]: r["exclusion_table"]
+                              for r in (cce.to_pylist() if cce is not None else [])}
         self.periods: dict[str, list[dict]] = {}
         for r in periods.to_pylist():
             self.periods.setdefault(r["staff_id"], []).append(r)

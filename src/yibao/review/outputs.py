@@ -122,6 +122,22 @@ def reference_table(refs: pa.Table) -> pa.Table:
         con.close()
 
 
+def dx_evidence_table(ev: pa.Table) -> pa.Table:
+    """The learned accompanying items of complications for people (dx_evidence.csv, rule C07): per complication
+    category, its items from the most frequent, with the counts behind support and lift."""
+    con = _con()
+    try:
+        con.register("ev", ev)
+        return query_arrow(con, """
+            SELECT dx, n_dx_cases, item_code, item_name, n_with_item, n_item_cases, n_cases, support, lift
+            FROM ev ORDER BY dx, n_with_item DESC, item_code""")
+    finally:
+        con.close()
+
+
+NOTES = "notes.txt"  # the run's notes for people (e.g. C07 without the CHS-DRG tables), one per line
+
+
 def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa.Table]:
     """findings.csv (contract columns, then FINDINGS_EXTRA), summaries, deductions.csv, rules.csv, 审核结果.xlsx."""
     out_dir = Path(out_dir)
@@ -134,6 +150,10 @@ def write_outputs(res: ReviewResult, rs: RuleSet, out_dir: Path) -> dict[str, pa
     write_csv(rules_table(rs), out_dir / "rules.csv")
     if res.references is not None:
         write_csv(reference_table(res.references), out_dir / "reference_prices.csv")
+    if res.dx_evidence is not None:
+        write_csv(dx_evidence_table(res.dx_evidence), out_dir / "dx_evidence.csv")
+    if res.notes:
+        (out_dir / NOTES).write_text("".join(f"{n}\n" for n in res.notes), encoding="utf-8")
     write_workbook(out_dir / WORKBOOK, review_sheets(detail, s, res))
     return s
 

@@ -4,6 +4,7 @@ DuckDB and Spark). The pipeline itself — steps and SQL — is built by :func:`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from yibao.contract.derived import QUALIFICATION_PERIODS
 from yibao.contract.schema import TABLES
+from yibao.contract.standards import CC_CODES, CC_EXCLUSIONS
 from yibao.engine.registry import register
 from yibao.review.ruleset import load_rules
 from yibao.review.rulesql import build_pipeline
@@ -40,6 +42,8 @@ def review_fixture() -> dict[str, pa.Table]:
          "death_date": None},
         {"person_id": "P3", "sex": "2", "birth_date": D("1950-01-01"), "scheme": "resident", "region_code": "440200",
          "death_date": D("2024-02-01")},
+        *({"person_id": f"P{3 + i}", "sex": "1", "birth_date": D("1955-01-01"), "scheme": "employee",
+           "region_code": "440200"} for i in (1, 2, 3)),
     ]
     cat = [
         {"item_code": "BED", "item_name": "床位费", "item_kind": "facility", "class": "A", "price_cap": M("80.00"),
@@ -60,6 +64,8 @@ def review_fixture() -> dict[str, pa.Table]:
          "max_daily_qty": M("2"), "valid_from": D("2020-01-01")},
         {"item_code": "KID", "item_name": "小儿氨酚黄那敏颗粒", "item_kind": "drug", "class": "A",
          "price_cap": M("12.00"), "max_daily_qty": M("2"), "max_age": 14, "valid_from": D("2020-01-01")},
+        {"item_code": "ERCP", "item_name": "经内镜逆行胰胆管造影", "item_kind": "service", "class": "A",
+         "price_cap": M("920.00"), "max_daily_qty": M("1"), "valid_from": D("2020-01-01")},
     ]
 
     def case(cid, pid, inst_id, setting, a, d, dx, total, fund, excl, sec=None, emergency=False, staff="S1"):
@@ -78,6 +84,9 @@ def review_fixture() -> dict[str, pa.Table]:
         case("C5", "P3", "H1", "outpatient", "2024-03-01", "2024-03-01", "I10.x00", "50.00", "30.00", "0.00"),
         case("C6", "P1", "H1", "inpatient", "2024-09-01", "2024-09-10", "K80.100", "900.00", "600.00", "0.00",
              staff="S2"),
+        # C07 learns: K80.100 (an MCC) is a complication of U1–U3, ERCP accompanies it (2 of 3, lift 7/3); U3 has none
+        *(case(f"U{i}", f"P{3 + i}", "H1", "inpatient", f"2024-10-0{i}", f"2024-10-0{i + 1}", "K81.000",
+               "1000.00", "800.00", "0.00", sec=["K80.100"]) for i in (1, 2, 3)),
     ]
     L = []
 
@@ -105,12 +114,29 @@ def review_fixture() -> dict[str, pa.Table]:
     line("C5", 1, "KID", "小儿氨酚黄那敏颗粒", "drug", "western_drug", "2024-03-01", "1", "12.00")
     line("C6", 1, "BED", "床位费", "facility", "bed", "2024-09-01", "1", "80.00", staff="S2")
     line("C6", 2, "NUR", "Ⅱ级护理", "service", "nursing", "2024-09-09", "1", "28.00", staff="S2")
+    # the CHS-DRG complication tables (contract.standards.cc_tables): J96.000 an MCC, excluded for a principal J96
+    cc = pa.table({"code": ["J96.000", "K80.100"], "level": ["mcc", "mcc"],
+                   "exclusion_table": pa.array([109, 70], pa.int32()), "name": ["急性呼吸衰竭", "胆囊结石伴胆囊炎"]},
+                  schema=CC_CODES)
+    cce = pa.table({"principal_dx": ["J96.000"], "exclusion_table": pa.array([109], pa.int32())}, schema=CC_EXCLUSIONS)
+    for i in (1, 2, 3):
+        line(f"U{i}", 1, "BED", "床位费", "facility", "bed", f"2024-10-0{i}", "1", "80.00")
+        if i < 3:
+            line(f"U{i}", 2, "ERCP", "经内镜逆行胰胆管造影", "service", "surgery", f"2024-10-0{i}", "1", "920.00")
     periods = pa.table({"staff_id": ["S2"], "status": ["suspended"], "start_date": [D("2024-08-15")],
                         "end_date": [D("2024-09-05")], "source_id": ["CF1"], "emergency_paid": [True]},
                         schema=QUALIFICATION_PERIODS)
     return {"institutions": _table("institutions", inst), "insured": _table("insured", insured),
             "catalog": _table("catalog", cat), "cases": _table("cases", cases), "fee_items": _table("fee_items", L),
-            "qualification_periods": periods}
+            "qualification_periods": periods, "cc_codes": cc, "cc_exclusions": cce}
 
 
-REVIEW = register(build_pipeline(load_rules()), fixture=review_fixture)
+def fixture_rules():
+    """The shipped rules with C07's learning thresholds lowered (2 stays, support 0.50, lift 1.5) so that the tiny
+    fixture learns an accompanying item (the shipped 20 stays and lift 3 need a region)."""
+    rs = load_rules()
+    return replace(rs, rules=tuple(replace(r, params={**r.params, "min_cases": 2, "min_lift": "1.5"})
+                                   if r.id == "C07" else r for r in rs.rules))
+
+
+REVIEW = register(build_pipeline(fixture_rules()), fixture=review_fixture)

@@ -17,13 +17,17 @@ Steps (each a pure function of Arrow tables, see :mod:`yibao.engine.runner`):
    level (``-1`` = all levels): the number of lines and institutions, the median and the median absolute
    deviation (MAD), all integers (parts per million of the cap, or fen). Parameter-free: the rules using it
    say how many lines and institutions a reference needs.
+3b. ``review_dx_evidence`` (global over ``fee_items``, with ``review_cases`` and the CHS-DRG complication tables
+   ``cc_codes`` / ``cc_exclusions``): the items that usually accompany each complication code in the period's
+   inpatient stays (高套 rule C07: support and lift, thresholds from the enabled ``upcoding`` rules).
 4. ``review_person_findings`` (partitioned by ``person_id`` over ``review_cases``): rules over a person's
    cases (death, overlapping stays, readmissions, visit frequency) and case-only rules.
 5. ``review_findings``: all findings, ordered by ``case_id, line_no, rule_id`` (case findings: blank
    ``line_no``, after the lines of the case).
 
-Inputs: the contract tables ``cases``, ``insured``, ``institutions``, ``fee_items``, ``catalog`` and the
-derived table ``qualification_periods`` (:data:`yibao.contract.derived.QUALIFICATION_PERIODS`; empty when
+Inputs: the contract tables ``cases``, ``insured``, ``institutions``, ``fee_items``, ``catalog``, the CHS-DRG
+complication tables ``cc_codes`` / ``cc_exclusions`` (:func:`yibao.contract.standards.cc_tables`; empty without the
+standards) and the derived table ``qualification_periods`` (:data:`yibao.contract.derived.QUALIFICATION_PERIODS`; empty when
 the staff capability gave none).
 
 Parameters of a rule (``[rule.params]``) are rendered as SQL literals (:func:`sql_literal`) into the logic's
@@ -47,6 +51,7 @@ from yibao.contract.vocab import MONEY, sql_str
 from yibao.engine.runner import Pipeline, Step
 from yibao.review.logic import (
     CASE_LINES,
+    COMPLICATIONS_SQL,
     LINE,
     LINE_COLUMNS,
     LINE_LOGIC,
@@ -59,6 +64,8 @@ from yibao.review.logic import (
 __all__ = [
     "FINDINGS",
     "ORDER",
+    "COMPLICATIONS_SQL",
+    "DX_EVIDENCE",
     "DX_PROFILES",
     "REFERENCE_PRICES",
     "REVIEW_CASES",
@@ -395,6 +402,62 @@ FROM c
 """
 
 
+DX_EVIDENCE = pa.schema([
+    ("dx", pa.string()), ("item_code", pa.string()), ("item_name", pa.string()), ("n_dx_cases", pa.int64()),
+    ("n_with_item", pa.int64()), ("n_item_cases", pa.int64()), ("n_cases", pa.int64()),
+    ("support", pa.decimal128(6, 4)), ("lift", pa.decimal128(12, 2)),
+])
+
+def _upcoding_params(rs) -> tuple[int, str, str]:
+    """The learning thresholds of the enabled rules using the logic ``upcoding`` (one set: the region learns one
+    table); none enabled: nothing is learned."""
+    vals = sorted({(int(r.params["min_cases"]), str(r.params["min_support"]), str(r.params["min_lift"]))
+                   for r in rs.enabled if r.logic == "upcoding"
+                   and {"min_cases", "min_support", "min_lift"} <= set(r.params)})
+    if len(vals) > 1:
+        raise BadPolicy(f"逻辑 upcoding 的规则 min_cases/min_support/min_lift 不一致（{vals}）：全区只学一份并发症伴随项目表")
+    return vals[0] if vals else (0, "", "")
+
+
+def dx_evidence_sql(rs) -> str:
+    """What usually accompanies each complication in the region (rule C07, co-occurrence): per diagnosis code of the
+    complications (CC/MCC secondary diagnoses not excluded by the principal one; per code, not per 3-character
+    category: a category mixes conditions cared for differently, K92.2 bleeding and K92.9 functional disorders) of
+    the period's inpatient stays with fee lines, the item codes billed in at least ``min_support`` of its stays
+    (``n_with_item / n_dx_cases``) and at least ``min_lift`` times as often as in all inpatient stays with lines
+    (lift = P(item | dx) / P(item) = ``n_with_item · n_cases / (n_dx_cases · n_item_cases)``), for a category of at
+    least ``min_cases`` stays. The thresholds come from the enabled ``upcoding`` rules; the comparisons are exact
+    (integers against the decimal parameters); ``support`` and ``lift`` are for people reading the table."""
+    n, sup, lift = _upcoding_params(rs)
+    if not sup:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in (
+            ("dx", "VARCHAR"), ("item_code", "VARCHAR"), ("item_name", "VARCHAR"), ("n_dx_cases", "BIGINT"),
+            ("n_with_item", "BIGINT"), ("n_item_cases", "BIGINT"), ("n_cases", "BIGINT"),
+            ("support", "DECIMAL(6,4)"), ("lift", "DECIMAL(12,2)"))) + " WHERE FALSE"
+    sup_sql, lift_sql = sql_literal(sup), sql_literal(lift)
+    return f"""
+WITH ip AS (SELECT case_id FROM review_cases WHERE setting = 'inpatient'),
+ci AS (SELECT f.case_id, f.item_code, min(f.item_name) AS item_name FROM fee_items f SEMI JOIN ip USING (case_id)
+       WHERE f.item_code IS NOT NULL GROUP BY f.case_id, f.item_code),
+tot AS (SELECT count(DISTINCT case_id) AS n_cases FROM ci),
+items AS (SELECT item_code, count(*) AS n_item_cases, min(item_name) AS item_name FROM ci GROUP BY item_code),
+comp AS (SELECT DISTINCT case_id, dx FROM ({COMPLICATIONS_SQL.format(cases="review_cases")})
+         SEMI JOIN (SELECT DISTINCT case_id FROM ci) USING (case_id)),
+nd AS (SELECT dx, count(*) AS n_dx_cases FROM comp GROUP BY dx HAVING count(*) >= {n}),
+co AS (SELECT comp.dx, ci.item_code, count(*) AS n_with_item
+       FROM comp JOIN ci USING (case_id) WHERE comp.dx IN (SELECT dx FROM nd) GROUP BY ALL)
+SELECT co.dx, co.item_code, items.item_name, nd.n_dx_cases, co.n_with_item, items.n_item_cases, tot.n_cases,
+       -- rounded half up, integer arithmetic (exact on every engine)
+       CAST(CAST((co.n_with_item * 20000 + nd.n_dx_cases) // (2 * nd.n_dx_cases) AS DECIMAL(18,0)) * 0.0001
+            AS DECIMAL(6,4)) AS support,
+       CAST(CAST((co.n_with_item * tot.n_cases * 200 + nd.n_dx_cases * items.n_item_cases)
+                 // (2 * nd.n_dx_cases * items.n_item_cases) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(12,2)) AS lift
+FROM co JOIN nd USING (dx) JOIN items USING (item_code) CROSS JOIN tot
+WHERE co.n_with_item >= {sup_sql} * nd.n_dx_cases
+  AND co.n_with_item * tot.n_cases >= {lift_sql} * nd.n_dx_cases * items.n_item_cases
+"""
+
+
 def set_findings_sql(rs, shape: str) -> str:
     rules = [r for r in rs.enabled if r.shape == shape]
     if not rules:
@@ -424,9 +487,13 @@ def build_pipeline(rs, name: str = "review") -> Pipeline:
         Step("review_reference_prices", "fee_items", reference_prices_sql(rs), REFERENCE_PRICES,
              ("item_code", "version_from", "basis", "inst_level"), mode="partitioned", partition_by=("item_code",),
              broadcast=("review_cases", "catalog"), doc="reference unit prices learned per code and level"),
+        Step("review_dx_evidence", "fee_items", dx_evidence_sql(rs), DX_EVIDENCE, ("dx", "item_code"),
+             mode="global", broadcast=("review_cases", "cc_codes", "cc_exclusions"),
+             doc="items that usually accompany each complication in the region (upcoding, co-occurrence)"),
         Step("review_case_line_findings", "fee_items", set_findings_sql(rs, CASE_LINES), FINDINGS, ORDER,
              mode="partitioned", partition_by=("case_id",),
-             broadcast=("review_cases", "catalog", "review_reference_prices"),
+             broadcast=("review_cases", "catalog", "review_reference_prices", "review_dx_evidence", "cc_codes",
+                        "cc_exclusions"),
              doc="rules over all lines of a case"),
         Step("review_dx_profiles", "review_cases", dx_profiles_sql(rs), DX_PROFILES, ("dx_cat",), mode="global",
              doc="diagnosis categories: outpatient share and inpatient peers' cost (low-standard admission)"),

@@ -18,13 +18,14 @@ import pyarrow as pa
 
 from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.errors import MissingData
+from yibao.contract.standards import empty_cc_tables
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, query_arrow
 from yibao.engine.workspace import Workspace
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
-__all__ = ["FINDINGS_COLUMNS", "LEARNED_STEPS", "SOURCE_TABLES", "ReviewResult", "attach_facts", "learned_from_workspace",
-           "learned_tables", "run", "run_workspace"]
+__all__ = ["FALLBACK_NOTE", "FINDINGS_COLUMNS", "LEARNED_STEPS", "SOURCE_TABLES", "Learned", "ReviewResult",
+           "attach_facts", "learned", "learned_from_workspace", "learned_tables", "run", "run_workspace"]
 
 SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
 FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
@@ -39,22 +40,45 @@ class ReviewResult:
     names: dict = field(default_factory=dict)  # "institutions" / "staff": (id, name) tables, for people reading
     references: pa.Table | None = None  # review_reference_prices: the learned reference unit prices (rule L10)
     dx_profiles: pa.Table | None = None  # review_dx_profiles: how the region treats each diagnosis category (C06)
+    dx_evidence: pa.Table | None = None  # review_dx_evidence: the items that usually accompany each complication (C07)
+    standards: bool = False  # the CHS-DRG complication tables were given (C07 judged CC/MCC, else the evidence table)
+    notes: list = field(default_factory=list)  # Chinese notes for the user (printed once, in the summary too)
+
+
+# the review without the CHS-DRG tables: C07 judges the evidence table's diagnoses only (said once, never silently)
+FALLBACK_NOTE = ("注意：未提供 CHS-DRG 标准目录（--standards），高套规则 C07 仅按本地证据表 upcoding_evidence.toml 所列诊断判断，"
+                 "未按 CC/MCC 并发症与本区学得的伴随项目判断")
+
+
+def _with_standards(src: dict, standards: tuple[pa.Table, pa.Table] | None) -> dict:
+    cc, cce = standards if standards is not None else empty_cc_tables()
+    src.setdefault("cc_codes", cc)
+    src.setdefault("cc_exclusions", cce)
+    return src
+
+
+def _notes(rs: RuleSet, standards) -> list[str]:
+    return [FALLBACK_NOTE] if standards is None and any(r.logic == "upcoding" for r in rs.enabled) else []
 
 
 def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
-        periods: pa.Table | None = None) -> ReviewResult:
-    """Run the enabled rules of ``rs`` over ``sources`` (contract table name → Arrow table or SQL relation)."""
+        periods: pa.Table | None = None, standards: tuple[pa.Table, pa.Table] | None = None) -> ReviewResult:
+    """Run the enabled rules of ``rs`` over ``sources`` (contract table name → Arrow table or SQL relation).
+    ``standards``: the CHS-DRG complication tables (:func:`yibao.contract.standards.cc_tables`); None: C07 judges the
+    evidence table's diagnoses only (:data:`FALLBACK_NOTE` in ``notes``)."""
     runner = runner or LocalRunner()
-    src = dict(sources)
+    src = _with_standards(dict(sources), standards)
     src["qualification_periods"] = as_qualification_periods(
         periods if periods is not None else QUALIFICATION_PERIODS.empty_table())
     out = runner.run_pipeline(build_pipeline(rs), src)
     return ReviewResult(out["review_findings"], out["review_cases"], references=out.get("review_reference_prices"),
-                        dx_profiles=out.get("review_dx_profiles"))
+                        dx_profiles=out.get("review_dx_profiles"), dx_evidence=out.get("review_dx_evidence"),
+                        standards=standards is not None, notes=_notes(rs, standards))
 
 
 def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None, engine: str = "duckdb",
-                  threads: int | None = None, memory_limit: str | None = None) -> ReviewResult:
+                  threads: int | None = None, memory_limit: str | None = None,
+                  standards: tuple[pa.Table, pa.Table] | None = None) -> ReviewResult:
     """Review every case of a workspace (opened read-only; DuckDB reads the tables in place, another engine
     gets them as Arrow tables)."""
     if not (Path(workspace) / "yibao.duckdb").exists():
@@ -69,7 +93,7 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
         src, runner = ws.sources(SOURCE_TABLES, engine)
         if engine == "duckdb":
             db = ws.con.execute("SELECT current_database()").fetchall()[0][0]
-            res = run(src, rs, runner, periods)
+            res = run(src, rs, runner, periods, standards)
             res.counts = dict(zip(("cases", "lines"), ws.con.execute(
                 "SELECT (SELECT count(*) FROM main.cases), (SELECT count(*) FROM main.fee_items)").fetchall()[0]))
             attach_facts(res, ws.con, src["fee_items"], src["institutions"], _staff_relation(ws.con, db))
@@ -77,7 +101,7 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
         staff = query_arrow(ws.con, "SELECT staff_id, name FROM main.staff") if _staff_relation(ws.con, "") else None
     finally:
         ws.close()
-    res = run(src, rs, runner, periods)
+    res = run(src, rs, runner, periods, standards)
     res.counts = {"cases": src["cases"].num_rows, "lines": src["fee_items"].num_rows}
     con = duckdb.connect()
     try:
@@ -119,7 +143,27 @@ def attach_facts(res: ReviewResult, con, fee_items: str, institutions: str, staf
         res.names["staff"] = query_arrow(con, f"SELECT staff_id, any_value(name) AS name FROM {staff} GROUP BY staff_id")
 
 
-LEARNED_STEPS = ("review_cases", "review_reference_prices", "review_dx_profiles")
+LEARNED_STEPS = ("review_cases", "review_reference_prices", "review_dx_profiles", "review_dx_evidence")
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What the review learns from the period's data (the learned steps' tables)."""
+
+    references: pa.Table  # review_reference_prices (L10)
+    dx_profiles: pa.Table  # review_dx_profiles (C06)
+    dx_evidence: pa.Table  # review_dx_evidence (C07)
+
+
+def learned(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None,
+            standards: tuple[pa.Table, pa.Table] | None = None) -> Learned:
+    """Every table the review learns from the period's data, computed by the review's own steps over ``sources``
+    (with the CHS-DRG complication tables when given), so that a per-case check judges a case against the same
+    references as the review of the workspace."""
+    steps = tuple(s for s in build_pipeline(rs).steps if s.name in LEARNED_STEPS)
+    out = (runner or LocalRunner()).run_pipeline(Pipeline("review_learned", steps, doc="智能审核：从本期数据学习的参考值"),
+                                                 _with_standards(dict(sources), standards))
+    return Learned(out["review_reference_prices"], out["review_dx_profiles"], out["review_dx_evidence"])
 
 
 def learned_tables(sources: Mapping[str, object], rs: RuleSet,
@@ -127,20 +171,19 @@ def learned_tables(sources: Mapping[str, object], rs: RuleSet,
     """What the review learns from the period's data — the reference unit prices (L10) and the diagnosis
     categories' profiles (C06) — computed by the review's own steps over ``sources``, so that a per-case check
     (pre-check) judges a case against the same references as the review of the workspace."""
-    steps = tuple(s for s in build_pipeline(rs).steps if s.name in LEARNED_STEPS)
-    out = (runner or LocalRunner()).run_pipeline(Pipeline("review_learned", steps, doc="智能审核：从本期数据学习的参考值"),
-                                                 dict(sources))
-    return out["review_reference_prices"], out["review_dx_profiles"]
+    got = learned(sources, rs, runner)
+    return got.references, got.dx_profiles
 
 
-def learned_from_workspace(workspace: Path, rs: RuleSet) -> tuple[pa.Table, pa.Table]:
-    """:func:`learned_tables` over a workspace's loaded tables (opened read-only, DuckDB reads them in place)."""
+def learned_from_workspace(workspace: Path, rs: RuleSet,
+                           standards: tuple[pa.Table, pa.Table] | None = None) -> Learned:
+    """:func:`learned` over a workspace's loaded tables (opened read-only, DuckDB reads them in place)."""
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise MissingData(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
     ws = Workspace(workspace, read_only=True)
     try:
         src, runner = ws.sources(SOURCE_TABLES, "duckdb")
-        return learned_tables(src, rs, runner)
+        return learned(src, rs, runner, standards)
     finally:
         ws.close()
 

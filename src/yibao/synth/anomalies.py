@@ -17,7 +17,7 @@ import numpy as np
 from yibao.contract.schema import LABEL_PATTERNS
 from yibao.synth.cases import INPATIENT, World
 from yibao.synth.lines import ItemArrays, finish_lines
-from yibao.synth.vary import substitute_prices
+from yibao.synth.vary import CARRIERS_PER_UPCODED, substitute_prices, upcoding_lists
 
 PAT = {name: i for i, name in enumerate(LABEL_PATTERNS)}
 ADDING = ("split_admission", "overlapping_stay", "dead_patient", "low_standard_admission")
@@ -248,6 +248,63 @@ def line_anomalies(w: World, ia: ItemArrays, S: dict, cx: dict, L: dict, rng: np
                        np.concatenate([a[3] for a in added]).astype(np.int64), staff, rng, factor_pct,
                        dup=np.concatenate([a[4] for a in added]))
     new["covered_c"] = np.isin(new["case"], uncovered)
+    merged = {key: np.concatenate([L[key], new[key]]) for key in L}
+    return resort(ia, merged)
+
+
+def vary_upcoding(w: World, S: dict, cx: dict, up: np.ndarray, neo: np.ndarray, rng: np.random.Generator) -> dict:
+    """A varied region's upcoding (:mod:`yibao.synth.vary`): each upcoded stay ``up`` gets one of the drawn
+    complications as its first secondary diagnosis (column 0 of ``cx["sec"]``, free for clean stays), and
+    ``CARRIERS_PER_UPCODED`` clean adult inpatient stays per upcoded one carry the same complication — their
+    accompanying lines are added by :func:`vary_upcoding_lines`. Returns the plan for it."""
+    comps = upcoding_lists(rng)
+    codes = np.array([w.dx_id(c) for c, _ in comps])
+    which = rng.integers(0, len(codes), len(up))
+    cx["sec"][up, 0] = codes[which]
+    free = ((S["pattern"] < 0) & (S["setting"] == INPATIENT) & ~neo & (cx["severe"] == 0) & (cx["age"] >= 18)
+            & (cx["sec"][:, 0] < 0))
+    want = CARRIERS_PER_UPCODED * np.maximum(np.bincount(which, minlength=len(codes)), 1)
+    cand = rng.permutation(np.flatnonzero(free))[: int(want.sum())]
+    comp = np.repeat(np.arange(len(codes)), want)[: len(cand)]
+    cx["sec"][cand, 0] = codes[comp]
+    return {"comps": comps, "codes": codes, "carriers": cand, "comp": comp, "up": up, "which": which}
+
+
+def vary_upcoding_lines(w: World, ia: ItemArrays, S: dict, cx: dict, L: dict, plan: dict, rng: np.random.Generator,
+                        staff, factor_pct) -> dict:
+    """The accompanying lines of the clean carriers of :func:`vary_upcoding`: the complication's first item on a
+    day of the stay (every carrier), each further item in half of them; an item the stay already has is not added
+    again (it supports the diagnosis already, and a second line could exceed a daily limit). An upcoded stay whose
+    own lines happen to hold an item of its complication (an anticoagulant of a stroke stay) gets another of the
+    complications whose items it lacks, when there is one: upcoding is a diagnosis without its care."""
+    k = w.items.index
+    up, which = plan["up"], plan["which"].copy()
+    lkey = (L["case"].astype(np.int64) << 20) | L["item"]
+
+    def has(cases: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
+        return np.logical_or.reduce([np.isin((cases.astype(np.int64) << 20) | k[key], lkey) for key in keys])
+
+    held = np.array([has(up, keys) for _, keys in plan["comps"]]).reshape(len(plan["comps"]), len(up))
+    bad = held[which, np.arange(len(up))]
+    for j in range(len(plan["comps"])):
+        m = bad & ~held[j]
+        which[m], bad[m] = j, False
+    cx["sec"][up, 0] = plan["codes"][which]
+    cases, items = [], []
+    for j, (_, keys) in enumerate(plan["comps"]):
+        cs = plan["carriers"][plan["comp"] == j]
+        for n, key in enumerate(keys):
+            m = np.ones(len(cs), bool) if n == 0 else rng.random(len(cs)) < 0.5
+            cases.append(cs[m])
+            items.append(np.full(int(m.sum()), k[key]))
+    case = np.concatenate(cases).astype(np.int64) if cases else np.zeros(0, np.int64)
+    item = np.concatenate(items).astype(np.int64) if items else np.zeros(0, np.int64)
+    keep = ~np.isin((case << 20) | item, (L["case"].astype(np.int64) << 20) | L["item"])
+    case, item = case[keep], item[keep]
+    if not len(case):
+        return L
+    day = (rng.random(len(case)) * np.maximum(S["los"][case], 1)).astype(np.int64)
+    new = finish_lines(ia, S, cx, case, item, w.items.typical_qty[item].astype(np.int64), day, staff, rng, factor_pct)
     merged = {key: np.concatenate([L[key], new[key]]) for key in L}
     return resort(ia, merged)
 

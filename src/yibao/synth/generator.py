@@ -230,6 +230,7 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     serious = np.array([w.dx_id(c) for c in ("J96.000", "J96.900x002", "R57.200", "R57.000")])
     cx["sec"] = np.concatenate([np.full((n, 1), -1), cx["sec"]], axis=1)
     cx["sec"][up, 0] = serious[rngs[7].integers(0, len(serious), len(up))]
+    up_plan = an.vary_upcoding(w, S, cx, up, neo, vrng) if vrng is not None else None  # other complications
     up_h = (schemes_mod.upcode_hospital(srng, S, cx, hospitals, [los_h, *(phantom_h or ())], INPATIENT, neo, serious,
                                         an.PAT["upcoding"]) if schemes else -1)
     cx["attending"] = np.where(S["setting"] == PHARMACY, -1, pick_staff(rngs[8], staff, S["inst"], 0))
@@ -249,6 +250,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     L = expand(ia, S, cx, pairs, staff, rngs[10], factor_pct, drop_days=(g0, g1))
     del pairs
     L = an.line_anomalies(w, ia, S, cx, L, rngs[11], want, staff, factor_pct)
+    if up_plan is not None:  # a varied region: the clean carriers' accompanying lines
+        L = an.vary_upcoding_lines(w, ia, S, cx, L, up_plan, vrng, staff, factor_pct)
 
     # --- sanctions and suspended-staff attributions --------------------------------------------------------
     rng = rngs[12]

@@ -15,7 +15,13 @@ byte-identical):
   code); not at another drug's cap;
 - **low-standard admission** (``low_standard_admission``): other diagnoses (gastritis K29, reflux K21, back
   pain M54, insomnia G47, lipid disorders E78 — outpatient conditions outside the shipped minor list), stays of
-  1–4 days, discharged home, with a biochemistry panel and a PPI.
+  1–4 days, discharged home, with a biochemistry panel and a PPI;
+- **upcoding** (``upcoding``): instead of respiratory failure and shock (the evidence table's J96 / R57), other
+  complications — 3 of :data:`COMPLICATIONS`, MCC or CC in the CHS-DRG 1.1 tables, none in the evidence table, none
+  excluded by a principal diagnosis of the built-in groups — each with other accompanying items (their order
+  drawn: the first is billed in every clean stay coded with the complication, the others in half of them). Clean
+  inpatient stays carry them with their items (:data:`CARRIERS_PER_UPCODED` clean stays per upcoded one), the
+  upcoded stays without any: the review must learn what accompanies them from the region.
 """
 
 from __future__ import annotations
@@ -26,12 +32,26 @@ import numpy as np
 
 from yibao.synth.refdata import Items
 
-__all__ = ["LOW_STANDARD_DX", "MAKERS", "NO_CAP_SHARE", "vary_items", "vary_rng"]
+__all__ = ["CARRIERS_PER_UPCODED", "COMPLICATIONS", "LOW_STANDARD_DX", "MAKERS", "NO_CAP_SHARE", "upcoding_lists",
+           "vary_items", "vary_rng"]
 
 NO_CAP_SHARE = 0.30
 MAKERS = ("华北制药", "石药集团", "扬子江", "齐鲁制药", "恒瑞医药", "科伦药业", "华润双鹤", "正大天晴")
 LOW_STANDARD_DX = ("K29.500", "K21.000", "M54.500", "G47.000", "E78.500")
 LOW_STANDARD_LOS_MAX = 4
+# (ICD-10 code, accompanying catalogue items by key): MCC / CC of CHS-DRG 1.1 (exclusion tables 42, 94, 106, 106, 74,
+# 119; checked against every principal diagnosis of groups.csv), items without any catalogue restriction (sex, age,
+# level, indication) and rare in other stays
+COMPLICATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("D65.x00", ("blood_rbc", "lab_culture")),            # 播散性血管内凝血: red cells, blood culture
+    ("I26.900", ("drug_rivaroxaban", "drug_enoxaparin")),  # 肺栓塞: anticoagulants
+    ("J81.x00", ("drug_furosemide", "lab_bnp")),           # 肺水肿: diuretic, NT-proBNP
+    ("J80.x00", ("niv", "lab_bloodgas")),                  # 成人型呼吸窘迫综合征: non-invasive ventilation, blood gas
+    ("G93.600", ("drug_mannitol", "ct_head")),             # 脑水肿: mannitol, head CT
+    ("K92.208", ("gastroscopy", "blood_rbc")),             # 上消化道出血: gastroscopy, red cells
+)
+N_COMPLICATIONS = 3
+CARRIERS_PER_UPCODED = 5
 
 
 def vary_rng(seed: int, vary: int) -> np.random.Generator:
@@ -86,4 +106,14 @@ def substitute_prices(rng: np.random.Generator, price: np.ndarray, no_cap: np.nd
     low = ~high & (n_low > 0)
     out[low] = dp[(rng.random(low.sum()) * n_low[low]).astype(np.int64)]
     out[high] = dp[first_high[high] + (rng.random(high.sum()) * n_high[high]).astype(np.int64)]
+    return out
+
+
+def upcoding_lists(rng: np.random.Generator) -> list[tuple[str, tuple[str, ...]]]:
+    """The varied region's complications: :data:`N_COMPLICATIONS` of :data:`COMPLICATIONS`, each with its items in a
+    drawn order (the first is billed in every clean stay coded with it)."""
+    out = []
+    for i in sorted(rng.choice(len(COMPLICATIONS), N_COMPLICATIONS, replace=False).tolist()):
+        code, items = COMPLICATIONS[i]
+        out.append((code, tuple(items[j] for j in rng.permutation(len(items)))))
     return out
