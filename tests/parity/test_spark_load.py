@@ -120,7 +120,8 @@ def test_quarantine_is_the_local_loaders(loaded) -> None:
 
 
 def test_accepted_rows_are_the_local_loaders(loaded) -> None:
-    from yibao.engine.sparkload import arrow_of, read_parquet_table  # noqa: PLC0415
+    from yibao.engine.spark import SparkRunner  # noqa: PLC0415
+    from yibao.engine.sparkload import arrow_of  # noqa: PLC0415
 
     _, _, ws, out, spark = loaded
     con = duckdb.connect(str(ws / "yibao.duckdb"), read_only=True)
@@ -129,7 +130,7 @@ def test_accepted_rows_are_the_local_loaders(loaded) -> None:
             t = TABLES[name]
             order = ", ".join(t.key)
             want = con.sql(f"SELECT * FROM main.{name} ORDER BY {order}").to_arrow_table().cast(t.arrow_schema())
-            got = arrow_of(read_parquet_table(spark, out, name)).sort_by([(k, "ascending") for k in t.key])
+            got = arrow_of(SparkRunner(spark).parquet_table(out, name)).sort_by([(k, "ascending") for k in t.key])
             assert got.schema.equals(want.schema), name
             assert got.equals(want), name
     finally:

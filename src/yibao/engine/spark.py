@@ -28,6 +28,7 @@ from typing import Iterator, Mapping
 
 import pyarrow as pa
 
+from yibao.contract.schema import TABLES
 from yibao.engine.runner import Pipeline, Step, conform
 
 try:
@@ -38,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("Spark 引擎需要 pyspark：pip install 'yibao[spark]'") from exc
 
 BUCKET = "__yibao_bucket"
+PARQUET_PARTITIONS = {"cases": "settle_month", "fee_items": "settle_month"}  # a Parquet region's partition columns
 
 
 # --- Arrow ↔ Spark types ---------------------------------------------------------------------
@@ -225,6 +227,32 @@ class SparkRunner:
 
         bucket = F.pmod(F.xxhash64(*step.partition_by), F.lit(self.buckets))
         return main.withColumn(BUCKET, bucket).groupBy(BUCKET).applyInArrow(per_bucket, out_schema)
+
+    def parquet_table(self, dataset: Path, name: str) -> DataFrame:
+        """Table ``name`` of a Parquet region (``yibao load --engine spark``) as a DataFrame in the contract's schema,
+        read by Spark where the files are; an empty frame when the load had no file for it. A partition column
+        (``settle_month``) is dropped."""
+        t = TABLES[name]
+        schema = spark_schema(t.arrow_schema())
+        d = Path(dataset) / name
+        if not d.exists():
+            return self.spark.createDataFrame([], schema)
+        full = schema
+        part = PARQUET_PARTITIONS.get(name)
+        if part is not None:
+            full = T.StructType([*schema.fields, T.StructField(part, T.StringType())])
+        df = self.spark.read.schema(full).option("basePath", str(d)).parquet(str(d))
+        return df.select([F.col(c).cast(f.dataType).alias(c) for c, f in zip(t.column_names, schema.fields)])
+
+    def to_arrow(self, table: object) -> pa.Table:
+        """An Arrow table, a DataFrame or a session table's name as an Arrow table (collected: small tables only)."""
+        return self._arrow(table)
+
+    def semi_join(self, table: object, keys: pa.Table) -> pa.Table:
+        """The rows of ``table`` whose values in ``keys``' columns appear in ``keys`` (a few rows), as Arrow: a
+        large table filtered by Spark before anything is collected."""
+        k = self._frame(keys.drop_null()).distinct()
+        return self._arrow(self._frame(table).join(k, keys.column_names, "left_semi"))
 
     def _frame(self, table: object) -> DataFrame:
         """A DataFrame from a DataFrame, an Arrow table, or the name of a table in the session."""

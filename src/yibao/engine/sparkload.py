@@ -54,20 +54,18 @@ from yibao.contract.validate import QUARANTINE_COLUMNS, lit, proven_columns, q, 
 from yibao.engine.loading import LoadProblem, LoadReport, TableReport, _discover, _problem, mask_text, parse_share
 from yibao.engine.outdir import OutputDir
 from yibao.engine.runner import query_arrow
-from yibao.engine.spark import arrow_schema, spark_schema, spark_session
+from yibao.engine.workspace import PARQUET_REGION_FILE, PARQUET_REGION_FORMAT
+from yibao.engine.spark import PARQUET_PARTITIONS, SparkRunner, arrow_schema, spark_schema, spark_session
 
 try:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("Spark 引擎需要 pyspark：pip install 'yibao[spark]'") from exc
 
-__all__ = ["DATASET_FILE", "PARTITIONS", "load_region_spark", "is_parquet_dataset", "read_parquet_table"]
+__all__ = ["load_region_spark", "levels", "arrow_of"]
 
-DATASET_FILE = "load.json"  # marks a directory written by this loader (and holds its counts)
-DATASET_FORMAT = "yibao-parquet-region/1"
-PARTITIONS = {"cases": "settle_month", "fee_items": "settle_month"}  # derived column a table is partitioned by
+PARTITIONS = PARQUET_PARTITIONS  # the derived column a table is partitioned by
 QUARANTINE_DIR = "quarantine"
 _META, _GEN, _PATH = "_yibao_meta", "_yibao_gen", "_yibao_path"
 _ACC = "_yibao_accepted"
@@ -316,32 +314,6 @@ class SparkLoadReport(LoadReport):
     partitions: dict[str, str] = field(default_factory=dict)
 
 
-def is_parquet_dataset(path: Path) -> bool:
-    """A directory written by ``yibao load --engine spark``."""
-    f = Path(path) / DATASET_FILE
-    if not f.is_file():
-        return False
-    try:
-        return json.loads(f.read_text(encoding="utf-8")).get("format") == DATASET_FORMAT
-    except (OSError, ValueError):
-        return False
-
-
-def read_parquet_table(spark: SparkSession, dataset: Path, name: str) -> DataFrame:
-    """Table ``name`` of a Parquet region as a DataFrame in the contract's schema (an empty one when the load
-    had no file for it); the partition column is dropped."""
-    t = TABLES[name]
-    schema = spark_schema(t.arrow_schema())
-    d = Path(dataset) / name
-    if not d.exists():
-        return spark.createDataFrame([], schema)
-    full = schema
-    if name in PARTITIONS:
-        full = T.StructType([*schema.fields, T.StructField(PARTITIONS[name], T.StringType())])
-    df = spark.read.schema(full).option("basePath", str(d)).parquet(str(d))
-    return df.select([F.col(c).cast(f.dataType).alias(c) for c, f in zip(t.column_names, schema.fields)])
-
-
 def levels(names: list[str]) -> list[list[str]]:
     """The tables in groups that can be validated at the same time: a table comes after every table its foreign
     keys and reference checks read (in the loader's order within a group)."""
@@ -441,8 +413,8 @@ def load_region_spark(directory: Path, out: Path, spark: SparkSession | None = N
                                  unrecognised=unrecognised, mapping=list(profile.sources), out=str(out),
                                  partitions={k: v for k, v in PARTITIONS.items() if k in files})
         report.seconds = time.perf_counter() - t0
-        (tmp / DATASET_FILE).write_text(json.dumps({
-            "format": DATASET_FORMAT, "source_dir": str(Path(directory).resolve()),
+        (tmp / PARQUET_REGION_FILE).write_text(json.dumps({
+            "format": PARQUET_REGION_FORMAT, "source_dir": str(Path(directory).resolve()),
             "partitions": report.partitions, "quarantine": QUARANTINE_DIR,
             "tables": {r.table: {"file": Path(r.file).name, "sha256": r.sha256, "encoding": r.encoding,
                                  "read": r.read, "accepted": r.accepted, "quarantined": r.quarantined,
@@ -469,7 +441,7 @@ def _write_accepted(acc: DataFrame, name: str, tmp: Path, accepted: dict[str, Da
             else:
                 acc = acc.withColumn(part, F.lit(None).cast("string"))
         acc.repartition(F.col(part)).sortWithinPartitions(*key).write.partitionBy(part).parquet(target)
-    return read_parquet_table(acc.sparkSession, tmp, name)
+    return SparkRunner(acc.sparkSession).parquet_table(tmp, name)
 
 
 def _clean_markers(directory: Path) -> None:
