@@ -121,13 +121,24 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 """
 
 
+# What yibao sets even under spark-submit (docs/scale.md §3): the Arrow exchange the runner relies on (no silent
+# non-Arrow path, no large var types, the batch-size check off) and UTC. Everything else — master, memory,
+# shuffle partitions, directories — is the cluster's, given to spark-submit.
+SUBMIT_SETTINGS = frozenset({
+    "spark.app.name", "spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled", "spark.sql.execution.arrow.useLargeVarTypes",
+    "spark.sql.execution.arrow.maxRecordsPerBatch", "spark.sql.execution.arrow.maxBytesPerBatch",
+})
+
+
 def spark_session(master: str = "local[2]", shuffle_partitions: int = 4, driver_memory: str = "2g",
                   conf: Mapping[str, str] | None = None) -> SparkSession:
     """A local SparkSession for tests and small machines (UI off, Arrow on, UTC, quiet logs).
 
     Scratch space (warehouse, spill, logging config) lives in a temporary directory removed at
     exit, so nothing is written into the working tree. ``conf`` adds or overrides settings.
-    An already running session is returned as it is.
+    An already running session is returned as it is. Under ``spark-submit`` only :data:`SUBMIT_SETTINGS` are set
+    (the scratch directory then stays empty): the master, resources and directories are the submitter's.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -164,6 +175,8 @@ def spark_session(master: str = "local[2]", shuffle_partitions: int = 4, driver_
         "spark.sql.catalogImplementation": "in-memory",
         **(conf or {}),
     }
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # started by spark-submit: its --master and --conf decide the rest
+        settings = {k: v for k, v in settings.items() if k in SUBMIT_SETTINGS}
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
