@@ -4,7 +4,8 @@ One small generated region (200 cases; the five tables the references run throug
 staff → cases → fee lines) with bad rows injected into the CSV text — a duplicate key, an unknown person, an
 admission before birth, a day that does not exist, an invalid 身份证号 whose person's cases then fail their
 reference, an unknown case, a negative amount, a line with a field too many, a line number written ``01`` that
-duplicates ``1`` — loaded once locally (DuckDB workspace) and once by Spark (Parquet); one Spark load for the module.
+duplicates ``1``, two staff codes in three local (so the national staff-code format is not enforced) — loaded
+once locally (DuckDB workspace) and once by Spark (Parquet); one Spark load for the module.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ def bad_region(tmp: Path) -> Path:
     idn = insured[5][h.index("id_number")]
     insured[5][h.index("id_number")] = idn[:-1] + ("0" if idn[-1] != "0" else "1")  # check digit wrong: BAD_ID_NUMBER
     _write(region / "insured.csv", insured)
+
+    staff = _rows(region / "staff.csv")  # 2 in 3 staff codes local: the national format is not enforced for the file
+    h = staff[0]
+    local = []
+    for i in range(2 * (len(staff) - 1)):
+        row = list(staff[1 + i % (len(staff) - 1)])
+        row[h.index("staff_id")] = f"LOC{i:05d}"
+        local.append(row)
+    unsafe = list(staff[1]); unsafe[h.index("staff_id")] = "LOC/1"            # UNSAFE_CODE
+    _write(region / "staff.csv", staff + local + [unsafe])
 
     cases = _rows(region / "cases.csv")
     h = cases[0]
@@ -104,6 +115,7 @@ def test_counts_and_reasons_are_the_local_loaders(loaded) -> None:
     # birth, 30 February, the person whose id number was refused); 4 fee lines (unknown case, negative amount,
     # 01 = 1, a field too many) — plus the lines of the refused cases
     assert by["insured"].reasons == {"BAD_ID_NUMBER": 1}
+    assert by["staff"].reasons == {"UNSAFE_CODE": 1}  # the local codes accepted: their format is not enforced
     assert by["cases"].quarantined == 5
     assert by["cases"].reasons == {"UNKNOWN_PERSON": 2, "ADMITTED_BEFORE_BIRTH": 1, "BAD_DATE": 1, "DUPLICATE_KEY": 1}
     assert {"UNKNOWN_CASE", "MONEY_NEGATIVE", "DUPLICATE_KEY", "BAD_ROW_SHAPE"} <= set(by["fee_items"].reasons)
