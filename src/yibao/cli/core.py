@@ -9,6 +9,7 @@ import typer
 
 from yibao.cli._common import (
     RateProgress,
+    UserError,
     _fail,
     app,
     choice_option,
@@ -83,16 +84,26 @@ def load(
     memory_limit: Optional[str] = typer.Option(
         None, "--memory-limit",
         help="装载时数据库的内存上限（如 2GB、512MB；缺省 2GB），超出部分暂存磁盘：大统筹区也能在有限内存中装载"),
+    engine: str = engine_option(help="duckdb（装载到工作区）或 spark（校验为分区 Parquet，写入 --out；docs/scale.md §3）"),
+    out: Optional[Path] = typer.Option(None, "--out", help="--engine spark：Parquet 输出目录（隔离行在其 quarantine/ 下）"),
 ) -> None:
     """校验并装载数据目录到工作区；问题行进入隔离表。"""
     from yibao.engine.loading import LoadProblem, load_region
 
     try:
-        with RateProgress("load") as bar:
-            report = load_region(directory, workspace,
-                                 progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"),
-                                 mapping=mapping, max_quarantine_share=max_quarantine_share,
-                                 memory_limit=memory_limit)
+        if engine == "spark":  # Spark: the same rules into partitioned Parquet (yibao.engine.sparkload)
+            if out is None:
+                raise UserError("--engine spark 需要 --out Parquet 输出目录")
+            from yibao.engine.sparkload import load_region_spark
+
+            report = load_region_spark(directory, out, mapping=mapping, max_quarantine_share=max_quarantine_share,
+                                       options={"engine": engine})
+        else:
+            with RateProgress("load") as bar:
+                report = load_region(directory, workspace,
+                                     progress=lambda t, phase, rows: bar.update(t, rows, done=phase == "done"),
+                                     mapping=mapping, max_quarantine_share=max_quarantine_share,
+                                     memory_limit=memory_limit)
     except LoadProblem as exc:
         for t in exc.tables:  # the counts behind the refusal, on stdout; the one-line error follows
             print(t.line())

@@ -131,7 +131,12 @@ def review_cmd(
             if benefit_policy:
                 res, rs = _benefit(Path(tmp) / "ws", res, rs, benefit_policy)
     else:
-        if not (Path(workspace) / "yibao.duckdb").exists():
+        from yibao.engine.workspace import is_parquet_region
+
+        parquet = is_parquet_region(Path(workspace))  # yibao load --engine spark: read by Spark, no store of record
+        if parquet and engine != "spark":
+            raise UserError(f"{workspace}：这是 Parquet 数据目录（yibao load --engine spark 的输出），请加 --engine spark")
+        if not parquet and not (Path(workspace) / "yibao.duckdb").exists():
             raise UserError(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
         periods = _periods_from_workspace(Path(workspace))
         from yibao.cli.server import record_review, started_now  # the workspace's store of record (docs/server.md)
@@ -140,7 +145,8 @@ def review_cmd(
         res = run_workspace(Path(workspace), rs, periods, engine, memory_limit=memory_limit, standards=cc)
         if benefit_policy:
             res, rs = _benefit(Path(workspace), res, rs, benefit_policy)
-        record_review(Path(workspace), store, res, rs, started_at)
+        if not parquet or store is not None:
+            record_review(Path(workspace), store, res, rs, started_at)
     secs = time.perf_counter() - t0
     f = res.findings
     import pyarrow.compute as pc  # (not at the top: every command's start pays the top-level imports)

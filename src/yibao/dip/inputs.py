@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from yibao.dip.errors import BadFile, HospitalError, MissingData, at
 from yibao.engine.runner import Runner
-from yibao.engine.workspace import Workspace
+from yibao.engine.workspace import Workspace, is_parquet_region, parquet_sources
 
 __all__ = ["workspace_sources", "read_levels", "read_scored", "read_scored_for_settlement"]
 
@@ -21,7 +21,11 @@ __all__ = ["workspace_sources", "read_levels", "read_scored", "read_scored_for_s
 def workspace_sources(workspace: Path, names: tuple[str, ...], engine: str = "duckdb") \
         -> Iterator[tuple[dict[str, object], Runner]]:
     """``with workspace_sources(ws, ("cases",), engine) as (sources, runner):`` — the workspace's tables as runner
-    sources (:meth:`Workspace.sources`; DuckDB reads them in place), the workspace open until the block ends."""
+    sources (:meth:`Workspace.sources`; DuckDB reads them in place), the workspace open until the block ends.
+    A Parquet region (``yibao load --engine spark``) is read by Spark (:func:`parquet_sources`)."""
+    if is_parquet_region(workspace):
+        yield parquet_sources(workspace, names, engine)
+        return
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise MissingData(at(workspace, "不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load"))
     ws = Workspace(workspace, read_only=True)

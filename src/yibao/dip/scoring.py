@@ -401,6 +401,8 @@ def score(workspace: Path, cat_dir: Path, policy: DipPolicy, out_dir: Path, revi
             cases = sources["cases"]
             if isinstance(cases, str):
                 sources["cases"] = f"(SELECT * FROM {cases} WHERE year(discharge_date) = {int(year)})"
+            elif not isinstance(cases, pa.Table):  # a Spark DataFrame of a Parquet region
+                sources["cases"] = cases.where(f"year(discharge_date) = {int(year)}")
             else:
                 years = pa.compute.year(cases.column("discharge_date"))
                 sources["cases"] = cases.filter(pa.compute.equal(years, int(year)))

@@ -28,6 +28,7 @@ from typing import Iterator, Mapping
 
 import pyarrow as pa
 
+from yibao.contract.schema import TABLES
 from yibao.engine.runner import Pipeline, Step, conform
 
 try:
@@ -38,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("Spark 引擎需要 pyspark：pip install 'yibao[spark]'") from exc
 
 BUCKET = "__yibao_bucket"
+PARQUET_PARTITIONS = {"cases": "settle_month", "fee_items": "settle_month"}  # a Parquet region's partition columns
 
 
 # --- Arrow ↔ Spark types ---------------------------------------------------------------------
@@ -119,13 +121,24 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 """
 
 
+# What yibao sets even under spark-submit (docs/scale.md §3): the Arrow exchange the runner relies on (no silent
+# non-Arrow path, no large var types, the batch-size check off) and UTC. Everything else — master, memory,
+# shuffle partitions, directories — is the cluster's, given to spark-submit.
+SUBMIT_SETTINGS = frozenset({
+    "spark.app.name", "spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled", "spark.sql.execution.arrow.useLargeVarTypes",
+    "spark.sql.execution.arrow.maxRecordsPerBatch", "spark.sql.execution.arrow.maxBytesPerBatch",
+})
+
+
 def spark_session(master: str = "local[2]", shuffle_partitions: int = 4, driver_memory: str = "2g",
                   conf: Mapping[str, str] | None = None) -> SparkSession:
     """A local SparkSession for tests and small machines (UI off, Arrow on, UTC, quiet logs).
 
     Scratch space (warehouse, spill, logging config) lives in a temporary directory removed at
     exit, so nothing is written into the working tree. ``conf`` adds or overrides settings.
-    An already running session is returned as it is.
+    An already running session is returned as it is. Under ``spark-submit`` only :data:`SUBMIT_SETTINGS` are set
+    (the scratch directory then stays empty): the master, resources and directories are the submitter's.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -162,6 +175,8 @@ def spark_session(master: str = "local[2]", shuffle_partitions: int = 4, driver_
         "spark.sql.catalogImplementation": "in-memory",
         **(conf or {}),
     }
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # started by spark-submit: its --master and --conf decide the rest
+        settings = {k: v for k, v in settings.items() if k in SUBMIT_SETTINGS}
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -225,6 +240,32 @@ class SparkRunner:
 
         bucket = F.pmod(F.xxhash64(*step.partition_by), F.lit(self.buckets))
         return main.withColumn(BUCKET, bucket).groupBy(BUCKET).applyInArrow(per_bucket, out_schema)
+
+    def parquet_table(self, dataset: Path, name: str) -> DataFrame:
+        """Table ``name`` of a Parquet region (``yibao load --engine spark``) as a DataFrame in the contract's schema,
+        read by Spark where the files are; an empty frame when the load had no file for it. A partition column
+        (``settle_month``) is dropped."""
+        t = TABLES[name]
+        schema = spark_schema(t.arrow_schema())
+        d = Path(dataset) / name
+        if not d.exists():
+            return self.spark.createDataFrame([], schema)
+        full = schema
+        part = PARQUET_PARTITIONS.get(name)
+        if part is not None:
+            full = T.StructType([*schema.fields, T.StructField(part, T.StringType())])
+        df = self.spark.read.schema(full).option("basePath", str(d)).parquet(str(d))
+        return df.select([F.col(c).cast(f.dataType).alias(c) for c, f in zip(t.column_names, schema.fields)])
+
+    def to_arrow(self, table: object) -> pa.Table:
+        """An Arrow table, a DataFrame or a session table's name as an Arrow table (collected: small tables only)."""
+        return self._arrow(table)
+
+    def semi_join(self, table: object, keys: pa.Table) -> pa.Table:
+        """The rows of ``table`` whose values in ``keys``' columns appear in ``keys`` (a few rows), as Arrow: a
+        large table filtered by Spark before anything is collected."""
+        k = self._frame(keys.drop_null()).distinct()
+        return self._arrow(self._frame(table).join(k, keys.column_names, "left_semi"))
 
     def _frame(self, table: object) -> DataFrame:
         """A DataFrame from a DataFrame, an Arrow table, or the name of a table in the session."""

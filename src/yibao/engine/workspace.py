@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
 
-from yibao.contract.errors import MissingData, WorkspaceBusy
+from yibao.contract.errors import BadOption, MissingData, WorkspaceBusy
 from yibao.contract.schema import TABLES
 from yibao.contract.validate import QUARANTINE_COLUMNS
 from yibao.engine.runner import Runner, query_arrow
@@ -184,3 +186,44 @@ class Workspace:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# --- a Parquet region (``yibao load --engine spark --out DIR``; docs/scale.md §3) ----------------------------
+
+PARQUET_REGION_FILE = "load.json"  # written last by the Spark loader: marks the directory and holds its counts
+PARQUET_REGION_FORMAT = "yibao-parquet-region/1"
+
+
+def is_parquet_region(path: Path | str) -> bool:
+    """A directory written by ``yibao load --engine spark`` (its ``load.json`` names the format)."""
+    f = Path(path) / PARQUET_REGION_FILE
+    if not f.is_file():
+        return False
+    try:
+        return json.loads(f.read_text(encoding="utf-8")).get("format") == PARQUET_REGION_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def parquet_region_table(path: Path | str, name: str) -> pa.Table:
+    """One (small) table of a Parquet region read on this machine, in the contract's schema; empty when the load
+    had no file for it (as an empty workspace table). For the large tables use :func:`parquet_sources`."""
+    t = TABLES[name]
+    d = Path(path) / name
+    if not d.is_dir():
+        return t.arrow_schema().empty_table()
+    data = pads.dataset(d, format="parquet", partitioning="hive").to_table(columns=t.column_names)
+    return data.cast(t.arrow_schema())
+
+
+def parquet_sources(path: Path | str, names: tuple[str, ...] | list[str], engine: str) -> tuple[dict[str, object], Runner]:
+    """A Parquet region's tables as runner sources: Spark DataFrames read where the files are (never through this
+    machine), and the Spark runner. Only the Spark engine reads a Parquet region."""
+    if engine != "spark":
+        raise BadOption(f"{path}: 这是 Parquet 数据目录（yibao load --engine spark 的输出），请用 --engine spark 读取；"
+                        "用 DuckDB 请先 yibao load 到工作区")
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise ValueError(f"not contract tables: {unknown}")
+    runner = runner_for("spark")
+    return {n: runner.parquet_table(Path(path), n) for n in names}, runner

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yibao.contract.derived import QUALIFICATION_PERIODS, as_qualification_periods
 from yibao.contract.errors import MissingData
 from yibao.contract.standards import empty_cc_tables
 from yibao.engine.runner import LocalRunner, Pipeline, Runner, query_arrow
-from yibao.engine.workspace import Workspace
+from yibao.engine.workspace import Workspace, is_parquet_region, parquet_sources
 from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
@@ -80,7 +81,9 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
                   threads: int | None = None, memory_limit: str | None = None,
                   standards: tuple[pa.Table, pa.Table] | None = None) -> ReviewResult:
     """Review every case of a workspace (opened read-only; DuckDB reads the tables in place, another engine
-    gets them as Arrow tables)."""
+    gets them as Arrow tables). A Parquet region (``yibao load --engine spark``) is read by Spark where it lies."""
+    if is_parquet_region(workspace):
+        return _run_parquet(Path(workspace), rs, periods, engine)
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise MissingData(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
     ws = Workspace(workspace, read_only=True)
@@ -110,6 +113,24 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
         if staff is not None:
             con.register("staff_src", staff)
         attach_facts(res, con, "fee_items_src", "institutions_src", "staff_src" if staff is not None else None)
+    finally:
+        con.close()
+    return res
+
+
+def _run_parquet(region: Path, rs: RuleSet, periods: pa.Table | None, engine: str) -> ReviewResult:
+    """:func:`run_workspace` over a Parquet region on Spark: the rules run on the DataFrames; the facts beside the
+    findings come from the fee lines Spark selects for them (a semi join) and the small name tables."""
+    src, runner = parquet_sources(region, SOURCE_TABLES, engine)
+    res = run(src, rs, runner, periods)
+    res.counts = {"cases": src["cases"].count(), "lines": src["fee_items"].count()}
+    keys = res.findings.select(["case_id", "line_no"]).filter(pc.is_valid(res.findings.column("line_no")))
+    con = duckdb.connect()
+    try:
+        con.register("fee_items_src", runner.semi_join(src["fee_items"], keys))
+        con.register("institutions_src", runner.to_arrow(src["institutions"]))
+        con.register("staff_src", runner.to_arrow(runner.parquet_table(region, "staff").select("staff_id", "name")))
+        attach_facts(res, con, "fee_items_src", "institutions_src", "staff_src")
     finally:
         con.close()
     return res

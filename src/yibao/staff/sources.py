@@ -25,7 +25,7 @@ from yibao.contract.readers import find_file, read_table
 from yibao.contract.schema import REPAIRS, SANCTIONS, STAFF
 from yibao.contract.validate import validate
 from yibao.engine.runner import query_arrow
-from yibao.engine.workspace import DB_FILE
+from yibao.engine.workspace import DB_FILE, is_parquet_region, parquet_region_table
 from yibao.staff.ledger import workspace_events
 from yibao.staff.policy import StaffPolicy, load_policy
 from yibao.staff.rules import EVENTS, derive
@@ -109,6 +109,8 @@ def periods_from_dir(data_dir: Path, pol: StaffPolicy | None = None) -> pa.Table
 def periods_from_workspace(workspace: Path, pol: StaffPolicy | None = None) -> pa.Table:
     """QUALIFICATION_PERIODS of a workspace, opened read-only: its ledger (procedure decisions,
     periods imported from other regions) plus the loaded staff/sanctions/repairs rows."""
+    if is_parquet_region(workspace):  # yibao load --engine spark: the loaded rows (no ledger there)
+        return qualification_periods(parquet_region_events(Path(workspace)), pol)
     db = Path(workspace) / DB_FILE
     if not db.is_file():
         raise MissingData(f"{workspace}: 工作区不存在（先运行 yibao load）")
@@ -118,3 +120,17 @@ def periods_from_workspace(workspace: Path, pol: StaffPolicy | None = None) -> p
     finally:
         con.close()
     return qualification_periods(events, pol)
+
+
+def parquet_region_events(region: Path) -> pa.Table:
+    """The events of a Parquet region (``yibao load --engine spark``): its staff, sanctions and repairs rows, read as
+    :func:`workspace_events` reads a workspace without a ledger (the tables are small: read here)."""
+    con = duckdb.connect()
+    try:
+        for name in ("staff", "sanctions", "repairs"):
+            con.register(f"_{name}", parquet_region_table(region, name))
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}")
+            con.unregister(f"_{name}")
+        return workspace_events(con)
+    finally:
+        con.close()
