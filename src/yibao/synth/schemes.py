@@ -6,14 +6,17 @@ generated before this module existed. With it, a random generator of its own (se
 picks:
 
 - ``inflated_los`` — one general hospital of level ≥ 2 whose clean inpatient stays are kept
-  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too);
+  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too), but
+  never into the person's next case;
 - ``split_admission_doctor`` — at the hospital with the most injected split admissions (another one), one
   physician becomes the attending doctor of every split admission there and of the stay it was split from;
 - ``phantom_patients`` — two other general hospitals of level ≥ 2 share a group of patients with paper stays
   (挂床/虚假住院) at both: for ``PHANTOM_SHARE`` of the region's inpatient stays a year (at least
   ``PHANTOM_MIN`` a year), a genuine stay of an adult patient elsewhere is followed by one copied stay at each of
-  the two hospitals (same diagnosis and length, admitted ``GAP_DAYS`` apart, in the same year), labelled
-  ``phantom_stay`` at case level (their middle days have no fee lines) and both hospitals at institution level;
+  the two hospitals (same diagnosis and length, admitted ``GAP_DAYS`` apart, in the same year), their middle
+  days without fee lines, both hospitals labelled at institution level; a copy is labelled ``phantom_stay`` at
+  case level only when it has at least ``PHANTOM_CASE_MIN_EMPTY_DAYS`` empty middle days (what a case-level
+  review can see; :func:`phantom_case_labels`);
 - ``upcoding_hospital`` — one more general hospital of level ≥ 2 adds a serious secondary diagnosis (a CC/MCC
   that raises the DRG: respiratory failure, shock) without the care to ``UPCODE_SHARE`` of its clean inpatient
   stays, labelled ``upcoding`` at case level too.
@@ -32,6 +35,7 @@ LOS_FACTOR = 2.2
 PHANTOM_SHARE = 0.015  # copied stays per hospital a year, as a share of the region's inpatient stays a year
 PHANTOM_MIN = 10  # ... at least this many a year
 GAP_DAYS = (15, 45)  # days between the genuine stay's discharge and the first copy, and between the copies
+PHANTOM_CASE_MIN_EMPTY_DAYS = 3  # a copy labelled phantom_stay at case level shows at least this many empty days
 UPCODE_SHARE = 0.6
 SCHEME_SALT = 0x5C4E3E5
 LABEL_FILE = "scheme_labels.csv"
@@ -43,10 +47,19 @@ def scheme_rng(seed: int) -> np.random.Generator:
 
 def inflate_los(rng: np.random.Generator, S: dict, hospitals: np.ndarray, inpatient: int, neo: np.ndarray,
                 los_cap: int) -> int:
-    """Lengthen the clean inpatient stays of one hospital; returns its institution number."""
+    """Lengthen the clean inpatient stays of one hospital; returns its institution number. A stay is lengthened
+    at most to the day before the person's next case (a hospital that keeps a patient longer on paper cannot
+    keep one who was admitted or seen elsewhere meanwhile: that would be another pattern, an overlapping stay,
+    and it would hide the readmission of a split admission split from the stay)."""
     h = int(hospitals[rng.integers(0, len(hospitals))])
     m = (S["inst"] == h) & (S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo
-    S["los"][m] = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(S["los"].dtype)
+    order = np.lexsort((S["admit"], S["person"]))
+    nxt = np.full(len(order), np.iinfo(np.int64).max)
+    same = S["person"][order][1:] == S["person"][order][:-1]
+    nxt[order[:-1][same]] = S["admit"][order][1:][same]
+    longer = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(np.int64)
+    room = np.maximum(nxt[m] - 1 - S["admit"][m], S["los"][m])  # never shorter than the stay was
+    S["los"][m] = np.minimum(longer, room).astype(S["los"].dtype)
     return h
 
 
@@ -99,6 +112,18 @@ def phantom_group(rng: np.random.Generator, S: dict, groups: list, inst_level: n
         c["emergency"][:] = 0
         copies.append(c)
     return {k: np.concatenate([S[k]] + [c[k] for c in copies]) for k in S}, (a, b)
+
+
+def phantom_case_labels(S: dict, pattern: int) -> np.ndarray:
+    """The copied stays that keep their case-level label ``phantom_stay``: the case pattern is a stay whose
+    middle days carry no bed, nursing or drug lines (days 2 .. LOS-2 of a copy: LOS-3 days), and only a copy with
+    at least ``PHANTOM_CASE_MIN_EMPTY_DAYS`` such days shows it. A shorter copy is a fabricated stay with nothing
+    in the case to tell it from a real one — a lead-level pattern only (``phantom_patients`` in
+    scheme_labels.csv): its case label is removed (returned: the cases unlabelled). The generator's own
+    ``phantom_stay`` cases (LOS × 2 + 6, ≥ 9 empty days) are never affected."""
+    short = np.flatnonzero((S["pattern"] == pattern) & (S["los"] - 3 < PHANTOM_CASE_MIN_EMPTY_DAYS))
+    S["pattern"][short] = -1
+    return short
 
 
 def upcode_hospital(rng: np.random.Generator, S: dict, cx: dict, hospitals: np.ndarray, avoid: list[int],
