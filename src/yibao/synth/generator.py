@@ -268,8 +268,9 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
         total_w = sum(p.pattern_weights.values())
         want_f = {k: max(1, round(cases * anomaly_rate * v / total_w)) for k, v in p.fault_weights.items()}
         L, parts_cases = an.fault_cases(frng, S, L, w.items.fee_category, want_f, n)
-    if schemes:  # a copied stay too short to show its empty days is a lead-level pattern only
+    if schemes:  # case labels of what a case-level review can see (the data are not changed)
         schemes_mod.phantom_case_labels(S, an.PAT["phantom_stay"])
+        schemes_mod.overlap_labels(S, los_h, INPATIENT, an.PAT["overlapping_stay"], (an.PAT["split_admission"],))
     tables = _tables(w, S, cx, L, money, ins, staff, inst, sanc, rngs[13], p)
     extra = synth_benefit.extend(tables, out_dir, seed, p, first_year + years - 1, benefit=benefit,
                                  out_area=out_of_area)

@@ -6,8 +6,8 @@ generated before this module existed. With it, a random generator of its own (se
 picks:
 
 - ``inflated_los`` — one general hospital of level ≥ 2 whose clean inpatient stays are kept
-  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too), but
-  never into the person's next case;
+  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too); a
+  case admitted during a lengthened stay's paper days is labelled ``overlapping_stay`` (:func:`overlap_labels`);
 - ``split_admission_doctor`` — at the hospital with the most injected split admissions (another one), one
   physician becomes the attending doctor of every split admission there and of the stay it was split from;
 - ``phantom_patients`` — two other general hospitals of level ≥ 2 share a group of patients with paper stays
@@ -47,20 +47,33 @@ def scheme_rng(seed: int) -> np.random.Generator:
 
 def inflate_los(rng: np.random.Generator, S: dict, hospitals: np.ndarray, inpatient: int, neo: np.ndarray,
                 los_cap: int) -> int:
-    """Lengthen the clean inpatient stays of one hospital; returns its institution number. A stay is lengthened
-    at most to the day before the person's next case (a hospital that keeps a patient longer on paper cannot
-    keep one who was admitted or seen elsewhere meanwhile: that would be another pattern, an overlapping stay,
-    and it would hide the readmission of a split admission split from the stay)."""
+    """Lengthen the clean inpatient stays of one hospital; returns its institution number."""
     h = int(hospitals[rng.integers(0, len(hospitals))])
     m = (S["inst"] == h) & (S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo
-    order = np.lexsort((S["admit"], S["person"]))
-    nxt = np.full(len(order), np.iinfo(np.int64).max)
-    same = S["person"][order][1:] == S["person"][order][:-1]
-    nxt[order[:-1][same]] = S["admit"][order][1:][same]
-    longer = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(np.int64)
-    room = np.maximum(nxt[m] - 1 - S["admit"][m], S["los"][m])  # never shorter than the stay was
-    S["los"][m] = np.minimum(longer, room).astype(S["los"].dtype)
+    S["los"][m] = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(S["los"].dtype)
     return h
+
+
+def overlap_labels(S: dict, h: int, inpatient: int, overlap: int, relabel: tuple[int, ...]) -> np.ndarray:
+    """Cases that a lengthened stay of the ``inflated_los`` hospital ``h`` now overlaps: an inpatient stay of the
+    same person admitted before the lengthened stay's (paper) discharge — the split admission split from it, or
+    a stay elsewhere. What a case-level review sees there is an overlapping stay (C03: the later admission), not a
+    readmission after discharge, so such a case with no label or a label in ``relabel`` (split_admission) is
+    labelled ``overlapping_stay``; the data are not changed. Returns the cases relabelled."""
+    n = len(S["admit"])
+    ip = S["setting"] == inpatient
+    order = np.lexsort((np.arange(n), S["admit"], S["person"]))
+    person = S["person"][order]
+    dis = np.where(ip & (S["inst"] == h), S["admit"] + S["los"], 0)[order].astype(np.int64)
+    first = np.r_[True, person[1:] != person[:-1]]
+    grp = np.cumsum(first) - 1
+    run = np.maximum.accumulate(grp * (1 << 24) + dis) - grp * (1 << 24)  # the person's latest h discharge so far
+    prev = np.r_[0, run[:-1]]
+    prev[first] = 0
+    hit = order[(prev > S["admit"][order]) & ip[order]]
+    hit = hit[(S["pattern"][hit] < 0) | np.isin(S["pattern"][hit], relabel)]
+    S["pattern"][hit] = overlap
+    return np.sort(hit)
 
 
 def _year(day: np.ndarray) -> np.ndarray:
