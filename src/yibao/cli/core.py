@@ -62,7 +62,8 @@ def synth(
     with outputs(out_dir) as tmp, RateProgress("synth") as bar:
         summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt, schemes=schemes, benefit=benefit,
-                           out_of_area=out_of_area, vary=vary, faults=faults, progress=lambda table, rows: bar.update(table, rows))
+                           out_of_area=out_of_area, vary=vary, faults=faults,
+                           progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
     for level, inst_id, staff_id, scheme in summary.get("schemes", []):
