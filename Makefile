@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 ## institution's statement) → the same year settled by DRG instead (a policy switch: demo-dip vs demo-drg)
 STANDARDS ?= ../shared/standards/chs-drg-1.1
 demo: $(STAMP)
-	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES) --schemes
+	$(BIN)/yibao synth --out demo-region --seed 1 --cases $(DEMO_CASES) --schemes --faults
 	$(BIN)/yibao load demo-region --workspace yibao-data
 	$(BIN)/yibao summary --workspace yibao-data
 	$(BIN)/yibao budget --policy demo-region/budget_policy.toml --workspace yibao-data --out demo-budget

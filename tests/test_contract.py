@@ -34,7 +34,8 @@ def test_schema_matches_the_binding_contract_columns() -> None:
     assert TABLES["labels"].column("pattern").values == (
         "split_admission", "phantom_stay", "low_standard_admission", "upcoding", "dead_patient",
         "overlapping_stay", "duplicate_charge", "drug_substitution", "uncovered_item", "over_quantity",
-        "restricted_item", "price_over_cap", "amount_mismatch", "suspended_staff")
+        "restricted_item", "price_over_cap", "amount_mismatch", "suspended_staff",
+        "no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch")
 
 
 def test_code_patterns_by_hand() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,32 @@ def test_every_scheme_in_the_top_10_of_its_level(region, year: int, tmp_path: Pa
     assert p10["doctor"]["hits"] == 1
     model = {m["feature"]: m["computed"] for m in res.model}
     assert model["shared_patients"] == "是" and model["cc_mcc_share"] == "否" and model["findings_per100"] == "否"
+
+
+def test_case_labels_of_the_schemes_are_what_a_case_review_can_see(region) -> None:
+    """A phantom_patients copy keeps its case label phantom_stay only with ≥ 3 empty middle days (LOS ≥ 6); a
+    case admitted while a stretched stay of the inflated_los hospital is still open on paper is labelled
+    overlapping_stay (never split_admission, which needs a discharge before the readmission)."""
+    d, _ = region
+    sch = {x["scheme"]: x["institution_id"] for x in read(d / "scheme_labels.csv")}
+    phantom_h = {x["institution_id"] for x in read(d / "scheme_labels.csv") if x["scheme"] == "phantom_patients"}
+    lab = {x["case_id"]: x["pattern"] for x in read(d / "labels.csv")}
+    cases = [c for c in read(d / "cases.csv") if c["setting"] == "inpatient"]
+    los = {c["case_id"]: (date.fromisoformat(c["discharge_date"]) - date.fromisoformat(c["admit_date"])).days
+           for c in cases}
+    at_phantom = [c["case_id"] for c in cases if c["institution_id"] in phantom_h and lab.get(c["case_id"]) == "phantom_stay"]
+    assert at_phantom and all(los[c] >= 6 for c in at_phantom)
+    by_person = defaultdict(list)
+    for c in cases:
+        by_person[c["person_id"]].append(c)
+    inside = set()
+    for stays in by_person.values():
+        for a in stays:
+            if a["institution_id"] != sch["inflated_los"]:
+                continue
+            for b in stays:
+                if b is not a and a["admit_date"] < b["admit_date"] < a["discharge_date"]:
+                    inside.add(b["case_id"])
+    assert inside and all(lab.get(c) == "overlapping_stay" or lab.get(c) not in (None, "split_admission")
+                          for c in inside)
+    assert sum(lab.get(c) == "overlapping_stay" for c in inside) >= 1

@@ -187,14 +187,18 @@ def test_repeated_surcharge_and_unbundled_items(tmp_path):
 
 
 def test_low_standard_admission_learned_from_the_region(tmp_path):
-    """C06 (with a region's smaller thresholds): J06 is outpatient care here (60 of 64 cases ≥ 90 %), the region's inpatient peers
-    (stays of ≥ 5 days) cost 10 000.00 at the median, and J06 has no peers of its own, so a short stay costs at most
-    45 % of it (4 500.00)."""
+    """C06 (with a region's smaller thresholds): J06 is outpatient care here — of its 60 outpatient visits and its 4
+    inpatient peers (stays of ≥ 5 days), 60 of 64 = 93.8 % ≥ 90 % are outpatient; its short stays (the ones the rule
+    looks at) do not count —, the region's inpatient peers (stays of ≥ 5 days) cost 10 000.00 at the median, and
+    J06 has too few peers of its own (4 < 5), so a short stay costs at most 45 % of it (4 500.00)."""
     r = Region()
     for i in range(60):
         r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
     for i in range(3):
         r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
+               daily=False, total="10000.00")
+    for i in range(3):  # J06's own peers, as dear as the region's
+        r.case(f"JPEER{i}", person="K06", dx="J06.900", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
                daily=False, total="10000.00")
     r.case("MINOR", dx="J06.900", admit="2024-07-01", discharge="2024-07-03", daily=False, total="4500.00")
     r.case("DEAR", dx="J06.900", admit="2024-08-01", discharge="2024-08-03", daily=False, total="4500.01")
@@ -202,13 +206,57 @@ def test_low_standard_admission_learned_from_the_region(tmp_path):
            procedures=["47.0100"])
     r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")  # 5 days
     ov = tmp_path / "local.toml"
-    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 3\nmin_outpatient_share = "0.90"\n',
+    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 5\nmin_outpatient_share = "0.90"\n',
                   encoding="utf-8")
     f = review(r, "C06", override=ov)
     assert ids(f) == ["MINOR"]
-    assert ("所属类别在本区 93.8% 的就诊为门诊，本次住院 2 天、总费用 4500.00 元，不高于全区住院病例费用中位数 "
-            "10000.00 元的 45%") in f[0]["message"]
+    assert ("主要诊断 J06.900 所属类别在本区门诊与 5 天以上住院的就诊中 93.8% 为门诊，本次住院 2 天、总费用 4500.00 元，"
+            "不高于全区住院病例费用中位数 10000.00 元的 45%") in f[0]["message"]
     # 60 of 64 is below 95 %: a category the region does not treat as outpatient care is not flagged
-    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 3\nmin_outpatient_share = "0.95"\n',
+    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 5\nmin_outpatient_share = "0.95"\n',
                   encoding="utf-8")
     assert review(r, "C06", override=ov) == []
+
+
+def test_low_standard_admissions_do_not_make_their_category_look_like_inpatient_care(tmp_path):
+    """The share is learned without the short stays: 40 short cheap J06 stays beside 60 outpatient visits (and 4
+    peers) are still a category treated as outpatient care (60 of 64), not one that is 60 % outpatient (60 of
+    104). The more a region admits such patients, the more of them the rule finds — whatever the region's size."""
+    r = Region()
+    for i in range(60):
+        r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
+    for i in range(3):
+        r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
+               daily=False, total="10000.00")
+        r.case(f"JPEER{i}", person="K06", dx="J06.900", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
+               daily=False, total="10000.00")
+    r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")
+    for i in range(40):
+        r.case(f"SHORT{i:02d}", person=f"S{i:02d}", dx="J06.900", admit="2024-07-01", discharge="2024-07-03",
+               daily=False, total="1200.00")
+    ov = tmp_path / "local.toml"
+    ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 5\n', encoding="utf-8")
+    f = review(r, "C06", override=ov)
+    assert ids(f) == [f"SHORT{i:02d}" for i in range(40)]
+    assert "所属类别在本区门诊与 5 天以上住院的就诊中 93.8% 为门诊" in f[0]["message"]
+
+
+def test_a_symptom_seen_only_in_short_stays_counts_as_outpatient_care(tmp_path):
+    """R42 (dizziness) seen only as 60 short stays: with no outpatient visit and no peer nothing is learned about
+    the category (0 < min_category_cases), and a symptom or sign without any longer stay counts as outpatient
+    care — however many such stays the region has (before, 60 stays ≥ 50 made a learned share of 0 %)."""
+    r = Region()
+    for i in range(3):
+        r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
+               daily=False, total="10000.00")
+    for i in range(60):
+        r.case(f"R{i:02d}", person=f"S{i:02d}", dx="R42.x00", admit="2024-07-01", discharge="2024-07-02",
+               daily=False, total="800.00")
+    r.case("LONG", person="S99", dx="R51.x00", admit="2024-07-01", discharge="2024-07-08", daily=False,
+           total="800.00")
+    r.case("HEADACHE", person="S98", dx="R51.x00", admit="2024-08-01", discharge="2024-08-02", daily=False,
+           total="800.00")  # R51 has a stay of 7 days: not a symptom the region never keeps in hospital
+    f = review(r, "C06")
+    assert ids(f) == [f"R{i:02d}" for i in range(60)]
+    assert ("主要诊断 R42.x00 为症状体征，所属类别在本区门诊 0 例、无 5 天以上住院（病例过少，按门诊诊疗），本次住院 1 天"
+            in f[0]["message"])

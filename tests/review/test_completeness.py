@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 
 from yibao.contract.standards import empty_cc_tables
+from yibao.engine.loading import load_region
 from yibao.engine.runner import LocalRunner
+from yibao.review.evaluation import evaluate, read_labels
 from yibao.review.ruleset import load_rules
 from yibao.review.rulesql import build_pipeline
-from yibao.review.run import run
+from yibao.review.run import run, run_workspace
+from yibao.synth import generate
 
 from .builder import Region, review
 
@@ -116,3 +120,41 @@ def test_a_case_whose_lines_sit_in_another_partition_is_not_missing_its_lines():
     whole = run(t, rs, periods=periods).findings.to_pylist()
     assert [(x["case_id"], x["rule_id"]) for x in whole] == [("B", "C32"), ("NONE", "C31")]
 
+
+
+def test_the_generators_completeness_faults_are_what_c31_to_c33_find(tmp_path):
+    """``synth --faults`` (3 000 cases, seed 3): each labelled fault is exactly one finding of its rule and no
+    other case is flagged (recall and precision 1); the faults are what their labels say in the files — no
+    line at all, one lab or exam line missing from the sum, self_pay moved so that the parts miss the total."""
+    region, ws = tmp_path / "region", tmp_path / "ws"
+    summary = generate(region, 3, 3000, faults=True)
+    assert {k: summary["labels"][k] for k in ("no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch")} \
+        == {"no_fee_lines": 4, "lines_total_mismatch": 4, "payment_parts_mismatch": 4}
+    load_region(region, ws)
+    rs = load_rules()
+    res = run_workspace(ws, rs)
+    ev = {r["pattern"]: r for r in evaluate(res.findings, read_labels(region / "labels.csv"), rs).to_pylist()}
+    for pat, rule in (("no_fee_lines", "C31"), ("lines_total_mismatch", "C32"), ("payment_parts_mismatch", "C33")):
+        assert (ev[pat]["rules"], ev[pat]["labelled"], ev[pat]["flagged"], ev[pat]["true_positive"]) == (rule, 4, 4, 4)
+    con = duckdb.connect()
+    q = f"""
+        WITH c AS (SELECT * FROM read_csv('{region}/cases.csv', all_varchar=true)),
+        l AS (SELECT case_id, pattern FROM read_csv('{region}/labels.csv')),
+        f AS (SELECT case_id, count(*) AS n, sum(CAST(amount AS DECIMAL(18,2))) AS s
+              FROM read_csv('{region}/fee_items.csv', all_varchar=true) GROUP BY case_id)
+        SELECT l.pattern, count(*), count(f.case_id),
+               count(*) FILTER (WHERE f.s IS NOT NULL AND f.s < CAST(c.total_cost AS DECIMAL(18,2))),
+               count(*) FILTER (WHERE CAST(c.fund_paid AS DECIMAL(18,2)) + CAST(c.self_pay AS DECIMAL(18,2))
+                                      + CAST(c.out_of_pocket_excluded AS DECIMAL(18,2))
+                                      <> CAST(c.total_cost AS DECIMAL(18,2)))
+        FROM l JOIN c USING (case_id) LEFT JOIN f USING (case_id)
+        WHERE l.pattern IN ('no_fee_lines', 'lines_total_mismatch', 'payment_parts_mismatch')
+        GROUP BY l.pattern ORDER BY l.pattern"""
+    # (pattern, cases, cases with lines, lines summing below the total, parts not making the total)
+    assert con.sql(q).fetchall() == [("lines_total_mismatch", 4, 4, 4, 0), ("no_fee_lines", 4, 0, 0, 0),
+                                     ("payment_parts_mismatch", 4, 4, 0, 4)]
+
+
+def test_without_faults_the_region_has_none(tmp_path):
+    summary = generate(tmp_path, 3, 300)  # the option is off by default: no fault, no count of one
+    assert not {"no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch"} & set(summary["labels"])

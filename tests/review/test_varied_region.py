@@ -3,7 +3,9 @@ synthetic region and on a varied one (``synth --vary``: another catalogue — co
 a cap —, drugs billed below their caps, other diagnoses for the low-standard admissions), which the rules never
 saw: recall ≥ 0.95 and precision ≥ 0.90 for every pattern. The varied region's upcoding uses other complications
 with other accompanying items (yibao.synth.vary.COMPLICATIONS): C07 finds them through what it learns, with the
-CHS-DRG complication tables (without them C07 judges the evidence table only and says so)."""
+CHS-DRG complication tables (without them C07 judges the evidence table only and says so). Both regions carry the
+completeness faults of the settlement list (``synth --faults``: no fee lines, lines that do not add up, payment
+parts that do not add up; rules C31-C33)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ CASES = 20_000
 def _review(tmp_path, vary):
 
     region = tmp_path / "region"
-    generate(region, 5, CASES, vary=vary)
+    generate(region, 5, CASES, vary=vary, faults=True)
     ws = tmp_path / "ws"
     load_region(region, ws)
     rs = load_rules()
@@ -37,7 +39,9 @@ def _review(tmp_path, vary):
 @pytest.mark.parametrize("vary", [None, 1])
 def test_every_pattern_found_with_the_shipped_parameters(tmp_path, vary):
     ev, res = _review(tmp_path, vary)
-    assert len(ev) == 14
+    assert len(ev) == 17
+    assert {p: ev[p]["labelled"] for p in ("no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch")} == \
+        {"no_fee_lines": 25, "lines_total_mismatch": 25, "payment_parts_mismatch": 25}
     if not res.standards:  # without the CHS-DRG tables the varied upcoding cannot be found, and the run says so
         assert res.notes == [FALLBACK_NOTE]
         if vary is not None:

@@ -45,6 +45,9 @@ def synth(
     out_of_area: bool = typer.Option(False, "--out-of-area",
                                      help="另生成异地就医：外地机构与就医地目录、异地直接结算病例、备案与零星报销（含 "
                                      "--benefit）"),
+    faults: bool = typer.Option(False, "--faults",
+                                help="另注入结算清单完整性错误（只传总费用无明细、明细合计与总额不符、支付构成不符），"
+                                "按病例标注；缺省不注入"),
 ) -> None:
     """生成合成统筹区数据（合同格式 + labels.csv）。"""
     from yibao.contract.standards import find_standards
@@ -55,10 +58,13 @@ def synth(
         _fail(f"{standards}: 不是 CHS-DRG 标准目录（缺少 diagnoses.csv）")
     if vary is None:  # the default region's manifest stays byte-identical to the one before --vary existed
         get_current_context().params.pop("vary", None)
+    if not faults:  # likewise for --faults
+        get_current_context().params.pop("faults", None)
     with outputs(out_dir) as tmp, RateProgress("synth") as bar:
         summary = generate(tmp, seed, cases, standards_dir=std, anomaly_rate=anomaly_rate,
                            first_year=first_year, years=years, fmt=fmt, schemes=schemes, benefit=benefit,
-                           out_of_area=out_of_area, vary=vary, progress=lambda table, rows: bar.update(table, rows))
+                           out_of_area=out_of_area, vary=vary, faults=faults,
+                           progress=lambda table, rows: bar.update(table, rows))
     for name, n in summary["tables"].items():
         out.print(f"{name:<13} {n:>12,} 行")
     for level, inst_id, staff_id, scheme in summary.get("schemes", []):

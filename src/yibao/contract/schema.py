@@ -528,6 +528,7 @@ LABELS = Table(
             "split_admission", "phantom_stay", "low_standard_admission", "upcoding", "dead_patient",
             "overlapping_stay", "duplicate_charge", "drug_substitution", "uncovered_item",
             "over_quantity", "restricted_item", "price_over_cap", "amount_mismatch", "suspended_staff",
+            "no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch",
         )),
     ),
     key=("case_id", "pattern"),

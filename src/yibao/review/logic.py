@@ -935,11 +935,12 @@ def _low_standard_admission(p, f):
 
 
 @set_logic("low_standard_learned", PERSON, """
-        WITH p AS (SELECT * FROM review_dx_profiles),
+        WITH p AS (SELECT *, n_outpatient + n_peers AS n_base FROM review_dx_profiles),
         region AS (SELECT peer_median_cost FROM p WHERE dx_cat = '*'),
         s AS (
             SELECT c.case_id, c.principal_dx, CAST(c.discharge_date - c.admit_date AS INTEGER) AS los, c.total_cost,
-                   c.fund_paid, p.n_outpatient, p.n_cases,
+                   c.fund_paid, p.n_outpatient, p.n_base,
+                   p.n_base >= ${min_category_cases} AS learned,
                    CASE WHEN p.n_peers >= ${min_peers} THEN p.peer_median_cost ELSE region.peer_median_cost END
                        AS peer_cost,
                    CASE WHEN p.n_peers >= ${min_peers} THEN '同类诊断住院病例' ELSE '全区住院病例' END AS peer_zh,
@@ -955,19 +956,25 @@ def _low_standard_admission(p, f):
                                 AND list_contains(list_transform(c.dx_list[2:], lambda d: left(d, 3)), q.dx_cat)
                                 AND q.n_any >= ${min_category_cases}
                                 AND q.n_any_outpatient < q.n_any * ${serious_max_outpatient_share})
-              AND (p.n_cases >= ${min_category_cases} AND p.n_outpatient >= p.n_cases * ${min_outpatient_share}
-                   OR p.n_cases < ${min_category_cases} AND p.n_peers = 0
+              AND (p.n_base >= ${min_category_cases} AND p.n_outpatient >= p.n_base * ${min_outpatient_share}
+                   OR p.n_base < ${min_category_cases} AND p.n_peers = 0
                       AND len(list_filter(${symptom_prefixes}, lambda x: starts_with(c.principal_dx, x))) > 0))
         SELECT case_id, principal_dx, los, total_cost, peer_zh, peer_cost,
                CAST(cost_ratio * 100 AS INTEGER) AS ratio_pct,
-               CAST(CAST((n_outpatient * 2000 + n_cases) // (2 * n_cases) AS DECIMAL(18,0)) * 0.1 AS DECIMAL(18,1))
-                   AS outpatient_pct,
+               CASE WHEN learned
+                    THEN concat('所属类别在本区门诊与 ', ${peer_min_los_days}, ' 天以上住院的就诊中 ',
+                                CAST(CAST(CAST((n_outpatient * 2000 + n_base) // (2 * greatest(n_base, 1)) AS DECIMAL(18,0))
+                                          * 0.1 AS DECIMAL(18,1)) AS VARCHAR), '% 为门诊')
+                    ELSE concat('为症状体征，所属类别在本区门诊 ', n_outpatient, ' 例、无 ', ${peer_min_los_days},
+                                ' 天以上住院（病例过少，按门诊诊疗）') END AS dx_basis,
                fund_paid AS amount
         FROM s WHERE peer_cost IS NOT NULL AND total_cost <= peer_cost * cost_ratio
     """, "an inpatient stay for a diagnosis category the region treats as outpatient care (share of the category's "
-         "cases that are outpatient, learned: review_dx_profiles), short, cheap against the category's inpatient "
-         "peers (else the region's), no procedure, no serious secondary diagnosis (one whose category the region treats "
-         "mostly as inpatient care), discharged home, not an emergency")
+         "visits that are outpatient among its outpatient visits and its inpatient peers — the short stays the rule "
+         "looks at are left out, so that many of them cannot make themselves look normal —, learned: "
+         "review_dx_profiles), short, cheap against the category's inpatient peers (else the region's), no "
+         "procedure, no serious secondary diagnosis (one whose category the region treats mostly as inpatient "
+         "care), discharged home, not an emergency")
 def _low_standard_learned(p, f):
     c = f.case
     if c["setting"] != "inpatient" or c["emergency"] or c["principal_dx"] is None:
@@ -981,8 +988,9 @@ def _low_standard_learned(p, f):
                    and q["n_any_outpatient"] < q["n_any"] * dec(p["serious_max_outpatient_share"])
                    for d in c["dx_list"][1:])):
         return []
-    enough = prof["n_cases"] >= int(p["min_category_cases"])
-    if not ((enough and prof["n_outpatient"] >= prof["n_cases"] * dec(p["min_outpatient_share"]))
+    base = prof["n_outpatient"] + prof["n_peers"]  # outpatient visits and inpatient peers: no short stay
+    enough = base >= int(p["min_category_cases"])
+    if not ((enough and prof["n_outpatient"] >= base * dec(p["min_outpatient_share"]))
             or (not enough and prof["n_peers"] == 0
                 and any(c["principal_dx"].startswith(x) for x in p["symptom_prefixes"]))):
         return []
@@ -991,11 +999,15 @@ def _low_standard_learned(p, f):
     ratio = dec(p["max_cost_ratio"] if own else p["max_cost_ratio_region"])
     if peer is None or not c["total_cost"] <= peer * ratio:
         return []
-    pct = (Decimal((prof["n_outpatient"] * 2000 + prof["n_cases"]) // (2 * prof["n_cases"])) / 10).quantize(Decimal("0.1"))
+    days = int(p["peer_min_los_days"])
+    if enough:
+        pct = (Decimal((prof["n_outpatient"] * 2000 + base) // (2 * max(base, 1))) / 10).quantize(Decimal("0.1"))
+        basis = f"所属类别在本区门诊与 {days} 天以上住院的就诊中 {pct}% 为门诊"
+    else:
+        basis = f"为症状体征，所属类别在本区门诊 {prof['n_outpatient']} 例、无 {days} 天以上住院（病例过少，按门诊诊疗）"
     return [(None, c["fund_paid"], {"principal_dx": c["principal_dx"], "los": los, "total_cost": c["total_cost"],
                                     "peer_zh": "同类诊断住院病例" if own else "全区住院病例", "peer_cost": peer,
-                                    "ratio_pct": int(ratio * 100),
-                                    "outpatient_pct": pct})]
+                                    "ratio_pct": int(ratio * 100), "dx_basis": basis})]
 
 
 @set_logic("suspended_attending", PERSON, f"""

@@ -7,7 +7,8 @@ person's death_date), ``low_standard_admission`` (a 1-3 day stay for a listed mi
 change a clean case before its lines exist (``phantom_stay``: a stretched stay whose middle days carry no bed,
 nursing or drug lines; ``upcoding``: a serious secondary diagnosis without oxygen/ventilation/ICU lines). Line
 patterns change or add one fee line of a clean case. ``suspended_staff`` lives in :mod:`yibao.synth.sanctions`.
-Only the injected case is labelled (one pattern per case).
+Only the injected case is labelled (one pattern per case). Completeness faults (``--faults``, off by default:
+a case with no fee lines, lines that do not add up, payment parts that do not add up) are :func:`fault_cases`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from yibao.contract.schema import LABEL_PATTERNS
-from yibao.synth.cases import INPATIENT, World
+from yibao.synth.cases import INPATIENT, PHARMACY, World
 from yibao.synth.lines import ItemArrays, finish_lines
 from yibao.synth.vary import CARRIERS_PER_UPCODED, substitute_prices, upcoding_lists
 
@@ -307,6 +308,49 @@ def vary_upcoding_lines(w: World, ia: ItemArrays, S: dict, cx: dict, L: dict, pl
     new = finish_lines(ia, S, cx, case, item, w.items.typical_qty[item].astype(np.int64), day, staff, rng, factor_pct)
     merged = {key: np.concatenate([L[key], new[key]]) for key in L}
     return resort(ia, merged)
+
+
+FAULTS = ("no_fee_lines", "lines_total_mismatch", "payment_parts_mismatch")
+FAULT_LINE_CATEGORIES = ("lab", "exam")  # a left-out line no other rule reads (not a bed, nursing or drug day)
+
+
+def fault_cases(rng: np.random.Generator, S: dict, L: dict, fee_category: np.ndarray, want: dict[str, int],
+                n_cases: int) -> tuple[dict, np.ndarray]:
+    """Completeness faults of the settlement list (``yibao synth --faults``; seed 004 五), on clean inpatient or
+    outpatient cases with a total: ``no_fee_lines`` (every line of the case left out: the totals sent alone),
+    ``lines_total_mismatch`` (one lab or exam line left out of a case with more lines: the lines add up to less
+    than ``total_cost``), ``payment_parts_mismatch`` (the cases whose ``self_pay`` the caller moves, returned).
+    Sets ``S['pattern']``; returns the lines without the left-out ones and the cases of the third fault."""
+    case = L["case"]
+    n_lines = np.bincount(case, minlength=n_cases)
+    free = (S["pattern"] < 0) & (S["anchor"] < 0) & (S["setting"] != PHARMACY) & (n_lines > 0)
+    # no_fee_lines
+    gone = pick_cases(rng, free, want.get("no_fee_lines", 0))
+    free[gone] = False
+    S["pattern"][gone] = PAT["no_fee_lines"]
+    drop = np.isin(case, gone)
+    # lines_total_mismatch: one lab or exam line of a case with at least two lines
+    cand = np.flatnonzero(np.isin(fee_category[L["item"]], FAULT_LINE_CATEGORIES) & (n_lines[case] >= 2)
+                          & (L["amount"] > 0))
+    ln = _one_line_per_case(rng, L, cand, free, want.get("lines_total_mismatch", 0))
+    free[case[ln]] = False
+    S["pattern"][case[ln]] = PAT["lines_total_mismatch"]
+    drop[ln] = True
+    # payment_parts_mismatch
+    parts = pick_cases(rng, free, want.get("payment_parts_mismatch", 0))
+    S["pattern"][parts] = PAT["payment_parts_mismatch"]
+    keep = np.flatnonzero(~drop)
+    return {k: v[keep] for k, v in L.items()}, np.sort(parts)
+
+
+def move_self_pay(rng: np.random.Generator, self_pay: np.ndarray, cases: np.ndarray) -> np.ndarray:
+    """``self_pay`` (fen) of ``cases`` moved by 1-5000 fen up or down (never below 0): the payment parts no longer
+    add up to ``total_cost``."""
+    out = self_pay.copy()
+    delta = rng.integers(1, 5001, len(cases))
+    down = (rng.random(len(cases)) < 0.5) & (out[cases] >= delta)
+    out[cases] = out[cases] + np.where(down, -delta, delta)
+    return out
 
 
 def resort(ia: ItemArrays, L: dict) -> dict:

@@ -85,7 +85,7 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
              anomaly_rate: float = 0.02, first_year: int = 2023, years: int = 3, fmt: str = "csv",
              progress: Callable[[str, int], None] | None = None, params: SynthParams | None = None,
              schemes: bool = False, benefit: bool = False, out_of_area: bool = False,
-             vary: int | None = None) -> dict:
+             vary: int | None = None, faults: bool = False) -> dict:
     """Write a synthetic region of about ``cases`` settled cases to ``out_dir``; returns a summary.
 
     ``standards_dir``: a CHS-DRG 1.1 table folder; when given, a long tail of clinical groups is drawn from its
@@ -96,6 +96,8 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
     patterns from another random stream (:mod:`yibao.synth.vary`; None: the default region, byte for byte).
     ``benefit`` / ``out_of_area``: book ``fund_paid`` by a benefit policy written
     beside the region, with labelled booking errors / add out-of-area care (:mod:`yibao.synth.benefit`).
+    ``faults``: also inject the completeness faults of the settlement list, labelled per case
+    (:func:`yibao.synth.anomalies.fault_cases`; a random stream of their own, off: the region is unchanged).
     """
     t0 = time.perf_counter()
     if cases < 100:
@@ -264,13 +266,25 @@ def generate(out_dir: Path, seed: int, cases: int, *, standards_dir: Path | None
 
     # --- settlement and files --------------------------------------------------------------------------------
     money = settle(w, S, cx, L, ins.employee[S["person"]], n)
+    if faults:  # after the settlement: the totals are those of the whole list, the lines are not all sent
+        frng = np.random.default_rng(np.random.SeedSequence([seed, 4004]))
+        total_w = sum(p.pattern_weights.values())
+        want_f = {k: max(1, round(cases * anomaly_rate * v / total_w)) for k, v in p.fault_weights.items()}
+        L, parts_cases = an.fault_cases(frng, S, L, w.items.fee_category, want_f, n)
+    if schemes:  # case labels of what a case-level review can see (the data are not changed)
+        schemes_mod.phantom_case_labels(S, an.PAT["phantom_stay"])
+        schemes_mod.overlap_labels(S, los_h, INPATIENT, an.PAT["overlapping_stay"], (an.PAT["split_admission"],))
     tables = _tables(w, S, cx, L, money, ins, staff, inst, sanc, rngs[13], p)
     extra = synth_benefit.extend(tables, out_dir, seed, p, first_year + years - 1, benefit=benefit,
                                  out_area=out_of_area)
+    if faults:  # after any benefit booking, which would put the parts right again
+        tables["cases"]["self_pay"] = an.move_self_pay(frng, np.asarray(tables["cases"]["self_pay"], np.int64),
+                                                       parts_cases)
     rows = {}
     for name, cols in tables.items():
         rows[name] = write_table(out_dir, name, cols, fmt, progress)
-    labels = {pat: int((S["pattern"] == i).sum()) for i, pat in enumerate(LABEL_PATTERNS)}
+    labels = {pat: int((S["pattern"] == i).sum()) for i, pat in enumerate(LABEL_PATTERNS)
+              if faults or pat not in an.FAULTS}
     scheme_rows: list[tuple[str, str, str, str]] = []
     if schemes:
         scheme_rows.append(("institution", inst.id[los_h].as_py(), "", "inflated_los"))

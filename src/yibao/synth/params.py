@@ -153,6 +153,12 @@ class SynthParams:
         "dead_patient": 0.6, "overlapping_stay": 0.6, "duplicate_charge": 1.2, "drug_substitution": 1.0,
         "uncovered_item": 1.0, "over_quantity": 1.2, "restricted_item": 1.2, "price_over_cap": 1.0,
         "amount_mismatch": 0.8, "suspended_staff": 0.6})
+    # Completeness faults of the settlement list (yibao synth --faults; seed 004 五), weights on the same scale as
+    # pattern_weights (a weight of 1.0 is as many cases as split_admission): a case sent with its totals and no
+    # fee line, a case whose lines do not add up to its total (one lab or exam line left out), a case whose
+    # payment parts do not add up (self_pay off by 0.01-50.00 yuan).
+    fault_weights: dict = field(default_factory=lambda: {
+        "no_fee_lines": 0.8, "lines_total_mismatch": 0.8, "payment_parts_mismatch": 0.8})
     readmit_window_days: int = 15  # split_admission: readmission within this many days of discharge
     # Sanctions (人员记分): count per staff member, points bands (医保发〔2024〕23号: 1-3, 4-6, 7-9, 10-12).
     sanctions_per_staff: float = 0.08

@@ -6,14 +6,17 @@ generated before this module existed. With it, a random generator of its own (se
 picks:
 
 - ``inflated_los`` — one general hospital of level ≥ 2 whose clean inpatient stays are kept
-  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too);
+  ``LOS_FACTOR`` times longer (the fee lines follow: more bed days, nursing, drugs, so the cost rises too); a
+  case admitted during a lengthened stay's paper days is labelled ``overlapping_stay`` (:func:`overlap_labels`);
 - ``split_admission_doctor`` — at the hospital with the most injected split admissions (another one), one
   physician becomes the attending doctor of every split admission there and of the stay it was split from;
 - ``phantom_patients`` — two other general hospitals of level ≥ 2 share a group of patients with paper stays
   (挂床/虚假住院) at both: for ``PHANTOM_SHARE`` of the region's inpatient stays a year (at least
   ``PHANTOM_MIN`` a year), a genuine stay of an adult patient elsewhere is followed by one copied stay at each of
-  the two hospitals (same diagnosis and length, admitted ``GAP_DAYS`` apart, in the same year), labelled
-  ``phantom_stay`` at case level (their middle days have no fee lines) and both hospitals at institution level;
+  the two hospitals (same diagnosis and length, admitted ``GAP_DAYS`` apart, in the same year), their middle
+  days without fee lines, both hospitals labelled at institution level; a copy is labelled ``phantom_stay`` at
+  case level only when it has at least ``PHANTOM_CASE_MIN_EMPTY_DAYS`` empty middle days (what a case-level
+  review can see; :func:`phantom_case_labels`);
 - ``upcoding_hospital`` — one more general hospital of level ≥ 2 adds a serious secondary diagnosis (a CC/MCC
   that raises the DRG: respiratory failure, shock) without the care to ``UPCODE_SHARE`` of its clean inpatient
   stays, labelled ``upcoding`` at case level too.
@@ -32,6 +35,7 @@ LOS_FACTOR = 2.2
 PHANTOM_SHARE = 0.015  # copied stays per hospital a year, as a share of the region's inpatient stays a year
 PHANTOM_MIN = 10  # ... at least this many a year
 GAP_DAYS = (15, 45)  # days between the genuine stay's discharge and the first copy, and between the copies
+PHANTOM_CASE_MIN_EMPTY_DAYS = 3  # a copy labelled phantom_stay at case level shows at least this many empty days
 UPCODE_SHARE = 0.6
 SCHEME_SALT = 0x5C4E3E5
 LABEL_FILE = "scheme_labels.csv"
@@ -48,6 +52,28 @@ def inflate_los(rng: np.random.Generator, S: dict, hospitals: np.ndarray, inpati
     m = (S["inst"] == h) & (S["setting"] == inpatient) & (S["pattern"] < 0) & ~neo
     S["los"][m] = np.clip(np.rint(S["los"][m] * LOS_FACTOR), 1, los_cap).astype(S["los"].dtype)
     return h
+
+
+def overlap_labels(S: dict, h: int, inpatient: int, overlap: int, relabel: tuple[int, ...]) -> np.ndarray:
+    """Cases that a lengthened stay of the ``inflated_los`` hospital ``h`` now overlaps: an inpatient stay of the
+    same person admitted before the lengthened stay's (paper) discharge — the split admission split from it, or
+    a stay elsewhere. What a case-level review sees there is an overlapping stay (C03: the later admission), not a
+    readmission after discharge, so such a case with no label or a label in ``relabel`` (split_admission) is
+    labelled ``overlapping_stay``; the data are not changed. Returns the cases relabelled."""
+    n = len(S["admit"])
+    ip = S["setting"] == inpatient
+    order = np.lexsort((np.arange(n), S["admit"], S["person"]))
+    person = S["person"][order]
+    dis = np.where(ip & (S["inst"] == h), S["admit"] + S["los"], 0)[order].astype(np.int64)
+    first = np.r_[True, person[1:] != person[:-1]]
+    grp = np.cumsum(first) - 1
+    run = np.maximum.accumulate(grp * (1 << 24) + dis) - grp * (1 << 24)  # the person's latest h discharge so far
+    prev = np.r_[0, run[:-1]]
+    prev[first] = 0
+    hit = order[(prev > S["admit"][order]) & ip[order]]
+    hit = hit[(S["pattern"][hit] < 0) | np.isin(S["pattern"][hit], relabel)]
+    S["pattern"][hit] = overlap
+    return np.sort(hit)
 
 
 def _year(day: np.ndarray) -> np.ndarray:
@@ -99,6 +125,18 @@ def phantom_group(rng: np.random.Generator, S: dict, groups: list, inst_level: n
         c["emergency"][:] = 0
         copies.append(c)
     return {k: np.concatenate([S[k]] + [c[k] for c in copies]) for k in S}, (a, b)
+
+
+def phantom_case_labels(S: dict, pattern: int) -> np.ndarray:
+    """The copied stays that keep their case-level label ``phantom_stay``: the case pattern is a stay whose
+    middle days carry no bed, nursing or drug lines (days 2 .. LOS-2 of a copy: LOS-3 days), and only a copy with
+    at least ``PHANTOM_CASE_MIN_EMPTY_DAYS`` such days shows it. A shorter copy is a fabricated stay with nothing
+    in the case to tell it from a real one — a lead-level pattern only (``phantom_patients`` in
+    scheme_labels.csv): its case label is removed (returned: the cases unlabelled). The generator's own
+    ``phantom_stay`` cases (LOS × 2 + 6, ≥ 9 empty days) are never affected."""
+    short = np.flatnonzero((S["pattern"] == pattern) & (S["los"] - 3 < PHANTOM_CASE_MIN_EMPTY_DAYS))
+    S["pattern"][short] = -1
+    return short
 
 
 def upcode_hospital(rng: np.random.Generator, S: dict, cx: dict, hospitals: np.ndarray, avoid: list[int],
