@@ -31,10 +31,8 @@ print(json.dumps({"peak": pa.default_memory_pool().max_memory(),
 
 
 def load_with_block(region: Path, ws: Path, block: int) -> dict:
-    """Load in a fresh process (the Arrow pool's peak is per process) with CSV batches of ``block`` bytes, every
-    file through Arrow's streaming reader (a plain CSV file is otherwise read by DuckDB: test_load_plain.py)."""
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "YIBAO_LOAD_READER": "arrow"}
+    """Load in a fresh process (the Arrow pool's peak is per process) with CSV batches of ``block`` bytes."""
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     r = subprocess.run([sys.executable, "-c", LOAD, str(region), str(ws), str(block)], capture_output=True,
                        text=True, env=env)
     assert r.returncode == 0, r.stderr

@@ -250,40 +250,8 @@ def detect_encoding(path: Path) -> str:
     )
 
 
-def _utf8_valid(path: Path) -> bool:
-    """Whether the whole file is valid UTF-8, checked by Arrow's validator (no Python string is built).
-
-    The file is cut after a line end (0x0A never occurs inside a multi-byte character), so no character is
-    split between two pieces. Only the answer "valid" is used: an invalid file is decoded by Python's strict
-    decoder to find the byte offset of the error (:func:`_first_undecodable`).
-    """
-    carry = b""
-    with path.open("rb") as f:
-        while True:
-            chunk = f.read(_CHUNK)
-            if not chunk:
-                piece, carry = carry, b""
-            else:
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    carry += chunk
-                    continue
-                piece, carry = carry + chunk[:cut + 1], chunk[cut + 1:]
-            if piece and not piece.isascii():
-                arr = pa.Array.from_buffers(pa.binary(), 1, [None, pa.py_buffer(
-                    np.array([0, len(piece)], dtype=np.int32).tobytes()), pa.py_buffer(piece)])
-                try:
-                    arr.cast(pa.string())
-                except pa.ArrowInvalid:
-                    return False
-            if not chunk:
-                return True
-
-
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
     """(byte offset, byte) of the first byte that does not decode, or None."""
-    if encoding.startswith("utf-8") and _utf8_valid(path):
-        return None
     dec = codecs.getincrementaldecoder(encoding)("strict")
     offset = 0
     with path.open("rb") as f:
@@ -394,42 +362,6 @@ def _stream_csv(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, 
     return raw, batches()
 
 
-@dataclass
-class PlainCsv:
-    """A CSV file that DuckDB's own reader reads into the same rows and cells as Arrow's (:func:`plain_csv`)."""
-
-    raw: RawTable  # the table's description, as :func:`stream_table` returns it (``rows`` = ``records``)
-    names: list[str]  # the header's cells mapped to the contract's names, in file order
-    records: int  # non-blank lines after the header: the rows the file must yield
-
-
-def plain_csv(path: Path, schema: Table, profile: Profile | None = None) -> PlainCsv | None:
-    """The preamble of a CSV file (fatal errors raised as by :func:`stream_table`) and, if the file is *plain*,
-    what a reader needs to read it with DuckDB's parallel ``read_csv``; None for every other file.
-
-    Plain: UTF-8 (with or without BOM), no double quote anywhere (so there is no quoting for two parsers to
-    judge differently), no carriage return other than in ``\r\n``, and no column the profile combines from
-    parts. Everything else — GB18030, quoted cells, a malformed line — is read by Arrow as before.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        return None
-    profile = profile or shipped_profile()
-    try:
-        encoding, names, mapped, scan, _ = _csv_preamble(path, schema, profile)
-    except FatalLoadError:
-        raise
-    except (OSError, pa.ArrowException, ValueError, KeyError, EOFError) as exc:
-        raise FatalLoadError(str(path), f"无法读取：{_one_line(exc)}") from exc
-    if not encoding.startswith("utf-8") or scan.quotes or scan.lone_cr or any(PART in n for n in names):
-        return None
-    ignored = [n for n in names if n not in schema.column_names and n and PART not in n]
-    missing = [c for c in schema.column_names if c not in names]
-    raw = RawTable(schema, path, None, encoding, scan.sha256, ignored, missing, [], [], mapped or {}, {}, {},
-                   rows=scan.records)
-    return PlainCsv(raw, names, scan.records)
-
-
 def _stream_parquet(path: Path, schema: Table, profile: Profile) -> tuple[RawTable, Batches]:
     """:func:`_read_parquet` by row groups' batches."""
     broken = "无法读取 Parquet 文件（可能已截断或损坏）："
@@ -471,17 +403,15 @@ class _Scan:
     sha256: str
     nul_offset: int | None = None
     nul_line: int | None = None
-    quotes: bool = False  # the file holds a double quote
-    lone_cr: bool = False  # a carriage return not followed by a line feed
 
 
 def _scan(path: Path) -> _Scan:
-    """One pass over the bytes, by chunks: non-blank lines, the first NUL byte, the sha256, quotes and lone CRs.
+    """One pass over the bytes, by chunks: non-blank lines, the first NUL byte, the sha256.
 
     A blank line (nothing, or only ``\r``) is skipped by the CSV parser; every other line is a row,
     unless a quoted value holds a line break. (0x0A and 0x00 never occur inside a multi-byte UTF-8 or
     GB18030 character, so counting bytes is exact for every accepted encoding.) Counting runs at memory
-    speed (``bytes.count``; numpy over a chunk only where it holds a blank line).
+    speed (numpy over each chunk's bytes).
     """
     h = hashlib.sha256()
     lines = blank = 0
@@ -489,34 +419,26 @@ def _scan(path: Path) -> _Scan:
     pending = False  # a non-blank line has begun since the last line end
     nul = nul_line = None
     offset = 0
-    quotes = lone_cr = False
-    crs = crlfs = 0
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
             if nul is None and (i := chunk.find(b"\x00")) >= 0:
                 nul, nul_line = offset + i, lines + chunk.count(b"\n", 0, i) + 1  # (before this chunk's lines)
             head = tail + chunk
+            a = np.frombuffer(head, dtype=np.uint8)
+            nl = a == 10
             t = len(tail)  # count what ends in this chunk only
-            lines += chunk.count(b"\n")
-            quotes = quotes or b'"' in chunk
-            if b"\r" in chunk:
-                crs += chunk.count(b"\r")
-                crlfs += head.count(b"\r\n") - tail.count(b"\r\n")
-            if b"\n\n" in head or b"\n\r\n" in head:
-                a = np.frombuffer(head, dtype=np.uint8)
-                nl = a == 10
-                blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
-                if b"\r" in head:  # "\n\r\n"
-                    blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
+            lines += int(np.count_nonzero(nl[t:]))
+            blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
+            if b"\r" in head:  # "\n\r\n"
+                blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
             r = chunk.rfind(b"\n")
             pending = bool(chunk[r + 1:].strip(b"\r")) if r >= 0 else (pending or bool(chunk.strip(b"\r")))
             tail = head[-2:]
             offset += len(chunk)
-    lone_cr = crs != crlfs
     if pending:
         lines += 1  # a last line without a line end
-    return _Scan(max(lines - blank - 1, 0), h.hexdigest(), nul, nul_line, quotes, lone_cr)
+    return _Scan(max(lines - blank - 1, 0), h.hexdigest(), nul, nul_line)
 
 
 _LINE = "\x00line"  # the physical line number put in front of every line on the careful path

@@ -63,7 +63,6 @@ class Validated:
     accepted: int
     quarantined: int
     notes: tuple[str, ...] = ()  # e.g. a national code format not enforced because the file's codes are local
-    views: tuple[str, ...] = ()  # relations to drop, in this order, once the accepted rows are used (``lazy``)
 
 
 def q(name: str) -> str:
@@ -155,7 +154,7 @@ def _list_pattern(element: str) -> str:
 
 
 def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = frozenset(),
-                  proven: frozenset[str] = frozenset(), clean: bool = False) -> tuple[str, str, str]:
+                  proven: frozenset[str] = frozenset()) -> tuple[str, str, str]:
     """(ok, typed, issue) SQL for one column.
 
     ``ok`` is a cheap predicate, true when the cell is acceptable (blank included when the
@@ -242,11 +241,7 @@ def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = fr
         raise AssertionError(kind)
 
     required = c.required or c.name in key
-    if clean:  # every cell of the column passed (:func:`clean_columns`): nothing to check, the typing only
-        valid = "TRUE"
     ok = f"({v} IS NOT NULL AND {valid})" if required else f"({v} IS NULL OR {valid})"
-    if clean:
-        ok = "TRUE"
     typed = f"CASE WHEN {v} IS NOT NULL AND {valid} THEN {typed} END" if c.is_list else typed
     whens = []
     if required:
@@ -260,25 +255,18 @@ def column_checks(c: Column, key: tuple[str, ...], enforced: frozenset[str] = fr
 
 
 def cell_check_sql(t: Table, src: str, enforced: frozenset[str] = frozenset(),
-                   proven: frozenset[str] = frozenset(), clean: frozenset[str] = frozenset()) -> str:
+                   proven: frozenset[str] = frozenset()) -> str:
     """Per-row SQL over the text table ``src``: ``_row``, every column typed, ``_issues``.
 
     ``_issues`` is NULL when every cell is acceptable, else the list of ``{code, msg}``. The
     common path is cheap: one predicate per cell; messages are built only for failing rows.
     ``enforced``: columns whose majority national format (:data:`schema.FORMATS`) is checked;
-    ``proven``: code and text columns whose every cell :func:`proven_columns` already checked on its bytes;
-    ``clean``: columns whose every cell passed all its checks (:func:`clean_columns`): typed only. When every
-    column is clean the query is a plain typed projection (``_issues`` NULL on every row).
+    ``proven``: code and text columns whose every cell :func:`proven_columns` already checked on its bytes.
     """
     vcols = ", ".join(f"NULLIF(trim({q(c.name)}), '') AS {_v(c)}" for c in t.columns)
-    if all(c.name in clean for c in t.columns):
-        typed = ", ".join(f"{column_checks(c, t.key, enforced, proven, True)[1]} AS {q(c.name)}" for c in t.columns)
-        return f"""
-        SELECT {ROW}, {typed}, CAST(NULL AS STRUCT(code VARCHAR, msg VARCHAR)[]) AS _issues
-        FROM (SELECT {ROW}, {vcols} FROM {src})"""
     oks, typed_cols, issues = [], [], []
     for c in t.columns:
-        ok, typed, issue = column_checks(c, t.key, enforced, proven, c.name in clean)
+        ok, typed, issue = column_checks(c, t.key, enforced, proven)
         oks.append(f"{ok} AS {q('ok:' + c.name)}")
         typed_cols.append(f"CASE WHEN {q('ok:' + c.name)} THEN {typed} END AS {q(c.name)}")
         issues.append(f"CASE WHEN NOT {q('ok:' + c.name)} THEN {issue} END")
@@ -341,7 +329,7 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str],
-             load_id: int = 0, prefix: str = "stage", lazy: bool | None = None) -> Validated:
+             load_id: int = 0, prefix: str = "stage") -> Validated:
     """Validate ``raw`` into temp tables ``{prefix}_{table}`` and ``{prefix}_q_{table}``.
 
     ``raw`` holds its text as an Arrow table (``data``) or, staged by the loader, in the database table
@@ -351,10 +339,6 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
     workspace rows and rows accepted earlier in the same load). A foreign key whose referenced
     table is not in ``refs`` is not checked. Cross-column rules, duplicate keys and references
     are checked on rows whose cells are all acceptable, into a small side table ``_extra``.
-
-    ``lazy`` (default: when ``raw`` is staged — its text table outlives the result): when every column is clean
-    (:func:`clean_columns`) the typed rows are not materialised — ``accepted_relation`` is a view over the
-    staged text (typed on the fly, minus the rows of the side table) and the caller drops ``views`` after use.
     """
     t = raw.schema
     if raw.data is None and raw.relation:  # staged into the database batch by batch (engine.loading)
@@ -366,16 +350,10 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         proven, conforming = proven_columns(raw.data, t)
     acc, qua = f"{prefix}_{t.name}", f"{prefix}_q_{t.name}"
     enforced, notes = enforced_formats(con, t, src, conforming)
-    clean = clean_columns(con, t, src, enforced, proven)
-    lazy = (not registered if lazy is None else lazy) and not registered and all(c.name in clean for c in t.columns)
-    chk, extra = (f"_chk_{t.name}", f"_extra_{t.name}") if lazy else ("_chk", "_extra")
-    if lazy:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {chk} AS {cell_check_sql(t, src, enforced, proven, clean)}")
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {chk} AS {cell_check_sql(t, src, enforced, proven, clean)}")
-    parts = [p for p in (row_rule_sql(t, chk), duplicate_key_sql(t, chk)) if p]
-    parts += [reference_sql(t, chk, fk, refs[fk.ref_table]) for fk in t.foreign_keys if fk.ref_table in refs]
-    parts += [ref_check_sql(t, chk, rc) for rc in t.ref_checks
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _chk AS {cell_check_sql(t, src, enforced, proven)}")
+    parts = [p for p in (row_rule_sql(t, "_chk"), duplicate_key_sql(t, "_chk")) if p]
+    parts += [reference_sql(t, "_chk", fk, refs[fk.ref_table]) for fk in t.foreign_keys if fk.ref_table in refs]
+    parts += [ref_check_sql(t, "_chk", rc) for rc in t.ref_checks
               if rc.ref_table in refs and _has_table(con, rc.ref_table)]
     if raw.cell_issues:  # found by the reader (e.g. a numeric Excel cell in a code column), on any row
         con.register("_reader", pa.table({
@@ -385,31 +363,22 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
                              f"{REASONS[i.code]}" for i in raw.cell_issues], pa.string()),
         }))
         parts.append(f"SELECT {ROW}, code, msg FROM _reader")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {extra} AS
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _extra AS
                     SELECT {ROW}, {{'code': code, 'msg': msg}} AS issue FROM ({' UNION ALL '.join(parts)})""")
 
     names = ", ".join(q(c.name) for c in t.columns)
-    if lazy:
-        none_extra = con.execute(f"SELECT count(*) FROM {extra}").fetchall()[0][0] == 0
-        where = "" if none_extra else f" WHERE {ROW} NOT IN (SELECT {ROW} FROM {extra})"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {acc} AS SELECT {names} FROM {chk}{where}")
-    else:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM {chk}
-                        WHERE {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM {extra})""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {acc} AS SELECT {names} FROM _chk
+                    WHERE {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM _extra)""")
     original = "to_json({" + ", ".join(f"{lit(c.name)}: {_kept(f'r.{q(c.name)}')}" for c in t.columns) + "})"
-    if lazy:  # no cell failed: the bad rows are those of the side table
-        bad = f"SELECT {ROW}, issues AS _issues FROM ex"
-    else:
-        bad = f"""
-            SELECT {ROW}, _issues FROM {chk} WHERE NOT {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM ex)
-            UNION ALL
-            SELECT ex.{ROW}, CASE WHEN c._issues IS NULL THEN ex.issues ELSE list_concat(c._issues, ex.issues) END
-            FROM ex JOIN {chk} AS c ON c.{ROW} = ex.{ROW}
-        """
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {qua} AS
-        WITH ex AS (SELECT {ROW}, list(issue ORDER BY issue.code) AS issues FROM {extra} GROUP BY {ROW}),
-        bad AS ({bad})
+        WITH ex AS (SELECT {ROW}, list(issue ORDER BY issue.code) AS issues FROM _extra GROUP BY {ROW}),
+        bad AS (
+            SELECT {ROW}, _issues FROM _chk WHERE NOT {CLEAN} AND {ROW} NOT IN (SELECT {ROW} FROM ex)
+            UNION ALL
+            SELECT ex.{ROW}, CASE WHEN c._issues IS NULL THEN ex.issues ELSE list_concat(c._issues, ex.issues) END
+            FROM ex JOIN _chk AS c ON c.{ROW} = ex.{ROW}
+        )
         SELECT CAST({load_id} AS BIGINT) AS load_id, {lit(t.name)} AS table_name, {lit(str(raw.path))} AS source_file,
                {lit(raw.sha256)} AS source_sha256, b.{ROW} AS source_row,
                b._issues[1].code AS reason_code, list_transform(b._issues, lambda x: x.code) AS reason_codes,
@@ -432,8 +401,7 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
             FROM _shape
         """)
         con.unregister("_shape")
-    if not lazy:
-        con.execute("DROP TABLE _chk; DROP TABLE _extra")
+    con.execute("DROP TABLE _chk; DROP TABLE _extra")
     if raw.cell_issues:
         con.unregister("_reader")
     accepted = con.execute(f"SELECT count(*) FROM {acc}").fetchall()[0][0]
@@ -442,8 +410,7 @@ def validate(con: duckdb.DuckDBPyConnection, raw: RawTable, refs: dict[str, str]
         con.unregister(src)
     if accepted + quarantined != raw.read:  # conservation: no row may vanish or appear
         raise AssertionError(f"{t.name}: read {raw.read} != accepted {accepted} + quarantined {quarantined}")
-    views = (f"VIEW {acc}", f"VIEW {chk}", f"TABLE {extra}") if lazy else ()
-    return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes, views)
+    return Validated(t.name, acc, qua, raw.read, accepted, quarantined, notes)
 
 
 def _mask(text: str) -> str:
@@ -621,32 +588,6 @@ def proven_columns(data: pa.Table, t: Table) -> tuple[frozenset[str], frozenset[
     return frozenset(proven), frozenset(conforming)
 
 
-def clean_columns(con: duckdb.DuckDBPyConnection, t: Table, src: str, enforced: frozenset[str] = frozenset(),
-                  proven: frozenset[str] = frozenset()) -> frozenset[str]:
-    """Columns of the text table ``src`` whose every cell passes all its checks (``ok`` true on every row).
-
-    A cell's checks depend on its text alone (the enforced formats are fixed for the table beforehand), so
-    they are evaluated once per distinct trimmed value instead of once per row: a fee-lines file of millions
-    of rows holds a few thousand item codes, dates and amounts. A column found clean is only typed by
-    :func:`cell_check_sql`; any other column is checked cell by cell as before, so no reason or message
-    changes. (A proven column — its bytes checked by :func:`proven_columns` — needs no distinct values: only
-    its blank cells can fail.)
-    """
-    parts = []
-    for c in t.columns:
-        ok = column_checks(c, t.key, enforced, proven)[0]
-        x = f"NULLIF(trim({q(c.name)}), '')"
-        if c.name in proven and c.kind not in ("enum", "flag", "icd10", "icd9", "ratio") and not c.is_list \
-                and not c.pattern:
-            parts.append(f"(SELECT count_if(({ok}) IS NOT TRUE) FROM (SELECT {x} AS {_v(c)} FROM {src}))")
-        else:
-            parts.append(f"(SELECT count_if(({ok}) IS NOT TRUE) FROM (SELECT DISTINCT {x} AS {_v(c)} FROM {src}))")
-    if not parts:
-        return frozenset()
-    row = con.execute("SELECT " + ", ".join(parts)).fetchall()[0]
-    return frozenset(c.name for c, bad in zip(t.columns, row) if bad == 0)
-
-
 def enforced_formats(con: duckdb.DuckDBPyConnection, t: Table, src: str,
                      conforming: frozenset[str] = frozenset()) -> tuple[frozenset[str], tuple[str, ...]]:
     """Columns of ``src`` whose majority national format is enforced, and a note for each that is not.
@@ -659,13 +600,11 @@ def enforced_formats(con: duckdb.DuckDBPyConnection, t: Table, src: str,
     if not cols:
         return frozenset(conforming), ()
     parts = []
-    for c in cols:  # counted per distinct value (the pattern is matched once per value), weighted by its rows
+    for c in cols:
         x = f"NULLIF(trim({q(c.name)}), '')"
-        counted = f"(SELECT {x} AS x, count(*) AS n FROM {src} GROUP BY ALL)"
-        parts.append(f"(SELECT coalesce(sum(n) FILTER (x IS NOT NULL), 0) FROM {counted})")
-        parts.append(f"(SELECT coalesce(sum(n) FILTER (regexp_full_match(x, {lit(FORMATS[c.format].pattern)})), 0) "
-                     f"FROM {counted})")
-    row = con.execute(f"SELECT {', '.join(parts)}").fetchall()[0]
+        parts.append(f"count({x})")
+        parts.append(f"count_if(regexp_full_match({x}, {lit(FORMATS[c.format].pattern)}))")
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     enforced, notes = set(conforming), []
     for i, c in enumerate(cols):
         total, good = row[2 * i], row[2 * i + 1]

@@ -31,23 +31,19 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
-import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from yibao import __version__
 from yibao.contract.errors import BadOption, ProblemReported
 from yibao.contract.mapping import Profile, load_profile
 from yibao.contract.optional import without
-from yibao.contract.readers import ROW, PlainCsv, RawTable, discover, plain_csv, read_table, shipped_profile, stream_table
+from yibao.contract.readers import ROW, RawTable, discover, read_table, shipped_profile, stream_table
 from yibao.contract.reasons import REASONS, FatalLoadError
 from yibao.contract.schema import LOAD_ORDER, TABLES
-from yibao.contract.validate import lit, proven_columns, q, validate
-from yibao.engine.runner import query_arrow
+from yibao.contract.validate import proven_columns, q, validate
 from yibao.engine.workspace import DB_FILE, Workspace, actor, now, private_files
 
 FAULT_ENV = "YIBAO_FAULT_AFTER_TABLE"  # test hook: die hard after staging this table
-READER_ENV = "YIBAO_LOAD_READER"  # test hook: "arrow" stages every file through Arrow's streaming reader
 
 
 @dataclass
@@ -225,89 +221,6 @@ def _discover(directory: Path, profile: Profile) -> tuple[dict[str, Path], list[
 
 
 def _stage(con, name: str, path: Path, profile: Profile, progress: Progress | None) -> RawTable:
-    """Stage one file into the temp table ``_raw_{name}`` (text + ``_row``): a plain CSV file by DuckDB's parallel
-    ``read_csv`` (:func:`_stage_plain`), any other file — or a plain one DuckDB's reader did not read line for
-    line — by Arrow's streaming reader (:func:`_stage_stream`)."""
-    plain = plain_csv(path, TABLES[name], profile) if os.environ.get(READER_ENV) != "arrow" else None
-    if plain is not None:
-        raw = _stage_plain(con, name, plain, profile)
-        if raw is not None:
-            if progress:
-                progress(name, "read", raw.rows)
-            return raw
-    return _stage_stream(con, name, path, profile, progress)
-
-
-def _stage_plain(con, name: str, plain: PlainCsv, profile: Profile) -> RawTable | None:
-    """A plain CSV file (UTF-8, no quote, no lone CR: :func:`readers.plain_csv`) read by DuckDB's ``read_csv``.
-
-    Every cell is read as text (blank = ``''``, as Arrow's reader gives it), in strict mode: a line with the wrong
-    number of fields is an error, and then, or if the rows read differ from the file's non-blank lines, the
-    staged rows are dropped and None returned (the caller reads the file with Arrow, whose careful path names
-    the bad lines). ``_row`` is the row's number in file order (DuckDB keeps the insertion order). The
-    profile's code words and list separators are applied per distinct value, as :meth:`Profile.apply` does.
-    """
-    t = TABLES[name]
-    rel = f"_raw_{name}"
-    raw = plain.raw
-    cols = [f"_c{i}" for i in range(len(plain.names))]
-    spec = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
-    select = [f"{q(cols[plain.names.index(c)])} AS {q(c)}" if c in plain.names else f"'' AS {q(c)}"
-              for c in t.column_names]
-    sql = (f"CREATE OR REPLACE TEMP TABLE {rel} AS SELECT {', '.join(select)}, row_number() OVER () AS {ROW} "
-           f"FROM read_csv({lit(str(plain.raw.path))}, columns={spec}, header=false, skip=1, auto_detect=false, "
-           f"delim=',', quote='\"', escape='\"', strict_mode=true, null_padding=false, parallel=true, "
-           f"force_not_null=[{', '.join(lit(c) for c in cols)}])")
-    try:
-        con.execute(sql)
-        ok = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0] == plain.records
-    except duckdb.Error:
-        ok = False
-    if ok:
-        changed = _apply_profile(con, rel, t, plain.names, profile)
-        ok = changed is not None
-    if not ok:
-        con.execute(f"DROP TABLE IF EXISTS {rel}")
-        return None
-    raw.mapped_values = changed
-    raw.relation = rel
-    return raw
-
-
-def _apply_profile(con, rel: str, t, names: list[str], profile: Profile) -> dict[str, int] | None:
-    """The profile's code words and list separators applied to the staged text, once per distinct value.
-
-    :meth:`Profile.apply` runs on the column's distinct values; the values it changes are updated in the table
-    and the cells changed counted, as the Arrow reader counts them. None (read with Arrow instead) for a column
-    with both words and separators, whose count :meth:`Profile.apply` reports differently.
-    """
-    changed: dict[str, int] = {}
-    seps = [x for x in profile.separators if x != "|"]
-    for c in t.columns:
-        if c.name not in names:
-            continue
-        words = profile.values.get(t.name, {}).get(c.name)
-        if not words and not (c.is_list and seps):
-            continue
-        if words and c.is_list and seps:
-            return None
-        vals = query_arrow(con, f"SELECT {q(c.name)} AS v, count(*) AS n FROM {rel} GROUP BY ALL")
-        old = vals.column("v").combine_chunks().cast(pa.string())
-        new = profile.apply(t, pa.table({c.name: old}))[0].column(c.name).combine_chunks()
-        hit = pc.not_equal(new, old)
-        if not pc.any(hit).as_py():
-            continue
-        m = pa.table({"old": old.filter(hit), "new": new.filter(hit)})
-        con.register("_map", m)
-        try:
-            con.execute(f"UPDATE {rel} SET {q(c.name)} = _map.new FROM _map WHERE {rel}.{q(c.name)} = _map.old")
-        finally:
-            con.unregister("_map")
-        changed[c.name] = int(pc.sum(vals.column("n").filter(hit)).as_py())
-    return changed
-
-
-def _stage_stream(con, name: str, path: Path, profile: Profile, progress: Progress | None) -> RawTable:
     """Stream one file into the temp table ``_raw_{name}`` (text + ``_row``) batch by batch; its proven columns.
 
     Memory holds a few batches (16 MiB of the file each) at a time: DuckDB pulls them from an Arrow stream
@@ -459,12 +372,10 @@ def _load_table(con, raw: RawTable, load_id: int, staged: set[str]) -> TableRepo
         if fk.ref_table in staged:
             rel += f" UNION ALL SELECT {col} FROM stage_{fk.ref_table}"
         refs[fk.ref_table] = f"({rel})"
-    v = validate(con, raw, refs, load_id)  # staged: lazy
+    v = validate(con, raw, refs, load_id)
     match = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in t.key)
-    replaced = 0
-    if con.execute(f"SELECT count(*) FROM main.{t.name}").fetchall()[0][0]:  # a fresh workspace has none
-        replaced = con.execute(
-            f"SELECT count(*) FROM main.{t.name} AS t JOIN {v.accepted_relation} AS s ON {match}").fetchall()[0][0]
+    replaced = con.execute(
+        f"SELECT count(*) FROM main.{t.name} AS t JOIN {v.accepted_relation} AS s ON {match}").fetchall()[0][0]
     if replaced:
         con.execute(f"DELETE FROM main.{t.name} AS t USING {v.accepted_relation} AS s WHERE {match}")
     names = ", ".join(q(c) for c in t.column_names)
@@ -487,18 +398,11 @@ def _load_table(con, raw: RawTable, load_id: int, staged: set[str]) -> TableRepo
     # keep only what later tables need: the keys they reference
     referenced = sorted({fk.ref_columns[0] for other in TABLES.values() for fk in other.foreign_keys
                          if fk.ref_table == t.name})
-    if referenced and v.views:  # the accepted rows are a view over the staged text: keep their keys in a table
-        cols = ", ".join(q(c) for c in referenced)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT {cols} FROM {v.accepted_relation}")
-    elif referenced:
+    if referenced:
         cols = ", ".join(q(c) for c in referenced)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {v.accepted_relation} AS SELECT {cols} FROM {v.accepted_relation}")
-    elif not v.views:
+    else:
         con.execute(f"DROP TABLE {v.accepted_relation}")
-    for what in v.views:
-        con.execute(f"DROP {what}")
-    if referenced and v.views:
-        con.execute(f"ALTER TABLE _keys RENAME TO {v.accepted_relation}")
     con.execute(f"DROP TABLE {v.quarantine_relation}")
     return TableReport(t.name, str(raw.path), raw.encoding, v.read, v.accepted, v.quarantined,
                        v.accepted - replaced, replaced, raw.ignored_columns, reasons,
