@@ -250,8 +250,40 @@ def detect_encoding(path: Path) -> str:
     )
 
 
+def _utf8_valid(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8, checked by Arrow's validator (no Python string is built).
+
+    The file is cut after a line end (0x0A never occurs inside a multi-byte character), so no character is
+    split between two pieces. Only the answer "valid" is used: an invalid file is decoded by Python's strict
+    decoder to find the byte offset of the error (:func:`_first_undecodable`).
+    """
+    carry = b""
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            if not chunk:
+                piece, carry = carry, b""
+            else:
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    carry += chunk
+                    continue
+                piece, carry = carry + chunk[:cut + 1], chunk[cut + 1:]
+            if piece and not piece.isascii():
+                arr = pa.Array.from_buffers(pa.binary(), 1, [None, pa.py_buffer(
+                    np.array([0, len(piece)], dtype=np.int32).tobytes()), pa.py_buffer(piece)])
+                try:
+                    arr.cast(pa.string())
+                except pa.ArrowInvalid:
+                    return False
+            if not chunk:
+                return True
+
+
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
     """(byte offset, byte) of the first byte that does not decode, or None."""
+    if encoding.startswith("utf-8") and _utf8_valid(path):
+        return None
     dec = codecs.getincrementaldecoder(encoding)("strict")
     offset = 0
     with path.open("rb") as f:
@@ -411,7 +443,7 @@ def _scan(path: Path) -> _Scan:
     A blank line (nothing, or only ``\r``) is skipped by the CSV parser; every other line is a row,
     unless a quoted value holds a line break. (0x0A and 0x00 never occur inside a multi-byte UTF-8 or
     GB18030 character, so counting bytes is exact for every accepted encoding.) Counting runs at memory
-    speed (numpy over each chunk's bytes).
+    speed (``bytes.count``; numpy over a chunk only where it holds a blank line).
     """
     h = hashlib.sha256()
     lines = blank = 0
@@ -425,13 +457,14 @@ def _scan(path: Path) -> _Scan:
             if nul is None and (i := chunk.find(b"\x00")) >= 0:
                 nul, nul_line = offset + i, lines + chunk.count(b"\n", 0, i) + 1  # (before this chunk's lines)
             head = tail + chunk
-            a = np.frombuffer(head, dtype=np.uint8)
-            nl = a == 10
             t = len(tail)  # count what ends in this chunk only
-            lines += int(np.count_nonzero(nl[t:]))
-            blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
-            if b"\r" in head:  # "\n\r\n"
-                blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
+            lines += chunk.count(b"\n")
+            if b"\n\n" in head or b"\n\r\n" in head:
+                a = np.frombuffer(head, dtype=np.uint8)
+                nl = a == 10
+                blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
+                if b"\r" in head:  # "\n\r\n"
+                    blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
             r = chunk.rfind(b"\n")
             pending = bool(chunk[r + 1:].strip(b"\r")) if r >= 0 else (pending or bool(chunk.strip(b"\r")))
             tail = head[-2:]
