@@ -443,7 +443,7 @@ def _scan(path: Path) -> _Scan:
     A blank line (nothing, or only ``\r``) is skipped by the CSV parser; every other line is a row,
     unless a quoted value holds a line break. (0x0A and 0x00 never occur inside a multi-byte UTF-8 or
     GB18030 character, so counting bytes is exact for every accepted encoding.) Counting runs at memory
-    speed (``bytes.count``; numpy over a chunk only where it holds a blank line).
+    speed (numpy over each chunk's bytes).
     """
     h = hashlib.sha256()
     lines = blank = 0
@@ -457,14 +457,13 @@ def _scan(path: Path) -> _Scan:
             if nul is None and (i := chunk.find(b"\x00")) >= 0:
                 nul, nul_line = offset + i, lines + chunk.count(b"\n", 0, i) + 1  # (before this chunk's lines)
             head = tail + chunk
+            a = np.frombuffer(head, dtype=np.uint8)
+            nl = a == 10
             t = len(tail)  # count what ends in this chunk only
-            lines += chunk.count(b"\n")
-            if b"\n\n" in head or b"\n\r\n" in head:
-                a = np.frombuffer(head, dtype=np.uint8)
-                nl = a == 10
-                blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
-                if b"\r" in head:  # "\n\r\n"
-                    blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
+            lines += int(np.count_nonzero(nl[t:]))
+            blank += int(np.count_nonzero(nl[max(t - 1, 0):-1] & nl[max(t, 1):]))  # "\n\n"
+            if b"\r" in head:  # "\n\r\n"
+                blank += int(np.count_nonzero(nl[max(t - 2, 0):-2] & (a[max(t - 1, 1):-1] == 13) & nl[max(t, 2):]))
             r = chunk.rfind(b"\n")
             pending = bool(chunk[r + 1:].strip(b"\r")) if r >= 0 else (pending or bool(chunk.strip(b"\r")))
             tail = head[-2:]
