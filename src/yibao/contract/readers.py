@@ -250,8 +250,40 @@ def detect_encoding(path: Path) -> str:
     )
 
 
+def _utf8_valid(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8, checked by Arrow's validator (no Python string is built).
+
+    The file is cut after a line end (0x0A never occurs inside a multi-byte character), so no character is
+    split between two pieces. Only the answer "valid" is used: an invalid file is decoded by Python's strict
+    decoder to find the byte offset of the error (:func:`_first_undecodable`).
+    """
+    carry = b""
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            if not chunk:
+                piece, carry = carry, b""
+            else:
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    carry += chunk
+                    continue
+                piece, carry = carry + chunk[:cut + 1], chunk[cut + 1:]
+            if piece and not piece.isascii():
+                arr = pa.Array.from_buffers(pa.binary(), 1, [None, pa.py_buffer(
+                    np.array([0, len(piece)], dtype=np.int32).tobytes()), pa.py_buffer(piece)])
+                try:
+                    arr.cast(pa.string())
+                except pa.ArrowInvalid:
+                    return False
+            if not chunk:
+                return True
+
+
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
     """(byte offset, byte) of the first byte that does not decode, or None."""
+    if encoding.startswith("utf-8") and _utf8_valid(path):
+        return None
     dec = codecs.getincrementaldecoder(encoding)("strict")
     offset = 0
     with path.open("rb") as f:
