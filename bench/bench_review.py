@@ -66,9 +66,9 @@ def main() -> None:
     from yibao.engine.select import runner_for
     from yibao.engine.workspace import Workspace
     from yibao.review.evaluation import evaluate, read_labels
+    from yibao.review.logic import CASE_LINES
     from yibao.review.outputs import summaries
     from yibao.review.ruleset import load_rules
-    from yibao.review.logic import CASE_LINES
     from yibao.review.rulesql import CAT_SELECT, build_pipeline
     from yibao.review.run import SOURCE_TABLES, ReviewResult
 

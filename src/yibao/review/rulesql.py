@@ -403,7 +403,8 @@ def set_findings_sql(rs, shape: str) -> str:
     if shape == CASE_LINES:
         # ``rcl`` once for all rules (a semi join of the cases with every line: inlined, each rule reading it
         # paid it again)
-        return (f"WITH {CAT_CTE},\nrcl AS MATERIALIZED (SELECT * FROM review_cases WHERE case_id IN (SELECT case_id FROM fee_items))\n"
+        return (f"WITH {CAT_CTE},\n"
+                "rcl AS MATERIALIZED (SELECT * FROM review_cases WHERE case_id IN (SELECT case_id FROM fee_items))\n"
                 f"{body}")
     return body
 
