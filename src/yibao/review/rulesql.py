@@ -464,7 +464,10 @@ def set_findings_sql(rs, shape: str) -> str:
         return _EMPTY
     body = "\nUNION ALL\n".join(f"SELECT * FROM ({rule_sql(r, rs)})" for r in rules)
     if shape == CASE_LINES:
-        return (f"WITH {CAT_CTE},\nrcl AS (SELECT * FROM review_cases WHERE case_id IN (SELECT case_id FROM fee_items))\n"
+        # ``rcl`` once for all rules (a semi join of the cases with every line: inlined, each rule reading it
+        # paid it again)
+        return (f"WITH {CAT_CTE},\n"
+                "rcl AS MATERIALIZED (SELECT * FROM review_cases WHERE case_id IN (SELECT case_id FROM fee_items))\n"
                 f"{body}")
     return body
 
@@ -535,24 +538,54 @@ def sql_literal(v: Any) -> str:
 
 
 _PARAM = re.compile(r"\$\{(\w+)\}")
+# a keyword list matched against a column: ``regexp_matches(coalesce(COLUMN, ''), ${NAME_regex})``
+_KEYWORD_MATCH = re.compile(r"regexp_matches\(coalesce\(([A-Za-z_][\w.]*), ''\), \$\{(\w+)_regex\}\)")
+
+
+class Params(dict):
+    """A rule's parameters as SQL literals by name (:func:`param_sql`), with its keyword lists as written
+    (``keywords``: name → list of str), for :func:`render`'s keyword matches."""
+
+    keywords: dict[str, list[str]]
 
 
 def render(sql: str, params: dict[str, str], where: str) -> str:
-    """``sql`` with each ``${name}`` replaced by the parameter's literal; every missing name in one error."""
+    """``sql`` with each ``${name}`` replaced by the parameter's literal; every missing name in one error.
+
+    A keyword match ``regexp_matches(coalesce(COLUMN, ''), ${NAME_regex})`` whose list ``NAME`` the parameters
+    hold (:class:`Params`) is rendered as ``contains(coalesce(COLUMN, ''), 'k1') OR contains(…, 'k2') …`` (an
+    empty list: ``FALSE``) — the same truth value (the regular expression is the alternation of the escaped
+    keywords, matched anywhere), and about 30× faster: RE2 over an alternation of Chinese keywords costs
+    ~150 ns per line, ``contains`` a few (docs/review.md §8)."""
+    keywords = getattr(params, "keywords", {})
+
+    def contains_any(m: re.Match) -> str:
+        words = keywords.get(m.group(2))
+        if words is None:
+            return m.group(0)
+        col = f"coalesce({m.group(1)}, '')"
+        return "(" + " OR ".join(f"contains({col}, {sql_str(w)})" for w in words) + ")" if words else "FALSE"
+
+    sql = _KEYWORD_MATCH.sub(contains_any, sql)
     missing = sorted({m.group(1) for m in _PARAM.finditer(sql)} - set(params))
     if missing:
         raise BadPolicy(f"{where}：缺少参数 {'、'.join(missing)}")
     return _PARAM.sub(lambda m: params[m.group(1)], sql)
 
 
-def param_sql(rule, extra: dict[str, str] | None = None) -> dict[str, str]:
+def param_sql(rule, extra: dict[str, str] | None = None) -> Params:
     """A rule's parameters as SQL literals, by name; keyword lists also as one regular expression
-    (``NAME_regex``, an RE2 alternation of the escaped keywords; an empty list matches nothing)."""
-    out = {k: sql_literal(v) for k, v in rule.params.items()}
+    (``NAME_regex``, an RE2 alternation of the escaped keywords; an empty list matches nothing) and as written
+    (``Params.keywords``)."""
+    out = Params({k: sql_literal(v) for k, v in rule.params.items()})
+    out.keywords = {}
     for k, v in rule.params.items():
         if isinstance(v, list) and all(isinstance(x, str) for x in v):
             out[f"{k}_regex"] = sql_str("|".join(re.escape(x) for x in v) if v else "(?!)")
+            out.keywords[k] = list(v)
     out.update(extra or {})
+    for k in [k for k in out.keywords if f"{k}_regex" in (extra or {})]:  # a regex given as such stays one
+        del out.keywords[k]
     return out
 
 
