@@ -38,7 +38,9 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
 # workers (`make test`: pytest -n 2 --dist loadfile, files handed out in collection order as workers free up)
 # do not end with one long file left on one worker while the other idles (longest-first scheduling).
 HEAVY_FIRST = (
+    "tests/parity/test_spark_load.py",
     "tests/review/test_logic_triggered.py",
+    "tests/parity/test_command_parity.py",
     "tests/review/test_logic_equality.py",
     "tests/test_outputs_atomic.py",
     "tests/server/test_serve.py",
