@@ -51,7 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.contract.errors import MissingData, RefusedInput
 from yibao.contract.schema import TABLES
-from yibao.contract.standards import find_standards
+from yibao.contract.standards import cc_tables, find_standards
 from yibao.dip import catalogue as dip_catalogue
 from yibao.dip import scoring as dip_scoring
 from yibao.dip.hospital import explain as dip_explain
@@ -75,7 +75,7 @@ from yibao.engine.wslock import connect_for_read
 from yibao.review.check import Checker, CheckError, case_facts, evaluate_case
 from yibao.review.logic import PERSON, SET_LOGIC
 from yibao.review.ruleset import RuleSet, load_rules
-from yibao.review.run import SOURCE_TABLES, learned_tables
+from yibao.review.run import SOURCE_TABLES, learned
 from yibao.server.pages import PageError, PageRoute, add_nav, render, require
 from yibao.server.pages.core import check_csrf
 from yibao.staff import periods_from_workspace
@@ -209,11 +209,14 @@ class Precheck:
         try:
             cat = query_arrow(con, "SELECT * FROM main.catalog").cast(TABLES["catalog"].arrow_schema())
             inst = query_arrow(con, "SELECT * FROM main.institutions").cast(TABLES["institutions"].arrow_schema())
-            # what the review learns from the workspace (L10 reference prices, C06 diagnosis profiles): the
-            # pre-check judges a case against the same references as the review of the workspace
+            # what the review learns from the workspace (L10 reference prices, C06 diagnosis profiles, C07
+            # accompanying items with the CHS-DRG complication tables when found): the pre-check judges a case
+            # against the same references as the review of the workspace
             qdb = con.execute("SELECT current_database()").fetchall()[0][0]
-            refs, profiles = learned_tables({t: f'"{qdb}".main.{t}' for t in SOURCE_TABLES}, rs, LocalRunner(con))
-            checker = Checker(cat, inst, rs, periods, refs, profiles)
+            std = find_standards()
+            cc = cc_tables(std) if std is not None else None
+            lr = learned({t: f'"{qdb}".main.{t}' for t in SOURCE_TABLES}, rs, LocalRunner(con), standards=cc)
+            checker = Checker(cat, inst, rs, periods, lr.references, lr.dx_profiles, lr.dx_evidence, cc)
             hist_t = query_arrow(con, _HISTORY_SQL)
             ins_t = query_arrow(con, "SELECT person_id, sex, birth_date, death_date FROM main.insured")
             insured_at = dict(zip(ins_t.column("person_id").to_pylist(), range(ins_t.num_rows)))
