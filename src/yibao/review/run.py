@@ -26,7 +26,7 @@ from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
 __all__ = ["FALLBACK_NOTE", "FINDINGS_COLUMNS", "LEARNED_STEPS", "SOURCE_TABLES", "Learned", "ReviewResult",
-           "attach_facts", "learned", "learned_from_workspace", "learned_tables", "run", "run_workspace"]
+           "attach_facts", "learned", "learned_from_workspace", "run", "run_workspace"]
 
 SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
 FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
@@ -83,7 +83,7 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
     """Review every case of a workspace (opened read-only; DuckDB reads the tables in place, another engine
     gets them as Arrow tables). A Parquet region (``yibao load --engine spark``) is read by Spark where it lies."""
     if is_parquet_region(workspace):
-        return _run_parquet(Path(workspace), rs, periods, engine)
+        return _run_parquet(Path(workspace), rs, periods, engine, standards)
     if not (Path(workspace) / "yibao.duckdb").exists():
         raise MissingData(f"{workspace}：不是 yibao 工作区（缺少 yibao.duckdb），请先运行 yibao load")
     ws = Workspace(workspace, read_only=True)
@@ -118,11 +118,12 @@ def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None,
     return res
 
 
-def _run_parquet(region: Path, rs: RuleSet, periods: pa.Table | None, engine: str) -> ReviewResult:
+def _run_parquet(region: Path, rs: RuleSet, periods: pa.Table | None, engine: str,
+                 standards: tuple[pa.Table, pa.Table] | None = None) -> ReviewResult:
     """:func:`run_workspace` over a Parquet region on Spark: the rules run on the DataFrames; the facts beside the
     findings come from the fee lines Spark selects for them (a semi join) and the small name tables."""
     src, runner = parquet_sources(region, SOURCE_TABLES, engine)
-    res = run(src, rs, runner, periods)
+    res = run(src, rs, runner, periods, standards)
     res.counts = {"cases": src["cases"].count(), "lines": src["fee_items"].count()}
     keys = res.findings.select(["case_id", "line_no"]).filter(pc.is_valid(res.findings.column("line_no")))
     con = duckdb.connect()
@@ -185,15 +186,6 @@ def learned(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = 
     out = (runner or LocalRunner()).run_pipeline(Pipeline("review_learned", steps, doc="智能审核：从本期数据学习的参考值"),
                                                  _with_standards(dict(sources), standards))
     return Learned(out["review_reference_prices"], out["review_dx_profiles"], out["review_dx_evidence"])
-
-
-def learned_tables(sources: Mapping[str, object], rs: RuleSet,
-                   runner: Runner | None = None) -> tuple[pa.Table, pa.Table]:
-    """What the review learns from the period's data — the reference unit prices (L10) and the diagnosis
-    categories' profiles (C06) — computed by the review's own steps over ``sources``, so that a per-case check
-    (pre-check) judges a case against the same references as the review of the workspace."""
-    got = learned(sources, rs, runner)
-    return got.references, got.dx_profiles
 
 
 def learned_from_workspace(workspace: Path, rs: RuleSet,
