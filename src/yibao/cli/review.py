@@ -196,10 +196,10 @@ def check_cmd(
     try:
         rs = apply_knowledge(load_rules(rules), knowledge)
         cc = _standards(standards)
-        if cc is None and any(r.logic == "upcoding" for r in rs.enabled):
-            from yibao.review.run import FALLBACK_NOTE
+        from yibao.review.run import fallback_notes
 
-            err.print(FALLBACK_NOTE)
+        for note in fallback_notes(rs, cc):
+            err.print(note)
         if catalog is not None:
             checker = Checker.from_catalog_file(catalog, rs, standards=cc)
         elif workspace is not None:

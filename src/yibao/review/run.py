@@ -26,7 +26,7 @@ from yibao.review.ruleset import RuleSet
 from yibao.review.rulesql import build_pipeline
 
 __all__ = ["FALLBACK_NOTE", "FINDINGS_COLUMNS", "LEARNED_STEPS", "SOURCE_TABLES", "Learned", "ReviewResult",
-           "attach_facts", "learned", "learned_from_workspace", "run", "run_workspace"]
+           "attach_facts", "fallback_notes", "learned", "learned_from_workspace", "run", "run_workspace"]
 
 SOURCE_TABLES = ("cases", "insured", "institutions", "fee_items", "catalog")
 FINDINGS_COLUMNS = ("case_id", "line_no", "rule_id", "severity", "amount", "message")
@@ -58,7 +58,8 @@ def _with_standards(src: dict, standards: tuple[pa.Table, pa.Table] | None) -> d
     return src
 
 
-def _notes(rs: RuleSet, standards) -> list[str]:
+def fallback_notes(rs: RuleSet, standards) -> list[str]:
+    """The run's notes for people: :data:`FALLBACK_NOTE` when C07 is enabled and the standards are absent."""
     return [FALLBACK_NOTE] if standards is None and any(r.logic == "upcoding" for r in rs.enabled) else []
 
 
@@ -74,7 +75,7 @@ def run(sources: Mapping[str, object], rs: RuleSet, runner: Runner | None = None
     out = runner.run_pipeline(build_pipeline(rs), src)
     return ReviewResult(out["review_findings"], out["review_cases"], references=out.get("review_reference_prices"),
                         dx_profiles=out.get("review_dx_profiles"), dx_evidence=out.get("review_dx_evidence"),
-                        standards=standards is not None, notes=_notes(rs, standards))
+                        standards=standards is not None, notes=fallback_notes(rs, standards))
 
 
 def run_workspace(workspace: Path, rs: RuleSet, periods: pa.Table | None = None, engine: str = "duckdb",
