@@ -64,16 +64,15 @@ def add_benefit_check(workspace: Path, res: ReviewResult, rs: RuleSet, pols: Val
             result = compute_workspace(ws, pol)
             part = findings(ws.con, result, pol["benefit.tolerance"], pol["benefit.region_code"])
             parts.append(part)
-            summaries.append((pol, result.num_rows, part))
-    found = pa.concat_tables(parts)
-    reviewed = pa.compute.is_in(found.column("case_id"), value_set=res.cases.column("case_id"))
-    found = found.filter(reviewed).cast(res.findings.schema)  # only the cases the review saw (not quarantined)
+            summaries.append((pol, result.num_rows))
+    # only the cases the review saw (not quarantined)
+    kept = [part.filter(pa.compute.is_in(part.column("case_id"), value_set=res.cases.column("case_id")))
+            for part in parts]
+    found = pa.concat_tables(kept).cast(res.findings.schema)
     merged = pa.concat_tables([res.findings, found]).sort_by(
         [("case_id", "ascending", "at_end"), ("line_no", "ascending", "at_end"), ("rule_id", "ascending", "at_end")])
-    cases = set(res.cases.column("case_id").to_pylist())
-    summary = []
-    for pol, computed, part in summaries:
-        kept = [s for c, s in zip(part.column("case_id").to_pylist(), part.column("severity").to_pylist()) if c in cases]
-        summary.append({"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": computed,
-                        "findings": len(kept), "reject": kept.count("reject")})
+    summary = [{"year": pol["benefit.year"], "region_code": pol["benefit.region_code"], "computed": computed,
+                "findings": k.num_rows,
+                "reject": pa.compute.sum(pa.compute.equal(k.column("severity"), "reject")).as_py() or 0}
+               for (pol, computed), k in zip(summaries, kept)]
     return replace(res, findings=merged), replace(rs, rules=rs.rules + (B01,)), summary
