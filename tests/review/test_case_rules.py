@@ -186,25 +186,31 @@ def test_repeated_surcharge_and_unbundled_items(tmp_path):
     assert "已收取 全身麻醉" in f[1]["message"]
 
 
-def test_low_standard_admission_learned_from_the_region(tmp_path):
-    """C06 (with a region's smaller thresholds): J06 is outpatient care here — of its 60 outpatient visits and its 4
-    inpatient peers (stays of ≥ 5 days), 60 of 64 = 93.8 % ≥ 90 % are outpatient; its short stays (the ones the rule
-    looks at) do not count —, the region's inpatient peers (stays of ≥ 5 days) cost 10 000.00 at the median, and
-    J06 has too few peers of its own (4 < 5), so a short stay costs at most 45 % of it (4 500.00)."""
+def _j06_outpatient_region() -> Region:
+    """J06 seen as outpatient care: 60 outpatient visits, 3 peers of its own (6 days, 10 000.00 each) and a 5-day
+    stay (a peer too: 4 in all), beside 3 peers of another category (K80, 10 000.00 each)."""
     r = Region()
     for i in range(60):
         r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
     for i in range(3):
         r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
                daily=False, total="10000.00")
-    for i in range(3):  # J06's own peers, as dear as the region's
         r.case(f"JPEER{i}", person="K06", dx="J06.900", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
                daily=False, total="10000.00")
+    r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")  # 5 days
+    return r
+
+
+def test_low_standard_admission_learned_from_the_region(tmp_path):
+    """C06 (with a region's smaller thresholds): J06 is outpatient care here — of its 60 outpatient visits and its 4
+    inpatient peers (stays of ≥ 5 days), 60 of 64 = 93.8 % ≥ 90 % are outpatient; its short stays (the ones the rule
+    looks at) do not count —, the region's inpatient peers (stays of ≥ 5 days) cost 10 000.00 at the median, and
+    J06 has too few peers of its own (4 < 5), so a short stay costs at most 45 % of it (4 500.00)."""
+    r = _j06_outpatient_region()
     r.case("MINOR", dx="J06.900", admit="2024-07-01", discharge="2024-07-03", daily=False, total="4500.00")
     r.case("DEAR", dx="J06.900", admit="2024-08-01", discharge="2024-08-03", daily=False, total="4500.01")
     r.case("OPERATED", dx="J06.900", admit="2024-09-01", discharge="2024-09-03", daily=False, total="900.00",
            procedures=["47.0100"])
-    r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")  # 5 days
     ov = tmp_path / "local.toml"
     ov.write_text('[rules.C06.params]\nmin_category_cases = 10\nmin_peers = 5\nmin_outpatient_share = "0.90"\n',
                   encoding="utf-8")
@@ -222,15 +228,7 @@ def test_low_standard_admissions_do_not_make_their_category_look_like_inpatient_
     """The share is learned without the short stays: 40 short cheap J06 stays beside 60 outpatient visits (and 4
     peers) are still a category treated as outpatient care (60 of 64), not one that is 60 % outpatient (60 of
     104). The more a region admits such patients, the more of them the rule finds — whatever the region's size."""
-    r = Region()
-    for i in range(60):
-        r.case(f"OP{i:02d}", person="F30", dx="J06.900", setting="outpatient", admit="2024-03-01", daily=False)
-    for i in range(3):
-        r.case(f"PEER{i}", person="K05", dx="K80.100", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
-               daily=False, total="10000.00")
-        r.case(f"JPEER{i}", person="K06", dx="J06.900", admit=f"2024-0{i + 4}-01", discharge=f"2024-0{i + 4}-07",
-               daily=False, total="10000.00")
-    r.case("LONG", dx="J06.900", admit="2024-10-01", discharge="2024-10-06", daily=False, total="900.00")
+    r = _j06_outpatient_region()
     for i in range(40):
         r.case(f"SHORT{i:02d}", person=f"S{i:02d}", dx="J06.900", admit="2024-07-01", discharge="2024-07-03",
                daily=False, total="1200.00")
