@@ -43,20 +43,26 @@ def test_working_days_counted_by_hand(start, n, expected):
 def test_the_holiday_file_lists_only_days_that_change_and_names_its_source():
     rows = list(csv.DictReader(HOLIDAYS_FILE.open(encoding="utf-8-sig")))
     cal = load_calendar()
-    assert cal.years == {2025, 2026}
+    assert cal.years == {2023, 2024, 2025, 2026}
     for r in rows:
         d = date.fromisoformat(r["date"])
         assert (r["kind"] == "holiday") == (d.weekday() < 5), r  # a holiday on a weekday, a make-up day on a weekend
         assert r["source"].startswith(f"国务院办公厅关于{d.year}年部分节假日安排的通知"), r
+    # weekday holidays 2023: 元旦 1, 春节 5, 清明 1, 劳动节 3, 端午 2, 中秋国庆 6 = 18; make-up days 7
+    # weekday holidays 2024: 元旦 1, 春节 5, 清明 2, 劳动节 3, 端午 1, 中秋 2, 国庆 5 = 19; make-up days 8
     # weekday holidays 2025: 元旦 1, 春节 6, 清明 1, 劳动节 3, 端午 1, 国庆中秋 6 = 18; make-up days 5
     # weekday holidays 2026: 元旦 2, 春节 6, 清明 1, 劳动节 3, 端午 1, 中秋 1, 国庆 5 = 19; make-up days 6
-    for year in (2025, 2026):
+    for year in (2023, 2024, 2025, 2026):
         days = [date(year, 1, 1) + timedelta(i) for i in range(366) if (date(year, 1, 1) + timedelta(i)).year == year]
         weekend = sum(d.weekday() >= 5 for d in days)
         hol = sum(r["kind"] == "holiday" for r in rows if r["date"].startswith(str(year)))
         work = sum(r["kind"] == "workday" for r in rows if r["date"].startswith(str(year)))
         assert sum(cal.is_working_day(d) for d in days) == len(days) - weekend - hol + work
     assert sum(cal.is_working_day(date(2025, 1, 1) + timedelta(i)) for i in range(365)) == 365 - 104 - 18 + 5
+    for year, hol, work in ((2023, 18, 7), (2024, 19, 8)):
+        assert sum(r["kind"] == "holiday" for r in rows if r["date"].startswith(str(year))) == hol
+        assert sum(r["kind"] == "workday" for r in rows if r["date"].startswith(str(year))) == work
+    assert sum(cal.is_working_day(date(2024, 1, 1) + timedelta(i)) for i in range(366)) == 366 - 104 - 19 + 8
     assert sum(r["kind"] == "holiday" for r in rows if r["date"].startswith("2025")) == 18
     assert sum(r["kind"] == "workday" for r in rows if r["date"].startswith("2025")) == 5
     assert sum(r["kind"] == "holiday" for r in rows if r["date"].startswith("2026")) == 19
