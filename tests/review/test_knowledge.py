@@ -251,3 +251,23 @@ def test_the_review_command_with_the_example_knowledge_base(synth_region, tmp_pa
     assert k and all("（知识库 KB-" in r["message"] and "出处：" in r["message"] for r in k)
     enabled = {r["rule_id"]: r["enabled"] for r in csv.DictReader((out / "rules.csv").open(encoding="utf-8-sig"))}
     assert {enabled[f"K0{i}"] for i in range(1, 9)} == {"1"}
+
+
+def test_a_rule_switched_off_by_the_region_stays_off_with_its_table(tmp_path):
+    """A knowledge table fills its K rule and switches it on — unless the region's rule file said enabled = false:
+    then it stays off, the table's parameters are still read, and the run says so once."""
+    d = kb(tmp_path, sex_limit="id,item_code,sex,source\nS1,PSA,1,国家规则库 限性别 0001\n")
+    local = tmp_path / "local.toml"
+    local.write_text("[rules.K01]\nenabled = false\n", encoding="utf-8")
+    on = apply_knowledge(load_rules(), d)
+    off = apply_knowledge(load_rules(local), d)
+    assert on.by_id("K01").enabled and on.notes == ()
+    assert not off.by_id("K01").enabled and off.switched_off == ("K01",)
+    assert off.by_id("K01").params == on.by_id("K01").params
+    assert off.notes == ("注意：知识库目录给出了规则 K01 的表，但本地规则文件已停用该规则，按停用处理",)
+    r = Region()
+    r.case("WOMAN", person="F30", setting="outpatient").line("WOMAN", "PSA", "2024-07-01", "1", "60.00")
+    t = r.tables()
+    periods = t.pop("qualification_periods")
+    assert [f["rule_id"] for f in run(t, on, periods=periods).findings.to_pylist()].count("K01") == 1
+    assert [f["rule_id"] for f in run(t, off, periods=periods).findings.to_pylist()].count("K01") == 0

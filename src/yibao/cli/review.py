@@ -106,6 +106,8 @@ def review_cmd(
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
         raise UserError(f"内存上限 {memory_limit} 无法识别（例如 4GB、512MB）")
     rs = apply_knowledge(load_rules(rules), knowledge)  # a RuleError is a BadPolicy: one line, exit 2
+    for note in rs.notes:
+        err.print(note)
     if benefit_policy:
         from yibao.cli.review_benefit import benefit_policy as load_benefit
 
@@ -198,7 +200,7 @@ def check_cmd(
         cc = _standards(standards)
         from yibao.review.run import fallback_notes
 
-        for note in fallback_notes(rs, cc):
+        for note in (*rs.notes, *fallback_notes(rs, cc)):
             err.print(note)
         if catalog is not None:
             checker = Checker.from_catalog_file(catalog, rs, standards=cc)

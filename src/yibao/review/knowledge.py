@@ -201,13 +201,18 @@ def read_knowledge(directory: Path | str) -> dict[str, dict[str, list[str]]]:
 
 def apply_knowledge(rs: RuleSet, directory: Path | str | None) -> RuleSet:
     """``rs`` with the knowledge rules of the tables in ``directory`` filled and switched on (the others as they
-    were); ``rs`` itself when no directory is given."""
+    were); ``rs`` itself when no directory is given. A rule that the region's rule file switched off
+    (``enabled = false``) gets its table's parameters but stays off, and ``notes`` says so once."""
     if directory is None:
         return rs
     tables = read_knowledge(directory)
-    rules = []
+    rules, kept_off = [], []
     for r in rs.rules:
         if r.id in tables:
-            r = replace(r, enabled=True, params={**r.params, **tables[r.id]})
+            on = r.id not in rs.switched_off
+            if not on:
+                kept_off.append(r.id)
+            r = replace(r, enabled=on or r.enabled, params={**r.params, **tables[r.id]})
         rules.append(r)
-    return replace(rs, rules=tuple(rules), sources=(*rs.sources, str(Path(directory))))
+    notes = tuple(f"注意：知识库目录给出了规则 {rid} 的表，但本地规则文件已停用该规则，按停用处理" for rid in kept_off)
+    return replace(rs, rules=tuple(rules), sources=(*rs.sources, str(Path(directory))), notes=(*rs.notes, *notes))

@@ -83,6 +83,10 @@ class RuleSet:
     rules: tuple[Rule, ...]
     evidence: dict  # {"diagnosis": [...], "group": [...]} for the upcoding rule
     sources: tuple[str, ...] = ()
+    # rules a region's file switched off explicitly (``enabled = false``): a knowledge table does not switch
+    # them back on (:func:`yibao.review.knowledge.apply_knowledge`)
+    switched_off: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the user is told once when the rules are applied (Chinese)
 
     @property
     def enabled(self) -> tuple[Rule, ...]:
@@ -267,11 +271,15 @@ def load_rules(override: Path | str | None = None) -> RuleSet:
         sources.append(str(path))
     evidence = read_toml(RULES_DIR / EVIDENCE_FILE)
     evidence_from = EVIDENCE_FILE
+    switched_off: list[str] = []
     if override is not None:
         path = Path(override)
         data = read_toml(path)
         p: list[str] = []
         _override(path, data, rules, origin, p)
+        changes = data.get("rules", {}) if isinstance(data.get("rules", {}), dict) else {}
+        switched_off = sorted({rid for rid, ch in changes.items() if isinstance(ch, dict) and ch.get("enabled") is False}
+                              | {d.get("id") for d in data.get("rule", []) if isinstance(d, dict) and d.get("enabled") is False})
         problems.counted.add(str(path))  # a region's file says how many problems, even one (docs/review.md)
         problems.add(str(path), p)
         if "diagnosis" in data or "group" in data:
@@ -284,7 +292,7 @@ def load_rules(override: Path | str | None = None) -> RuleSet:
             if g not in groups:
                 problems.add(evidence_from, f"诊断 {d.get('dx_prefix')} 的证据组 {g} 未定义")
     ordered = tuple(sorted(rules.values(), key=lambda r: r.id))
-    rs = RuleSet(ordered, evidence, tuple(sources))
+    rs = RuleSet(ordered, evidence, tuple(sources), tuple(switched_off))
     if not problems.by_file.get(evidence_from):
         for r in rs.rules:  # every parameter the logic names is present, every message column exists
             try:
